@@ -1,0 +1,3 @@
+from meetbridge.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""Process configuration: where meetbridge listens, which database, how to reach Mattermost.
+
+Read once at start-up from ``MEETBRIDGE_*`` environment variables, optionally layered over a TOML
+file named by ``MEETBRIDGE_CONFIG_FILE``. Settings an admin changes at run time (Pexip node,
+display names, the channel filter, ...) are *not* here: they live in the database so that every
+replica sees the same values (see ``domain/settings.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class ServiceConfig(BaseSettings):
+    """Everything meetbridge needs to know before it can open its database."""
+
+    model_config = SettingsConfigDict(env_prefix="MEETBRIDGE_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=1, le=65535)
+    public_url: str = Field(
+        "",
+        description="Base URL Infinity and browsers use to reach meetbridge; default http://host:port",
+    )
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = Field("", description="SQLAlchemy URL; default: SQLite file in data_dir")
+    secret_key: SecretStr | None = Field(
+        None, description="base64 of 32 random bytes; default: generated into data_dir/secret.key"
+    )
+    secret_key_file: Path | None = None
+    mattermost_url: str = ""
+    mattermost_token: SecretStr | None = None
+    # Mattermost look-ups on the policy path must finish well inside Infinity's 5 s budget.
+    mattermost_lookup_timeout: float = Field(1.5, gt=0, le=4.0)
+    log_level: str = "info"
+    log_format: str = Field("console", pattern="^(console|json)$")
+    server: str = Field("granian", pattern="^(granian|uvicorn)$")
+
+    @field_validator("public_url", "mattermost_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("MEETBRIDGE_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'meetbridge.db').as_posix()}"
+
+    @property
+    def effective_secret_key_file(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
+
+    @property
+    def policy_base_url(self) -> str:
+        return f"{self.effective_public_url}/api/pexip/"
+
+    @property
+    def event_sink_url(self) -> str:
+        return f"{self.effective_public_url}/api/pexip/event_sink"
+
+
+def load_config(**overrides: Any) -> ServiceConfig:
+    """Read the configuration; ``overrides`` (tests, the CLI) win over the environment."""
+    return ServiceConfig(**overrides)
