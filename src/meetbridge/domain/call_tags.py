@@ -1,0 +1,41 @@
+"""Call tags: how meetbridge recognises its own participants in policy requests and events.
+
+The join link hands the browser a tag ``mbu.<user id>.<signature>``; Infinity echoes it as
+``call_tag``. The signature binds the user to the channel, so a tag copied from one meeting is
+worthless in another, and nobody can make up a tag that renames them as someone else.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+
+CALL_TAG_PREFIX = "mbu"
+_SIGNATURE_LENGTH = 24
+
+
+class TagSigner(Protocol):
+    def sign(self, message: str, length: int = ...) -> str: ...
+
+    def verify(self, message: str, signature: str, length: int = ...) -> bool: ...
+
+
+def _message(channel_id: ChannelId, user_id: UserId) -> str:
+    return f"call-tag|{channel_id}|{user_id}"
+
+
+def make_call_tag(signer: TagSigner, channel_id: ChannelId, user_id: UserId) -> str:
+    signature = signer.sign(_message(channel_id, user_id), _SIGNATURE_LENGTH)
+    return f"{CALL_TAG_PREFIX}.{user_id}.{signature}"
+
+
+def user_from_call_tag(signer: TagSigner, tag: str, channel_id: ChannelId) -> UserId | None:
+    """The user a tag was issued to for this channel, or None for anything else."""
+    parts = tag.split(".")
+    if len(parts) != 3 or parts[0] != CALL_TAG_PREFIX or not is_mattermost_id(parts[1]):
+        return None
+    user_id = UserId(parts[1])
+    if signer.verify(_message(channel_id, user_id), parts[2], _SIGNATURE_LENGTH):
+        return user_id
+    return None

@@ -1,0 +1,170 @@
+"""Runtime settings: what an admin changes while meetbridge runs.
+
+They mirror the Pexip plugin's System Console settings (same meaning) plus what Infinity's policy
+answers need. They are stored in the database, so every replica sees the same values; this module
+only defines and validates them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from meetbridge.domain.aliases import PREFIX_PATTERN
+from meetbridge.domain.users import DisplayNameStyle
+
+# Layout names accepted by Infinity for a conference ("view").
+ConferenceLayout = Literal[
+    "one_main_zero_pips",
+    "one_main_seven_pips",
+    "one_main_twentyone_pips",
+    "two_mains_twentyone_pips",
+    "one_main_thirtythree_pips",
+    "four_mains_zero_pips",
+    "nine_mains_zero_pips",
+    "sixteen_mains_zero_pips",
+    "twentyfive_mains_zero_pips",
+    "five_mains_seven_pips",
+]
+
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?$")
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class RuntimeSettings(BaseModel):
+    """Admin settings. Field descriptions double as the help text of the CLI and admin console."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    pexip_node: str = Field(
+        "",
+        description="Pexip Infinity server: FQDN or IP address of the Conferencing Node (or the "
+        "common DNS pool name of several nodes) that browsers connect to.",
+    )
+    webapp_path: str = Field(
+        "webapp3",
+        description="Path of the Pexip web app on the node (a branded path if you use one).",
+    )
+    alias_prefix: str = Field(
+        "matt-",
+        description="Prefix of the meeting aliases: alias = prefix + channel id. The default "
+        "matches existing Pexip plugin deployments.",
+    )
+    display_name: DisplayNameStyle = Field(
+        DisplayNameStyle.USERNAME,
+        description="Participant display name: username, nickname or full_name (first and last "
+        "name); falls back to the username when the chosen field is empty.",
+    )
+    direct_media_dms: bool = Field(
+        False,
+        description="Direct media for DMs: in direct-message meetings, send media directly between "
+        "the two participants (end-to-end encrypted) when both can.",
+    )
+    embedded_experience: bool = Field(
+        False,
+        description="Embedded experience: join links open meetbridge's own meeting page; when off "
+        "they open the Pexip web app.",
+    )
+    show_notifications: bool = Field(
+        True, description="Show start/end notifications: post a meeting card in the channel."
+    )
+    ringing_timeout: int = Field(
+        30,
+        ge=0,
+        le=600,
+        description="Ringing timeout (seconds) for direct and group messages; 0 disables ringing.",
+    )
+    allow_guests: bool = Field(
+        False,
+        description="Allow guests: meetings get a separate guest PIN; channel members join as "
+        "hosts.",
+    )
+    crypto_mode: Literal["", "besteffort", "on", "off"] = Field(
+        "besteffort",
+        description="Media encryption: besteffort, on, off; empty for Infinity's global setting.",
+    )
+    ivr_theme_name: str = Field(
+        "",
+        max_length=250,
+        description="Theme configured in Infinity for meetbridge meetings (empty: default theme).",
+    )
+    conference_layout: ConferenceLayout = Field(
+        "five_mains_seven_pips", description="Layout of the meeting video (Infinity view name)."
+    )
+    enable_overlay_text: bool = Field(True, description="Show participant names over their video.")
+    enable_chat: Literal["default", "yes", "no"] = Field(
+        "yes", description="In-meeting chat: yes, no, or default (Infinity's global setting)."
+    )
+
+    @field_validator("pexip_node")
+    @classmethod
+    def _check_node(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _HOST.fullmatch(value):
+            raise ValueError("must be a host name or IP address, optionally with :port")
+        return value
+
+    @field_validator("webapp_path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        value = value.strip("/ ")
+        if not _PATH_SEGMENT.fullmatch(value):
+            raise ValueError("must be letters, digits, '-' or '_' (for example webapp3)")
+        return value
+
+    @field_validator("alias_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not re.fullmatch(PREFIX_PATTERN, value):
+            raise ValueError(
+                "must be 1-32 lower-case letters, digits, '.', '-' or '_', starting with a letter "
+                "or digit"
+            )
+        return value
+
+    @field_validator("display_name", mode="before")
+    @classmethod
+    def _accept_plugin_names(cls, value: Any) -> Any:
+        # Accept the Pexip plugin's spelling so configurations can be carried over.
+        return "full_name" if value == "firstAndLastName" else value
+
+
+SETTING_KEYS: tuple[str, ...] = tuple(RuntimeSettings.model_fields)
+
+
+class SettingError(ValueError):
+    """A setting name or value was refused; the message says why, for a human."""
+
+
+def describe_settings() -> dict[str, str]:
+    return {key: field.description or "" for key, field in RuntimeSettings.model_fields.items()}
+
+
+def apply_change(current: RuntimeSettings, key: str, raw_value: Any) -> RuntimeSettings:
+    """Return ``current`` with one setting changed, validated; raise SettingError otherwise."""
+    if key not in RuntimeSettings.model_fields:
+        raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}")
+    try:
+        return RuntimeSettings.model_validate({**current.model_dump(), key: raw_value})
+    except ValidationError as exc:
+        problems = "; ".join(error["msg"] for error in exc.errors())
+        raise SettingError(f"invalid value {raw_value!r} for {key}: {problems}") from exc
+
+
+def settings_from_stored(stored: dict[str, Any]) -> RuntimeSettings:
+    """Build settings from stored values, ignoring keys a newer or older version left behind."""
+    known = {key: value for key, value in stored.items() if key in RuntimeSettings.model_fields}
+    try:
+        return RuntimeSettings.model_validate(known)
+    except ValidationError:
+        # One bad stored value must not take the service down: keep the valid ones.
+        valid: dict[str, Any] = {}
+        for key, value in known.items():
+            try:
+                RuntimeSettings.model_validate({key: value})
+            except ValidationError:
+                continue
+            valid[key] = value
+        return RuntimeSettings.model_validate(valid)
