@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy Core tables, repositories, migrations, the event inbox."""

@@ -1,0 +1,164 @@
+"""The schema, in SQLAlchemy Core. Alembic migrations in ``migrations/`` create it.
+
+Times are Unix seconds as floats (what Infinity sends), which compare and subtract the same way on
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT primary keys autoincrement on PostgreSQL; SQLite only does so for INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
+
+pexip_credentials = Table(
+    "pexip_credentials",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: one set of credentials
+    Column("username", String(64), nullable=False),
+    Column("password_sealed", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+channel_filter = Table(
+    "channel_filter",
+    metadata,
+    Column("channel_id", String(26), primary_key=True),
+    Column("allowed", Boolean, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
+
+channel_pins = Table(
+    "channel_pins",
+    metadata,
+    Column("channel_id", String(26), primary_key=True),
+    Column("pins_sealed", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("node", String(255), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event", String(128), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("applied_at", Float, nullable=True),
+    Column("outcome", String(32), nullable=True),
+    Index(
+        "ix_inbox_pending",
+        "id",
+        sqlite_where=text("applied_at IS NULL"),
+        postgresql_where=text("applied_at IS NULL"),
+    ),
+)
+
+sink_nodes = Table(
+    "sink_nodes",
+    metadata,
+    Column("source", String(16), primary_key=True),
+    Column("node", String(255), primary_key=True),
+    Column("run_started_at", Float, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_time", Float, nullable=False),
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel_id", String(26), nullable=False),
+    Column("engine", String(16), nullable=False),
+    Column("conference", String(255), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+    Column("participant_count", Integer, nullable=False),
+    Column("peak_participants", Integer, nullable=False),
+    Column("state", JSON, nullable=False),
+    Index("ix_meetings_channel", "channel_id", "started_at"),
+    Index("ix_meetings_started", "started_at"),
+    # At most one meeting in progress per channel and engine.
+    Index(
+        "uq_meetings_active",
+        "engine",
+        "channel_id",
+        unique=True,
+        sqlite_where=text("ended_at IS NULL"),
+        postgresql_where=text("ended_at IS NULL"),
+    ),
+)
+
+deployment = Table(
+    "deployment",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("topic", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_at", "at"),
+)
+
+__all__ = [
+    "audit_log",
+    "channel_filter",
+    "channel_pins",
+    "deployment",
+    "inbox",
+    "meetings",
+    "metadata",
+    "pexip_credentials",
+    "revisions",
+    "settings",
+    "sink_nodes",
+]
