@@ -1,0 +1,1 @@
+"""Chat platforms meetbridge lives in."""

@@ -1,0 +1,1 @@
+"""Mattermost: REST client, channel/user cache, WebSocket listener, commands and cards."""

@@ -1,0 +1,112 @@
+"""A thin, typed client for the parts of Mattermost's REST API v4 that meetbridge uses.
+
+The caller owns the ``httpx2.AsyncClient`` (base URL, bearer token, timeouts, transport), which
+is also the seam tests use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import orjson
+
+from meetbridge.chat.mattermost.errors import (
+    MattermostApiError,
+    MattermostError,
+    MattermostUnavailableError,
+)
+
+API = "/api/v4"
+
+
+def build_http_client(
+    base_url: str,
+    token: str,
+    timeout: float = 10.0,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}", "User-Agent": "meetbridge"},
+        timeout=httpx2.Timeout(timeout, connect=min(timeout, 3.0)),
+        transport=transport,
+    )
+
+
+class MattermostClient:
+    def __init__(self, http: httpx2.AsyncClient) -> None:
+        self._http = http
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        time_limit: float | None = None,
+    ) -> Any:
+        """Call ``/api/v4{path}`` and return the decoded JSON body (None when empty)."""
+        content = orjson.dumps(json) if json is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        try:
+            response = await self._http.request(
+                method,
+                API + path,
+                content=content,
+                params=params,
+                headers=headers,
+                timeout=httpx2.USE_CLIENT_DEFAULT if time_limit is None else time_limit,
+            )
+        except httpx2.HTTPError as exc:
+            raise MattermostUnavailableError(f"{method} {path}: {exc.__class__.__name__}") from exc
+        return _decode(method, path, response)
+
+    async def get_channel(self, channel_id: str) -> dict[str, Any] | None:
+        return await self._get_or_none(f"/channels/{channel_id}")
+
+    async def get_user(self, user_id: str) -> dict[str, Any] | None:
+        return await self._get_or_none(f"/users/{user_id}")
+
+    async def get_me(self) -> dict[str, Any]:
+        me: dict[str, Any] = await self.request("GET", "/users/me")
+        return me
+
+    async def _get_or_none(self, path: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = await self.request("GET", path)
+        except MattermostApiError as exc:
+            # 403: the bot may not see it, which for meetbridge is the same as not existing.
+            if exc.status_code in (403, 404):
+                return None
+            raise
+        return found
+
+
+def _decode(method: str, path: str, response: httpx2.Response) -> Any:
+    if response.status_code == 429 or response.status_code >= 500:
+        retry_after = response.headers.get("Retry-After")
+        raise MattermostUnavailableError(
+            f"{method} {path}: HTTP {response.status_code}",
+            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+        )
+    body: Any = None
+    if response.content:
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+    if response.status_code >= 400:
+        error = body if isinstance(body, dict) else {}
+        raise MattermostApiError(
+            response.status_code,
+            str(error.get("id", "")),
+            str(error.get("message", response.reason_phrase)),
+        )
+    if response.status_code >= 300:
+        raise MattermostError(f"{method} {path}: unexpected HTTP {response.status_code}")
+    return body

@@ -1,0 +1,158 @@
+"""In-process cache of Mattermost channels and users, for answers that must not wait.
+
+Policy answers come from here. A look-up that misses the cache asks Mattermost, but gives up
+after ``lookup_timeout`` (1.5 s by default, ``MEETBRIDGE_MATTERMOST_LOOKUP_TIMEOUT``): Infinity
+waits about 5 s for a policy answer before falling back, so a slow Mattermost costs at most that,
+never the call. When Mattermost cannot be reached an expired entry is still used (stale beats
+unknown); concurrent misses for the same id share one request.
+
+Entries expire after ``ttl`` (5 min); "does not exist" answers after ``negative_ttl`` (30 s).
+The WebSocket listener refreshes entries as channels change, so the TTL is only a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import structlog
+
+from meetbridge.chat.mattermost.client import MattermostClient
+from meetbridge.chat.mattermost.errors import MattermostError
+from meetbridge.chat.mattermost.models import channel_from_json, user_from_json
+from meetbridge.clock import Clock
+from meetbridge.domain.channels import ChannelInfo
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.users import UserInfo
+from meetbridge.ports import DirectoryUnavailableError
+
+log = structlog.get_logger(__name__)
+
+K = TypeVar("K", bound=str)
+V = TypeVar("V")
+
+
+@dataclass(slots=True)
+class _Entry(Generic[V]):
+    value: V | None
+    expires_at: float
+
+
+class _TtlCache(Generic[K, V]):
+    """A bounded LRU map whose entries expire, with single-flight refresh."""
+
+    def __init__(
+        self,
+        fetch: Callable[[K], Awaitable[V | None]],
+        clock: Clock,
+        timeout: float,
+        ttl: float,
+        negative_ttl: float,
+        max_entries: int,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._timeout = timeout
+        self._ttl = ttl
+        self._negative_ttl = negative_ttl
+        self._max_entries = max_entries
+        self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
+        self._inflight: dict[K, asyncio.Future[V | None]] = {}
+
+    async def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires_at > self._clock.now():
+            self._entries.move_to_end(key)
+            return entry.value
+        try:
+            return await self._refresh(key)
+        except DirectoryUnavailableError:
+            if entry is not None and entry.value is not None:
+                return entry.value
+            raise
+
+    def put(self, key: K, value: V | None) -> None:
+        ttl = self._ttl if value is not None else self._negative_ttl
+        self._entries[key] = _Entry(value, self._clock.now() + ttl)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def peek(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        return None if entry is None else entry.value
+
+    def invalidate(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    async def _refresh(self, key: K) -> V | None:
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._load(key))
+            self._inflight[key] = future
+            future.add_done_callback(lambda _: self._inflight.pop(key, None))
+        # shield: one caller timing out must not cancel the shared request for the others.
+        return await asyncio.shield(future)
+
+    async def _load(self, key: K) -> V | None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                value = await self._fetch(key)
+        except (TimeoutError, MattermostError) as exc:
+            raise DirectoryUnavailableError(f"Mattermost look-up of {key} failed: {exc!r}") from exc
+        self.put(key, value)
+        return value
+
+
+class MattermostDirectory:
+    """ChannelDirectory and UserDirectory backed by Mattermost's REST API."""
+
+    def __init__(
+        self,
+        client: MattermostClient,
+        clock: Clock,
+        lookup_timeout: float = 1.5,
+        ttl: float = 300.0,
+        negative_ttl: float = 30.0,
+        max_entries: int = 100_000,
+    ) -> None:
+        options: dict[str, Any] = {
+            "clock": clock,
+            "timeout": lookup_timeout,
+            "ttl": ttl,
+            "negative_ttl": negative_ttl,
+            "max_entries": max_entries,
+        }
+        self._client = client
+        self.channels: _TtlCache[ChannelId, ChannelInfo] = _TtlCache(self._fetch_channel, **options)
+        self.users: _TtlCache[UserId, UserInfo] = _TtlCache(self._fetch_user, **options)
+
+    async def channel(self, channel_id: ChannelId) -> ChannelInfo | None:
+        return await self.channels.get(channel_id)
+
+    async def user(self, user_id: UserId) -> UserInfo | None:
+        return await self.users.get(user_id)
+
+    async def _fetch_channel(self, channel_id: ChannelId) -> ChannelInfo | None:
+        data = await self._client.get_channel(channel_id)
+        return None if data is None else channel_from_json(data)
+
+    async def _fetch_user(self, user_id: UserId) -> UserInfo | None:
+        data = await self._client.get_user(user_id)
+        return None if data is None else user_from_json(data)
+
+
+class UnconfiguredDirectory:
+    """Stands in when no Mattermost URL is configured: every look-up is "unavailable"."""
+
+    async def channel(self, channel_id: ChannelId) -> ChannelInfo | None:
+        raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
+
+    async def user(self, user_id: UserId) -> UserInfo | None:
+        raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")

@@ -1,0 +1,313 @@
+"""The ``meetbridge`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from meetbridge.config import ServiceConfig, load_config
+from meetbridge.core import Core, StartupError, open_core, prepare_schema
+from meetbridge.domain.ids import parse_channel_id
+from meetbridge.domain.meetings import Meeting
+from meetbridge.domain.settings import SettingError, describe_settings
+from meetbridge.log_setup import configure_logging
+from meetbridge.services.admin import AdminService
+from meetbridge.services.meeting_queries import MeetingQueries
+
+T = TypeVar("T")
+CLI_ACTOR = "cli"
+
+
+def _run(
+    config: ServiceConfig, work: Callable[[Core], Awaitable[T]], migrate: bool | None = None
+) -> T:
+    """Open the database, migrate it (default: only an embedded SQLite one), run ``work``."""
+
+    async def runner() -> T:
+        core = await open_core(config)
+        try:
+            await prepare_schema(core, core.database.is_sqlite if migrate is None else migrate)
+            return await work(core)
+        finally:
+            await core.close()
+
+    try:
+        return asyncio.run(runner())
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _admin(core: Core) -> AdminService:
+    return AdminService(core.database, core.box, core.clock)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """meetbridge: secure video meetings from Mattermost, on Pexip Infinity and more."""
+    try:
+        ctx.obj = load_config()
+    except ValueError as exc:
+        raise click.ClickException(f"invalid configuration: {exc}") from exc
+    configure_logging(ctx.obj.log_level, ctx.obj.log_format)
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (MEETBRIDGE_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (MEETBRIDGE_PORT, default 8787).")
+@click.option(
+    "--server",
+    type=click.Choice(["granian", "uvicorn"]),
+    help="HTTP server (MEETBRIDGE_SERVER, default granian).",
+)
+@click.pass_obj
+def serve(config: ServiceConfig, host: str | None, port: int | None, server: str | None) -> None:
+    """Serve the policy server, the event sink and the web pages (one process)."""
+    overrides = {"host": host, "port": port, "server": server}
+    config = config.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    from meetbridge.web.serve import serve_forever
+
+    try:
+        serve_forever(config)
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.pass_obj
+def migrate(config: ServiceConfig) -> None:
+    """Create or upgrade the database schema."""
+
+    async def nothing_more(core: Core) -> None:
+        return None
+
+    _run(config, nothing_more, migrate=True)
+    click.echo("database schema is current")
+
+
+# --- pexip ---------------------------------------------------------------------------------
+
+
+@main.group()
+def pexip() -> None:
+    """Pexip Infinity integration."""
+
+
+@pexip.command()
+@click.option("--regenerate", is_flag=True, help="Replace the username and password.")
+@click.pass_obj
+def credentials(config: ServiceConfig, regenerate: bool) -> None:
+    """Print what to paste into Infinity's policy profile and event sink."""
+    if regenerate:
+        click.confirm(
+            "New credentials stop Infinity's current ones from working until you update its "
+            "policy profile and event sink. Continue?",
+            abort=True,
+            err=True,
+        )
+        creds = _run(config, lambda core: _admin(core).regenerate_credentials(CLI_ACTOR))
+    else:
+        creds = _run(config, lambda core: _admin(core).credentials())
+    click.echo(f"Username:            {creds.username}")
+    click.echo(f"Password:            {creds.password}")
+    click.echo(f"Policy server URL:   {config.policy_base_url}")
+    click.echo(f"Event sink URL:      {config.event_sink_url}")
+    click.echo(
+        "\nIn Infinity: Call Control > Policy Profiles: external policy server URL, username, "
+        "password, and 'Enable external service configuration lookup' (participant lookup "
+        "too, for display names). System > Event Sinks: URL, username, password, version 2.",
+        err=True,
+    )
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+@main.group()
+def settings() -> None:
+    """Runtime settings (stored in the database, shared by every replica)."""
+
+
+@settings.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def settings_show(config: ServiceConfig, as_json: bool) -> None:
+    """Show every setting with its current value."""
+    current = _run(config, lambda core: _admin(core).settings())
+    values = current.model_dump(mode="json")
+    if as_json:
+        click.echo(orjson.dumps(values, option=orjson.OPT_INDENT_2).decode())
+        return
+    help_texts = describe_settings()
+    for key, value in values.items():
+        click.echo(f"{key} = {value!r}")
+        click.echo(f"    {help_texts[key]}")
+
+
+@settings.command("set", context_settings={"ignore_unknown_options": True})
+@click.argument("key")
+@click.argument("value")
+@click.pass_obj
+def settings_set(config: ServiceConfig, key: str, value: str) -> None:
+    """Change one setting: meetbridge settings set KEY VALUE."""
+    try:
+        changed = _run(config, lambda core: _admin(core).change_setting(key, value, CLI_ACTOR))
+    except SettingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{key} = {changed.model_dump(mode='json')[key]!r}")
+
+
+# --- channels ------------------------------------------------------------------------------
+
+
+@main.group()
+def channels() -> None:
+    """The channel filter: channels are allowed unless disallowed here."""
+
+
+@channels.command("list")
+@click.pass_obj
+def channels_list(config: ServiceConfig) -> None:
+    """List channels with an explicit decision (all others are allowed)."""
+    entries = _run(config, lambda core: _admin(core).channel_filter())
+    if not entries:
+        click.echo("No channel is disallowed: every channel may hold meetings.")
+        return
+    for entry in entries:
+        state = "allowed" if entry.allowed else "disallowed"
+        click.echo(
+            f"{entry.channel_id}  {state:<10}  by {entry.updated_by} at {_when(entry.updated_at)}"
+        )
+
+
+def _set_channel(config: ServiceConfig, channel: str, allowed: bool) -> None:
+    try:
+        channel_id = parse_channel_id(channel)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="CHANNEL_ID") from exc
+    _run(config, lambda core: _admin(core).set_channel_allowed(channel_id, allowed, CLI_ACTOR))
+    click.echo(f"{channel_id} {'allowed' if allowed else 'disallowed'}")
+
+
+@channels.command("allow")
+@click.argument("channel_id")
+@click.pass_obj
+def channels_allow(config: ServiceConfig, channel_id: str) -> None:
+    """Allow meetings in a channel."""
+    _set_channel(config, channel_id, allowed=True)
+
+
+@channels.command("disallow")
+@click.argument("channel_id")
+@click.pass_obj
+def channels_disallow(config: ServiceConfig, channel_id: str) -> None:
+    """Disallow meetings in a channel ("Conference not available for this channel")."""
+    _set_channel(config, channel_id, allowed=False)
+
+
+# --- meetings ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--recent", "recent_limit", default=20, show_default=True, help="Recent meetings.")
+@click.pass_obj
+def meetings(config: ServiceConfig, as_json: bool, recent_limit: int) -> None:
+    """Meetings in progress with their participants, and recent ones with attendance."""
+    overview = _run(config, lambda core: MeetingQueries(core.database).overview(recent_limit))
+    if as_json:
+        document = {
+            "in_progress": [_meeting_json(m) for m in overview.in_progress],
+            "recent": [_meeting_json(m) for m in overview.recent],
+        }
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"In progress ({len(overview.in_progress)}):")
+    for meeting in overview.in_progress:
+        people = meeting.participants()
+        click.echo(
+            f"  {meeting.channel_id}  since {_when(meeting.started_at)}  "
+            f"{len(people)} participant(s), peak {meeting.peak_participants}"
+        )
+        for person in people:
+            click.echo(f"    - {person.display_name} ({person.role}, {person.protocol})")
+    click.echo(f"Recent ({len(overview.recent)}):")
+    for meeting in overview.recent:
+        names = ", ".join(a.display_name for a in _attendance(meeting)) or "nobody"
+        click.echo(
+            f"  {meeting.channel_id}  {_when(meeting.started_at)} - {_when(meeting.ended_at)}  "
+            f"{_duration(meeting.duration)}  attended by {names}"
+        )
+
+
+def _attendance(meeting: Meeting) -> list[Any]:
+    return sorted(meeting.attendees.values(), key=lambda a: a.first_joined_at)
+
+
+def _meeting_json(meeting: Meeting) -> dict[str, Any]:
+    return {
+        "channel_id": meeting.channel_id,
+        "conference": meeting.conference,
+        "started_at": meeting.started_at,
+        "ended_at": meeting.ended_at,
+        "duration_seconds": meeting.duration,
+        "peak_participants": meeting.peak_participants,
+        "nodes": sorted(meeting.nodes),
+        "participants": [
+            {
+                "display_name": p.display_name,
+                "role": p.role,
+                "call_tag": p.call_tag,
+                "user_id": p.user_id,
+                "protocol": p.protocol,
+                "has_media": True,
+                "is_muted": p.is_muted,
+                "joined_at": p.joined_at,
+            }
+            for p in meeting.participants()
+        ],
+        "legs": [
+            {
+                "uuid": leg.uuid,
+                "display_name": leg.display_name,
+                "role": leg.role,
+                "call_tag": leg.call_tag,
+                "has_media": leg.has_media,
+                "node": leg.node,
+            }
+            for leg in meeting.legs.values()
+        ],
+        "attendance": [
+            {
+                "display_name": a.display_name,
+                "user_id": a.user_id,
+                "first_joined_at": a.first_joined_at,
+                "last_left_at": a.last_left_at,
+            }
+            for a in _attendance(meeting)
+        ],
+    }
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

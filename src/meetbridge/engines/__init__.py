@@ -1,0 +1,1 @@
+"""Meeting engines: each translates its vendor's protocol into meetbridge's domain."""

@@ -1,0 +1,1 @@
+"""Pexip Infinity: external policy server, event sink, Webapp3 links."""

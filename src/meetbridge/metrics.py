@@ -1,0 +1,65 @@
+"""Prometheus metrics. One registry per application instance, so tests can build many apps."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Policy answers normally take well under a millisecond; Infinity gives up at 5 s.
+_POLICY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SINK_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 7.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.policy_answers = Counter(
+            "meetbridge_policy_answers",
+            "External-policy answers given to Infinity, by request type and outcome.",
+            ["request", "outcome"],
+            registry=self.registry,
+        )
+        self.policy_latency = Histogram(
+            "meetbridge_policy_latency_seconds",
+            "Time to answer an external-policy request.",
+            ["request"],
+            buckets=_POLICY_BUCKETS,
+            registry=self.registry,
+        )
+        self.sink_latency = Histogram(
+            "meetbridge_event_sink_latency_seconds",
+            "Time to store and acknowledge an event-sink POST.",
+            buckets=_SINK_BUCKETS,
+            registry=self.registry,
+        )
+        self.events_received = Counter(
+            "meetbridge_events_received",
+            "Events stored in the inbox, by source and event name.",
+            ["source", "event"],
+            registry=self.registry,
+        )
+        self.events_rejected = Counter(
+            "meetbridge_events_rejected",
+            "Event-sink POSTs refused, by reason (unauthorized, invalid, unavailable).",
+            ["source", "reason"],
+            registry=self.registry,
+        )
+        self.events_applied = Counter(
+            "meetbridge_events_applied",
+            "Inbox events processed by the applier, by outcome "
+            "(applied, duplicate, unused, not_ours).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.inbox_depth = Gauge(
+            "meetbridge_inbox_depth",
+            "Events stored but not yet applied.",
+            registry=self.registry,
+        )
+        self.meetings_in_progress = Gauge(
+            "meetbridge_meetings_in_progress",
+            "Meetings in progress.",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

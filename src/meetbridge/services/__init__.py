@@ -1,0 +1,1 @@
+"""Use cases: domain rules combined with the ports. Async, framework-free."""

@@ -1,0 +1,92 @@
+"""What an admin changes: settings, the channel filter, the Pexip credentials.
+
+Every change is one transaction that also writes the audit log and bumps the revision counter
+replicas watch (see shared_state.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from meetbridge.clock import Clock
+from meetbridge.crypto import SecretBox, random_password
+from meetbridge.domain.ids import ChannelId
+from meetbridge.domain.settings import RuntimeSettings, apply_change, settings_from_stored
+from meetbridge.store import audit_repo, channel_filter_repo, credentials_repo, settings_repo
+from meetbridge.store.channel_filter_repo import FilterEntry
+from meetbridge.store.credentials_repo import PexipCredentials
+from meetbridge.store.database import Database
+
+
+def new_credentials(now: float) -> PexipCredentials:
+    return PexipCredentials(
+        username=f"meetbridge-{secrets.token_hex(4)}", password=random_password(32), created_at=now
+    )
+
+
+class AdminService:
+    def __init__(self, database: Database, box: SecretBox, clock: Clock) -> None:
+        self._database = database
+        self._box = box
+        self._clock = clock
+
+    async def settings(self) -> RuntimeSettings:
+        async with self._database.read() as conn:
+            return settings_from_stored(await settings_repo.load(conn))
+
+    async def change_setting(self, key: str, value: Any, actor: str) -> RuntimeSettings:
+        """Validate and store one setting; raises SettingError (nothing stored) when refused."""
+        async with self._database.transaction() as conn:
+            current = settings_from_stored(await settings_repo.load(conn))
+            changed = apply_change(current, key, value)
+            new_value = changed.model_dump(mode="json")[key]
+            old_value = current.model_dump(mode="json")[key]
+            now = self._clock.now()
+            await settings_repo.save(conn, key, new_value, actor, now)
+            await audit_repo.record(
+                conn,
+                actor,
+                "setting.changed",
+                {"key": key, "from": old_value, "to": new_value},
+                now,
+            )
+        return changed
+
+    async def channel_filter(self) -> list[FilterEntry]:
+        async with self._database.read() as conn:
+            return await channel_filter_repo.entries(conn)
+
+    async def set_channel_allowed(self, channel_id: ChannelId, allowed: bool, actor: str) -> None:
+        async with self._database.transaction() as conn:
+            now = self._clock.now()
+            await channel_filter_repo.set_allowed(conn, channel_id, allowed, actor, now)
+            action = "channel.allowed" if allowed else "channel.disallowed"
+            await audit_repo.record(conn, actor, action, {"channel_id": channel_id}, now)
+
+    async def credentials(self) -> PexipCredentials:
+        """The current Pexip credentials, generated the first time they are asked for."""
+        async with self._database.transaction() as conn:
+            existing = await credentials_repo.get(conn, self._box)
+            if existing is not None:
+                return existing
+            await credentials_repo.create_if_missing(
+                conn, self._box, new_credentials(self._clock.now())
+            )
+            created = await credentials_repo.get(conn, self._box)
+        assert created is not None
+        return created
+
+    async def regenerate_credentials(self, actor: str) -> PexipCredentials:
+        """New username and password; the old ones stop working within a second everywhere."""
+        async with self._database.transaction() as conn:
+            fresh = new_credentials(self._clock.now())
+            await credentials_repo.replace(conn, self._box, fresh)
+            await audit_repo.record(
+                conn,
+                actor,
+                "pexip.credentials_regenerated",
+                {"username": fresh.username},
+                fresh.created_at,
+            )
+        return fresh

@@ -1,0 +1,1 @@
+"""ASGI routes: parse, authenticate, call a service, render. No SQL, no business rules."""
