@@ -1,0 +1,42 @@
+"""Helpers for tests that drive the service like Infinity does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from meetbridge.domain.aliases import alias_for_channel, service_tag_for_channel
+from meetbridge.domain.ids import ChannelId
+from tests.conftest import RunningApp
+from tests.support.infinity import InfinityNode
+
+SERVICE_CONFIGURATION = "/api/pexip/policy/v1/service/configuration"
+PARTICIPANT_PROPERTIES = "/api/pexip/policy/v1/participant/properties"
+EVENT_SINK = "/api/pexip/event_sink"
+
+
+@pytest.fixture
+def node() -> InfinityNode:
+    return InfinityNode("10.20.0.11")
+
+
+def alias(channel_id: str, prefix: str = "matt-") -> str:
+    return alias_for_channel(prefix, ChannelId(channel_id))
+
+
+def tag(channel_id: str) -> str:
+    return service_tag_for_channel(ChannelId(channel_id))
+
+
+async def policy(
+    service: RunningApp, query: dict[str, str], path: str = SERVICE_CONFIGURATION
+) -> Any:
+    return await service.http.get(path, params=query, headers=service.auth)
+
+
+async def post_events(service: RunningApp, *envelopes: dict[str, Any]) -> None:
+    """Deliver events one at a time, as a node does, and insist each is acknowledged."""
+    for envelope in envelopes:
+        response = await service.http.post(EVENT_SINK, json=envelope, headers=service.auth)
+        assert response.status_code == 200, response.text

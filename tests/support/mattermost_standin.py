@@ -1,0 +1,86 @@
+"""Stand-in for the two Mattermost REST calls the policy server makes (GET channel, GET user).
+
+Used where the real Mattermost test server is not needed (see tests/e2e for that one). It answers
+like Mattermost: JSON objects with Mattermost's field names, 404 with Mattermost's error body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import orjson
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(26))
+
+
+@dataclass
+class MattermostStandIn:
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    delay: float = 0.0
+    down: bool = False
+    requests: list[str] = field(default_factory=list)
+
+    def add_channel(
+        self, display_name: str = "Town Square", kind: str = "O", archived: bool = False
+    ) -> str:
+        channel_id = new_id()
+        self.channels[channel_id] = {
+            "id": channel_id,
+            "type": kind,
+            "name": display_name.lower().replace(" ", "-") if kind in "OP" else f"{new_id()}__x",
+            "display_name": display_name if kind in "OPG" else "",
+            "team_id": new_id() if kind in "OP" else "",
+            "delete_at": 1_700_000_000_000 if archived else 0,
+        }
+        return channel_id
+
+    def add_user(self, username: str, nickname: str = "", first: str = "", last: str = "") -> str:
+        user_id = new_id()
+        self.users[user_id] = {
+            "id": user_id,
+            "username": username,
+            "nickname": nickname,
+            "first_name": first,
+            "last_name": last,
+            "roles": "system_user",
+            "is_bot": False,
+        }
+        return user_id
+
+    def transport(self) -> httpx2.MockTransport:
+        return httpx2.MockTransport(self._handle)
+
+    async def _handle(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(f"{request.method} {request.url.path}")
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.down:
+            return httpx2.Response(503, content=b"upstream down")
+        if request.headers.get("authorization", "") == "":
+            return _error(
+                401, "api.context.session_expired.app_error", "Invalid or expired session"
+            )
+        parts = request.url.path.strip("/").split("/")
+        if len(parts) == 4 and parts[:2] == ["api", "v4"]:
+            table = {"channels": self.channels, "users": self.users}.get(parts[2])
+            if table is not None:
+                found = table.get(parts[3])
+                if found is not None:
+                    return httpx2.Response(200, content=orjson.dumps(found))
+                return _error(404, "app.channel.get.existing.app_error", "Unable to find")
+        return _error(404, "api.context.404.app_error", "Sorry, we could not find the page.")
+
+
+def _error(status: int, error_id: str, message: str) -> httpx2.Response:
+    body = {"id": error_id, "message": message, "status_code": status, "request_id": new_id()}
+    return httpx2.Response(status, content=orjson.dumps(body))
