@@ -3,12 +3,13 @@ SHELL := /bin/bash
 UV := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test env lint system-deps bench help
+.PHONY: run test env lint system-deps mattermost-build mattermost bench help
 
 help:
 	@echo "make run    install, migrate and serve on SQLite at 127.0.0.1:8787"
 	@echo "make test   install everything the tests need and run the whole suite"
 	@echo "make lint   ruff and mypy only"
+	@echo "make mattermost  start the tests' Mattermost server by hand (prints URL and tokens)"
 	@echo "make bench  policy and event-sink benchmarks (installs wrk)"
 
 env:
@@ -27,8 +28,16 @@ lint: env
 	$(UV) run ruff format --check .
 	$(UV) run mypy src tests benchmarks
 
-test: env system-deps lint
+# The real Mattermost server of the end-to-end tests: built once from its Go module into
+# ~/.cache/meetbridge (several minutes the first time), reused afterwards.
+mattermost-build:
+	bash tests/e2e/mattermost/build.sh >/dev/null
+
+test: env system-deps lint mattermost-build
 	$(UV) run pytest
+
+mattermost: env system-deps mattermost-build
+	$(UV) run python -m tests.e2e.mattermost.manual
 
 bench: env
 	scripts/install-system-deps.sh wrk
