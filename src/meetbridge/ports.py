@@ -7,6 +7,7 @@ from typing import Protocol
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.users import UserInfo
+from meetbridge.domain.views import MeetingCard, RingCard
 
 
 class DirectoryUnavailableError(Exception):
@@ -22,7 +23,57 @@ class ChannelDirectory(Protocol):
         ...
 
 
+class MembershipDirectory(Protocol):
+    async def is_member(self, channel_id: ChannelId, user_id: UserId) -> bool:
+        """Whether the user belongs to the channel. Raises DirectoryUnavailableError."""
+        ...
+
+    async def members(self, channel_id: ChannelId) -> list[UserId]:
+        """Everyone in the channel. Raises DirectoryUnavailableError."""
+        ...
+
+
 class UserDirectory(Protocol):
     async def user(self, user_id: UserId) -> UserInfo | None:
         """The user, or None if unknown. Raises DirectoryUnavailableError like channel()."""
+        ...
+
+
+class Directory(ChannelDirectory, MembershipDirectory, UserDirectory, Protocol):
+    """Channels, memberships and people, as one object (the Mattermost cache)."""
+
+
+class ChatUnavailableError(Exception):
+    """The chat platform could not take the change now; try again later."""
+
+
+class ChatRefusedError(Exception):
+    """The chat platform refused the change for good (permissions, a deleted post...)."""
+
+
+class ChatPlatform(Protocol):
+    """The changes meetbridge makes in the chat platform, delivered by the outbox worker.
+
+    Every method is safe to repeat: a retry after an unknown outcome must not duplicate.
+    Raises ChatUnavailableError (retry) or ChatRefusedError (give up).
+    """
+
+    async def publish_card(self, card: MeetingCard, post_id: str | None) -> str:
+        """Create the meeting card (post_id None) or bring it up to date; returns its id."""
+        ...
+
+    async def find_card(self, channel_id: ChannelId, meeting_id: int) -> str | None:
+        """An existing card for the meeting, if an earlier attempt created it after all."""
+        ...
+
+    async def publish_ring(self, ring: RingCard, post_id: str | None) -> str:
+        """Create or update the ringing message of one callee; returns its id."""
+        ...
+
+    async def set_in_meeting_status(self, user_id: UserId) -> object:
+        """Show the user as in a meeting; returns what it replaced (to restore later)."""
+        ...
+
+    async def restore_status(self, user_id: UserId, previous: object) -> None:
+        """Undo set_in_meeting_status, unless the user changed their status since."""
         ...

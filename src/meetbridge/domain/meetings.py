@@ -145,6 +145,8 @@ class Meeting:
     peak_participants: int = 0
     ended_at: float | None = None
     id: int | None = None
+    topic: str | None = None
+    started_by: UserId | None = None
 
     @property
     def is_over(self) -> bool:

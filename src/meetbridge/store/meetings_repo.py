@@ -85,6 +85,8 @@ def _from_row(row: Any) -> Meeting:
         nodes=set(state["nodes"]),
         legs={leg["uuid"]: _leg_from_json(leg) for leg in state["legs"]},
         attendees={a["person"]: _attendee_from_json(a) for a in state["attendees"]},
+        topic=row.topic,
+        started_by=UserId(row.started_by) if row.started_by else None,
     )
 
 
@@ -115,6 +117,8 @@ def _values(engine: str, meeting: Meeting) -> dict[str, Any]:
         "participant_count": len(meeting.people_present()),
         "peak_participants": meeting.peak_participants,
         "state": _state(meeting),
+        "topic": meeting.topic,
+        "started_by": meeting.started_by,
     }
 
 
@@ -126,6 +130,8 @@ _UPDATE = (
         participant_count=bindparam("b_participant_count"),
         peak_participants=bindparam("b_peak_participants"),
         state=bindparam("b_state", type_=meetings.c.state.type),
+        topic=bindparam("b_topic"),
+        started_by=bindparam("b_started_by"),
     )
 )
 
@@ -148,6 +154,8 @@ async def save_all(conn: AsyncConnection, engine: str, changed: Sequence[Meeting
                     "b_participant_count": len(m.people_present()),
                     "b_peak_participants": m.peak_participants,
                     "b_state": _state(m),
+                    "b_topic": m.topic,
+                    "b_started_by": m.started_by,
                 }
                 for m in existing
             ],
@@ -167,6 +175,15 @@ async def in_progress(conn: AsyncConnection) -> list[Meeting]:
     return [_from_row(row) for row in rows]
 
 
+async def user_in_meeting(conn: AsyncConnection, user_id: UserId) -> bool:
+    """Whether the user takes part (with media) in any meeting in progress."""
+    return any(
+        leg.user_id == user_id and leg.has_media
+        for meeting in await in_progress(conn)
+        for leg in meeting.legs.values()
+    )
+
+
 async def count_in_progress(conn: AsyncConnection) -> int:
     count = await conn.scalar(select(func.count()).where(meetings.c.ended_at.is_(None)))
     return int(count or 0)
@@ -181,6 +198,23 @@ async def recent(conn: AsyncConnection, limit: int = 50, offset: int = 0) -> lis
         .offset(offset)
     )
     return [_from_row(row) for row in rows]
+
+
+async def get(conn: AsyncConnection, meeting_id: int) -> Meeting | None:
+    row = (await conn.execute(select(meetings).where(meetings.c.id == meeting_id))).first()
+    return None if row is None else _from_row(row)
+
+
+async def last_ended(conn: AsyncConnection, channel_id: ChannelId) -> Meeting | None:
+    row = (
+        await conn.execute(
+            select(meetings)
+            .where(meetings.c.channel_id == channel_id, meetings.c.ended_at.is_not(None))
+            .order_by(meetings.c.ended_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _from_row(row)
 
 
 async def current_for_channel(conn: AsyncConnection, channel_id: ChannelId) -> Meeting | None:

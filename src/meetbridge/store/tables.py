@@ -111,6 +111,8 @@ meetings = Table(
     Column("participant_count", Integer, nullable=False),
     Column("peak_participants", Integer, nullable=False),
     Column("state", JSON, nullable=False),
+    Column("topic", Text, nullable=True),
+    Column("started_by", String(26), nullable=True),
     Index("ix_meetings_channel", "channel_id", "started_at"),
     Index("ix_meetings_started", "started_at"),
     # At most one meeting in progress per channel and engine.
@@ -129,6 +131,92 @@ deployment = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+slash_commands = Table(
+    "slash_commands",
+    metadata,
+    Column("team_id", String(26), primary_key=True),
+    Column("command_id", String(26), nullable=False),
+    Column("trigger", String(128), nullable=False),
+    Column("token_sealed", LargeBinary, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+integration_secrets = Table(
+    "integration_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+join_intents = Table(
+    "join_intents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel_id", String(26), nullable=False),
+    Column("user_id", String(26), nullable=False),
+    Column("display_name", String(255), nullable=False),
+    Column("topic", Text, nullable=True),
+    Column("issued_at", Float, nullable=False),
+    Index("ix_join_intents_channel", "channel_id", "issued_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("dedupe_key", String(200), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    # A change already waiting absorbs newer ones for the same target (coalescing).
+    Index(
+        "uq_outbox_pending_key",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+meeting_cards = Table(
+    "meeting_cards",
+    metadata,
+    Column("meeting_id", BigId, primary_key=True),
+    Column("channel_id", String(26), nullable=False),
+    Column("post_id", String(26), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+ringing = Table(
+    "ringing",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("meeting_id", BigId, nullable=False),
+    Column("channel_id", String(26), nullable=False),
+    Column("caller_id", String(26), nullable=True),
+    Column("callee_id", String(26), nullable=False),
+    Column("post_id", String(26), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("uq_ringing_callee", "meeting_id", "callee_id", unique=True),
+)
+
+status_backups = Table(
+    "status_backups",
+    metadata,
+    Column("user_id", String(26), primary_key=True),
+    Column("previous", JSON, nullable=True),
+    Column("updated_at", Float, nullable=False),
 )
 
 revisions = Table(
@@ -155,10 +243,17 @@ __all__ = [
     "channel_pins",
     "deployment",
     "inbox",
+    "integration_secrets",
+    "join_intents",
+    "meeting_cards",
     "meetings",
     "metadata",
+    "outbox",
     "pexip_credentials",
     "revisions",
+    "ringing",
     "settings",
     "sink_nodes",
+    "slash_commands",
+    "status_backups",
 ]

@@ -1,0 +1,34 @@
+"""The ``/meet`` slash command: what a user typed, parsed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Verb(StrEnum):
+    START = "start"
+    JOIN = "join"
+    STATUS = "status"
+    LINK = "link"
+    HELP = "help"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetCommand:
+    verb: Verb
+    argument: str = ""
+    unknown: str = ""  # a subcommand we do not know: answered with help, not an error
+
+
+def parse_meet(text: str) -> MeetCommand:
+    words = text.strip().split(None, 1)
+    if not words:
+        return MeetCommand(Verb.START)
+    head, rest = words[0].lower(), (words[1].strip() if len(words) > 1 else "")
+    try:
+        verb = Verb(head)
+    except ValueError:
+        return MeetCommand(Verb.HELP, unknown=words[0])
+    return MeetCommand(verb, rest[:200])

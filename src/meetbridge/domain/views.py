@@ -1,0 +1,62 @@
+"""What the chat side shows about meetings, independent of how a platform renders it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from meetbridge.domain.ids import ChannelId, UserId
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingCard:
+    meeting_id: int
+    channel_id: ChannelId
+    engine: str
+    topic: str | None
+    started_by: str | None
+    started_at: float
+    ended_at: float | None
+    participants: tuple[str, ...]
+    attendees: tuple[str, ...]
+
+    @property
+    def is_over(self) -> bool:
+        return self.ended_at is not None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended_at is None else max(0.0, self.ended_at - self.started_at)
+
+
+class RingState(StrEnum):
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    IGNORED = "ignored"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True, slots=True)
+class RingCard:
+    """The message a DM/GM member gets when someone starts a meeting there."""
+
+    ring_id: int
+    callee_id: UserId
+    meeting_channel_id: ChannelId
+    conversation: str  # "a direct message" / "Group message with ..."
+    caller: str
+    state: RingState
+
+
+def describe_duration(seconds: float) -> str:
+    """Human duration: "45 seconds", "1 minute", "12 minutes", "1 hour 5 minutes"."""
+    total = round(seconds)
+    if total < 60:
+        return f"{total} second{'s' if total != 1 else ''}"
+    hours, minutes = divmod(round(total / 60), 60)
+    parts = []
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if minutes or not hours:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
