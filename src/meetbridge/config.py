@@ -41,14 +41,18 @@ class ServiceConfig(BaseSettings):
     )
     secret_key_file: Path | None = None
     mattermost_url: str = ""
+    mattermost_public_url: str = Field(
+        "", description="Mattermost's URL as browsers see it; default mattermost_url"
+    )
     mattermost_token: SecretStr | None = None
+    command_trigger: str = Field("meet", pattern="^[a-z0-9][a-z0-9._-]{0,127}$")
     # Mattermost look-ups on the policy path must finish well inside Infinity's 5 s budget.
     mattermost_lookup_timeout: float = Field(1.5, gt=0, le=4.0)
     log_level: str = "info"
     log_format: str = Field("console", pattern="^(console|json)$")
     server: str = Field("granian", pattern="^(granian|uvicorn)$")
 
-    @field_validator("public_url", "mattermost_url")
+    @field_validator("public_url", "mattermost_url", "mattermost_public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")

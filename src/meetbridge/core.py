@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from meetbridge import crypto
 from meetbridge.clock import Clock, SystemClock
 from meetbridge.config import ServiceConfig
+from meetbridge.domain.tokens import TokenCodec
 from meetbridge.store import deployment_repo, migrate
 from meetbridge.store.database import Database, open_database
 
@@ -32,6 +33,14 @@ class Core:
     @property
     def call_tags(self) -> crypto.Signer:
         return crypto.Signer(crypto.derive_key(self.master_key, "meetbridge/call-tags"))
+
+    @property
+    def button_signer(self) -> crypto.Signer:
+        return crypto.Signer(crypto.derive_key(self.master_key, "meetbridge/buttons"))
+
+    @property
+    def links(self) -> TokenCodec:
+        return TokenCodec(crypto.derive_key(self.master_key, "meetbridge/links"))
 
     async def close(self) -> None:
         await self.database.close()

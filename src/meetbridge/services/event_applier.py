@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 import structlog
@@ -25,7 +25,14 @@ from meetbridge.domain.aliases import channel_of_conference
 from meetbridge.domain.call_tags import TagSigner, user_from_call_tag
 from meetbridge.domain.delivery import Delivery, NodeCursor, advance, classify
 from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.domain.meetings import EngineReport, Meeting, MeetingEvent, apply_report
+from meetbridge.domain.meetings import (
+    EngineReport,
+    LegConnected,
+    LegUpdated,
+    Meeting,
+    MeetingEvent,
+    apply_report,
+)
 from meetbridge.engines.pexip.events import (
     SINK_EVENTS,
     USED_EVENTS,
@@ -34,7 +41,8 @@ from meetbridge.engines.pexip.events import (
     to_report,
 )
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import inbox, meetings_repo, pins_repo, sink_nodes_repo
+from meetbridge.store import chat_repo, inbox, meetings_repo, pins_repo, sink_nodes_repo
+from meetbridge.store.chat_repo import JoinIntent
 from meetbridge.store.database import Database
 from meetbridge.store.inbox import PendingEvent
 
@@ -44,7 +52,12 @@ ENGINE = "pexip"
 SOURCE = "pexip"
 _APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
 
-MeetingEventsHook = Callable[[AsyncConnection, Sequence[MeetingEvent]], Awaitable[None]]
+MeetingEventsHook = Callable[[AsyncConnection, Sequence[tuple[int, MeetingEvent]]], Awaitable[None]]
+"""Called in the applier's transaction with (meeting id, event) pairs, in order."""
+
+# How long a join link's intent identifies a participant who joined without a call tag
+# (the Pexip web app cannot carry one), and who started a meeting.
+INTENT_WINDOW = 15 * 60.0
 
 
 @dataclass
@@ -55,7 +68,7 @@ class BatchResult:
     duplicates: int = 0
     unused: int = 0
     not_ours: int = 0
-    events: list[MeetingEvent] = field(default_factory=list)
+    events: list[tuple[Meeting, MeetingEvent]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -187,8 +200,15 @@ class EventApplier:
             if report is not None:
                 reports.append(report)
         if reports:
-            current = await meetings_repo.active(conn, ENGINE, {r.channel_id for r in reports})
+            channels = {r.channel_id for r in reports}
+            intents = await chat_repo.recent_intents(
+                conn, channels, self._clock.now() - INTENT_WINDOW
+            )
+            reports = [_identify(report, intents) for report in reports]
+            current = await meetings_repo.active(conn, ENGINE, channels)
             work.meetings = self._fold(current, reports, work.result)
+            for meeting in work.meetings:
+                _credit_starter(meeting, intents)
         return work
 
     async def _write(self, conn: AsyncConnection, work: _Work) -> None:
@@ -201,7 +221,8 @@ class EventApplier:
         await sink_nodes_repo.save(conn, SOURCE, work.cursors)
         await inbox.mark_applied(conn, work.outcomes, now)
         if work.result.events and self._on_meeting_events is not None:
-            await self._on_meeting_events(conn, work.result.events)
+            pairs = [(m.id, event) for m, event in work.result.events if m.id is not None]
+            await self._on_meeting_events(conn, pairs)
 
     @staticmethod
     def _outcome(envelope: Envelope, report: EngineReport | None, result: BatchResult) -> str:
@@ -224,7 +245,8 @@ class EventApplier:
         touched: dict[int, Meeting] = {}  # by identity: a channel may end and restart in a batch
         for report in reports:
             transition = apply_report(current.get(report.channel_id), report)
-            result.events.extend(transition.events)
+            if transition.meeting is not None:
+                result.events.extend((transition.meeting, e) for e in transition.events)
             meeting = transition.meeting
             if meeting is None:
                 continue
@@ -238,8 +260,49 @@ class EventApplier:
     def _channel_of(self, conference: str, tag: str) -> ChannelId | None:
         return channel_of_conference(conference, tag, self._state.settings.alias_prefix)
 
-    def _user_of(self, call_tag: str, channel_id: ChannelId) -> UserId | None:
-        return user_from_call_tag(self._call_tags, call_tag, channel_id)
+    def _user_of(self, call_tag: str, name: str, channel_id: ChannelId) -> UserId | None:
+        return user_from_call_tag(self._call_tags, call_tag, channel_id) if call_tag else None
+
+
+def _identify(report: EngineReport, intents: list[JoinIntent]) -> EngineReport:
+    """Name a participant who joined without a call tag (the Pexip web app cannot send one)
+    after the channel member whose join link, issued recently, carried the same name."""
+    if not isinstance(report, LegConnected | LegUpdated):
+        return report
+    leg = report.leg
+    if leg.user_id or not leg.display_name:
+        return report
+    matches = [
+        i
+        for i in intents
+        if i.channel_id == report.channel_id and i.display_name == leg.display_name
+    ]
+    if not matches:
+        return report
+    return replace(report, leg=replace(leg, user_id=matches[-1].user_id))
+
+
+def _credit_starter(meeting: Meeting, intents: list[JoinIntent]) -> None:
+    """Who started the meeting (its first identified participant, else the first join link)
+    and its topic (from the /meet start that led to it)."""
+    window = [
+        i
+        for i in intents
+        if i.channel_id == meeting.channel_id
+        and meeting.started_at - 300 <= i.issued_at <= meeting.started_at + 60
+    ]
+    if meeting.started_by is None:
+        identified = sorted(
+            (a for a in meeting.attendees.values() if a.user_id), key=lambda a: a.first_joined_at
+        )
+        if identified:
+            meeting.started_by = identified[0].user_id
+        elif window:
+            meeting.started_by = window[0].user_id
+    if meeting.topic is None:
+        topics = [i.topic for i in window if i.topic]
+        if topics:
+            meeting.topic = topics[-1]
 
 
 def _envelope(row: PendingEvent) -> Envelope:

@@ -19,6 +19,7 @@ from meetbridge.domain.pins import ChannelPins
 from meetbridge.domain.settings import RuntimeSettings, settings_from_stored
 from meetbridge.store import (
     channel_filter_repo,
+    chat_repo,
     credentials_repo,
     pins_repo,
     revisions,
@@ -40,13 +41,16 @@ class SharedState:
         self.settings = RuntimeSettings()
         self.disallowed: frozenset[ChannelId] = frozenset()
         self.credentials: PexipCredentials | None = None
+        self.command_tokens: dict[str, str] = {}  # team id -> token Mattermost issued for /meet
         self._pins: dict[ChannelId, ChannelPins] = {}
         self._seen: dict[str, int] = {}
 
     async def load(self) -> None:
         async with self._database.read() as conn:
             self._seen = await revisions.read_all(conn)
-        await self._reload({"settings", "channel_filter", "credentials", "pins"})
+        await self._reload(
+            {"settings", "channel_filter", "credentials", "pins", chat_repo.COMMANDS_TOPIC}
+        )
 
     async def refresh(self) -> set[str]:
         """Reload whatever another process changed since the last look; returns the topics."""
@@ -74,6 +78,8 @@ class SharedState:
                 self.disallowed = await channel_filter_repo.disallowed(conn)
             if credentials_repo.TOPIC in topics:
                 self.credentials = await credentials_repo.get(conn, self._box)
+            if chat_repo.COMMANDS_TOPIC in topics:
+                self.command_tokens = await chat_repo.command_tokens(conn, self._box)
         if pins_repo.TOPIC in topics:
             self._pins.clear()
 

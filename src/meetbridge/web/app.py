@@ -4,54 +4,90 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx2
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
+from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.client import MattermostClient, build_http_client
 from meetbridge.chat.mattermost.directory import MattermostDirectory, UnconfiguredDirectory
+from meetbridge.chat.mattermost.interactions import MeetInteractions
+from meetbridge.chat.mattermost.oauth import MattermostOAuth
+from meetbridge.chat.mattermost.platform import MattermostPlatform
+from meetbridge.chat.mattermost.setup import MattermostSetup
+from meetbridge.chat.mattermost.websocket import WebSocketListener
 from meetbridge.clock import Clock, SystemClock
 from meetbridge.config import ServiceConfig
 from meetbridge.core import Core, load_master_key, prepare_schema
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.event_applier import BatchResult, EventApplier
+from meetbridge.services.join import JoinService
+from meetbridge.services.notifications import MeetingNotifier
+from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.policy import PolicyService
 from meetbridge.services.shared_state import SharedState
+from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store import inbox as inbox_store
-from meetbridge.store import meetings_repo
 from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
 from meetbridge.web.asgi import PrefixDispatcher
 from meetbridge.web.health import HealthEndpoints
+from meetbridge.web.join import JoinEndpoints
+from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
 from meetbridge.web.responses import error_response
 
 log = structlog.get_logger(__name__)
 
-INBOX_DEPTH_INTERVAL = 10.0
+HOUSEKEEPING_INTERVAL = 10.0
 INBOX_RETENTION = 7 * 24 * 3600.0
+INTENT_RETENTION = 24 * 3600.0
+
+
+@dataclass
+class ChatComponents:
+    """The Mattermost side, present when MEETBRIDGE_MATTERMOST_URL and a token are configured."""
+
+    client: MattermostClient
+    directory: MattermostDirectory
+    setup: MattermostSetup
+    platform: MattermostPlatform
+    outbox: OutboxWorker
+    websocket: WebSocketListener
+    oauth: MattermostOAuth
+    oauth_http: httpx2.AsyncClient
 
 
 @dataclass
 class Components:
-    """Everything the application is made of, exposed as ``app.state.components``."""
+    """Everything the application is made of (``app.components``)."""
 
     core: Core
     metrics: Metrics
     state: SharedState
     admin: AdminService
     directory: MattermostDirectory | UnconfiguredDirectory
-    mattermost: MattermostClient | None
     policy: PolicyService
     inbox: InboxWriter
     applier: EventApplier
+    join: JoinService
+    buttons: ActionSigner
+    interactions: MeetInteractions
+    chat: ChatComponents | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def mattermost(self) -> MattermostClient | None:
+        return None if self.chat is None else self.chat.client
 
 
 def build_components(
@@ -60,23 +96,30 @@ def build_components(
     mattermost_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Components:
     clock = clock or SystemClock()
+    public_url = config.effective_public_url
     core = Core(
         config, open_database(config.effective_database_url), load_master_key(config), clock
     )
     metrics = Metrics()
     state = SharedState(core.database, core.box, clock)
-    mattermost: MattermostClient | None = None
-    directory: MattermostDirectory | UnconfiguredDirectory = UnconfiguredDirectory()
-    if config.mattermost_url and config.mattermost_token is not None:
-        http = build_http_client(
-            config.mattermost_url,
-            config.mattermost_token.get_secret_value(),
-            transport=mattermost_transport,
-        )
-        mattermost = MattermostClient(http)
-        directory = MattermostDirectory(mattermost, clock, config.mattermost_lookup_timeout)
+    admin = AdminService(core.database, core.box, clock)
+    chat = _chat_components(config, core, state, clock, mattermost_transport)
+    directory: MattermostDirectory | UnconfiguredDirectory = (
+        UnconfiguredDirectory() if chat is None else chat.directory
+    )
+    buttons = ActionSigner(core.button_signer, f"{public_url}/api/mattermost/action")
+    join = JoinService(
+        state, directory, core.database, core.links, core.call_tags, clock, public_url
+    )
+    outbox = None if chat is None else chat.outbox
     applier = EventApplier(
-        core.database, state, core.box, core.call_tags, clock, on_batch=_count_batch(metrics)
+        core.database,
+        state,
+        core.box,
+        core.call_tags,
+        clock,
+        on_meeting_events=None if chat is None else MeetingNotifier(state, clock),
+        on_batch=_after_batch(metrics, outbox),
     )
 
     def committed(rows: int) -> None:
@@ -87,24 +130,74 @@ def build_components(
         core=core,
         metrics=metrics,
         state=state,
-        admin=AdminService(core.database, core.box, clock),
+        admin=admin,
         directory=directory,
-        mattermost=mattermost,
         policy=PolicyService(state, directory, directory, core.call_tags),
         inbox=InboxWriter(core.database, on_commit=committed),
         applier=applier,
+        join=join,
+        buttons=buttons,
+        interactions=MeetInteractions(
+            join,
+            admin,
+            directory,
+            core.database,
+            buttons,
+            core.links,
+            clock,
+            public_url,
+            outbox.wake if outbox is not None else (lambda: None),
+        ),
+        chat=chat,
     )
 
 
-def _count_batch(metrics: Metrics) -> Callable[[BatchResult], None]:
-    def count(result: BatchResult) -> None:
+def _chat_components(
+    config: ServiceConfig,
+    core: Core,
+    state: SharedState,
+    clock: Clock,
+    transport: httpx2.AsyncBaseTransport | None,
+) -> ChatComponents | None:
+    if not config.mattermost_url or config.mattermost_token is None:
+        return None
+    token = config.mattermost_token.get_secret_value()
+    public_url = config.effective_public_url
+    client = MattermostClient(build_http_client(config.mattermost_url, token, transport=transport))
+    directory = MattermostDirectory(client, clock, config.mattermost_lookup_timeout)
+    setup = MattermostSetup(
+        client, core.database, core.box, clock, public_url, config.command_trigger
+    )
+    buttons = ActionSigner(core.button_signer, f"{public_url}/api/mattermost/action")
+    platform = MattermostPlatform(client, buttons)
+    oauth_http = httpx2.AsyncClient(
+        base_url=config.mattermost_url, timeout=10.0, transport=transport
+    )
+    return ChatComponents(
+        client=client,
+        directory=directory,
+        setup=setup,
+        platform=platform,
+        outbox=OutboxWorker(core.database, platform, directory, state, clock),
+        websocket=WebSocketListener(config.mattermost_url, token, directory),
+        oauth=MattermostOAuth(
+            oauth_http, config.mattermost_public_url or config.mattermost_url, setup
+        ),
+        oauth_http=oauth_http,
+    )
+
+
+def _after_batch(metrics: Metrics, outbox: OutboxWorker | None) -> Callable[[BatchResult], None]:
+    def after(result: BatchResult) -> None:
         metrics.inbox_depth.dec(result.total)
         for outcome in ("applied", "duplicates", "unused", "not_ours"):
             value = getattr(result, outcome)
             if value:
                 metrics.events_applied.labels(outcome.removesuffix("s")).inc(value)
+        if result.events and outbox is not None:
+            outbox.wake()
 
-    return count
+    return after
 
 
 def create_app(
@@ -113,12 +206,26 @@ def create_app(
     clock: Clock | None = None,
     mattermost_transport: httpx2.AsyncBaseTransport | None = None,
     auto_migrate: bool | None = None,
+    background: bool = True,
 ) -> MeetbridgeApp:
+    """The application. ``background=False`` leaves the workers to the caller (tests)."""
     components = build_components(config, clock, mattermost_transport)
     pexip = PexipEndpoints(
         components.state, components.policy, components.inbox, components.metrics
     )
-    health = HealthEndpoints(components.core.database, components.metrics)
+    routes: list[Route] = [
+        *HealthEndpoints(components.core.database, components.metrics).routes(),
+        *MattermostEndpoints(
+            components.state, components.interactions, components.buttons
+        ).routes(),
+        *JoinEndpoints(
+            components.join,
+            None if components.chat is None else components.chat.oauth,
+            components.core.links,
+            components.core.clock,
+            secure_cookies=config.effective_public_url.startswith("https://"),
+        ).routes(),
+    ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -127,30 +234,47 @@ def create_app(
         await components.admin.credentials()  # generated on first start
         await components.state.load()
         await components.inbox.start()
-        tasks = [
-            asyncio.create_task(components.applier.run(), name="event-applier"),
-            asyncio.create_task(components.state.run_refresher(), name="shared-state"),
-            asyncio.create_task(_inbox_housekeeping(components), name="inbox-housekeeping"),
-        ]
+        if background:
+            _start_background(components)
         log.info("meetbridge.started", public_url=config.effective_public_url)
         try:
             yield
         finally:
-            await components.inbox.stop()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if components.mattermost is not None:
-                await components.mattermost.close()
-            await components.core.close()
+            await _stop(components)
 
     app = Starlette(
-        routes=health.routes(),
+        routes=routes,
         lifespan=lifespan,
         exception_handlers={404: _not_found, 405: _method_not_allowed},
     )
     app.state.components = components
     return MeetbridgeApp(app, pexip)
+
+
+def _start_background(components: Components) -> None:
+    jobs: list[tuple[str, Coroutine[Any, Any, None]]] = [
+        ("event-applier", components.applier.run()),
+        ("shared-state", components.state.run_refresher()),
+        ("housekeeping", _housekeeping(components)),
+    ]
+    if components.chat is not None:
+        jobs += [
+            ("mattermost-setup", components.chat.setup.run_until_done()),
+            ("mattermost-websocket", components.chat.websocket.run()),
+            ("outbox", components.chat.outbox.run()),
+        ]
+    components.tasks = [asyncio.create_task(job, name=name) for name, job in jobs]
+
+
+async def _stop(components: Components) -> None:
+    await components.inbox.stop()
+    for task in components.tasks:
+        task.cancel()
+    await asyncio.gather(*components.tasks, return_exceptions=True)
+    if components.chat is not None:
+        await components.chat.client.close()
+        await components.chat.oauth_http.aclose()
+    await components.core.close()
 
 
 class MeetbridgeApp(PrefixDispatcher):
@@ -166,20 +290,20 @@ class MeetbridgeApp(PrefixDispatcher):
         return components
 
 
-async def _inbox_housekeeping(components: Components) -> None:
-    """Keep the depth gauge honest (other replicas apply too) and forget old applied events."""
-    database, clock = components.core.database, components.core.clock
+async def _housekeeping(components: Components) -> None:
+    """Keep gauges honest (other replicas work too) and forget what is no longer needed."""
+    database, clock, metrics = components.core.database, components.core.clock, components.metrics
     while True:
         try:
             async with database.read() as conn:
-                components.metrics.inbox_depth.set(await inbox_store.depth(conn))
-                in_progress = await meetings_repo.count_in_progress(conn)
-                components.metrics.meetings_in_progress.set(in_progress)
+                metrics.inbox_depth.set(await inbox_store.depth(conn))
+                metrics.meetings_in_progress.set(await meetings_repo.count_in_progress(conn))
             async with database.transaction() as conn:
                 await inbox_store.prune(conn, clock.now() - INBOX_RETENTION)
+                await chat_repo.prune_intents(conn, clock.now() - INTENT_RETENTION)
         except Exception:
-            log.exception("inbox.housekeeping_failed")
-        await asyncio.sleep(INBOX_DEPTH_INTERVAL)
+            log.exception("housekeeping_failed")
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

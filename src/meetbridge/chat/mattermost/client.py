@@ -76,6 +76,73 @@ class MattermostClient:
         me: dict[str, Any] = await self.request("GET", "/users/me")
         return me
 
+    async def get_my_teams(self) -> list[dict[str, Any]]:
+        teams: list[dict[str, Any]] = await self.request("GET", "/users/me/teams")
+        return teams
+
+    async def get_channel_member(self, channel_id: str, user_id: str) -> dict[str, Any] | None:
+        return await self._get_or_none(f"/channels/{channel_id}/members/{user_id}")
+
+    async def get_channel_members(self, channel_id: str) -> list[dict[str, Any]]:
+        members: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            batch: list[dict[str, Any]] = await self.request(
+                "GET", f"/channels/{channel_id}/members", params={"page": page, "per_page": 200}
+            )
+            members += batch
+            if len(batch) < 200:
+                return members
+            page += 1
+
+    # --- slash commands ---
+
+    async def list_commands(self, team_id: str) -> list[dict[str, Any]]:
+        commands: list[dict[str, Any]] = await self.request(
+            "GET", "/commands", params={"team_id": team_id, "custom_only": "true"}
+        )
+        return commands
+
+    async def create_command(self, command: dict[str, Any]) -> dict[str, Any]:
+        created: dict[str, Any] = await self.request("POST", "/commands", json=command)
+        return created
+
+    async def update_command(self, command: dict[str, Any]) -> dict[str, Any]:
+        updated: dict[str, Any] = await self.request(
+            "PUT", f"/commands/{command['id']}", json=command
+        )
+        return updated
+
+    # --- posts ---
+
+    async def create_post(self, post: dict[str, Any]) -> dict[str, Any]:
+        created: dict[str, Any] = await self.request("POST", "/posts", json=post)
+        return created
+
+    async def patch_post(self, post_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        patched: dict[str, Any] = await self.request("PUT", f"/posts/{post_id}/patch", json=patch)
+        return patched
+
+    async def recent_posts(self, channel_id: str, per_page: int = 60) -> list[dict[str, Any]]:
+        listing: dict[str, Any] = await self.request(
+            "GET", f"/channels/{channel_id}/posts", params={"per_page": per_page}
+        )
+        return [listing["posts"][post_id] for post_id in listing.get("order", [])]
+
+    async def create_direct_channel(self, user_a: str, user_b: str) -> dict[str, Any]:
+        channel: dict[str, Any] = await self.request(
+            "POST", "/channels/direct", json=[user_a, user_b]
+        )
+        return channel
+
+    # --- custom status ---
+
+    async def set_custom_status(self, user_id: str, status: dict[str, Any]) -> None:
+        await self.request("PUT", f"/users/{user_id}/status/custom", json=status)
+
+    async def clear_custom_status(self, user_id: str) -> None:
+        await self.request("DELETE", f"/users/{user_id}/status/custom")
+
     async def _get_or_none(self, path: str) -> dict[str, Any] | None:
         try:
             found: dict[str, Any] = await self.request("GET", path)

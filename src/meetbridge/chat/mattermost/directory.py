@@ -132,12 +132,40 @@ class MattermostDirectory:
         self._client = client
         self.channels: _TtlCache[ChannelId, ChannelInfo] = _TtlCache(self._fetch_channel, **options)
         self.users: _TtlCache[UserId, UserInfo] = _TtlCache(self._fetch_user, **options)
+        # Membership changes are pushed by the WebSocket; the short TTL bounds a missed event.
+        self.memberships: _TtlCache[str, bool] = _TtlCache(
+            self._fetch_membership, **{**options, "ttl": 60.0, "negative_ttl": 15.0}
+        )
 
     async def channel(self, channel_id: ChannelId) -> ChannelInfo | None:
         return await self.channels.get(channel_id)
 
     async def user(self, user_id: UserId) -> UserInfo | None:
         return await self.users.get(user_id)
+
+    async def is_member(self, channel_id: ChannelId, user_id: UserId) -> bool:
+        return bool(await self.memberships.get(f"{channel_id}:{user_id}"))
+
+    async def members(self, channel_id: ChannelId) -> list[UserId]:
+        """Everyone in the channel (not cached: used when ringing, off the hot paths)."""
+        try:
+            members = await self._client.get_channel_members(channel_id)
+        except MattermostError as exc:
+            raise DirectoryUnavailableError(f"members of {channel_id}: {exc!r}") from exc
+        return [UserId(member["user_id"]) for member in members]
+
+    def forget_membership(self, channel_id: str, user_id: str) -> None:
+        self.memberships.invalidate(f"{channel_id}:{user_id}")
+
+    def forget_all(self) -> None:
+        """After a gap in the WebSocket stream, nothing cached can be trusted."""
+        self.channels.clear()
+        self.users.clear()
+        self.memberships.clear()
+
+    async def _fetch_membership(self, key: str) -> bool:
+        channel_id, _, user_id = key.partition(":")
+        return await self._client.get_channel_member(channel_id, user_id) is not None
 
     async def _fetch_channel(self, channel_id: ChannelId) -> ChannelInfo | None:
         data = await self._client.get_channel(channel_id)
@@ -155,4 +183,10 @@ class UnconfiguredDirectory:
         raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
 
     async def user(self, user_id: UserId) -> UserInfo | None:
+        raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
+
+    async def is_member(self, channel_id: ChannelId, user_id: UserId) -> bool:
+        raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
+
+    async def members(self, channel_id: ChannelId) -> list[UserId]:
         raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")

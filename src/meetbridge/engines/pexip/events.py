@@ -138,12 +138,12 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 ChannelResolver = Callable[[str, str], ChannelId | None]
 """(conference name, service tag) -> channel id, or None when the conference is not ours."""
 
-CallTagResolver = Callable[[str, ChannelId], UserId | None]
-"""(call tag, channel id) -> the Mattermost user the tag was issued to, if it is genuine."""
+UserResolver = Callable[[str, str, ChannelId], UserId | None]
+"""(call tag, display name, channel id) -> the Mattermost user behind a participant, if known."""
 
 
 def to_report(
-    envelope: Envelope, channel_of: ChannelResolver, user_of: CallTagResolver
+    envelope: Envelope, channel_of: ChannelResolver, user_of: UserResolver
 ) -> EngineReport | None:
     """The domain fact an event states, or None when it is not about a meetbridge meeting."""
     data = envelope.data
@@ -172,7 +172,7 @@ def _participant_report(
     envelope: Envelope,
     data: Mapping[str, Any],
     channel_of: ChannelResolver,
-    user_of: CallTagResolver,
+    user_of: UserResolver,
 ) -> EngineReport | None:
     conference = _text(data.get("conference"))
     uuid = _text(data.get("uuid"))
@@ -184,12 +184,13 @@ def _participant_report(
         at = _number(data.get("end_time")) or envelope.time
         return LegDisconnected(conference, channel_id, node, at, uuid)
     call_tag = _text(data.get("call_tag"))
+    name = _text(data.get("display_name"))
     leg = LegReport(
         uuid=uuid,
-        display_name=_text(data.get("display_name")),
+        display_name=name,
         role=_text(data.get("role")),
         call_tag=call_tag,
-        user_id=user_of(call_tag, channel_id) if call_tag else None,
+        user_id=user_of(call_tag or "", name or "", channel_id) if call_tag or name else None,
         protocol=_text(data.get("protocol")),
         has_media=_flag(data.get("has_media")),
         is_muted=_flag(data.get("is_muted")),

@@ -1,0 +1,134 @@
+"""How meetbridge's messages look in Mattermost: cards, ringing messages, help.
+
+Posts use the custom type ``custom_meetbridge`` with a plain ``message`` and message attachments,
+which every client renders without a plugin (a companion plugin may later draw its own). Props
+carry what a program needs to recognise the post (``meetbridge_meeting_id``, ``meeting_status``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meetbridge.chat.mattermost.actions import ActionSigner
+from meetbridge.domain.views import MeetingCard, RingCard, RingState, describe_duration
+
+POST_TYPE = "custom_meetbridge"
+LIVE_COLOUR = "#3DB887"
+ENDED_COLOUR = "#8D93A5"
+RING_COLOUR = "#1C58D9"
+NOT_AVAILABLE = "Conference not available for this channel"
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names) if names else "nobody yet"
+
+
+def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
+    """The message, props and type of a meeting card."""
+    starter = card.started_by or "Someone"
+    topic = f": {card.topic}" if card.topic else ""
+    fields: list[dict[str, Any]] = [
+        {"title": "Started by", "value": starter, "short": True},
+        {"title": "Engine", "value": card.engine, "short": True},
+    ]
+    if card.is_over:
+        lasted = describe_duration(card.duration or 0.0)
+        message = f"Video meeting ended{topic}. It lasted {lasted}."
+        fields.append({"title": "Duration", "value": lasted, "short": True})
+        fields.append(
+            {
+                "title": f"Attended by ({len(card.attendees)})",
+                "value": _names(card.attendees),
+                "short": False,
+            }
+        )
+        attachment: dict[str, Any] = {
+            "fallback": message,
+            "color": ENDED_COLOUR,
+            "title": f"Meeting ended{topic}",
+            "text": f"Lasted {lasted}.",
+            "fields": fields,
+        }
+        status = "ENDED"
+    else:
+        message = f"{starter} started a video meeting{topic}."
+        fields.append(
+            {
+                "title": f"In the meeting ({len(card.participants)})",
+                "value": _names(card.participants),
+                "short": False,
+            }
+        )
+        target = str(card.meeting_id)
+        attachment = {
+            "fallback": f"{message} Use /meet join to take part.",
+            "color": LIVE_COLOUR,
+            "title": f"Video meeting in progress{topic}",
+            "fields": fields,
+            "actions": [
+                buttons.button("Join", "join", card.channel_id, target, style="primary"),
+                buttons.button("Leave", "leave", card.channel_id, target),
+            ],
+        }
+        status = "STARTED"
+    return {
+        "message": message,
+        "type": POST_TYPE,
+        "props": {
+            "attachments": [attachment],
+            "meetbridge_meeting_id": card.meeting_id,
+            "meeting_status": status,
+            "meeting_engine": card.engine,
+            "meeting_topic": card.topic or "",
+        },
+    }
+
+
+def ring_post(ring: RingCard, channel_id: str, buttons: ActionSigner) -> dict[str, Any]:
+    """The ringing message for one callee, posted in their direct channel with the bot."""
+    where = ring.conversation
+    if ring.state is RingState.RINGING:
+        message = f":telephone_receiver: **{ring.caller}** is calling you ({where})."
+        target = str(ring.ring_id)
+        attachment: dict[str, Any] = {
+            "fallback": f"{message} Use /meet join in that conversation to answer.",
+            "color": RING_COLOUR,
+            "actions": [
+                buttons.button("Join", "ring_join", channel_id, target, ring.callee_id, "primary"),
+                buttons.button("Ignore", "ring_ignore", channel_id, target, ring.callee_id),
+            ],
+        }
+    else:
+        message = {
+            RingState.MISSED: f":no_mobile_phones: Missed call from **{ring.caller}** ({where}).",
+            RingState.IGNORED: f"You ignored a call from **{ring.caller}** ({where}).",
+            RingState.ANSWERED: f"You joined the call with **{ring.caller}** ({where}).",
+        }[ring.state]
+        attachment = {"fallback": message, "color": ENDED_COLOUR}
+    return {
+        "message": message,
+        "type": POST_TYPE,
+        "props": {
+            "attachments": [attachment],
+            "meetbridge_ring_id": ring.ring_id,
+            "ring_state": ring.state.value,
+        },
+    }
+
+
+HELP = """\
+**/meet** — video meetings in this channel
+* `/meet` or `/meet start [topic]` — start the channel's meeting, or join it if it is running
+* `/meet join` — join the channel's meeting
+* `/meet status` — who is in the meeting, and for how long
+* `/meet link` — a lasting link to this channel's meeting, for members of the channel
+* `/meet help` — this help"""
+
+ADMIN_HELP = """\
+* `/meet admin` — a link to the meetbridge admin console
+* `/meet admin allow` / `/meet admin disallow` — allow or disallow meetings in this channel"""
+
+
+def help_text(is_admin: bool, unknown: str = "") -> str:
+    prefix = f"`{unknown}` is not a /meet command.\n\n" if unknown else ""
+    return prefix + HELP + ("\n" + ADMIN_HELP if is_admin else "")

@@ -1,0 +1,149 @@
+"""Who may join a channel's meeting, and the personal links that take them there.
+
+A join link is personal, signed and short-lived: it names the user and the channel, so the page
+it opens needs no separate sign-in, and it stops working after ``JOIN_LINK_LIFETIME``. Opening
+it checks again that the channel may meet and that the user still belongs to it. The link
+itself never contains the PIN: the PIN is added only on the way to the meeting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+
+from meetbridge.clock import Clock
+from meetbridge.domain.access import Access, channel_access
+from meetbridge.domain.aliases import alias_for_channel
+from meetbridge.domain.call_tags import TagSigner, make_call_tag
+from meetbridge.domain.channels import ChannelInfo
+from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.domain.tokens import TokenCodec, TokenError
+from meetbridge.domain.users import display_name
+from meetbridge.engines.pexip.webapp3 import webapp3_url
+from meetbridge.ports import Directory, DirectoryUnavailableError
+from meetbridge.services.shared_state import SharedState
+from meetbridge.store import chat_repo
+from meetbridge.store.database import Database
+
+log = structlog.get_logger(__name__)
+
+JOIN_LINK_LIFETIME = 10 * 60.0
+JOIN_PURPOSE = "join"
+
+
+class Refusal(StrEnum):
+    NOT_AVAILABLE = "Conference not available for this channel"
+    NOT_MEMBER = "Only members of this channel can join its meeting."
+    UNAVAILABLE = "Mattermost cannot be reached right now; please try again in a moment."
+    NOT_CONFIGURED = "meetbridge has no Pexip Infinity server configured yet; ask an admin."
+    BAD_LINK = "This meeting link is not valid."
+
+
+class JoinRefusedError(Exception):
+    def __init__(self, refusal: Refusal, detail: str = "") -> None:
+        super().__init__(detail or refusal.value)
+        self.refusal = refusal
+        self.detail = detail or refusal.value
+
+
+@dataclass(frozen=True, slots=True)
+class JoinTarget:
+    """Where a join link leads: the Pexip web app, or meetbridge's own meeting page."""
+
+    channel: ChannelInfo
+    user_id: UserId
+    display_name: str
+    alias: str
+    pin: str
+    call_tag: str
+    node: str
+    embedded: bool
+    webapp3: str
+    start_muted: bool
+
+
+class JoinService:
+    def __init__(
+        self,
+        state: SharedState,
+        directory: Directory,
+        database: Database,
+        links: TokenCodec,
+        call_tags: TagSigner,
+        clock: Clock,
+        public_url: str,
+    ) -> None:
+        self._state = state
+        self._directory = directory
+        self._database = database
+        self._links = links
+        self._call_tags = call_tags
+        self._clock = clock
+        self._public_url = public_url
+
+    async def check(self, channel_id: ChannelId, user_id: UserId) -> ChannelInfo:
+        """The channel, if this user may meet in it now; raises JoinRefusedError otherwise."""
+        try:
+            channel = await self._directory.channel(channel_id)
+            if channel_access(channel_id, channel, self._state.disallowed) is not Access.ALLOWED:
+                raise JoinRefusedError(Refusal.NOT_AVAILABLE)
+            if not await self._directory.is_member(channel_id, user_id):
+                raise JoinRefusedError(Refusal.NOT_MEMBER)
+        except DirectoryUnavailableError as exc:
+            raise JoinRefusedError(Refusal.UNAVAILABLE) from exc
+        assert channel is not None
+        return channel
+
+    async def issue(self, channel_id: ChannelId, user_id: UserId, topic: str | None = None) -> str:
+        """A personal join link, after checking the user may join; records the intent."""
+        await self.check(channel_id, user_id)
+        name = await self._display_name(user_id)
+        now = self._clock.now()
+        async with self._database.transaction() as conn:
+            await chat_repo.record_intent(conn, channel_id, user_id, name, topic or None, now)
+        token = self._links.encode(
+            JOIN_PURPOSE, {"u": user_id, "c": channel_id}, now, JOIN_LINK_LIFETIME
+        )
+        return f"{self._public_url}/join/{token}"
+
+    async def open(self, token: str) -> JoinTarget:
+        try:
+            claims = self._links.decode(token, JOIN_PURPOSE, self._clock.now())
+        except TokenError as exc:
+            raise JoinRefusedError(Refusal.BAD_LINK, str(exc).capitalize() + ".") from exc
+        user_id, channel_id = claims.get("u", ""), claims.get("c", "")
+        if not (is_mattermost_id(user_id) and is_mattermost_id(channel_id)):
+            raise JoinRefusedError(Refusal.BAD_LINK)
+        channel = await self.check(ChannelId(channel_id), UserId(user_id))
+        settings = self._state.settings
+        if not settings.pexip_node:
+            raise JoinRefusedError(Refusal.NOT_CONFIGURED)
+        name = await self._display_name(UserId(user_id))
+        alias = alias_for_channel(settings.alias_prefix, channel.id)
+        pins = await self._state.pins_for(channel.id)
+        return JoinTarget(
+            channel=channel,
+            user_id=UserId(user_id),
+            display_name=name,
+            alias=alias,
+            pin=pins.host_pin,
+            call_tag=make_call_tag(self._call_tags, channel.id, UserId(user_id)),
+            node=settings.pexip_node,
+            embedded=settings.embedded_experience,
+            webapp3=webapp3_url(
+                settings.pexip_node, settings.webapp_path, alias, name, pins.host_pin
+            ),
+            # As in Calls: muted when joining a channel, unmuted in a direct or group message.
+            start_muted=not channel.is_conversation,
+        )
+
+    async def _display_name(self, user_id: UserId) -> str:
+        try:
+            user = await self._directory.user(user_id)
+        except DirectoryUnavailableError as exc:
+            raise JoinRefusedError(Refusal.UNAVAILABLE) from exc
+        if user is None:
+            raise JoinRefusedError(Refusal.NOT_MEMBER)
+        return display_name(user, self._state.settings.display_name)

@@ -1,0 +1,94 @@
+"""From meeting events to the changes owed to the chat platform (written to the outbox).
+
+Runs inside the event applier's transaction: what a meeting event means for cards, statuses
+and ringing is stored together with the meeting state, and delivered by the outbox worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from meetbridge.clock import Clock
+from meetbridge.domain.ids import UserId
+from meetbridge.domain.meetings import (
+    MeetingEnded,
+    MeetingEvent,
+    MeetingStarted,
+    ParticipantJoined,
+    ParticipantLeft,
+)
+from meetbridge.services.shared_state import SharedState
+from meetbridge.store import chat_repo, outbox_repo
+
+CARD_SYNC = "card.sync"
+STATUS_SYNC = "status.sync"
+RING_START = "ring.start"
+RING_UPDATE = "ring.update"
+RING_EXPIRE = "ring.expire"
+
+
+async def enqueue_card(conn: AsyncConnection, meeting_id: int, now: float) -> None:
+    await outbox_repo.enqueue(
+        conn, CARD_SYNC, {"meeting_id": meeting_id}, now, f"card:{meeting_id}"
+    )
+
+
+async def enqueue_status(conn: AsyncConnection, user_id: UserId, now: float) -> None:
+    await outbox_repo.enqueue(conn, STATUS_SYNC, {"user_id": user_id}, now, f"status:{user_id}")
+
+
+async def enqueue_ring_update(conn: AsyncConnection, ring_id: int, now: float) -> None:
+    await outbox_repo.enqueue(conn, RING_UPDATE, {"ring_id": ring_id}, now, f"ring:{ring_id}")
+
+
+class MeetingNotifier:
+    """The applier's hook: meeting events in, outbox items out (same transaction)."""
+
+    def __init__(self, state: SharedState, clock: Clock) -> None:
+        self._state = state
+        self._clock = clock
+
+    async def __call__(
+        self, conn: AsyncConnection, events: Sequence[tuple[int, MeetingEvent]]
+    ) -> None:
+        now = self._clock.now()
+        for meeting_id, event in events:
+            # The card is synced even with notifications off: the sync decides what to show.
+            await enqueue_card(conn, meeting_id, now)
+            if isinstance(event, MeetingStarted):
+                if self._state.settings.ringing_timeout > 0:
+                    await outbox_repo.enqueue(
+                        conn,
+                        RING_START,
+                        {"meeting_id": meeting_id},
+                        now,
+                        f"ring-start:{meeting_id}",
+                    )
+            elif isinstance(event, ParticipantJoined):
+                if event.participant.user_id:
+                    await enqueue_status(conn, event.participant.user_id, now)
+                    await self._answer_ring(conn, meeting_id, event.participant.user_id, now)
+            elif isinstance(event, ParticipantLeft):
+                if event.user_id:
+                    await enqueue_status(conn, event.user_id, now)
+            elif isinstance(event, MeetingEnded):
+                for attendee in event.attendees:
+                    if attendee.user_id:
+                        await enqueue_status(conn, attendee.user_id, now)
+                await self._miss_rings(conn, meeting_id, now)
+
+    async def _answer_ring(
+        self, conn: AsyncConnection, meeting_id: int, user_id: UserId, now: float
+    ) -> None:
+        for ring in await chat_repo.rings_of(conn, meeting_id):
+            if ring.callee_id == user_id and await chat_repo.set_ring_state(
+                conn, ring.id, chat_repo.ANSWERED, now
+            ):
+                await enqueue_ring_update(conn, ring.id, now)
+
+    async def _miss_rings(self, conn: AsyncConnection, meeting_id: int, now: float) -> None:
+        for ring in await chat_repo.rings_of(conn, meeting_id):
+            if await chat_repo.set_ring_state(conn, ring.id, chat_repo.MISSED, now):
+                await enqueue_ring_update(conn, ring.id, now)

@@ -1,0 +1,288 @@
+"""Delivering the outbox to the chat platform: cards, statuses, ringing.
+
+Each item is handled at least once and every handler is idempotent, so a retry after an
+unknown outcome (Mattermost went away mid-request) does no harm: cards are looked for before
+being created again, statuses are compared before being changed. Failures are retried with
+capped exponential back-off (``MAX_DELAY``), so when Mattermost comes back after an outage the
+backlog catches up within seconds; refusals (missing permissions, deleted posts) are logged and
+dropped rather than retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from meetbridge.clock import Clock
+from meetbridge.domain.channels import ChannelInfo, ChannelKind
+from meetbridge.domain.ids import UserId
+from meetbridge.domain.meetings import Meeting
+from meetbridge.domain.users import display_name
+from meetbridge.domain.views import MeetingCard, RingCard, RingState
+from meetbridge.ports import (
+    ChatPlatform,
+    ChatRefusedError,
+    ChatUnavailableError,
+    Directory,
+    DirectoryUnavailableError,
+)
+from meetbridge.services import notifications
+from meetbridge.services.shared_state import SharedState
+from meetbridge.store import chat_repo, meetings_repo, outbox_repo
+from meetbridge.store.database import Database
+from meetbridge.store.outbox_repo import OutboxItem
+
+log = structlog.get_logger(__name__)
+
+ENGINE_NAMES = {"pexip": "Pexip Infinity"}
+MAX_DELAY = 15.0
+LEASE = 120.0
+GIVE_UP_AFTER = 2000  # attempts: about eight hours at the capped delay
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        database: Database,
+        platform: ChatPlatform,
+        directory: Directory,
+        state: SharedState,
+        clock: Clock,
+        batch_size: int = 20,
+    ) -> None:
+        self._database = database
+        self._platform = platform
+        self._directory = directory
+        self._state = state
+        self._clock = clock
+        self._batch_size = batch_size
+        self._wakeup = asyncio.Event()
+        self._handlers: dict[str, Callable[[dict[str, Any], OutboxItem], Awaitable[None]]] = {
+            notifications.CARD_SYNC: self._sync_card,
+            notifications.STATUS_SYNC: self._sync_status,
+            notifications.RING_START: self._start_ringing,
+            notifications.RING_UPDATE: self._update_ring,
+            notifications.RING_EXPIRE: self._expire_ring,
+        }
+        self.permission_warnings: set[str] = set()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self, poll_interval: float = 1.0) -> None:
+        while True:
+            try:
+                while await self.process_due():
+                    pass
+            except Exception:
+                log.exception("outbox.batch_failed")
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), poll_interval)
+
+    async def process_due(self) -> int:
+        """Handle the items that are due now; returns how many were taken."""
+        async with self._database.transaction() as conn:
+            items = await outbox_repo.claim(conn, self._clock.now(), self._batch_size, LEASE)
+        for item in items:
+            await self._handle(item)
+        return len(items)
+
+    async def drain(self, rounds: int = 50) -> None:
+        """Handle everything due, including what handling enqueues (tests)."""
+        for _ in range(rounds):
+            if not await self.process_due():
+                return
+
+    async def _handle(self, item: OutboxItem) -> None:
+        handler = self._handlers.get(item.kind)
+        now = self._clock.now
+        try:
+            if handler is None:
+                raise ChatRefusedError(f"unknown outbox item kind {item.kind!r}")
+            await handler(item.payload, item)
+        except (ChatUnavailableError, DirectoryUnavailableError) as exc:
+            if item.attempts >= GIVE_UP_AFTER:
+                await self._finish(outbox_repo.give_up, item, now(), str(exc))
+                log.error("outbox.gave_up", kind=item.kind, error=str(exc))
+                return
+            delay = min(MAX_DELAY, 0.5 * 2 ** min(item.attempts, 10)) * random.uniform(0.8, 1.2)  # noqa: S311
+            async with self._database.transaction() as conn:
+                await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
+            log.info("outbox.retry", kind=item.kind, attempt=item.attempts, delay=round(delay, 1))
+        except ChatRefusedError as exc:
+            log.warning("outbox.refused", kind=item.kind, error=str(exc))
+            await self._finish(outbox_repo.give_up, item, now(), str(exc))
+        except Exception as exc:
+            log.exception("outbox.failed", kind=item.kind)
+            await self._finish(outbox_repo.give_up, item, now(), repr(exc))
+        else:
+            async with self._database.transaction() as conn:
+                await outbox_repo.complete(conn, item.id, now())
+
+    async def _finish(
+        self,
+        mark: Callable[[AsyncConnection, int, float, str], Awaitable[None]],
+        item: OutboxItem,
+        now: float,
+        error: str,
+    ) -> None:
+        async with self._database.transaction() as conn:
+            await mark(conn, item.id, now, error)
+
+    # --- meeting cards -------------------------------------------------------------------
+
+    async def _sync_card(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        meeting_id = int(payload["meeting_id"])
+        async with self._database.read() as conn:
+            meeting = await meetings_repo.get(conn, meeting_id)
+            post_id = await chat_repo.card_post(conn, meeting_id)
+        if meeting is None:
+            return
+        if post_id is None and not self._state.settings.show_notifications:
+            return  # notifications off: no card (state, /meet status and ringing still work)
+        card = await self._card(meeting, meeting_id)
+        if post_id is None and item.attempts > 1:
+            # An earlier attempt may have created the card before its answer was lost.
+            post_id = await self._platform.find_card(meeting.channel_id, meeting_id)
+            if post_id is not None:
+                await self._save_card(meeting, meeting_id, post_id)
+        new_post_id = await self._platform.publish_card(card, post_id)
+        if post_id is None:
+            await self._save_card(meeting, meeting_id, new_post_id)
+
+    async def _save_card(self, meeting: Meeting, meeting_id: int, post_id: str) -> None:
+        async with self._database.transaction() as conn:
+            await chat_repo.save_card(
+                conn, meeting_id, meeting.channel_id, post_id, self._clock.now()
+            )
+
+    async def _card(self, meeting: Meeting, meeting_id: int) -> MeetingCard:
+        attendees = sorted(meeting.attendees.values(), key=lambda a: a.first_joined_at)
+        return MeetingCard(
+            meeting_id=meeting_id,
+            channel_id=meeting.channel_id,
+            engine=ENGINE_NAMES["pexip"],
+            topic=meeting.topic,
+            started_by=await self._name(meeting.started_by),
+            started_at=meeting.started_at,
+            ended_at=meeting.ended_at,
+            participants=tuple(p.display_name for p in meeting.participants()),
+            attendees=tuple(a.display_name for a in attendees),
+        )
+
+    async def _name(self, user_id: UserId | None) -> str | None:
+        if user_id is None:
+            return None
+        user = await self._directory.user(user_id)
+        return None if user is None else display_name(user, self._state.settings.display_name)
+
+    # --- custom statuses -----------------------------------------------------------------
+
+    async def _sync_status(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        user_id = UserId(payload["user_id"])
+        async with self._database.read() as conn:
+            in_meeting = await meetings_repo.user_in_meeting(conn, user_id)
+            ours, previous = await chat_repo.status_backup(conn, user_id)
+        try:
+            if in_meeting and not ours:
+                replaced = await self._platform.set_in_meeting_status(user_id)
+                async with self._database.transaction() as conn:
+                    await chat_repo.save_status_backup(conn, user_id, replaced, self._clock.now())
+            elif not in_meeting and ours:
+                await self._platform.restore_status(user_id, previous)
+                async with self._database.transaction() as conn:
+                    await chat_repo.drop_status_backup(conn, user_id)
+        except ChatRefusedError as exc:
+            # Setting other users' custom status needs the bot to hold edit_other_users (the
+            # system_admin role). Without it meetbridge still works, just without statuses.
+            if "status" not in self.permission_warnings:
+                self.permission_warnings.add("status")
+                log.warning(
+                    "mattermost.custom_status_refused",
+                    hint="give the bot the system_admin role to show 'In a video conference'",
+                    error=str(exc),
+                )
+
+    # --- ringing -------------------------------------------------------------------------
+
+    async def _start_ringing(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        meeting_id = int(payload["meeting_id"])
+        timeout = self._state.settings.ringing_timeout
+        async with self._database.read() as conn:
+            meeting = await meetings_repo.get(conn, meeting_id)
+        if meeting is None or meeting.is_over or timeout <= 0:
+            return
+        channel = await self._directory.channel(meeting.channel_id)
+        if channel is None or not channel.is_conversation:
+            return
+        caller = meeting.started_by or next(
+            (p.user_id for p in meeting.participants() if p.user_id), None
+        )
+        present = {p.user_id for p in meeting.participants() if p.user_id}
+        callees = [
+            member
+            for member in await self._directory.members(channel.id)
+            if member != caller and member not in present and not await self._is_bot(member)
+        ]
+        now = self._clock.now()
+        async with self._database.transaction() as conn:
+            for callee in callees:
+                await chat_repo.start_ring(
+                    conn, meeting_id, channel.id, caller, callee, now + timeout, now
+                )
+            for ring in await chat_repo.rings_of(conn, meeting_id):
+                if ring.state == chat_repo.RINGING:
+                    await notifications.enqueue_ring_update(conn, ring.id, now)
+                    await outbox_repo.enqueue(
+                        conn,
+                        notifications.RING_EXPIRE,
+                        {"ring_id": ring.id},
+                        now,
+                        f"ring-expire:{ring.id}",
+                        not_before=ring.expires_at,
+                    )
+
+    async def _is_bot(self, user_id: UserId) -> bool:
+        user = await self._directory.user(user_id)
+        return user is None or user.is_bot
+
+    async def _update_ring(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        async with self._database.read() as conn:
+            ring = await chat_repo.get_ring(conn, int(payload["ring_id"]))
+        if ring is None:
+            return
+        channel = await self._directory.channel(ring.channel_id)
+        view = RingCard(
+            ring_id=ring.id,
+            callee_id=ring.callee_id,
+            meeting_channel_id=ring.channel_id,
+            conversation=_conversation(channel),
+            caller=await self._name(ring.caller_id) or "Someone",
+            state=RingState(ring.state),
+        )
+        post_id = await self._platform.publish_ring(view, ring.post_id)
+        if ring.post_id is None:
+            async with self._database.transaction() as conn:
+                await chat_repo.set_ring_post(conn, ring.id, post_id, self._clock.now())
+
+    async def _expire_ring(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        ring_id = int(payload["ring_id"])
+        async with self._database.transaction() as conn:
+            now = self._clock.now()
+            if await chat_repo.set_ring_state(conn, ring_id, chat_repo.MISSED, now):
+                await notifications.enqueue_ring_update(conn, ring_id, now)
+
+
+def _conversation(channel: ChannelInfo | None) -> str:
+    if channel is None or channel.kind is ChannelKind.DIRECT:
+        return "direct message"
+    if channel.kind is ChannelKind.GROUP:
+        return f"group message {channel.title}" if channel.display_name else "group message"
+    return channel.title
