@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import time
 import uuid as uuid_module
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ class InfinityNode:
     version_id: str = "36"
     pseudo_version_id: str = "80112.0.0"
     seq: int = 0
-    clock: float = 1_718_000_000.0
+    clock: float = field(default_factory=time.time)
     sent: list[dict[str, Any]] = field(default_factory=list)
 
     # --- external policy -------------------------------------------------------------------

@@ -18,7 +18,7 @@ PASSWORD = "Meetbridge-Test-1!"
 
 
 @dataclass(frozen=True)
-class TestUser:
+class Account:
     id: str
     username: str
     token: str
@@ -33,15 +33,15 @@ class MattermostWorld:
     """What the bootstrap created, for tests to use."""
 
     url: str
-    admin: TestUser
-    users: dict[str, TestUser]
+    admin: Account
+    users: dict[str, Account]
     team_id: str
     team_name: str
     channels: dict[str, str]
-    bot: TestUser
+    bot: Account
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def client(self, who: TestUser | str) -> httpx2.AsyncClient:
+    def client(self, who: Account | str) -> httpx2.AsyncClient:
         """An async API client acting as a user (or with a raw token)."""
         token = who if isinstance(who, str) else who.token
         return httpx2.AsyncClient(
@@ -103,7 +103,7 @@ def bootstrap(url: str) -> MattermostWorld:
 
 def _populate(url: str, api: _Api, admin_user: dict[str, Any], admin_token: str) -> MattermostWorld:
     team = api.call("POST", "/teams", {"name": "acme", "display_name": "Acme", "type": "O"})
-    users: dict[str, TestUser] = {}
+    users: dict[str, Account] = {}
     for username, names in _PEOPLE.items():
         created = api.call(
             "POST",
@@ -120,11 +120,22 @@ def _populate(url: str, api: _Api, admin_user: dict[str, Any], admin_token: str)
             f"/teams/{team['id']}/members",
             {"team_id": team["id"], "user_id": created["id"]},
         )
-        users[username] = TestUser(
+        users[username] = Account(
             id=created["id"], username=username, token=login(url, username), **names
         )
-    admin = TestUser(admin_user["id"], "sysadmin", admin_token, roles="system_admin system_user")
+    admin = Account(admin_user["id"], "sysadmin", admin_token, roles="system_admin system_user")
     api.call("POST", f"/teams/{team['id']}/members", {"team_id": team["id"], "user_id": admin.id})
+
+    # Stable meeting links sign people in through Mattermost's OAuth provider; registering the
+    # app needs manage_oauth, which this server's system_admin role lacks by default (System
+    # Console > Permissions > "Manage OAuth 2.0 applications").
+    role = api.call("GET", "/roles/name/system_admin")
+    if "manage_oauth" not in role["permissions"]:
+        api.call(
+            "PUT",
+            f"/roles/{role['id']}/patch",
+            {"permissions": [*role["permissions"], "manage_oauth"]},
+        )
 
     bot_user = api.call(
         "POST",
@@ -137,7 +148,7 @@ def _populate(url: str, api: _Api, admin_user: dict[str, Any], admin_token: str)
         "token"
     ]
     api.call("POST", f"/teams/{team['id']}/members", {"team_id": team["id"], "user_id": bot_id})
-    bot = TestUser(bot_id, "meetbridge", bot_token, roles="system_user system_admin")
+    bot = Account(bot_id, "meetbridge", bot_token, roles="system_user system_admin")
 
     def channel(name: str, display: str, kind: str, members: list[str]) -> str:
         created = api.call(

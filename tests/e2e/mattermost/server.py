@@ -21,13 +21,15 @@ from tests.support.ports import free_port
 BUILD_SCRIPT = Path(__file__).with_name("build.sh")
 
 # What meetbridge needs, and nothing more: bots and their tokens, custom slash commands, custom
-# statuses, integrations calling loopback services; no telemetry, marketplace, plugins, e-mail
+# statuses, integrations calling loopback services, the OAuth provider (sign-in for stable
+# meeting links); no telemetry, marketplace, plugins, e-mail
 # or other outbound calls. Sign-up stays closed: the first account is created while no user
 # exists (the bootstrap), all others by that admin.
 _SETTINGS = {
     "MM_SERVICESETTINGS_ENABLEBOTACCOUNTCREATION": "true",
     "MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS": "true",
     "MM_SERVICESETTINGS_ENABLECOMMANDS": "true",
+    "MM_SERVICESETTINGS_ENABLEOAUTHSERVICEPROVIDER": "true",
     "MM_SERVICESETTINGS_ENABLEONLYADMININTEGRATIONS": "false",
     "MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS": "localhost 127.0.0.1/32",
     "MM_SERVICESETTINGS_ENABLESECURITYFIXALERT": "false",

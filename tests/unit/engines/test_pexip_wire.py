@@ -28,7 +28,7 @@ def channel_of(name: str, tag: str) -> ChannelId | None:
     return CH if tag == TAG or name == CONF else None
 
 
-def user_of(tag: str, channel: ChannelId) -> UserId | None:
+def user_of(tag: str, name: str, channel: ChannelId) -> UserId | None:
     return UserId("u" * 26) if tag == "good" else None
 
 

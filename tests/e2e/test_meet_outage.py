@@ -1,0 +1,78 @@
+"""Mattermost stops for a minute in the middle of a meeting: nothing is lost, nothing doubled."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.e2e.live import LiveMeetbridge, eventually
+from tests.e2e.mattermost.bootstrap import MattermostWorld
+from tests.e2e.mattermost.server import MattermostServer
+from tests.e2e.test_meet_flows import bot_posts, card_of, fields
+from tests.e2e.test_meet_ringing_status import custom_status
+
+pytestmark = [pytest.mark.mattermost, pytest.mark.slow]
+
+OUTAGE_SECONDS = 60
+
+
+async def test_cards_and_statuses_catch_up_after_an_outage(
+    live: LiveMeetbridge, mattermost: MattermostWorld, mattermost_server: MattermostServer
+) -> None:
+    alice, bob, carol = (
+        mattermost.users["alice"],
+        mattermost.users["bob"],
+        mattermost.users["carol"],
+    )
+    first = await live.join(
+        (await live.meet(alice, "public"))["goto_location"], f"alice-out-{live.since_ms}"
+    )
+    await live.settle()
+    card = await eventually(lambda: card_of(live, "public", "STARTED"))
+    links = {
+        "bob": (await live.meet(bob, "public"))["goto_location"],
+        "carol": (await live.meet(carol, "public"))["goto_location"],
+        "private": (await live.meet(alice, "private"))["goto_location"],
+    }
+    resyncs_before = live.components.chat.websocket.resyncs  # type: ignore[union-attr]
+
+    mattermost_server.stop()
+    try:
+        assert not mattermost_server.is_up()
+        await live.join(links["bob"], f"bob-out-{live.since_ms}")
+        await live.join(links["carol"], f"carol-out-{live.since_ms}")
+        await live.join(
+            links["private"], f"alice-priv-{live.since_ms}"
+        )  # a new meeting: a new card
+        await live.leave(first)
+        await asyncio.sleep(OUTAGE_SECONDS)  # the outbox keeps retrying meanwhile
+    finally:
+        mattermost_server.start()
+
+    async def caught_up() -> object:
+        updated = await card_of(live, "public", "STARTED")
+        return updated if updated and "In the meeting (2)" in fields(updated) else None
+
+    updated = await eventually(caught_up, timeout=60)
+    assert updated["id"] == card["id"]
+    assert fields(updated)["In the meeting (2)"] == "bob, carol"
+    private_card = await eventually(lambda: card_of(live, "private", "STARTED"), timeout=60)
+    assert fields(private_card)["In the meeting (1)"] == "alice"
+    for channel in ("public", "private"):
+        meeting_cards = [
+            p for p in await bot_posts(live, channel) if "meetbridge_meeting_id" in p["props"]
+        ]
+        assert len(meeting_cards) == 1, f"nothing is posted twice in {channel}"
+    assert await eventually(lambda: _status(mattermost, "bob"), timeout=60)
+    assert await eventually(lambda: _status(mattermost, "carol"), timeout=60)
+    assert await eventually(lambda: _resynced(live, resyncs_before), timeout=60)
+
+
+async def _status(world: MattermostWorld, who: str) -> bool:
+    return await custom_status(world, world.users[who]) == "In a video conference"
+
+
+async def _resynced(live: LiveMeetbridge, before: int) -> bool:
+    websocket = live.components.chat.websocket  # type: ignore[union-attr]
+    return websocket.connected.is_set() and websocket.resyncs > before

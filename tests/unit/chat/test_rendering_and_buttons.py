@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from meetbridge.chat.mattermost.actions import ActionSigner
+from meetbridge.chat.mattermost.rendering import card_post, help_text, ring_post
+from meetbridge.crypto import Signer
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.views import MeetingCard, RingCard, RingState
+
+BUTTONS = ActionSigner(Signer(b"b" * 32), "https://mb.example.com/api/mattermost/action")
+CH = ChannelId("c" * 26)
+
+
+def card(**changes: object) -> MeetingCard:
+    fields = {
+        "meeting_id": 7,
+        "channel_id": CH,
+        "engine": "Pexip Infinity",
+        "topic": "Planning",
+        "started_by": "Alice Archer",
+        "started_at": 1000.0,
+        "ended_at": None,
+        "participants": ("Alice Archer", "bob"),
+        "attendees": ("Alice Archer", "bob"),
+    }
+    fields.update(changes)
+    return MeetingCard(**fields)  # type: ignore[arg-type]
+
+
+def test_a_live_card_lists_people_and_offers_join_and_leave() -> None:
+    post = card_post(card(), BUTTONS)
+    assert post["message"] == "Alice Archer started a video meeting: Planning."
+    attachment = post["props"]["attachments"][0]
+    assert {f["title"]: f["value"] for f in attachment["fields"]}[
+        "In the meeting (2)"
+    ] == "Alice Archer, bob"
+    actions = attachment["actions"]
+    assert [a["name"] for a in actions] == ["Join", "Leave"]
+    assert all(a["id"].isalnum() for a in actions)
+    assert (
+        post["props"]["meeting_status"] == "STARTED" and post["props"]["meetbridge_meeting_id"] == 7
+    )
+
+
+def test_an_ended_card_says_how_long_and_who_came() -> None:
+    post = card_post(card(ended_at=1000.0 + 12 * 60, participants=()), BUTTONS)
+    assert post["message"] == "Video meeting ended: Planning. It lasted 12 minutes."
+    attachment = post["props"]["attachments"][0]
+    assert "actions" not in attachment
+    assert {f["title"]: f["value"] for f in attachment["fields"]}[
+        "Attended by (2)"
+    ] == "Alice Archer, bob"
+
+
+def test_buttons_verify_only_where_and_for_whom_they_were_made() -> None:
+    button = BUTTONS.button("Ignore", "ring_ignore", CH, "5", UserId("u" * 26))
+    context = button["integration"]["context"]
+    verified = BUTTONS.verify(context, CH, "u" * 26)
+    assert verified is not None and (verified.action, verified.target) == ("ring_ignore", "5")
+    assert BUTTONS.verify(context, "d" * 26, "u" * 26) is None  # another channel
+    assert BUTTONS.verify(context, CH, "v" * 26) is None  # another user
+    assert BUTTONS.verify({**context, "target": "6"}, CH, "u" * 26) is None
+    assert ActionSigner(Signer(b"x" * 32), "").verify(context, CH, "u" * 26) is None
+    for junk in (None, "x", {}, {**context, "signature": 5}):
+        assert BUTTONS.verify(junk, CH, "u" * 26) is None
+
+
+def test_ring_messages_by_state() -> None:
+    ring = RingCard(3, UserId("u" * 26), CH, "direct message", "Alice", RingState.RINGING)
+    ringing = ring_post(ring, "d" * 26, BUTTONS)
+    assert "**Alice** is calling you" in ringing["message"]
+    assert [a["name"] for a in ringing["props"]["attachments"][0]["actions"]] == ["Join", "Ignore"]
+    missed = ring_post(
+        RingCard(3, UserId("u" * 26), CH, "direct message", "Alice", RingState.MISSED),
+        "d" * 26,
+        BUTTONS,
+    )
+    assert "Missed call from **Alice**" in missed["message"]
+    assert "actions" not in missed["props"]["attachments"][0]
+
+
+def test_help_mentions_admin_commands_only_to_admins() -> None:
+    assert "/meet admin" not in help_text(is_admin=False)
+    assert "/meet admin" in help_text(is_admin=True)
