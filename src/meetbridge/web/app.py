@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -13,7 +14,8 @@ import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
 
 from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.client import MattermostClient, build_http_client
@@ -48,6 +50,7 @@ from meetbridge.web.responses import error_response
 
 log = structlog.get_logger(__name__)
 
+STATIC_DIR = Path(__file__).with_name("static")  # built by `make run` (npm run build in web/)
 HOUSEKEEPING_INTERVAL = 10.0
 INBOX_RETENTION = 7 * 24 * 3600.0
 INTENT_RETENTION = 24 * 3600.0
@@ -213,7 +216,8 @@ def create_app(
     pexip = PexipEndpoints(
         components.state, components.policy, components.inbox, components.metrics
     )
-    routes: list[Route] = [
+    routes: list[BaseRoute] = [
+        Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         *HealthEndpoints(components.core.database, components.metrics).routes(),
         *MattermostEndpoints(
             components.state, components.interactions, components.buttons

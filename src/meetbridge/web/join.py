@@ -21,7 +21,7 @@ from meetbridge.chat.mattermost.oauth import MattermostOAuth, OAuthError
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
-from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
+from meetbridge.services.join import JoinRefusedError, JoinService, JoinTarget, Refusal
 from meetbridge.web.pages import NO_STORE, message_page, render
 
 log = structlog.get_logger(__name__)
@@ -67,6 +67,8 @@ class JoinEndpoints:
             return RedirectResponse(target.webapp3, status_code=302, headers=NO_STORE)
         return render(
             "meeting.html",
+            config=meeting_page_config(target),
+            asset_base=MEETING_ASSETS,
             channel_title=target.channel.title,
             display_name=target.display_name,
             webapp3=target.webapp3,
@@ -130,6 +132,25 @@ class JoinEndpoints:
         response = RedirectResponse(url, status_code=302, headers=NO_STORE)
         response.delete_cookie(STATE_COOKIE, path="/oauth/mattermost")
         return response
+
+
+MEETING_ASSETS = "/static/meeting"
+
+
+def meeting_page_config(target: JoinTarget) -> dict[str, object]:
+    """What the meeting page needs to connect; everything comes from the signed join link."""
+    return {
+        "host": f"https://{target.node}",
+        "node": target.node,
+        "alias": target.alias,
+        "displayName": target.display_name,
+        "pin": target.pin,
+        "callTag": target.call_tag,
+        "startMuted": target.start_muted,
+        "channelTitle": target.channel.title,
+        "conversation": target.channel.is_conversation,
+        "webapp3Url": target.webapp3,
+    }
 
 
 def _refused(refused: JoinRefusedError) -> Response:

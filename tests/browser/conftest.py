@@ -1,0 +1,118 @@
+"""Headless Chromium (Debian's package) driven by Playwright. Playwright never downloads a
+browser here: it is pointed at the system one. Every test leaves a screenshot in
+test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from meetbridge.config import ServiceConfig
+from meetbridge.crypto import generate_master_key
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.web.app import Components, MeetbridgeApp, create_app
+from tests.support.mattermost_standin import MattermostStandIn
+from tests.support.ports import free_port
+from tests.support.requirements import require
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # tests run as root in CI
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # the machine's network is closed
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",  # grant camera/microphone without a prompt
+    "--use-fake-device-for-media-stream",  # synthetic camera and microphone
+]
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium_path()
+    require(executable is not None, "Chromium (Debian package chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    created = await browser.new_context(
+        ignore_https_errors=True,  # the simulated Conferencing Node has a self-signed certificate
+        permissions=["camera", "microphone"],
+        viewport={"width": 1280, "height": 800},
+    )
+    yield created
+    await created.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    opened = await context.new_page()
+    yield opened
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])
+    await opened.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@dataclass
+class Served:
+    """meetbridge serving on a loopback port, with a Mattermost REST stand-in behind it."""
+
+    url: str
+    app: MeetbridgeApp
+    mattermost: MattermostStandIn
+
+    @property
+    def components(self) -> Components:
+        return self.app.components
+
+    async def setting(self, key: str, value: object) -> None:
+        await self.components.admin.change_setting(key, value, "test")
+        await self.components.state.refresh()
+
+    async def join_link(self, channel_id: str, user_id: str) -> str:
+        return await self.components.join.issue(ChannelId(channel_id), UserId(user_id))
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    standin = MattermostStandIn()
+    port = free_port()
+    config = ServiceConfig(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'meetbridge.db'}",
+        secret_key=base64.b64encode(generate_master_key()).decode(),
+        public_url=f"http://127.0.0.1:{port}",
+        mattermost_url="http://mattermost.test",
+        mattermost_token="bot-token",
+    )
+    app = create_app(config, mattermost_transport=standin.transport(), background=False)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            raise RuntimeError("meetbridge did not start")
+        await asyncio.sleep(0.05)
+    yield Served(f"http://127.0.0.1:{port}", app, standin)
+    server.should_exit = True
+    await task
