@@ -9,7 +9,7 @@ import base64
 import re
 import shutil
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -74,15 +74,62 @@ async def page(context: BrowserContext, request: pytest.FixtureRequest) -> Async
 
 @dataclass
 class Served:
-    """meetbridge serving on a loopback port, with a Mattermost REST stand-in behind it."""
+    """meetbridge serving on a loopback port, with a Mattermost REST stand-in behind it.
 
-    url: str
-    app: MeetbridgeApp
+    ``restart()`` stops it and starts a new process-like instance on the same database, key and
+    port, as an admin restarting the service would.
+    """
+
+    data_dir: Path
     mattermost: MattermostStandIn
+    port: int = field(default_factory=free_port)
+    secret_key: str = field(
+        default_factory=lambda: base64.b64encode(generate_master_key()).decode()
+    )
+    app: MeetbridgeApp | None = None
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def components(self) -> Components:
+        assert self.app is not None
         return self.app.components
+
+    async def start(self) -> None:
+        config = ServiceConfig(
+            data_dir=self.data_dir,
+            database_url=f"sqlite:///{self.data_dir / 'meetbridge.db'}",
+            secret_key=self.secret_key,
+            public_url=self.url,
+            mattermost_url="http://mattermost.test",
+            mattermost_token="bot-token",
+        )
+        self.app = create_app(
+            config, mattermost_transport=self.mattermost.transport(), background=False
+        )
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning"
+            )
+        )
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                raise RuntimeError("meetbridge did not start")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
 
     async def setting(self, key: str, value: object) -> None:
         await self.components.admin.change_setting(key, value, "test")
@@ -94,25 +141,7 @@ class Served:
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    standin = MattermostStandIn()
-    port = free_port()
-    config = ServiceConfig(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'meetbridge.db'}",
-        secret_key=base64.b64encode(generate_master_key()).decode(),
-        public_url=f"http://127.0.0.1:{port}",
-        mattermost_url="http://mattermost.test",
-        mattermost_token="bot-token",
-    )
-    app = create_app(config, mattermost_transport=standin.transport(), background=False)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            raise RuntimeError("meetbridge did not start")
-        await asyncio.sleep(0.05)
-    yield Served(f"http://127.0.0.1:{port}", app, standin)
-    server.should_exit = True
-    await task
+    running = Served(tmp_path, MattermostStandIn())
+    await running.start()
+    yield running
+    await running.stop()

@@ -26,12 +26,17 @@ def new_id() -> str:
 class MattermostStandIn:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)
     delay: float = 0.0
     down: bool = False
     requests: list[str] = field(default_factory=list)
 
     def add_channel(
-        self, display_name: str = "Town Square", kind: str = "O", archived: bool = False
+        self,
+        display_name: str = "Town Square",
+        kind: str = "O",
+        archived: bool = False,
+        team_id: str | None = None,
     ) -> str:
         channel_id = new_id()
         self.channels[channel_id] = {
@@ -39,12 +44,28 @@ class MattermostStandIn:
             "type": kind,
             "name": display_name.lower().replace(" ", "-") if kind in "OP" else f"{new_id()}__x",
             "display_name": display_name if kind in "OPG" else "",
-            "team_id": new_id() if kind in "OP" else "",
+            "team_id": (team_id or new_id()) if kind in "OP" else "",
             "delete_at": 1_700_000_000_000 if archived else 0,
         }
         return channel_id
 
-    def add_user(self, username: str, nickname: str = "", first: str = "", last: str = "") -> str:
+    def add_team(self, display_name: str) -> str:
+        team_id = new_id()
+        self.teams[team_id] = {
+            "id": team_id,
+            "name": display_name.lower(),
+            "display_name": display_name,
+        }
+        return team_id
+
+    def add_user(
+        self,
+        username: str,
+        nickname: str = "",
+        first: str = "",
+        last: str = "",
+        roles: str = "system_user",
+    ) -> str:
         user_id = new_id()
         self.users[user_id] = {
             "id": user_id,
@@ -52,7 +73,7 @@ class MattermostStandIn:
             "nickname": nickname,
             "first_name": first,
             "last_name": last,
-            "roles": "system_user",
+            "roles": roles,
             "is_bot": False,
         }
         return user_id
@@ -71,6 +92,8 @@ class MattermostStandIn:
                 401, "api.context.session_expired.app_error", "Invalid or expired session"
             )
         parts = request.url.path.strip("/").split("/")
+        if len(parts) == 3 and parts[:2] == ["api", "v4"] and parts[2] in ("teams", "channels"):
+            return self._listing(request, parts[2])
         if len(parts) == 4 and parts[:2] == ["api", "v4"]:
             table = {"channels": self.channels, "users": self.users}.get(parts[2])
             if table is not None:
@@ -79,6 +102,17 @@ class MattermostStandIn:
                     return httpx2.Response(200, content=orjson.dumps(found))
                 return _error(404, "app.channel.get.existing.app_error", "Unable to find")
         return _error(404, "api.context.404.app_error", "Sorry, we could not find the page.")
+
+    def _listing(self, request: httpx2.Request, what: str) -> httpx2.Response:
+        """GET /teams and GET /channels (all teams): Mattermost's page/per_page paging."""
+        page = int(request.url.params.get("page", "0"))
+        per_page = min(200, int(request.url.params.get("per_page", "60")))
+        items = list((self.teams if what == "teams" else self.channels).values())
+        if what == "channels":
+            items = [c for c in items if c["type"] in "OP"]
+        return httpx2.Response(
+            200, content=orjson.dumps(items[page * per_page : (page + 1) * per_page])
+        )
 
 
 def _error(status: int, error_id: str, message: str) -> httpx2.Response:

@@ -137,6 +137,10 @@ SETTING_KEYS: tuple[str, ...] = tuple(RuntimeSettings.model_fields)
 class SettingError(ValueError):
     """A setting name or value was refused; the message says why, for a human."""
 
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
 
 def describe_settings() -> dict[str, str]:
     return {key: field.description or "" for key, field in RuntimeSettings.model_fields.items()}
@@ -145,12 +149,14 @@ def describe_settings() -> dict[str, str]:
 def apply_change(current: RuntimeSettings, key: str, raw_value: Any) -> RuntimeSettings:
     """Return ``current`` with one setting changed, validated; raise SettingError otherwise."""
     if key not in RuntimeSettings.model_fields:
-        raise SettingError(f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}")
+        raise SettingError(
+            f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}", key
+        )
     try:
         return RuntimeSettings.model_validate({**current.model_dump(), key: raw_value})
     except ValidationError as exc:
         problems = "; ".join(error["msg"] for error in exc.errors())
-        raise SettingError(f"invalid value {raw_value!r} for {key}: {problems}") from exc
+        raise SettingError(f"invalid value {raw_value!r} for {key}: {problems}", key) from exc
 
 
 def settings_from_stored(stored: dict[str, Any]) -> RuntimeSettings:

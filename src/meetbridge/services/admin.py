@@ -13,7 +13,13 @@ from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox, random_password
 from meetbridge.domain.ids import ChannelId
 from meetbridge.domain.settings import RuntimeSettings, apply_change, settings_from_stored
-from meetbridge.store import audit_repo, channel_filter_repo, credentials_repo, settings_repo
+from meetbridge.store import (
+    audit_repo,
+    channel_filter_repo,
+    credentials_repo,
+    deployment_repo,
+    settings_repo,
+)
 from meetbridge.store.channel_filter_repo import FilterEntry
 from meetbridge.store.credentials_repo import PexipCredentials
 from meetbridge.store.database import Database
@@ -52,6 +58,64 @@ class AdminService:
                 now,
             )
         return changed
+
+    async def change_settings(self, changes: dict[str, Any], actor: str) -> RuntimeSettings:
+        """Change several settings at once: all are validated first, and either all are
+        stored or none (raises SettingError naming the first refused one)."""
+        async with self._database.transaction() as conn:
+            current = settings_from_stored(await settings_repo.load(conn))
+            changed = current
+            for key, value in changes.items():
+                changed = apply_change(changed, key, value)
+            before, after = current.model_dump(mode="json"), changed.model_dump(mode="json")
+            now = self._clock.now()
+            for key in changes:
+                if before[key] != after[key]:
+                    await settings_repo.save(conn, key, after[key], actor, now)
+                    await audit_repo.record(
+                        conn,
+                        actor,
+                        "setting.changed",
+                        {"key": key, "from": before[key], "to": after[key]},
+                        now,
+                    )
+        return changed
+
+    async def set_channels_allowed(
+        self, channel_ids: list[ChannelId], allowed: bool, actor: str
+    ) -> None:
+        """Move channels between the Allowed and Disallowed lists in one change."""
+        if not channel_ids:
+            return
+        async with self._database.transaction() as conn:
+            now = self._clock.now()
+            for channel_id in channel_ids:
+                await channel_filter_repo.set_allowed(conn, channel_id, allowed, actor, now)
+            action = "channel.allowed" if allowed else "channel.disallowed"
+            await audit_repo.record(conn, actor, action, {"channel_ids": list(channel_ids)}, now)
+
+    async def credentials_to_reveal(self) -> tuple[PexipCredentials, bool]:
+        """The credentials, and whether this is the one time the console may show the password
+        (the first look after they were generated)."""
+        credentials = await self.credentials()
+        async with self._database.transaction() as conn:
+            revealed = await deployment_repo.get(conn, deployment_repo.CREDENTIALS_REVEALED)
+            first_look = revealed != str(credentials.created_at)
+            if first_look:
+                await deployment_repo.put(
+                    conn, deployment_repo.CREDENTIALS_REVEALED, str(credentials.created_at)
+                )
+        return credentials, first_look
+
+    async def mark_credentials_revealed(self, credentials: PexipCredentials) -> None:
+        async with self._database.transaction() as conn:
+            await deployment_repo.put(
+                conn, deployment_repo.CREDENTIALS_REVEALED, str(credentials.created_at)
+            )
+
+    async def audit(self, limit: int, offset: int) -> list[audit_repo.AuditEntry]:
+        async with self._database.read() as conn:
+            return await audit_repo.recent(conn, limit, offset)
 
     async def channel_filter(self) -> list[FilterEntry]:
         async with self._database.read() as conn:

@@ -9,6 +9,7 @@ from meetbridge.store.sql import upsert
 from meetbridge.store.tables import deployment
 
 KEY_FINGERPRINT = "secret_key_fingerprint"
+CREDENTIALS_REVEALED = "pexip_credentials_revealed"
 
 
 async def get(conn: AsyncConnection, key: str) -> str | None:
@@ -22,3 +23,7 @@ async def set_if_missing(conn: AsyncConnection, key: str, value: str) -> str:
     stored = await get(conn, key)
     assert stored is not None
     return stored
+
+
+async def put(conn: AsyncConnection, key: str, value: str) -> None:
+    await upsert(conn, deployment, {"key": key, "value": value}, key=["key"])

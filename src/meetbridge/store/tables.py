@@ -219,6 +219,37 @@ status_backups = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(26), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+used_login_tokens = Table(
+    "used_login_tokens",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("used_at", Float, nullable=False),
+)
+
+channel_catalogue = Table(
+    "channel_catalogue",
+    metadata,
+    Column("channel_id", String(26), primary_key=True),
+    Column("team_id", String(26), nullable=False),
+    Column("team_name", String(128), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("display_name", String(255), nullable=False),
+    Column("kind", String(1), nullable=False),
+    Column("archived", Boolean, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_channel_catalogue_display", "display_name"),
+)
+
 revisions = Table(
     "revisions",
     metadata,
@@ -238,7 +269,9 @@ audit_log = Table(
 )
 
 __all__ = [
+    "admin_sessions",
     "audit_log",
+    "channel_catalogue",
     "channel_filter",
     "channel_pins",
     "deployment",
@@ -256,4 +289,5 @@ __all__ = [
     "sink_nodes",
     "slash_commands",
     "status_backups",
+    "used_login_tokens",
 ]

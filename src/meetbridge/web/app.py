@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from meetbridge.chat.mattermost.actions import ActionSigner
+from meetbridge.chat.mattermost.catalogue import CatalogueSync
 from meetbridge.chat.mattermost.client import MattermostClient, build_http_client
 from meetbridge.chat.mattermost.directory import MattermostDirectory, UnconfiguredDirectory
 from meetbridge.chat.mattermost.interactions import MeetInteractions
@@ -30,8 +31,10 @@ from meetbridge.config import ServiceConfig
 from meetbridge.core import Core, load_master_key, prepare_schema
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
+from meetbridge.services.admin_console import AdminConsole
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
+from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.policy import PolicyService
@@ -40,6 +43,7 @@ from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store import inbox as inbox_store
 from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
+from meetbridge.web.admin import AdminEndpoints
 from meetbridge.web.asgi import PrefixDispatcher
 from meetbridge.web.health import HealthEndpoints
 from meetbridge.web.join import JoinEndpoints
@@ -68,6 +72,7 @@ class ChatComponents:
     websocket: WebSocketListener
     oauth: MattermostOAuth
     oauth_http: httpx2.AsyncClient
+    catalogue: CatalogueSync
 
 
 @dataclass
@@ -84,6 +89,7 @@ class Components:
     applier: EventApplier
     join: JoinService
     buttons: ActionSigner
+    console: AdminConsole
     interactions: MeetInteractions
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -115,6 +121,7 @@ def build_components(
         state, directory, core.database, core.links, core.call_tags, clock, public_url
     )
     outbox = None if chat is None else chat.outbox
+    console = AdminConsole(core.database, core.links, directory, clock)
     applier = EventApplier(
         core.database,
         state,
@@ -140,13 +147,14 @@ def build_components(
         applier=applier,
         join=join,
         buttons=buttons,
+        console=console,
         interactions=MeetInteractions(
             join,
             admin,
             directory,
             core.database,
             buttons,
-            core.links,
+            console,
             clock,
             public_url,
             outbox.wake if outbox is not None else (lambda: None),
@@ -187,6 +195,7 @@ def _chat_components(
             oauth_http, config.mattermost_public_url or config.mattermost_url, setup
         ),
         oauth_http=oauth_http,
+        catalogue=CatalogueSync(client, core.database, clock),
     )
 
 
@@ -229,6 +238,15 @@ def create_app(
             components.core.clock,
             secure_cookies=config.effective_public_url.startswith("https://"),
         ).routes(),
+        *AdminEndpoints(
+            config,
+            components.console,
+            components.admin,
+            MeetingQueries(components.core.database),
+            components.core.database,
+            None if components.chat is None else components.chat.catalogue,
+            components.core.clock,
+        ).routes(),
     ]
 
     @contextlib.asynccontextmanager
@@ -266,6 +284,7 @@ def _start_background(components: Components) -> None:
             ("mattermost-setup", components.chat.setup.run_until_done()),
             ("mattermost-websocket", components.chat.websocket.run()),
             ("outbox", components.chat.outbox.run()),
+            ("channel-catalogue", components.chat.catalogue.run()),
         ]
     components.tasks = [asyncio.create_task(job, name=name) for name, job in jobs]
 

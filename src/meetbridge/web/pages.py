@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -11,6 +12,9 @@ _environment = Environment(
     loader=PackageLoader("meetbridge.web", "templates"),
     autoescape=select_autoescape(["html"]),
     enable_async=False,
+)
+_environment.filters["utc"] = lambda ts: datetime.fromtimestamp(float(ts), tz=UTC).strftime(
+    "%Y-%m-%d %H:%M"
 )
 
 # Pages may show secrets (a PIN inside a link); never cache them, never leak them in Referer.

@@ -14,19 +14,16 @@ from meetbridge.clock import Clock
 from meetbridge.domain.commands import MeetCommand, Verb, parse_meet
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.meetings import Meeting
-from meetbridge.domain.tokens import TokenCodec
 from meetbridge.domain.views import describe_duration
 from meetbridge.ports import Directory, DirectoryUnavailableError
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
+from meetbridge.services.admin_console import AdminConsole
 from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
 from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store.database import Database
 
 log = structlog.get_logger(__name__)
-
-ADMIN_LINK_LIFETIME = 10 * 60.0
-ADMIN_PURPOSE = "admin-login"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +48,7 @@ class MeetInteractions:
         directory: Directory,
         database: Database,
         buttons: ActionSigner,
-        links: TokenCodec,
+        console: AdminConsole,
         clock: Clock,
         public_url: str,
         wake_outbox: Any,
@@ -61,7 +58,7 @@ class MeetInteractions:
         self._directory = directory
         self._database = database
         self._buttons = buttons
-        self._links = links
+        self._console = console
         self._clock = clock
         self._public_url = public_url
         self._wake_outbox = wake_outbox
@@ -132,9 +129,7 @@ class MeetInteractions:
                     invocation.channel_id, invocation.user_id, argument == "allow"
                 )
             )
-        token = self._links.encode(
-            ADMIN_PURPOSE, {"u": invocation.user_id}, self._clock.now(), ADMIN_LINK_LIFETIME
-        )
+        token = self._console.login_link_token(invocation.user_id)
         url = f"{self._public_url}/admin/login?token={token}"
         channel = invocation.channel_id
         return ephemeral(

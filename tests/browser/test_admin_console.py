@@ -1,0 +1,252 @@
+"""The admin console in headless Chromium: sign-in, settings, credentials, the channel filter."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from playwright.async_api import Page, expect
+from sqlalchemy import update
+
+from meetbridge.domain.ids import UserId
+from meetbridge.store.tables import admin_sessions
+from tests.browser.conftest import Served
+from tests.support.infinity import InfinityNode, basic_auth
+
+
+async def sign_in(page: Page, served: Served, user_id: str | None = None) -> None:
+    admin = user_id or served.mattermost.add_user("root", roles="system_user system_admin")
+    token = served.components.console.login_link_token(UserId(admin))
+    await page.goto(f"{served.url}/admin/login?token={token}")
+    await expect(page.get_by_role("heading", name="meetbridge")).to_be_visible()
+
+
+async def test_sign_in_through_the_signed_link(page: Page, served: Served) -> None:
+    await sign_in(page, served)
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "meetbridge_admin")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/admin"
+    await expect(page.get_by_role("navigation", name="Admin sections")).to_be_visible()
+
+
+async def test_sign_in_links_expire_are_single_use_and_only_for_admins(
+    page: Page, served: Served
+) -> None:
+    admin = served.mattermost.add_user("root", roles="system_user system_admin")
+    console = served.components.console
+    expired = console.login_link_token(UserId(admin), lifetime=-1)
+    await page.goto(f"{served.url}/admin/login?token={expired}")
+    await expect(page.get_by_role("alert")).to_contain_text("expired")
+    token = console.login_link_token(UserId(admin))
+    await page.goto(f"{served.url}/admin/login?token={token}")
+    await page.context.clear_cookies()
+    await page.goto(f"{served.url}/admin/login?token={token}")
+    await expect(page.get_by_role("alert")).to_contain_text("used already")
+    member = served.mattermost.add_user("member")
+    await page.goto(f"{served.url}/admin/login?token={console.login_link_token(UserId(member))}")
+    await expect(page.get_by_role("alert")).to_contain_text("Only system admins")
+    await page.goto(f"{served.url}/admin/settings")
+    await expect(page.get_by_role("alert")).to_contain_text("/meet admin")
+
+
+async def test_an_expired_session_asks_to_sign_in_again(page: Page, served: Served) -> None:
+    await sign_in(page, served)
+    async with served.components.core.database.transaction() as conn:
+        await conn.execute(update(admin_sessions).values(expires_at=0.0))
+    await page.goto(f"{served.url}/admin/settings")
+    await expect(page.get_by_role("alert")).to_contain_text("session has ended")
+
+
+async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
+    page: Page, served: Served
+) -> None:
+    await sign_in(page, served)
+    await page.get_by_role("link", name="Settings", exact=True).click()
+    values = {
+        "Pexip Infinity server": "pexip.example.com",
+        "Web app path": "branded",
+        "Alias prefix": "mm-",
+        "Ringing timeout (seconds)": "45",
+        "Theme": "Acme theme",
+    }
+    for label, value in values.items():
+        await page.get_by_label(label, exact=True).fill(value)
+    await page.get_by_label("Display name", exact=True).select_option("full_name")
+    await page.get_by_label("Media encryption", exact=True).select_option("on")
+    await page.get_by_label("Layout", exact=True).select_option("one_main_seven_pips")
+    await page.get_by_label("In-meeting chat", exact=True).select_option("no")
+    for label in ("Direct media for DMs", "Embedded experience", "Allow guests"):
+        await page.get_by_label(label, exact=True).check()
+    for label in ("Show start/end notifications", "Names over video"):
+        await page.get_by_label(label, exact=True).uncheck()
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("status")).to_contain_text("Saved")
+    expected = {
+        "pexip_node": "pexip.example.com",
+        "webapp_path": "branded",
+        "alias_prefix": "mm-",
+        "ringing_timeout": 45,
+        "ivr_theme_name": "Acme theme",
+        "display_name": "full_name",
+        "crypto_mode": "on",
+        "conference_layout": "one_main_seven_pips",
+        "enable_chat": "no",
+        "direct_media_dms": True,
+        "embedded_experience": True,
+        "allow_guests": True,
+        "show_notifications": False,
+        "enable_overlay_text": False,
+    }
+    assert (await served.components.admin.settings()).model_dump(mode="json") == expected
+
+    # A bad value: refused with the reason, nothing saved (not even the good change beside it).
+    await page.get_by_label("Alias prefix", exact=True).fill("other-")
+    await page.get_by_label("Ringing timeout (seconds)", exact=True).fill("9999")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("alert")).to_contain_text("ringing_timeout")
+    await expect(page.locator("#error-ringing_timeout")).to_be_visible()
+    assert (await served.components.admin.settings()).alias_prefix == "mm-"
+
+    await served.restart()
+    await page.goto(f"{served.url}/admin/settings")
+    await expect(page.get_by_label("Alias prefix", exact=True)).to_have_value("mm-")
+    await expect(page.get_by_label("Ringing timeout (seconds)", exact=True)).to_have_value("45")
+    await expect(page.get_by_label("Allow guests", exact=True)).to_be_checked()
+    await expect(page.get_by_label("Display name", exact=True)).to_have_value("full_name")
+    assert (await served.components.admin.settings()).model_dump(mode="json") == expected
+
+
+async def test_credentials_are_shown_once_and_regenerated_only_after_confirmation(
+    page: Page, served: Served
+) -> None:
+    await sign_in(page, served)
+    await page.get_by_role("link", name="Pexip Infinity", exact=True).click()
+    await expect(page.get_by_label("Policy server URL", exact=True)).to_have_value(
+        f"{served.url}/api/pexip/"
+    )
+    await expect(page.get_by_label("Event sink URL", exact=True)).to_have_value(
+        f"{served.url}/api/pexip/event_sink"
+    )
+    first_password = await page.get_by_label("Password", exact=True).input_value()
+    assert first_password
+    await expect(page.get_by_role("button", name="Copy the policy server URL")).to_be_visible()
+    await page.reload()
+    await expect(page.locator("#password")).to_contain_text("shown once")
+    await page.get_by_role("link", name="Regenerate credentials…").click()
+    await expect(page.get_by_role("alert")).to_contain_text("stop Infinity's current ones")
+    await page.get_by_role("button", name="Yes, regenerate").click()
+    new_password = await page.get_by_label("Password", exact=True).input_value()
+    assert new_password and new_password != first_password
+    username = await page.get_by_label("Username", exact=True).input_value()
+    async with httpx2.AsyncClient(base_url=served.url) as http:
+        await served.components.state.refresh()
+        query = InfinityNode("10.0.0.1").service_configuration("other")
+        old = await http.get(
+            "/api/pexip/policy/v1/service/configuration",
+            params=query,
+            headers=basic_auth(username, first_password),
+        )
+        new = await http.get(
+            "/api/pexip/policy/v1/service/configuration",
+            params=query,
+            headers=basic_auth(username, new_password),
+        )
+    assert (old.status_code, new.status_code) == (401, 404)
+
+
+async def test_moving_one_channel_out_of_a_thousand(page: Page, served: Served) -> None:
+    teams = [served.mattermost.add_team(name) for name in ("Acme", "Globex")]
+    for number in range(1000):
+        served.mattermost.add_channel(f"Channel {number:04d}", team_id=teams[number % 2])
+    target = served.mattermost.add_channel("Board of Directors", kind="P", team_id=teams[0])
+    await sign_in(page, served)
+    await page.get_by_role("link", name="Filter channels", exact=True).click()
+    await page.get_by_role("button", name="Refresh the channel list from Mattermost").click()
+    await expect(page.get_by_role("heading", name="Allowed channels (1001)")).to_be_visible()
+    await expect(page.get_by_text("Page 1 of 21")).to_be_visible()
+    await page.get_by_label("Search allowed channels").fill("board")
+    await page.get_by_label("Search allowed channels").press("Enter")
+    await page.get_by_label("Board of Directors").check()
+    await page.get_by_role("button", name="Disallow selected", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("1 channel disallowed")
+    await expect(page.get_by_role("heading", name="Disallowed channels (1)")).to_be_visible()
+    await served.components.state.refresh()
+    async with httpx2.AsyncClient(base_url=served.url) as http:
+        credentials = served.components.state.credentials
+        assert credentials is not None
+        auth = basic_auth(credentials.username, credentials.password)
+        refused = await http.get(
+            "/api/pexip/policy/v1/service/configuration",
+            params=InfinityNode("10.0.0.1").service_configuration(f"matt-{target}"),
+            headers=auth,
+        )
+        other = next(iter(served.mattermost.channels))
+        allowed = await http.get(
+            "/api/pexip/policy/v1/service/configuration",
+            params=InfinityNode("10.0.0.1").service_configuration(f"matt-{other}"),
+            headers=auth,
+        )
+    assert refused.json() == {"status": "success", "action": "reject", "result": {}}
+    assert allowed.json()["result"]["service_type"] == "conference"
+    await page.get_by_label("Board of Directors").check()
+    await page.get_by_role("button", name="Allow selected", exact=True).click()
+    await expect(page.get_by_role("heading", name="Disallowed channels (0)")).to_be_visible()
+
+
+async def test_meetings_and_audit_log(page: Page, served: Served) -> None:
+    await served.components.admin.change_setting("ringing_timeout", 12, "cli")
+    await sign_in(page, served)
+    await page.get_by_role("link", name="Meetings", exact=True).click()
+    await expect(page.get_by_text("No meeting is in progress.")).to_be_visible()
+    await page.get_by_role("link", name="Audit log", exact=True).click()
+    row = page.get_by_role("row").filter(has_text="setting.changed")
+    await expect(row).to_contain_text("ringing_timeout")
+    await expect(row).to_contain_text("cli")
+
+
+@pytest.mark.parametrize("path", ["/admin/settings", "/admin/channels", "/admin/pexip/regenerate"])
+async def test_changes_need_the_csrf_token_and_our_origin(
+    page: Page, served: Served, path: str
+) -> None:
+    await sign_in(page, served)
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "meetbridge_admin")
+    async with httpx2.AsyncClient(
+        base_url=served.url, cookies={"meetbridge_admin": cookie["value"]}
+    ) as http:
+        missing = await http.post(path, data={"alias_prefix": "evil-", "confirm": "yes"})
+        forged = await http.post(
+            path, data={"csrf": "guess", "alias_prefix": "evil-", "confirm": "yes"}
+        )
+        elsewhere = await http.post(
+            path, data={"csrf": "x"}, headers={"Origin": "https://evil.example.com"}
+        )
+    assert (missing.status_code, forged.status_code, elsewhere.status_code) == (403, 403, 403)
+    assert (await served.components.admin.settings()).alias_prefix == "matt-"
+
+
+async def test_every_control_has_a_label_and_takes_the_keyboard(page: Page, served: Served) -> None:
+    await sign_in(page, served)
+    for path in (
+        "/admin/settings",
+        "/admin/pexip",
+        "/admin/channels",
+        "/admin/meetings",
+        "/admin/audit",
+    ):
+        await page.goto(f"{served.url}{path}")
+        unlabeled = await page.evaluate(
+            """() => [...document.querySelectorAll('input:not([type=hidden]), select, button, a[href]')]
+                 .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                               && !(el.textContent || '').trim())
+                 .map(el => el.outerHTML)"""
+        )
+        assert unlabeled == [], path
+    await page.goto(f"{served.url}/admin/settings")
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.tagName")
+    assert focused in ("A", "BUTTON", "INPUT", "SELECT")
+    await page.get_by_label("Alias prefix", exact=True).focus()
+    await page.keyboard.press("Control+A")
+    await page.keyboard.type("kb-")
+    await page.get_by_role("button", name="Save settings").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text("Saved")
+    assert (await served.components.admin.settings()).alias_prefix == "kb-"
