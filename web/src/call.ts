@@ -1,0 +1,275 @@
+/**
+ * The Pexip side: one @pexip/infinity client for the page's lifetime. `join()` asks the node for
+ * a token (display name, PIN header, call tag from the config), opens the event stream and
+ * starts the WebRTC call; everything that happens next is reported through `CallEvents`.
+ */
+
+import {
+    ClientCallType,
+    createCallSignals,
+    createInfinityClient,
+    createInfinityClientSignals,
+    type InfinityClient,
+    type Participant,
+    type PresoConnectionChangeEvent,
+} from '@pexip/infinity';
+
+import type { MeetingConfig } from './config';
+import { explainEnd, explainJoinFailure, type ConnectionEvent } from './state';
+
+export interface ParticipantView {
+    uuid: string;
+    displayName: string;
+    isMe: boolean;
+    isHost: boolean;
+    isMuted: boolean;
+    isCameraMuted: boolean;
+    isPresenting: boolean;
+    isWaiting: boolean;
+}
+
+export interface PresentationStatus {
+    receiving: boolean;
+    sending: boolean;
+    /** The sending side failed (e.g. the floor was refused). */
+    sendFailed: boolean;
+}
+
+export interface CallEvents {
+    connection(event: ConnectionEvent): void;
+    participants(list: ParticipantView[]): void;
+    remoteStream(stream: MediaStream): void;
+    presentationStream(stream: MediaStream): void;
+    presentation(status: PresentationStatus): void;
+    /** The server muted or unmuted our microphone (e.g. a Host did). */
+    serverMuted(muted: boolean): void;
+    notice(message: string): void;
+}
+
+/** Bandwidth the call asks for, in kbps (the node may lower it). */
+const BANDWIDTH_KBPS = 1264;
+
+const toView = (participant: Participant, me: string | undefined): ParticipantView => ({
+    uuid: participant.uuid,
+    displayName: participant.displayName || participant.uri || 'Unknown participant',
+    isMe: participant.uuid === me,
+    isHost: participant.isHost,
+    isMuted: participant.isMuted,
+    isCameraMuted: participant.isCameraMuted,
+    isPresenting: participant.isPresenting,
+    isWaiting: participant.isWaiting,
+});
+
+const serverName = (config: MeetingConfig): string => {
+    try {
+        return new URL(config.host).host;
+    } catch {
+        return config.node;
+    }
+};
+
+export class MeetingCall {
+    private readonly client: InfinityClient;
+    private me: string | undefined;
+    private joined = false;
+    private leaving = false;
+    private serviceType: string | undefined;
+
+    constructor(
+        private readonly config: MeetingConfig,
+        private readonly events: CallEvents,
+    ) {
+        const signals = createInfinityClientSignals(
+            ['onParticipants', 'onError', 'onCallConnected', 'onPinRequired'],
+            { batchScheduleTimeoutMS: 50, batchBufferSize: 50 },
+        );
+        const callSignals = createCallSignals(['onCallConnected']);
+        this.client = createInfinityClient(signals, callSignals);
+
+        const refreshParticipants = (): void => this.reportParticipants();
+        signals.onParticipants.add(refreshParticipants);
+        signals.onParticipantJoined.add(refreshParticipants);
+        signals.onParticipantLeft.add(refreshParticipants);
+        signals.onParticipantUpdated.add(refreshParticipants);
+        signals.onMe.add(({ participant }) => {
+            this.me = participant.uuid;
+            this.reportParticipants();
+        });
+        signals.onServiceType.add(type => {
+            this.serviceType = type;
+            this.reportWaiting();
+        });
+        signals.onConferenceStatus.add(() => this.reportWaiting());
+        signals.onMyselfMuted.add(muted => this.events.serverMuted(muted));
+        signals.onDisconnected.add(({ error }) => {
+            if (this.leaving) {
+                return;
+            }
+            this.joined = false;
+            if (/could not|webrtc|failed|network/i.test(error)) {
+                this.events.connection({
+                    type: 'failed',
+                    failure: {
+                        kind: 'unavailable',
+                        message: `The connection to the meeting was lost (${error}). Retry to join again.`,
+                    },
+                });
+            } else {
+                this.events.connection({ type: 'ended', reason: explainEnd(error), byUser: false });
+            }
+        });
+        signals.onError.add(({ error }) => {
+            // request_token failures are reported by join() from the answer itself.
+            if (this.joined && /webrtc/i.test(error)) {
+                this.events.notice(`The audio and video connection has a problem: ${error}.`);
+            }
+        });
+        signals.onTransfer.add(() => {
+            this.events.notice('The meeting moved you to another conference; rejoining is not supported here.');
+        });
+
+        callSignals.onRemoteStream.add(stream => this.events.remoteStream(stream));
+        callSignals.onRemotePresentationStream.add(stream => this.events.presentationStream(stream));
+        callSignals.onPresentationConnectionChange.add((state: PresoConnectionChangeEvent) => {
+            this.events.presentation({
+                receiving: state.recv === 'connected' || state.recv === 'connecting',
+                sending: state.send === 'connected' || state.send === 'connecting',
+                sendFailed: state.send === 'failed',
+            });
+        });
+        callSignals.onReconnecting.add(() => this.events.connection({ type: 'media-reconnecting' }));
+        callSignals.onReconnected.add(() => this.events.connection({ type: 'media-reconnected' }));
+    }
+
+    get participantId(): string | undefined {
+        return this.me;
+    }
+
+    /** Joins (or re-joins) the conference; never throws — failures become connection events. */
+    async join(stream: MediaStream, options: { startMuted: boolean; cameraOff: boolean }): Promise<void> {
+        this.leaving = false;
+        this.joined = false;
+        this.me = undefined;
+        this.serviceType = undefined;
+        this.events.connection({ type: 'join' });
+        let response: Awaited<ReturnType<InfinityClient['call']>>;
+        try {
+            response = await this.client.call({
+                conferenceAlias: this.config.alias,
+                displayName: this.config.displayName,
+                callTag: this.config.callTag,
+                host: this.config.host,
+                node: this.config.node,
+                bandwidth: BANDWIDTH_KBPS,
+                callType: ClientCallType.AudioVideoPresentation,
+                mediaStream: stream,
+                directMedia: this.config.conversation,
+                ...(this.config.pin ? { pin: this.config.pin } : {}),
+            });
+        } catch (thrown) {
+            this.events.connection({
+                type: 'failed',
+                failure: explainJoinFailure({ thrown }, serverName(this.config)),
+            });
+            return;
+        }
+        if (!response || response.status !== 200) {
+            this.events.connection({
+                type: 'failed',
+                failure: explainJoinFailure(
+                    response
+                        ? { status: response.status, result: response.data.result }
+                        : { thrown: new TypeError('no answer') },
+                    serverName(this.config),
+                ),
+            });
+            return;
+        }
+        this.me = response.data.result.participant_uuid;
+        this.serviceType = response.data.result.current_service_type;
+        this.joined = true;
+        this.events.connection({ type: 'joined' });
+        this.reportParticipants();
+        this.reportWaiting();
+        // The server should know we are muted, so that others see it in their rosters.
+        if (options.startMuted) {
+            await this.muteAudio(true);
+        }
+        if (options.cameraOff) {
+            await this.muteVideo(true);
+        }
+    }
+
+    setStream(stream: MediaStream): void {
+        if (this.joined) {
+            this.client.setStream(stream);
+        }
+    }
+
+    async muteAudio(muted: boolean): Promise<void> {
+        if (!this.joined) {
+            return;
+        }
+        try {
+            await this.client.mute({ mute: muted });
+        } catch {
+            this.events.notice('The meeting server did not hear about your microphone change.');
+        }
+    }
+
+    async muteVideo(off: boolean): Promise<void> {
+        if (!this.joined) {
+            return;
+        }
+        try {
+            await this.client.muteVideo({ muteVideo: off });
+        } catch {
+            this.events.notice('The meeting server did not hear about your camera change.');
+        }
+    }
+
+    present(stream: MediaStream): void {
+        this.client.present(stream);
+    }
+
+    stopPresenting(): void {
+        this.client.stopPresenting();
+    }
+
+    async leave(): Promise<void> {
+        this.leaving = true;
+        const wasJoined = this.joined;
+        this.joined = false;
+        if (wasJoined) {
+            try {
+                await this.client.disconnect({ reason: 'User initiated disconnect' });
+            } catch {
+                // Leaving locally is what matters.
+            }
+        }
+        this.events.connection({ type: 'ended', reason: explainEnd(''), byUser: true });
+    }
+
+    /** Leaving without waiting (the page is closing). */
+    leaveOnUnload(): void {
+        if (this.joined) {
+            this.leaving = true;
+            void this.client.disconnect({ reason: 'Browser closed' });
+        }
+    }
+
+    private reportParticipants(): void {
+        const list = this.client.getParticipants('main').map(p => toView(p, this.me));
+        this.events.participants(list);
+        this.events.connection({
+            type: 'participants',
+            others: list.filter(p => !p.isMe).length,
+        });
+    }
+
+    private reportWaiting(): void {
+        const me = this.client.getMe('main');
+        const waiting = this.serviceType === 'waiting_room' || Boolean(me?.isWaiting);
+        this.events.connection({ type: 'waiting-for-host', waiting });
+    }
+}

@@ -1,0 +1,121 @@
+/**
+ * The meeting page's configuration: a JSON block the server renders into the page
+ * (`<script type="application/json" id="meetbridge-config">`). Everything needed to join comes
+ * from there — the user types nothing.
+ */
+
+export interface MeetingConfig {
+    /** Base URL of the Conferencing Node, e.g. "https://pexip.example.com". */
+    host: string;
+    /** Host (and optional port) of the node, as the admin configured it. */
+    node: string;
+    alias: string;
+    displayName: string;
+    pin: string;
+    callTag: string;
+    startMuted: boolean;
+    channelTitle: string;
+    /** A direct or group message (rather than a channel). */
+    conversation: boolean;
+    /** The same meeting in Pexip's web app, offered when this page cannot work. */
+    webapp3Url: string;
+}
+
+export class ConfigError extends Error {
+    override name = 'ConfigError';
+}
+
+export const CONFIG_ELEMENT_ID = 'meetbridge-config';
+
+type Raw = Record<string, unknown>;
+
+const isRecord = (value: unknown): value is Raw =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const text = (raw: Raw, key: string, required: boolean): string => {
+    const value = raw[key];
+    if (value === undefined || value === null) {
+        if (required) {
+            throw new ConfigError(`The meeting settings have no "${key}".`);
+        }
+        return '';
+    }
+    if (typeof value !== 'string') {
+        throw new ConfigError(`The meeting setting "${key}" must be text.`);
+    }
+    const trimmed = value.trim();
+    if (required && !trimmed) {
+        throw new ConfigError(`The meeting setting "${key}" is empty.`);
+    }
+    return trimmed;
+};
+
+const flag = (raw: Raw, key: string, fallback: boolean): boolean => {
+    const value = raw[key];
+    if (value === undefined || value === null) {
+        return fallback;
+    }
+    if (typeof value !== 'boolean') {
+        throw new ConfigError(`The meeting setting "${key}" must be true or false.`);
+    }
+    return value;
+};
+
+/**
+ * The node's base URL: `host` when given (must be https, or http for a loopback test node),
+ * otherwise `https://<node>`. Returned without a trailing slash.
+ */
+export const nodeBaseUrl = (host: string, node: string): string => {
+    const candidate = host || (node ? `https://${node}` : '');
+    if (!candidate) {
+        throw new ConfigError('The meeting settings name no Pexip Conferencing Node.');
+    }
+    let url: URL;
+    try {
+        url = new URL(candidate);
+    } catch {
+        throw new ConfigError(`"${candidate}" is not a valid Conferencing Node address.`);
+    }
+    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+        throw new ConfigError('The Conferencing Node must be reached over https.');
+    }
+    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+};
+
+/** Validates and normalises the raw JSON object; throws ConfigError with a readable message. */
+export const parseConfig = (raw: unknown): MeetingConfig => {
+    if (!isRecord(raw)) {
+        throw new ConfigError('The meeting settings are missing or malformed.');
+    }
+    const node = text(raw, 'node', false);
+    const conversation = flag(raw, 'conversation', false);
+    return {
+        host: nodeBaseUrl(text(raw, 'host', false), node),
+        node: node || new URL(nodeBaseUrl(text(raw, 'host', false), node)).host,
+        alias: text(raw, 'alias', true),
+        displayName: text(raw, 'displayName', true),
+        pin: text(raw, 'pin', false),
+        callTag: text(raw, 'callTag', false),
+        // Muted in channels, unmuted in direct and group messages, unless the server says.
+        startMuted: flag(raw, 'startMuted', !conversation),
+        channelTitle: text(raw, 'channelTitle', false),
+        conversation,
+        webapp3Url: text(raw, 'webapp3Url', false),
+    };
+};
+
+/** Reads the JSON block from the page. */
+export const readConfig = (doc: Document): MeetingConfig => {
+    const element = doc.getElementById(CONFIG_ELEMENT_ID);
+    if (!element?.textContent) {
+        throw new ConfigError('The meeting settings are missing from this page.');
+    }
+    let raw: unknown;
+    try {
+        raw = JSON.parse(element.textContent);
+    } catch {
+        throw new ConfigError('The meeting settings on this page are not valid JSON.');
+    }
+    return parseConfig(raw);
+};
