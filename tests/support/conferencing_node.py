@@ -1,0 +1,553 @@
+"""A simulated Pexip Conferencing Node for the meeting page's browser tests.
+
+It speaks just enough of the client REST API v2 (shared/reference/pexip.md §5) for the page's
+SDK (@pexip/infinity) to join: ``request_token`` (PIN in the ``pin`` header), the ``events``
+server-sent event stream, the WebRTC ``calls`` offer/answer with ``ack`` and ``new_candidate``,
+token refresh/release, self mute and the presentation floor. Answers are shaped so that the
+SDK's response validators accept them. There is no media: the SDP answer mirrors the offer's
+media sections with made-up ICE credentials and no candidates, so the media connection simply
+never completes.
+
+Every request, CORS preflights included, is recorded (method, path, query, headers, JSON body)
+so tests can assert on what the browser sent.
+
+Modes: ``normal``; ``pin_refused`` (``request_token`` answers 403 with an error string, as
+Infinity does for a wrong PIN); and "down", which is simply a node that is not started (or
+stopped): nothing listens on its port.
+
+It is served over HTTPS with a self-signed certificate made at start-up, with CORS headers for
+the page's origin (meetbridge serves the page; the node is another origin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import ipaddress
+import json
+import re
+import secrets
+import tempfile
+import time
+import uuid as uuid_module
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.support.ports import free_port
+
+Mode = Literal["normal", "pin_refused"]
+
+API_PREFIX = "/api/client/v2/conferences/"
+VERSION = {"version_id": "36", "pseudo_version": "80112.0.0"}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: Any  # parsed JSON, or the raw text, or None
+
+    @property
+    def alias(self) -> str:
+        """The conference alias in the path (URL-decoded), or ''."""
+        if not self.path.startswith(API_PREFIX):
+            return ""
+        return self.path[len(API_PREFIX) :].split("/", 1)[0]
+
+    @property
+    def endpoint(self) -> str:
+        """The path after the alias, e.g. 'request_token' or 'participants/<uuid>/mute'."""
+        if not self.path.startswith(API_PREFIX):
+            return self.path
+        rest = self.path[len(API_PREFIX) :].split("/", 1)
+        return rest[1] if len(rest) > 1 else ""
+
+
+@dataclass
+class SimulatedParticipant:
+    uuid: str
+    display_name: str
+    role: str = "chair"
+    muted: bool = False
+    video_muted: bool = False
+    presenting: bool = False
+    waiting: bool = False
+    start_time: int = field(default_factory=lambda: int(time.time()))
+
+    def event(self) -> dict[str, Any]:
+        """The participant as Infinity describes it in participant_create/update events."""
+        return {
+            "uuid": self.uuid,
+            "display_name": self.display_name,
+            "overlay_text": self.display_name,
+            "role": self.role,
+            "service_type": "waiting_room" if self.waiting else "conference",
+            "protocol": "webrtc",
+            "uri": "",
+            "vendor": "meetbridge tests",
+            "call_direction": "in",
+            "start_time": self.start_time,
+            "buzz_time": 0,
+            "spotlight": 0,
+            "is_muted": "YES" if self.muted else "NO",
+            "is_client_muted": False,
+            "is_video_muted": self.video_muted,
+            "is_presenting": "YES" if self.presenting else "NO",
+            "is_audio_only_call": "NO",
+            "is_video_call": "YES",
+            "is_external": False,
+            "is_streaming_conference": False,
+            "is_video_silent": False,
+            "has_media": True,
+            "rx_presentation_policy": "ALLOW",
+            "mute_supported": "YES",
+            "disconnect_supported": "YES",
+            "transfer_supported": "YES",
+            "fecc_supported": "NO",
+            "presentation_supported": "YES",
+            "local_alias": "",
+            "encryption": "On",
+        }
+
+
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "simulated-conferencing-node")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "node.crt", directory / "node.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _fingerprint() -> str:
+    return ":".join(f"{b:02X}" for b in secrets.token_bytes(32))
+
+
+def sdp_answer(offer: str) -> str:
+    """An answer to a browser's offer: every media section accepted, receive-only or inactive,
+    with the first offered codec, made-up ICE credentials and no candidates."""
+    lines = [line for line in offer.replace("\r\n", "\n").split("\n") if line]
+    sections: list[list[str]] = []
+    for line in lines:
+        if line.startswith("m="):
+            sections.append([line])
+        elif sections:
+            sections[-1].append(line)
+    ufrag, pwd, fingerprint = secrets.token_hex(4), secrets.token_hex(12), _fingerprint()
+    mids = [
+        next((ln[6:] for ln in section if ln.startswith("a=mid:")), str(index))
+        for index, section in enumerate(sections)
+    ]
+    out = [
+        "v=0",
+        f"o=- {secrets.randbelow(10**12)} 2 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        f"a=group:BUNDLE {' '.join(mids)}",
+        "a=msid-semantic: WMS",
+    ]
+    for section, mid in zip(sections, mids, strict=True):
+        kind, _port, proto, *formats = section[0][2:].split(" ")
+        common = [
+            "c=IN IP4 0.0.0.0",
+            f"a=ice-ufrag:{ufrag}",
+            f"a=ice-pwd:{pwd}",
+            f"a=fingerprint:sha-256 {fingerprint}",
+            "a=setup:active",
+            f"a=mid:{mid}",
+        ]
+        if kind == "application":
+            out += [f"m=application 9 {proto} {' '.join(formats)}", *common, "a=sctp-port:5000"]
+            continue
+        chosen = formats[0] if formats else "0"
+        direction = next(
+            (
+                ln[2:]
+                for ln in section
+                if ln[2:] in ("sendrecv", "sendonly", "recvonly", "inactive")
+            ),
+            "sendrecv",
+        )
+        answer_direction = "recvonly" if direction in ("sendrecv", "sendonly") else "inactive"
+        codec = [
+            ln for ln in section if re.match(rf"a=(rtpmap|fmtp|rtcp-fb):{re.escape(chosen)}\b", ln)
+        ]
+        extra = [ln for ln in section if ln in ("a=rtcp-mux", "a=rtcp-rsize")]
+        content = [ln for ln in section if ln.startswith("a=content:")]
+        out += [f"m={kind} 9 {proto} {chosen}", *common, *content, f"a={answer_direction}"]
+        out += [*extra, *codec]
+    return "\r\n".join(out) + "\r\n"
+
+
+class ConferencingNode:
+    """One simulated node on 127.0.0.1:<port>; ``start()``/``stop()`` may be called repeatedly,
+    and the port stays the same (so "down" then "up" is the same address)."""
+
+    def __init__(
+        self, port: int | None = None, conference_name: str = "meetbridge meeting"
+    ) -> None:
+        self.port = port or free_port()
+        self.conference_name = conference_name
+        self.mode: Mode = "normal"
+        #: Start every joiner in the waiting room ("waiting for the host").
+        self.waiting_for_host = False
+        #: Seconds request_token takes to answer (to observe the "connecting" state).
+        self.token_delay = 0.0
+        self.requests: list[RecordedRequest] = []
+        self.participants: dict[str, SimulatedParticipant] = {}
+        self.tokens: dict[str, str] = {}  # token -> participant uuid
+        self._streams: list[asyncio.Queue[tuple[str, Any] | None]] = []
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="conferencing-node-")
+        self._cert, self._key = _self_signed_certificate(Path(self._tmp.name))
+        self.app = Starlette(
+            routes=[
+                Route(
+                    "/{path:path}",
+                    self._handle,
+                    methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+                )
+            ]
+        )
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """What meetbridge's ``pexip_node`` setting should be."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host="127.0.0.1",
+                port=self.port,
+                ssl_certfile=str(self._cert),
+                ssl_keyfile=str(self._key),
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+            )
+        )
+        self._task = asyncio.create_task(server.serve())
+        while not server.started:
+            if self._task.done():
+                raise RuntimeError("the simulated Conferencing Node did not start")
+            await asyncio.sleep(0.02)
+        self._server = server
+
+    async def stop(self) -> None:
+        server, task = self._server, self._task
+        self._server, self._task = None, None
+        for queue in self._streams:
+            queue.put_nowait(None)
+        if server is not None and task is not None:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    # --- what tests look at ---------------------------------------------------------------------
+
+    def requests_to(self, endpoint: str, method: str = "POST") -> list[RecordedRequest]:
+        """Recorded requests whose path ends with ``endpoint`` (preflights excluded)."""
+        return [r for r in self.requests if r.method == method and r.endpoint.endswith(endpoint)]
+
+    async def wait_for(
+        self, endpoint: str, method: str = "POST", count: int = 1, timeout: float = 10.0
+    ) -> list[RecordedRequest]:
+        async with asyncio.timeout(timeout):
+            while len(found := self.requests_to(endpoint, method)) < count:
+                await asyncio.sleep(0.05)
+        return found
+
+    # --- what tests make happen -----------------------------------------------------------------
+
+    def add_participant(self, display_name: str, role: str = "chair") -> SimulatedParticipant:
+        """Someone else joins (announced on open event streams)."""
+        participant = SimulatedParticipant(str(uuid_module.uuid4()), display_name, role)
+        self.participants[participant.uuid] = participant
+        self.broadcast("participant_create", participant.event())
+        return participant
+
+    def remove_participant(self, participant: SimulatedParticipant) -> None:
+        self.participants.pop(participant.uuid, None)
+        self.broadcast("participant_delete", {"uuid": participant.uuid})
+
+    def start_presentation(self, presenter: SimulatedParticipant) -> None:
+        presenter.presenting = True
+        self.broadcast("participant_update", presenter.event())
+        self.broadcast(
+            "presentation_start",
+            {
+                "presenter_name": presenter.display_name,
+                "presenter_uri": "",
+                "presenter_uuid": presenter.uuid,
+                "source": "",
+            },
+        )
+
+    def stop_presentation(self, presenter: SimulatedParticipant) -> None:
+        presenter.presenting = False
+        self.broadcast("participant_update", presenter.event())
+        self.broadcast("presentation_stop", {})
+
+    def disconnect_everyone(
+        self, reason: str = "Conference terminated by another participant"
+    ) -> None:
+        self.broadcast("disconnect", {"reason": reason})
+
+    def broadcast(self, event: str, data: Any) -> None:
+        for queue in self._streams:
+            queue.put_nowait((event, data))
+
+    # --- the HTTP side --------------------------------------------------------------------------
+
+    def _cors(self, request: Request) -> dict[str, str]:
+        headers = {
+            "Access-Control-Allow-Origin": request.headers.get("origin", "*"),
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": request.headers.get(
+                "access-control-request-headers", "content-type, pin, token"
+            ),
+            "Access-Control-Max-Age": "600",
+            "Vary": "Origin",
+        }
+        if request.headers.get("access-control-request-private-network"):
+            headers["Access-Control-Allow-Private-Network"] = "true"
+        return headers
+
+    def _json(self, request: Request, status: int, result: Any, state: str = "success") -> Response:
+        return JSONResponse(
+            {"status": state, "result": result}, status_code=status, headers=self._cors(request)
+        )
+
+    async def _handle(self, request: Request) -> Response:
+        raw = await request.body()
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode(errors="replace")
+        path = request.url.path
+        self.requests.append(
+            RecordedRequest(
+                method=request.method,
+                path=path,
+                query=dict(request.query_params),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=body,
+            )
+        )
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=self._cors(request))
+        if not path.startswith(API_PREFIX) or "/" not in path[len(API_PREFIX) :]:
+            return self._json(request, 404, "Not a Pexip client API path", "failed")
+        alias, endpoint = path[len(API_PREFIX) :].split("/", 1)
+        if endpoint == "request_token" and request.method == "POST":
+            if self.token_delay:
+                await asyncio.sleep(self.token_delay)
+            return self._request_token(request, alias, body if isinstance(body, dict) else {})
+        token = request.headers.get("token") or request.query_params.get("token", "")
+        me = self.tokens.get(token)
+        if me is None:
+            return self._json(request, 403, "Invalid token", "failed")
+        return await self._with_token(request, endpoint, me, body)
+
+    def _request_token(self, request: Request, alias: str, body: dict[str, Any]) -> Response:
+        if self.mode == "pin_refused":
+            return self._json(request, 403, "Invalid PIN", "failed")
+        participant = SimulatedParticipant(
+            str(uuid_module.uuid4()),
+            str(body.get("display_name", "")),
+            "chair" if request.headers.get("pin") not in (None, "", "none") else "guest",
+            waiting=self.waiting_for_host,
+        )
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = participant.uuid
+        self.participants[participant.uuid] = participant
+        self.broadcast("participant_create", participant.event())
+        return self._json(
+            request,
+            200,
+            {
+                "token": token,
+                "expires": "120",
+                "participant_uuid": participant.uuid,
+                "display_name": participant.display_name,
+                "conference_name": self.conference_name,
+                "role": "HOST" if participant.role == "chair" else "GUEST",
+                "service_type": "conference",
+                "current_service_type": "waiting_room" if participant.waiting else "conference",
+                "call_type": "video",
+                "chat_enabled": True,
+                "guests_can_present": True,
+                # No "stun"/"turn": the SDK turns an empty list into an ICE server without URLs.
+                "direct_media": False,
+                "use_relay_candidates_only": False,
+                "pex_datachannel_id": 1,
+                "version": VERSION,
+                "analytics_enabled": False,
+                "call_tag": str(body.get("call_tag", "")),
+            },
+        )
+
+    async def _with_token(self, request: Request, endpoint: str, me: str, body: Any) -> Response:
+        parts = endpoint.strip("/").split("/")
+        method = request.method
+        if endpoint == "events" and method == "GET":
+            return self._events(request, me)
+        if endpoint == "refresh_token":
+            return self._json(
+                request, 200, {"token": request.headers.get("token", ""), "expires": "120"}
+            )
+        if endpoint == "release_token":
+            self._leave(me)
+            return self._json(request, 200, True)
+        if endpoint.rstrip("/") == "theme":
+            return Response(status_code=204, headers=self._cors(request))
+        if endpoint == "conference_status":
+            return self._json(request, 200, self._conference_status())
+        if endpoint == "participants":
+            return self._json(request, 200, [p.event() for p in self.participants.values()])
+        if parts[0] == "participants" and len(parts) >= 3:
+            participant = self.participants.get(parts[1])
+            verb = parts[2]
+            if verb == "calls" and len(parts) == 3:
+                offer = body.get("sdp", "") if isinstance(body, dict) else ""
+                return self._json(
+                    request, 200, {"call_uuid": str(uuid_module.uuid4()), "sdp": sdp_answer(offer)}
+                )
+            if verb == "calls" and len(parts) >= 5:
+                call_verb = parts[4]
+                if call_verb == "ack":
+                    return self._json(request, 200, True)
+                if call_verb == "update":
+                    offer = body.get("sdp", "") if isinstance(body, dict) else ""
+                    return self._json(
+                        request, 200, {"call_uuid": parts[3], "sdp": sdp_answer(offer)}
+                    )
+                return self._json(request, 200, None)  # new_candidate, disconnect, dtmf...
+            if participant is not None and verb in (
+                "mute",
+                "unmute",
+                "video_muted",
+                "video_unmuted",
+            ):
+                if verb in ("mute", "unmute"):
+                    participant.muted = verb == "mute"
+                else:
+                    participant.video_muted = verb == "video_muted"
+                self.broadcast("participant_update", participant.event())
+                return self._json(request, 200, True)
+            if verb in ("take_floor", "release_floor", "statistics"):
+                return self._json(request, 200, None)
+        if endpoint == "statistics":
+            return self._json(request, 200, None)
+        return self._json(request, 404, f"Unknown endpoint {endpoint}", "failed")
+
+    def _conference_status(self) -> dict[str, Any]:
+        return {
+            "locked": False,
+            "guests_muted": False,
+            "started": not self.waiting_for_host,
+            "direct_media": False,
+            "presentation_allowed": True,
+            "all_muted": False,
+        }
+
+    def _leave(self, me: str) -> None:
+        if self.participants.pop(me, None) is not None:
+            self.broadcast("participant_delete", {"uuid": me})
+        for token, owner in list(self.tokens.items()):
+            if owner == me:
+                del self.tokens[token]
+
+    def _events(self, request: Request, me: str) -> Response:
+        queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
+
+        async def stream() -> AsyncIterator[str]:
+            self._streams.append(queue)
+            try:
+                yield _sse("conference_update", self._conference_status())
+                yield _sse("participant_sync_begin", {})
+                for participant in list(self.participants.values()):
+                    yield _sse("participant_create", participant.event())
+                yield _sse("participant_sync_end", {})
+                while True:
+                    try:
+                        item = await asyncio.wait_for(queue.get(), timeout=10)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    if item is None:
+                        return
+                    yield _sse(*item)
+                    if item[0] == "disconnect":
+                        return
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._streams.remove(queue)
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={**self._cors(request), "Cache-Control": "no-cache"},
+        )
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
