@@ -18,6 +18,8 @@ import {
     type VideoProcessor,
 } from '@pexip/media-processor';
 
+import { explainEffectsFailure } from './state';
+
 export type Effect = 'none' | 'blur' | 'replace';
 
 export interface DeviceLists {
@@ -272,7 +274,11 @@ export class LocalMedia {
             },
             workerScriptUrl: new URL('mediaWorker.js', base),
             log: (message: string, meta?: unknown) => {
-                problems.push(message);
+                if (typeof meta === 'string' && meta) {
+                    problems.push(meta);
+                } else if (meta && typeof meta === 'object' && 'error' in meta) {
+                    problems.push(String((meta as { error: unknown }).error));
+                }
                 console.debug('[effects]', message, meta);
             },
         });
@@ -295,11 +301,7 @@ export class LocalMedia {
         });
         if (segmenter.status === 'Error') {
             await segmenter.destroy();
-            const why = problems.filter(p => !/^Init processor/.test(p)).pop();
-            throw new EffectsUnavailableError(
-                'Background effects could not start in this browser' +
-                    (why ? ` (${why}).` : ' (it may lack WebGL or WebAssembly support).'),
-            );
+            throw new EffectsUnavailableError(explainEffectsFailure(problems.join(' ')));
         }
         const transform = createCanvasTransform(segmenter, {
             width: PROCESSING_WIDTH,

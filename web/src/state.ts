@@ -233,6 +233,24 @@ export const explainEnd = (reason: string | undefined): string => {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Explaining background-effect failures
+
+/** Why the effects worker could not start, in words for the user. */
+export const explainEffectsFailure = (detail: string): string => {
+    const base = 'Background effects could not start';
+    if (/webgl|context|gpu/i.test(detail)) {
+        return `${base}: this browser has no usable WebGL here. Your camera is shown without effects.`;
+    }
+    if (/tensor|model|metadata|tflite/i.test(detail)) {
+        return `${base}: the background segmentation model could not be loaded. Your camera is shown without effects.`;
+    }
+    if (/wasm|webassembly|importScripts|fetch/i.test(detail)) {
+        return `${base}: the effects' WebAssembly files could not be loaded. Your camera is shown without effects.`;
+    }
+    return `${base} in this browser. Your camera is shown without effects.`;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Which of presentation and people fills the main area
 
 export type Presentation = 'none' | 'receiving' | 'sending';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
     canRetry,
     canToggleMain,
+    explainEffectsFailure,
     explainEnd,
     explainJoinFailure,
     inCall,
@@ -179,5 +180,19 @@ describe('presentation and people in the main area', () => {
         expect(layout({ type: 'pop-out', open: true }).poppedOut).toBe(false);
         const stopped = layout({ type: 'presentation-received' }, { type: 'pop-out', open: true }, { type: 'presentation-stopped' });
         expect(stopped).toEqual(initialLayout);
+    });
+});
+
+describe('explaining background-effect failures', () => {
+    it.each([
+        ['NOT_FOUND: Input tensor has type float32: it requires specifying NormalizationOptions metadata', 'segmentation model'],
+        ['Failed to create WebGL2 context', 'WebGL'],
+        ['importScripts failed for vision_wasm_internal.js', 'WebAssembly'],
+        ['', 'in this browser'],
+    ])('explains %j', (detail, words) => {
+        const message = explainEffectsFailure(detail);
+        expect(message).toMatch(/^Background effects could not start/);
+        expect(message).toContain(words);
+        expect(message).toContain('without effects');
     });
 });
