@@ -1,11 +1,13 @@
 // Builds the meeting page into the Python package's static folder with stable file names:
 // meeting.js, meeting.css and effects/ (the background-effects worker, MediaPipe's wasm and the
 // selfie segmentation model, all copied from npm packages so that nothing loads from elsewhere).
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
+
+import { addSegmenterMetadata } from './scripts/segmenter-model';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = resolve(here, '../src/meetbridge/web/static/meeting');
@@ -15,11 +17,13 @@ const modules = resolve(here, 'node_modules');
 const EFFECT_ASSETS: [from: string, to: string][] = [
     ['@pexip/media-processor/dist/workers/mediaWorker.js', 'effects/mediaWorker.js'],
     ['@mediapipe/tasks-vision/wasm', 'effects/wasm'],
-    [
-        '@mediapipe/selfie_segmentation/selfie_segmentation_landscape.tflite',
-        'effects/models/selfie_segmentation_landscape.tflite',
-    ],
 ];
+
+/** The segmentation model, with the metadata MediaPipe Tasks needs (see scripts/). */
+const MODEL = {
+    from: '@mediapipe/selfie_segmentation/selfie_segmentation_landscape.tflite',
+    to: 'effects/models/selfie_segmentation_landscape.tflite',
+};
 
 const copyEffectAssets = (): Plugin => ({
     name: 'meetbridge-copy-effect-assets',
@@ -30,6 +34,9 @@ const copyEffectAssets = (): Plugin => ({
             mkdirSync(dirname(target), { recursive: true });
             cpSync(resolve(modules, from), target, { recursive: true });
         }
+        const model = resolve(outDir, MODEL.to);
+        mkdirSync(dirname(model), { recursive: true });
+        writeFileSync(model, addSegmenterMetadata(readFileSync(resolve(modules, MODEL.from))));
     },
 });
 
