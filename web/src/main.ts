@@ -85,6 +85,9 @@ class MeetingPage {
                 }
             },
             serverMuted: muted => {
+                if (muted === this.micMuted) {
+                    return; // the server confirms what we asked for
+                }
                 this.micMuted = muted;
                 this.media.setMicMuted(muted);
                 this.renderMedia();
