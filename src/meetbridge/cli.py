@@ -15,7 +15,7 @@ from meetbridge.config import ServiceConfig, load_config
 from meetbridge.core import Core, StartupError, open_core, prepare_schema
 from meetbridge.domain.ids import parse_channel_id
 from meetbridge.domain.meetings import Meeting
-from meetbridge.domain.settings import SettingError, describe_settings
+from meetbridge.domain.settings import SECRET_SETTINGS, SettingError, describe_settings
 from meetbridge.log_setup import configure_logging
 from meetbridge.services.admin import AdminService
 from meetbridge.services.meeting_queries import MeetingQueries
@@ -126,6 +126,46 @@ def credentials(config: ServiceConfig, regenerate: bool) -> None:
     )
 
 
+# --- zoom ----------------------------------------------------------------------------------
+
+
+@main.group()
+def zoom() -> None:
+    """Zoom integration."""
+
+
+@zoom.command("webhook-url")
+@click.pass_obj
+def zoom_webhook_url(config: ServiceConfig) -> None:
+    """Print the URL to paste into the Zoom app's event subscription."""
+    from meetbridge.services import zoom as zoom_service
+
+    url = _run(
+        config,
+        lambda core: zoom_service.webhook_url(
+            core.database, core.box, core.clock, config.effective_public_url
+        ),
+    )
+    click.echo(url)
+
+
+@zoom.command("regenerate-key")
+@click.pass_obj
+def zoom_regenerate_key(config: ServiceConfig) -> None:
+    """Replace the key Zoom tokens are encrypted with (every user must connect again)."""
+    from meetbridge.services import zoom as zoom_service
+
+    click.confirm("Every stored Zoom connection will stop working. Continue?", abort=True, err=True)
+    dropped = _run(
+        config,
+        lambda core: zoom_service.regenerate_key(core.database, core.box, core.clock, CLI_ACTOR),
+    )
+    click.echo(
+        f"New Zoom token key. {dropped} stored Zoom connection(s) invalidated: "
+        "those users must run /meet connect again."
+    )
+
+
 # --- settings ------------------------------------------------------------------------------
 
 
@@ -148,6 +188,9 @@ def settings_show(config: ServiceConfig, as_json: bool) -> None:
     for key, value in values.items():
         click.echo(f"{key} = {value!r}")
         click.echo(f"    {help_texts[key]}")
+    for key, is_set in _run(config, lambda core: _admin(core).secrets_set()).items():
+        click.echo(f"{key} = {'(set, hidden)' if is_set else '(not set)'}")
+        click.echo(f"    {SECRET_SETTINGS[key]}")
 
 
 @settings.command("set", context_settings={"ignore_unknown_options": True})
@@ -157,6 +200,10 @@ def settings_show(config: ServiceConfig, as_json: bool) -> None:
 def settings_set(config: ServiceConfig, key: str, value: str) -> None:
     """Change one setting: meetbridge settings set KEY VALUE."""
     try:
+        if key in SECRET_SETTINGS:
+            _run(config, lambda core: _admin(core).set_secret(key, value, CLI_ACTOR))
+            click.echo(f"{key} = (set, hidden)")
+            return
         changed = _run(config, lambda core: _admin(core).change_setting(key, value, CLI_ACTOR))
     except SettingError as exc:
         raise click.ClickException(str(exc)) from exc

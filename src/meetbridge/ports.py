@@ -32,6 +32,10 @@ class MembershipDirectory(Protocol):
         """Everyone in the channel. Raises DirectoryUnavailableError."""
         ...
 
+    async def is_channel_admin(self, channel_id: ChannelId, user_id: UserId) -> bool:
+        """Whether the user is an admin of the channel. Raises DirectoryUnavailableError."""
+        ...
+
 
 class UserDirectory(Protocol):
     async def user(self, user_id: UserId) -> UserInfo | None:
@@ -62,8 +66,14 @@ class ChatPlatform(Protocol):
         """Create the meeting card (post_id None) or bring it up to date; returns its id."""
         ...
 
-    async def find_card(self, channel_id: ChannelId, meeting_id: int) -> str | None:
-        """An existing card for the meeting, if an earlier attempt created it after all."""
+    async def find_card(self, channel_id: ChannelId, card_key: str) -> str | None:
+        """An existing card (MeetingCard.key), if an earlier attempt created it after all."""
+        ...
+
+    async def post_reply(
+        self, channel_id: ChannelId, root_id: str | None, message: str, key: str
+    ) -> str:
+        """Post a message in a card's thread, once per ``key``; returns its id."""
         ...
 
     async def publish_ring(self, ring: RingCard, post_id: str | None) -> str:

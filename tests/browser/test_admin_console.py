@@ -73,6 +73,12 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
     await page.get_by_label("Media encryption", exact=True).select_option("on")
     await page.get_by_label("Layout", exact=True).select_option("one_main_seven_pips")
     await page.get_by_label("In-meeting chat", exact=True).select_option("no")
+    await page.get_by_label("Default engine", exact=True).select_option("zoom")
+    await page.get_by_label("Zoom url", exact=True).fill("https://zoom.example.com")
+    await page.get_by_label("Zoom client id", exact=True).fill("client-123")
+    await page.get_by_label("Zoom client secret", exact=True).fill("s3cret-value")
+    for label in ("Zoom account level", "Zoom restrict public channels"):
+        await page.get_by_label(label, exact=True).check()
     for label in ("Direct media for DMs", "Embedded experience", "Allow guests"):
         await page.get_by_label(label, exact=True).check()
     for label in ("Show start/end notifications", "Names over video"):
@@ -94,8 +100,17 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
         "allow_guests": True,
         "show_notifications": False,
         "enable_overlay_text": False,
+        "default_engine": "zoom",
+        "zoom_url": "https://zoom.example.com",
+        "zoom_api_url": "",
+        "zoom_account_level": True,
+        "zoom_client_id": "client-123",
+        "zoom_restrict_public_channels": True,
+        "zoom_post_recording_password": False,
     }
     assert (await served.components.admin.settings()).model_dump(mode="json") == expected
+    assert (await served.components.admin.secrets_set())["zoom_client_secret"] is True
+    await expect(page.get_by_label("Zoom client secret", exact=True)).to_have_value("")
 
     # A bad value: refused with the reason, nothing saved (not even the good change beside it).
     await page.get_by_label("Alias prefix", exact=True).fill("other-")

@@ -75,6 +75,7 @@ class MattermostStandIn:
             "last_name": last,
             "roles": roles,
             "is_bot": False,
+            "email": f"{username}@example.com",
         }
         return user_id
 
@@ -94,6 +95,15 @@ class MattermostStandIn:
         parts = request.url.path.strip("/").split("/")
         if len(parts) == 3 and parts[:2] == ["api", "v4"] and parts[2] in ("teams", "channels"):
             return self._listing(request, parts[2])
+        if len(parts) == 6 and parts[:3] == ["api", "v4", "channels"] and parts[4] == "members":
+            channel = self.channels.get(parts[3])
+            members = None if channel is None else channel.get("members")
+            if channel is not None and (members is None or parts[5] in members):
+                member = {"channel_id": parts[3], "user_id": parts[5], "roles": "channel_user"}
+                return httpx2.Response(200, content=orjson.dumps(member))
+            return _error(
+                404, "app.channel.get_member.missing.app_error", "No channel member found"
+            )
         if len(parts) == 4 and parts[:2] == ["api", "v4"]:
             table = {"channels": self.channels, "users": self.users}.get(parts[2])
             if table is not None:

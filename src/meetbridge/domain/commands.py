@@ -13,6 +13,10 @@ class Verb(StrEnum):
     LINK = "link"
     HELP = "help"
     ADMIN = "admin"
+    ENGINE = "engine"
+    CONNECT = "connect"
+    DISCONNECT = "disconnect"
+    SETTINGS = "settings"
 
 
 @dataclass(frozen=True, slots=True)

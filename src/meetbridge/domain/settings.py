@@ -97,6 +97,37 @@ class RuntimeSettings(BaseModel):
     enable_chat: Literal["default", "yes", "no"] = Field(
         "yes", description="In-meeting chat: yes, no, or default (Infinity's global setting)."
     )
+    default_engine: Literal["pexip", "zoom"] = Field(
+        "pexip",
+        description="Meeting engine of channels that have not chosen one (/meet engine).",
+    )
+    zoom_url: str = Field(
+        "",
+        description="Zoom URL for a self-hosted Zoom (OAuth and join links); empty for zoom.us.",
+    )
+    zoom_api_url: str = Field(
+        "", description="Zoom API URL for a self-hosted Zoom; empty for https://api.zoom.us/v2."
+    )
+    zoom_account_level: bool = Field(
+        False,
+        description="Zoom OAuth by account-level app: an admin connects once and users are "
+        "matched by their Mattermost email; otherwise each user connects their own account.",
+    )
+    zoom_client_id: str = Field("", max_length=200, description="Client ID of the Zoom OAuth app.")
+    zoom_restrict_public_channels: bool = Field(
+        False, description="Do not start Zoom meetings in public channels."
+    )
+    zoom_post_recording_password: bool = Field(
+        False, description="Include the recording password when posting Zoom recording links."
+    )
+
+    @field_validator("zoom_url", "zoom_api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[\w./-]*)?", value):
+            raise ValueError("must be an http(s) URL such as https://zoom.example.com")
+        return value
 
     @field_validator("pexip_node")
     @classmethod
@@ -132,6 +163,13 @@ class RuntimeSettings(BaseModel):
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(RuntimeSettings.model_fields)
+
+# Settings that are secrets: stored sealed (AES-GCM), never shown back, set like the others.
+SECRET_SETTINGS: dict[str, str] = {
+    "zoom_client_secret": "Client secret of the Zoom OAuth app.",
+    "zoom_webhook_secret_token": "Secret Token of the Zoom app's event subscription (used to "
+    "verify webhook signatures and answer Zoom's URL validation).",
+}
 
 
 class SettingError(ValueError):

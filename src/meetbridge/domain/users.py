@@ -25,6 +25,7 @@ class UserInfo:
     last_name: str = ""
     roles: str = ""
     is_bot: bool = False
+    email: str = ""
 
     @property
     def is_system_admin(self) -> bool:

@@ -19,6 +19,16 @@ class MeetingCard:
     ended_at: float | None
     participants: tuple[str, ...]
     attendees: tuple[str, ...]
+    engine_key: str = "pexip"
+    join_url: str | None = None  # engines whose meetings are joined through their own link
+    meeting_number: str | None = None
+    roster: bool = True  # whether the engine reports who is in the meeting
+    minutes: int | None = None  # the engine's own figure for how long it lasted
+
+    @property
+    def key(self) -> str:
+        """Identifies the card among meetbridge's posts: engine and meeting."""
+        return f"{self.engine_key}:{self.meeting_id}"
 
     @property
     def is_over(self) -> bool:
@@ -26,6 +36,8 @@ class MeetingCard:
 
     @property
     def duration(self) -> float | None:
+        if self.minutes is not None:
+            return self.minutes * 60.0
         return None if self.ended_at is None else max(0.0, self.ended_at - self.started_at)
 
 

@@ -12,17 +12,27 @@ from typing import Any
 from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox, random_password
 from meetbridge.domain.ids import ChannelId
-from meetbridge.domain.settings import RuntimeSettings, apply_change, settings_from_stored
+from meetbridge.domain.settings import (
+    SECRET_SETTINGS,
+    RuntimeSettings,
+    SettingError,
+    apply_change,
+    settings_from_stored,
+)
 from meetbridge.store import (
     audit_repo,
     channel_filter_repo,
+    chat_repo,
     credentials_repo,
     deployment_repo,
+    revisions,
     settings_repo,
 )
 from meetbridge.store.channel_filter_repo import FilterEntry
 from meetbridge.store.credentials_repo import PexipCredentials
 from meetbridge.store.database import Database
+
+SECRETS_TOPIC = "secrets"
 
 
 def new_credentials(now: float) -> PexipCredentials:
@@ -116,6 +126,26 @@ class AdminService:
     async def audit(self, limit: int, offset: int) -> list[audit_repo.AuditEntry]:
         async with self._database.read() as conn:
             return await audit_repo.recent(conn, limit, offset)
+
+    async def set_secret(self, key: str, value: str, actor: str) -> None:
+        """Store one of SECRET_SETTINGS, sealed; the audit log records that, never the value."""
+        if key not in SECRET_SETTINGS:
+            raise SettingError(f"{key!r} is not a secret setting", key)
+        value = value.strip()
+        if not value or len(value) > 500:
+            raise SettingError(f"invalid value for {key}: must be 1-500 characters", key)
+        async with self._database.transaction() as conn:
+            now = self._clock.now()
+            await chat_repo.put_secret(conn, self._box, f"setting:{key}", value, now)
+            await revisions.bump(conn, SECRETS_TOPIC)
+            await audit_repo.record(conn, actor, "secret.changed", {"key": key}, now)
+
+    async def secrets_set(self) -> dict[str, bool]:
+        async with self._database.read() as conn:
+            return {
+                key: await chat_repo.get_secret(conn, self._box, f"setting:{key}") is not None
+                for key in SECRET_SETTINGS
+            }
 
     async def channel_filter(self) -> list[FilterEntry]:
         async with self._database.read() as conn:

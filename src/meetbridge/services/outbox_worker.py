@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo, ChannelKind
-from meetbridge.domain.ids import UserId
+from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.users import display_name
 from meetbridge.domain.views import MeetingCard, RingCard, RingState
@@ -34,7 +34,8 @@ from meetbridge.ports import (
 )
 from meetbridge.services import notifications
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import chat_repo, meetings_repo, outbox_repo
+from meetbridge.services.zoom import ZOOM_CARD, ZOOM_REPLY
+from meetbridge.store import chat_repo, meetings_repo, outbox_repo, zoom_repo
 from meetbridge.store.database import Database
 from meetbridge.store.outbox_repo import OutboxItem
 
@@ -69,6 +70,8 @@ class OutboxWorker:
             notifications.RING_START: self._start_ringing,
             notifications.RING_UPDATE: self._update_ring,
             notifications.RING_EXPIRE: self._expire_ring,
+            ZOOM_CARD: self._sync_zoom_card,
+            ZOOM_REPLY: self._zoom_reply,
         }
         self.permission_warnings: set[str] = set()
 
@@ -150,7 +153,7 @@ class OutboxWorker:
         card = await self._card(meeting, meeting_id)
         if post_id is None and item.attempts > 1:
             # An earlier attempt may have created the card before its answer was lost.
-            post_id = await self._platform.find_card(meeting.channel_id, meeting_id)
+            post_id = await self._platform.find_card(meeting.channel_id, card.key)
             if post_id is not None:
                 await self._save_card(meeting, meeting_id, post_id)
         new_post_id = await self._platform.publish_card(card, post_id)
@@ -182,6 +185,50 @@ class OutboxWorker:
             return None
         user = await self._directory.user(user_id)
         return None if user is None else display_name(user, self._state.settings.display_name)
+
+    # --- Zoom ------------------------------------------------------------------------------
+
+    async def _sync_zoom_card(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        row_id = int(payload["row_id"])
+        async with self._database.read() as conn:
+            meeting = await zoom_repo.meeting(conn, row_id)
+        if meeting is None:
+            return
+        card = MeetingCard(
+            meeting_id=row_id,
+            channel_id=ChannelId(meeting.channel_id),
+            engine="Zoom",
+            topic=meeting.topic,
+            started_by=await self._name(UserId(meeting.creator_id)),
+            started_at=meeting.started_at or meeting.created_at,
+            ended_at=meeting.ended_at,
+            participants=(),
+            attendees=(),
+            engine_key="zoom",
+            join_url=meeting.join_url,
+            meeting_number=meeting.meeting_id,
+            roster=False,
+            minutes=meeting.duration_minutes,
+        )
+        post_id = meeting.post_id
+        if post_id is None and item.attempts > 1:
+            post_id = await self._platform.find_card(card.channel_id, card.key)
+        new_post_id = await self._platform.publish_card(card, post_id)
+        if new_post_id != meeting.post_id:
+            async with self._database.transaction() as conn:
+                await zoom_repo.update_meeting(conn, row_id, post_id=new_post_id)
+
+    async def _zoom_reply(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        async with self._database.read() as conn:
+            meeting = await zoom_repo.meeting(conn, int(payload["row_id"]))
+        if meeting is None:
+            return
+        await self._platform.post_reply(
+            ChannelId(meeting.channel_id),
+            meeting.post_id,
+            str(payload["message"]),
+            str(payload["key"]),
+        )
 
     # --- custom statuses -----------------------------------------------------------------
 

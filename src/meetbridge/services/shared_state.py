@@ -16,7 +16,7 @@ from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox
 from meetbridge.domain.ids import ChannelId
 from meetbridge.domain.pins import ChannelPins
-from meetbridge.domain.settings import RuntimeSettings, settings_from_stored
+from meetbridge.domain.settings import SECRET_SETTINGS, RuntimeSettings, settings_from_stored
 from meetbridge.store import (
     channel_filter_repo,
     chat_repo,
@@ -42,6 +42,7 @@ class SharedState:
         self.disallowed: frozenset[ChannelId] = frozenset()
         self.credentials: PexipCredentials | None = None
         self.command_tokens: dict[str, str] = {}  # team id -> token Mattermost issued for /meet
+        self.secrets: dict[str, str] = {}  # the SECRET_SETTINGS that are set
         self._pins: dict[ChannelId, ChannelPins] = {}
         self._seen: dict[str, int] = {}
 
@@ -49,7 +50,14 @@ class SharedState:
         async with self._database.read() as conn:
             self._seen = await revisions.read_all(conn)
         await self._reload(
-            {"settings", "channel_filter", "credentials", "pins", chat_repo.COMMANDS_TOPIC}
+            {
+                "settings",
+                "channel_filter",
+                "credentials",
+                "pins",
+                "secrets",
+                chat_repo.COMMANDS_TOPIC,
+            }
         )
 
     async def refresh(self) -> set[str]:
@@ -78,6 +86,12 @@ class SharedState:
                 self.disallowed = await channel_filter_repo.disallowed(conn)
             if credentials_repo.TOPIC in topics:
                 self.credentials = await credentials_repo.get(conn, self._box)
+            if "secrets" in topics:
+                self.secrets = {
+                    key: value
+                    for key in SECRET_SETTINGS
+                    if (value := await chat_repo.get_secret(conn, self._box, f"setting:{key}"))
+                }
             if chat_repo.COMMANDS_TOPIC in topics:
                 self.command_tokens = await chat_repo.command_tokens(conn, self._box)
         if pins_repo.TOPIC in topics:

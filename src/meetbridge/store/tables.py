@@ -250,6 +250,62 @@ channel_catalogue = Table(
     Index("ix_channel_catalogue_display", "display_name"),
 )
 
+channel_engines = Table(
+    "channel_engines",
+    metadata,
+    Column("channel_id", String(26), primary_key=True),
+    Column("engine", String(16), nullable=False),
+    Column("updated_by", String(128), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+user_preferences = Table(
+    "user_preferences",
+    metadata,
+    Column("user_id", String(26), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
+zoom_connections = Table(
+    "zoom_connections",
+    metadata,
+    # A Mattermost user id, or "account" for the account-level app's single connection.
+    Column("owner", String(26), primary_key=True),
+    Column("zoom_user_id", String(64), nullable=False),
+    Column("zoom_email", String(320), nullable=False),
+    Column("pmi", BigInteger, nullable=True),
+    Column("tokens_sealed", LargeBinary, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+zoom_meetings = Table(
+    "zoom_meetings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel_id", String(26), nullable=False),
+    Column("meeting_id", String(32), nullable=False),
+    Column("uuid", String(128), nullable=False),
+    Column("join_url", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("creator_id", String(26), nullable=False),
+    Column("personal", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("ended_at", Float, nullable=True),
+    Column("duration_minutes", Integer, nullable=True),
+    Column("post_id", String(26), nullable=True),
+    Index("ix_zoom_meetings_meeting", "meeting_id"),
+    Index("ix_zoom_meetings_channel", "channel_id", "created_at"),
+)
+
+webhook_receipts = Table(
+    "webhook_receipts",
+    metadata,
+    Column("signature", String(128), primary_key=True),
+    Column("received_at", Float, nullable=False),
+)
+
 revisions = Table(
     "revisions",
     metadata,
@@ -272,6 +328,7 @@ __all__ = [
     "admin_sessions",
     "audit_log",
     "channel_catalogue",
+    "channel_engines",
     "channel_filter",
     "channel_pins",
     "deployment",
@@ -290,4 +347,8 @@ __all__ = [
     "slash_commands",
     "status_backups",
     "used_login_tokens",
+    "user_preferences",
+    "webhook_receipts",
+    "zoom_connections",
+    "zoom_meetings",
 ]

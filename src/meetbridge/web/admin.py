@@ -27,7 +27,7 @@ from meetbridge.chat.mattermost.errors import MattermostError
 from meetbridge.clock import Clock
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, is_mattermost_id
-from meetbridge.domain.settings import RuntimeSettings, SettingError
+from meetbridge.domain.settings import SECRET_SETTINGS, RuntimeSettings, SettingError
 from meetbridge.domain.views import describe_duration
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole, ConsoleSignInError
@@ -122,6 +122,7 @@ class AdminEndpoints:
         database: Database,
         catalogue: CatalogueSync | None,
         clock: Clock,
+        zoom_webhook_url: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self._config = config
         self._console = console
@@ -129,6 +130,7 @@ class AdminEndpoints:
         self._meetings = meetings
         self._database = database
         self._catalogue = catalogue
+        self._zoom_webhook_url_source = zoom_webhook_url
         self._clock = clock
         self._secure = config.effective_public_url.startswith("https://")
         origin = urlsplit(config.effective_public_url)
@@ -245,12 +247,20 @@ class AdminEndpoints:
                 session,
                 section="settings",
                 fields=settings_form(current),
+                secrets=await self._secret_fields(),
+                zoom_webhook_url=await self._zoom_webhook_url(),
                 saved=saved,
             )
         form: dict[str, list[str]] = request.state.form
         changes = self._submitted_settings(form)
+        secrets = {k: form[k][0] for k in SECRET_SETTINGS if form.get(k, [""])[0].strip()}
         try:
+            for key, value in secrets.items():  # check before anything is stored
+                if len(value.strip()) > 500:
+                    raise SettingError(f"invalid value for {key}: at most 500 characters", key)
             await self._admin.change_settings(changes, f"admin:{session.user_id}")
+            for key, value in secrets.items():
+                await self._admin.set_secret(key, value, f"admin:{session.user_id}")
         except SettingError as exc:
             current = await self._admin.settings()
             fields = settings_form(current, {exc.key: str(exc)} if exc.key else {})
@@ -264,9 +274,26 @@ class AdminEndpoints:
                 400,
                 section="settings",
                 fields=fields,
+                secrets=await self._secret_fields(),
+                zoom_webhook_url=await self._zoom_webhook_url(),
                 error=str(exc),
             )
         return RedirectResponse("/admin/settings?saved=1", status_code=303)
+
+    async def _zoom_webhook_url(self) -> str:
+        return await (self._zoom_webhook_url_source or _no_url)()
+
+    async def _secret_fields(self) -> list[dict[str, Any]]:
+        stored = await self._admin.secrets_set()
+        return [
+            {
+                "key": key,
+                "label": key.replace("_", " ").capitalize(),
+                "help": text,
+                "set": stored[key],
+            }
+            for key, text in SECRET_SETTINGS.items()
+        ]
 
     @staticmethod
     def _submitted_settings(form: dict[str, list[str]]) -> dict[str, Any]:
@@ -410,6 +437,10 @@ class AdminEndpoints:
             page=page,
             has_next=len(entries) > PER_PAGE,
         )
+
+
+async def _no_url() -> str:
+    return ""
 
 
 def _page_number(raw: str | None) -> int:

@@ -39,6 +39,7 @@ from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.policy import PolicyService
 from meetbridge.services.shared_state import SharedState
+from meetbridge.services.zoom import ZoomService
 from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store import inbox as inbox_store
 from meetbridge.store.database import open_database
@@ -51,6 +52,7 @@ from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
 from meetbridge.web.responses import error_response
+from meetbridge.web.zoom import ZoomEndpoints
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +93,7 @@ class Components:
     buttons: ActionSigner
     console: AdminConsole
     interactions: MeetInteractions
+    zoom: ZoomService
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -103,6 +106,7 @@ def build_components(
     config: ServiceConfig,
     clock: Clock | None = None,
     mattermost_transport: httpx2.AsyncBaseTransport | None = None,
+    zoom_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Components:
     clock = clock or SystemClock()
     public_url = config.effective_public_url
@@ -122,6 +126,17 @@ def build_components(
     )
     outbox = None if chat is None else chat.outbox
     console = AdminConsole(core.database, core.links, directory, clock)
+    zoom = ZoomService(
+        core.database,
+        core.box,
+        state,
+        directory,
+        join,
+        httpx2.AsyncClient(timeout=10.0, transport=zoom_transport),
+        core.links,
+        clock,
+        public_url,
+    )
     applier = EventApplier(
         core.database,
         state,
@@ -158,7 +173,9 @@ def build_components(
             clock,
             public_url,
             outbox.wake if outbox is not None else (lambda: None),
+            zoom,
         ),
+        zoom=zoom,
         chat=chat,
     )
 
@@ -219,9 +236,10 @@ def create_app(
     mattermost_transport: httpx2.AsyncBaseTransport | None = None,
     auto_migrate: bool | None = None,
     background: bool = True,
+    zoom_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> MeetbridgeApp:
     """The application. ``background=False`` leaves the workers to the caller (tests)."""
-    components = build_components(config, clock, mattermost_transport)
+    components = build_components(config, clock, mattermost_transport, zoom_transport)
     pexip = PexipEndpoints(
         components.state, components.policy, components.inbox, components.metrics
     )
@@ -238,6 +256,13 @@ def create_app(
             components.core.clock,
             secure_cookies=config.effective_public_url.startswith("https://"),
         ).routes(),
+        *ZoomEndpoints(
+            components.zoom,
+            components.state,
+            components.core.database,
+            components.core.clock,
+            secure_cookies=config.effective_public_url.startswith("https://"),
+        ).routes(),
         *AdminEndpoints(
             config,
             components.console,
@@ -246,6 +271,7 @@ def create_app(
             components.core.database,
             None if components.chat is None else components.chat.catalogue,
             components.core.clock,
+            components.zoom.webhook_url,
         ).routes(),
     ]
 
@@ -294,6 +320,7 @@ async def _stop(components: Components) -> None:
     for task in components.tasks:
         task.cancel()
     await asyncio.gather(*components.tasks, return_exceptions=True)
+    await components.zoom.close()
     if components.chat is not None:
         await components.chat.client.close()
         await components.chat.oauth_http.aclose()

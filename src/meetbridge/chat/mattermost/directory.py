@@ -154,6 +154,19 @@ class MattermostDirectory:
             raise DirectoryUnavailableError(f"members of {channel_id}: {exc!r}") from exc
         return [UserId(member["user_id"]) for member in members]
 
+    async def is_channel_admin(self, channel_id: ChannelId, user_id: UserId) -> bool:
+        """Whether the user administers the channel (not cached: only /meet engine asks)."""
+        try:
+            member = await self._client.get_channel_member(channel_id, user_id)
+        except MattermostError as exc:
+            raise DirectoryUnavailableError(f"member {user_id} of {channel_id}: {exc!r}") from exc
+        if member is None:
+            return False
+        return (
+            bool(member.get("scheme_admin"))
+            or "channel_admin" in str(member.get("roles", "")).split()
+        )
+
     def forget_membership(self, channel_id: str, user_id: str) -> None:
         self.memberships.invalidate(f"{channel_id}:{user_id}")
 
@@ -189,4 +202,7 @@ class UnconfiguredDirectory:
         raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
 
     async def members(self, channel_id: ChannelId) -> list[UserId]:
+        raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
+
+    async def is_channel_admin(self, channel_id: ChannelId, user_id: UserId) -> bool:
         raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")

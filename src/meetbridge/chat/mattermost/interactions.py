@@ -12,7 +12,7 @@ from meetbridge.chat.mattermost.actions import ActionSigner, VerifiedAction
 from meetbridge.chat.mattermost.rendering import NOT_AVAILABLE, help_text
 from meetbridge.clock import Clock
 from meetbridge.domain.commands import MeetCommand, Verb, parse_meet
-from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.views import describe_duration
 from meetbridge.ports import Directory, DirectoryUnavailableError
@@ -20,6 +20,7 @@ from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
 from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
+from meetbridge.services.zoom import Outcome, PmiPreference, StartResult, ZoomService
 from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store.database import Database
 
@@ -52,6 +53,7 @@ class MeetInteractions:
         clock: Clock,
         public_url: str,
         wake_outbox: Any,
+        zoom: ZoomService | None = None,
     ) -> None:
         self._join = join
         self._admin = admin
@@ -62,15 +64,25 @@ class MeetInteractions:
         self._clock = clock
         self._public_url = public_url
         self._wake_outbox = wake_outbox
+        self._zoom = zoom
 
     # --- /meet ---------------------------------------------------------------------------
 
     async def command(self, invocation: Invocation) -> dict[str, Any]:
         command = parse_meet(invocation.text)
         if command.verb in (Verb.START, Verb.JOIN):
-            return await self._go(
-                invocation, command.argument if command.verb is Verb.START else ""
-            )
+            topic = command.argument if command.verb is Verb.START else ""
+            if (
+                self._zoom is not None
+                and await self._zoom.engine_for(invocation.channel_id) == "zoom"
+            ):
+                result = await self._zoom.start(invocation.user_id, invocation.channel_id, topic)
+                return zoom_reply(result, self._buttons, invocation.channel_id, invocation.user_id)
+            return await self._go(invocation, topic)
+        if command.verb is Verb.ENGINE:
+            return await self._engine(invocation, command.argument.lower())
+        if command.verb in (Verb.CONNECT, Verb.DISCONNECT, Verb.SETTINGS):
+            return await self._zoom_account(invocation, command.verb)
         if command.verb is Verb.STATUS:
             return await self._status(invocation)
         if command.verb is Verb.LINK:
@@ -154,6 +166,71 @@ class MeetInteractions:
             ],
         )
 
+    async def _engine(self, invocation: Invocation, engine: str) -> dict[str, Any]:
+        if engine not in ("zoom", "pexip", "default") or self._zoom is None:
+            return ephemeral(
+                "Use `/meet engine zoom`, `/meet engine pexip` or `/meet engine default`."
+            )
+        channel, user = invocation.channel_id, invocation.user_id
+        try:
+            allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
+                channel, user
+            )
+        except DirectoryUnavailableError:
+            return ephemeral(
+                "Mattermost cannot be reached right now; please try again in a moment."
+            )
+        if not allowed:
+            return ephemeral(
+                "Only channel admins and system admins can choose this channel's engine."
+            )
+        await self._zoom.set_engine(
+            channel, None if engine == "default" else engine, f"mattermost:{user}"
+        )
+        current = await self._zoom.engine_for(channel)
+        names = {"zoom": "Zoom", "pexip": "Pexip Infinity"}
+        return ephemeral(f"Meetings in this channel now use {names[current]}.")
+
+    async def _zoom_account(self, invocation: Invocation, verb: Verb) -> dict[str, Any]:
+        zoom, user = self._zoom, invocation.user_id
+        if zoom is None or not zoom.configured():
+            return ephemeral("Zoom is not configured on meetbridge yet; ask an admin.")
+        is_admin = await self._is_admin(user)
+        if verb is Verb.DISCONNECT:
+            return ephemeral(await zoom.disconnect(user, is_admin))
+        if verb is Verb.CONNECT:
+            if zoom.account_level and not is_admin:
+                return ephemeral(
+                    "Zoom is connected by an admin for everyone; there is nothing to connect."
+                )
+            link = zoom.connect_link(user, invocation.channel_id)
+            return ephemeral(
+                f"[Connect your Zoom account]({link}) (a personal link, valid for 10 minutes)."
+            )
+        current = await zoom.pmi_preference(user)
+        shown = {
+            "personal": "always your personal meeting ID",
+            "new": "always a new meeting ID",
+            "ask": "ask each time",
+        }
+        channel = invocation.channel_id
+        return ephemeral(
+            "Zoom meetings you start use: "
+            + (shown[current.value] if current else "ask each time (not set)"),
+            attachments=[
+                {
+                    "text": "Use your personal meeting ID?",
+                    "actions": [
+                        self._buttons.button(
+                            "Always", "zoompref", channel, "personal", user, "primary"
+                        ),
+                        self._buttons.button("Never", "zoompref", channel, "new", user),
+                        self._buttons.button("Ask each time", "zoompref", channel, "ask", user),
+                    ],
+                }
+            ],
+        )
+
     async def _set_allowed(self, channel_id: ChannelId, user_id: UserId, allowed: bool) -> str:
         await self._admin.set_channel_allowed(channel_id, allowed, f"mattermost:{user_id}")
         return (
@@ -181,6 +258,8 @@ class MeetInteractions:
             }
         if action.action in ("ring_join", "ring_ignore"):
             return await self._click_ring(action, user_id)
+        if action.action.startswith("zoom") and self._zoom is not None:
+            return await self._click_zoom(action, user_id)
         if action.action in ("admin_allow", "admin_disallow"):
             if not await self._is_admin(user_id):
                 return {"ephemeral_text": "Only system admins can change this."}
@@ -201,6 +280,43 @@ class MeetInteractions:
             "ephemeral_text": f"Opening the meeting… If it does not open, [join here]({url}).",
         }
 
+    async def _click_zoom(self, action: VerifiedAction, user_id: UserId) -> dict[str, Any]:
+        assert self._zoom is not None
+        channel = ChannelId(action.channel_id)
+        if action.action == "zoomjoin":
+            meeting = (
+                await self._zoom.meeting(int(action.target)) if action.target.isdigit() else None
+            )
+            if meeting is None or meeting.ended_at is not None:
+                return {"ephemeral_text": "This Zoom meeting has ended."}
+            try:
+                await self._join.check(channel, user_id)
+            except JoinRefusedError as refused:
+                return {"ephemeral_text": refused.detail}
+            return {
+                "goto_location": meeting.join_url,
+                "ephemeral_text": f"[Join the Zoom meeting]({meeting.join_url})",
+            }
+        if action.action == "zoompref":
+            await self._zoom.set_pmi_preference(user_id, PmiPreference(action.target))
+            return {
+                "ephemeral_text": "Saved: "
+                + {
+                    "personal": "Zoom meetings will use your personal meeting ID.",
+                    "new": "Zoom meetings will use a new meeting ID.",
+                    "ask": "You will be asked each time.",
+                }[action.target]
+            }
+        use_pmi = {"zoompmi": True, "zoomnew": False}.get(action.action)
+        result = await self._zoom.start(
+            user_id, channel, action.target, use_pmi=use_pmi, force=action.action == "zoomforce"
+        )
+        reply = zoom_reply(result, self._buttons, channel, user_id)
+        answer: dict[str, Any] = {"ephemeral_text": reply["text"]}
+        if reply.get("goto_location"):
+            answer["goto_location"] = reply["goto_location"]
+        return answer
+
     async def _click_ring(self, action: VerifiedAction, user_id: UserId) -> dict[str, Any]:
         if not action.target.isdigit():
             return {"ephemeral_text": "This call is no longer available."}
@@ -218,5 +334,50 @@ class MeetInteractions:
         return {"ephemeral_text": "Call ignored."}
 
 
-def looks_like_id(value: object) -> bool:
-    return isinstance(value, str) and is_mattermost_id(value)
+def zoom_reply(
+    result: StartResult, buttons: ActionSigner, channel: ChannelId, user: UserId
+) -> dict[str, Any]:
+    """A Zoom start outcome as an ephemeral command answer."""
+    if result.outcome is Outcome.STARTED and result.url:
+        return ephemeral(
+            f"{result.text} [Join the Zoom meeting]({result.url})", goto_location=result.url
+        )
+    if result.outcome is Outcome.CONNECT:
+        return ephemeral(
+            f"{result.text} [Connect your Zoom account]({result.url}); the meeting starts then."
+        )
+    if result.outcome is Outcome.RECENT:
+        return ephemeral(
+            f"{result.text} [Join that meeting]({result.url}), or start another one:",
+            attachments=[
+                {
+                    "actions": [
+                        buttons.button(
+                            "Start a new meeting", "zoomforce", channel, result.topic, user
+                        )
+                    ]
+                }
+            ],
+        )
+    if result.outcome is Outcome.ASK_PMI:
+        return ephemeral(
+            f"{result.text} You can set a default with `/meet settings`.",
+            attachments=[
+                {
+                    "actions": [
+                        buttons.button(
+                            "Use my personal meeting ID",
+                            "zoompmi",
+                            channel,
+                            result.topic,
+                            user,
+                            "primary",
+                        ),
+                        buttons.button(
+                            "Use a new meeting ID", "zoomnew", channel, result.topic, user
+                        ),
+                    ]
+                }
+            ],
+        )
+    return ephemeral(result.text)

@@ -29,4 +29,5 @@ def user_from_json(data: dict[str, Any]) -> UserInfo:
         last_name=data.get("last_name", ""),
         roles=data.get("roles", ""),
         is_bot=bool(data.get("is_bot", False)),
+        email=data.get("email", ""),
     )

@@ -60,12 +60,30 @@ class MattermostPlatform:
         await _call("update card", lambda: self._client.patch_post(post_id, patch))
         return post_id
 
-    async def find_card(self, channel_id: ChannelId, meeting_id: int) -> str | None:
+    async def find_card(self, channel_id: ChannelId, card_key: str) -> str | None:
+        return await self._find(channel_id, "meetbridge_card", card_key)
+
+    async def post_reply(
+        self, channel_id: ChannelId, root_id: str | None, message: str, key: str
+    ) -> str:
+        existing = await self._find(channel_id, "meetbridge_reply", key)
+        if existing is not None:
+            return existing  # an earlier attempt got through
+        post = {
+            "channel_id": channel_id,
+            "root_id": root_id or "",
+            "message": message,
+            "props": {"meetbridge_reply": key},
+        }
+        created = await _call("reply", lambda: self._client.create_post(post))
+        return str(created["id"])
+
+    async def _find(self, channel_id: str, prop: str, value: str) -> str | None:
         bot_id = await self.bot_id()
         posts = await _call("read channel", lambda: self._client.recent_posts(channel_id, 100))
         for post in posts:
             props = post.get("props") or {}
-            if post.get("user_id") == bot_id and props.get("meetbridge_meeting_id") == meeting_id:
+            if post.get("user_id") == bot_id and props.get(prop) == value:
                 return str(post["id"])
         return None
 

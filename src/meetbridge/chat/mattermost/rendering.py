@@ -31,17 +31,20 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
         {"title": "Started by", "value": starter, "short": True},
         {"title": "Engine", "value": card.engine, "short": True},
     ]
+    if card.meeting_number:
+        fields.append({"title": "Meeting ID", "value": card.meeting_number, "short": True})
     if card.is_over:
         lasted = describe_duration(card.duration or 0.0)
         message = f"Video meeting ended{topic}. It lasted {lasted}."
         fields.append({"title": "Duration", "value": lasted, "short": True})
-        fields.append(
-            {
-                "title": f"Attended by ({len(card.attendees)})",
-                "value": _names(card.attendees),
-                "short": False,
-            }
-        )
+        if card.roster:
+            fields.append(
+                {
+                    "title": f"Attended by ({len(card.attendees)})",
+                    "value": _names(card.attendees),
+                    "short": False,
+                }
+            )
         attachment: dict[str, Any] = {
             "fallback": message,
             "color": ENDED_COLOUR,
@@ -52,24 +55,37 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
         status = "ENDED"
     else:
         message = f"{starter} started a video meeting{topic}."
-        fields.append(
-            {
-                "title": f"In the meeting ({len(card.participants)})",
-                "value": _names(card.participants),
-                "short": False,
-            }
-        )
+        if card.roster:
+            fields.append(
+                {
+                    "title": f"In the meeting ({len(card.participants)})",
+                    "value": _names(card.participants),
+                    "short": False,
+                }
+            )
         target = str(card.meeting_id)
+        if card.join_url is not None:
+            actions = [
+                buttons.button(
+                    "Join", f"{card.engine_key}join", card.channel_id, target, style="primary"
+                )
+            ]
+            link = f"[Join Meeting]({card.join_url})"
+        else:
+            actions = [
+                buttons.button("Join", "join", card.channel_id, target, style="primary"),
+                buttons.button("Leave", "leave", card.channel_id, target),
+            ]
+            link = "Use /meet join to take part."
         attachment = {
-            "fallback": f"{message} Use /meet join to take part.",
+            "fallback": f"{message} {link}",
             "color": LIVE_COLOUR,
             "title": f"Video meeting in progress{topic}",
             "fields": fields,
-            "actions": [
-                buttons.button("Join", "join", card.channel_id, target, style="primary"),
-                buttons.button("Leave", "leave", card.channel_id, target),
-            ],
+            "actions": actions,
         }
+        if card.join_url is not None:
+            attachment["text"] = link
         status = "STARTED"
     return {
         "message": message,
@@ -77,9 +93,12 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
         "props": {
             "attachments": [attachment],
             "meetbridge_meeting_id": card.meeting_id,
+            "meetbridge_card": card.key,
+            "meeting_provider": card.engine,
             "meeting_status": status,
             "meeting_engine": card.engine,
             "meeting_topic": card.topic or "",
+            **({"meeting_link": card.join_url} if card.join_url else {}),
         },
     }
 
@@ -122,6 +141,9 @@ HELP = """\
 * `/meet join` — join the channel's meeting
 * `/meet status` — who is in the meeting, and for how long
 * `/meet link` — a lasting link to this channel's meeting, for members of the channel
+* `/meet engine zoom|pexip|default` — the meeting engine of this channel (channel admins)
+* `/meet connect` / `/meet disconnect` — connect or disconnect your Zoom account
+* `/meet settings` — whether Zoom meetings use your personal meeting ID
 * `/meet help` — this help"""
 
 ADMIN_HELP = """\

@@ -1,0 +1,1 @@
+"""Zoom: OAuth apps (user- and account-level), the meetings API, signed webhooks."""

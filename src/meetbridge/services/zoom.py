@@ -1,0 +1,555 @@
+"""Zoom meetings started from Mattermost channels.
+
+Connections: with a user-level OAuth app each user connects their own Zoom account (the
+authorization-code flow, with a state bound to the user, the channel and the browser, valid for
+ten minutes); with an account-level app an admin connects once and users are matched by their
+Mattermost email. Tokens are refreshed before use and kept sealed with AES-GCM under a key
+meetbridge generates for Zoom alone; regenerating that key drops every stored connection.
+
+Webhooks update the meeting cards (started, ended and how long it lasted) and post recording
+and transcript links in the card's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import httpx2
+import structlog
+
+from meetbridge.clock import Clock
+from meetbridge.crypto import SecretBox, decode_master_key, generate_master_key
+from meetbridge.domain.channels import ChannelKind
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.oauth import OAuthTokens
+from meetbridge.domain.tokens import TokenCodec
+from meetbridge.engines.zoom.api import (
+    ZoomApi,
+    ZoomApiError,
+    ZoomAuthError,
+    ZoomRateLimitedError,
+    ZoomUnavailableError,
+)
+from meetbridge.ports import Directory, DirectoryUnavailableError
+from meetbridge.services.join import JoinRefusedError, JoinService
+from meetbridge.services.shared_state import SharedState
+from meetbridge.store import audit_repo, chat_repo, outbox_repo, zoom_repo
+from meetbridge.store.database import Database
+from meetbridge.store.zoom_repo import ACCOUNT, ZoomConnection, ZoomMeeting
+
+log = structlog.get_logger(__name__)
+
+KEY_RECORD = "zoom_token_key"
+WEBHOOK_RECORD = "zoom_webhook_url_secret"
+STATE_PURPOSE = "zoom-oauth"
+STATE_LIFETIME = 10 * 60.0
+RECENT_WINDOW = 30.0
+REFRESH_MARGIN = 120.0
+PMI_PREFERENCE = "zoom_pmi"
+DEFAULT_TOPIC = "Zoom Meeting"
+
+ZOOM_CARD = "zoom.card"
+ZOOM_REPLY = "zoom.reply"
+
+
+class Outcome(StrEnum):
+    STARTED = "started"
+    CONNECT = "connect"
+    ASK_PMI = "ask_pmi"
+    RECENT = "recent"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    outcome: Outcome
+    text: str
+    url: str = ""  # the join link (started, recent) or the connect link
+    topic: str = ""
+
+
+class ZoomNeedsConnectionError(Exception):
+    pass
+
+
+class PmiPreference(StrEnum):
+    PERSONAL = "personal"
+    NEW = "new"
+    ASK = "ask"
+
+
+class ZoomService:
+    def __init__(
+        self,
+        database: Database,
+        master_box: SecretBox,
+        state: SharedState,
+        directory: Directory,
+        join: JoinService,
+        http: httpx2.AsyncClient,
+        links: TokenCodec,
+        clock: Clock,
+        public_url: str,
+    ) -> None:
+        self._database = database
+        self._master_box = master_box
+        self._state = state
+        self._directory = directory
+        self._join = join
+        self._http = http
+        self._links = links
+        self._clock = clock
+        self._public_url = public_url
+        self._refreshing: dict[str, asyncio.Lock] = {}
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # --- configuration ------------------------------------------------------------------
+
+    @property
+    def callback_url(self) -> str:
+        return f"{self._public_url}/zoom/oauth/callback"
+
+    @property
+    def account_level(self) -> bool:
+        return self._state.settings.zoom_account_level
+
+    def configured(self) -> bool:
+        return bool(
+            self._state.settings.zoom_client_id and self._state.secrets.get("zoom_client_secret")
+        )
+
+    def api(self) -> ZoomApi:
+        settings = self._state.settings
+        return ZoomApi(
+            self._http,
+            settings.zoom_url,
+            settings.zoom_api_url,
+            settings.zoom_client_id,
+            self._state.secrets.get("zoom_client_secret", ""),
+        )
+
+    async def token_box(self) -> SecretBox:
+        return await token_box(self._database, self._master_box, self._clock)
+
+    async def webhook_url(self) -> str:
+        return await webhook_url(self._database, self._master_box, self._clock, self._public_url)
+
+    async def webhook_path_secret(self) -> str:
+        return await _secret_record(
+            self._database, self._master_box, self._clock, WEBHOOK_RECORD, _new_path_secret
+        )
+
+    # --- channels ---------------------------------------------------------------------
+
+    async def engine_for(self, channel_id: ChannelId) -> str:
+        async with self._database.read() as conn:
+            chosen = await zoom_repo.channel_engine(conn, channel_id)
+        return chosen or self._state.settings.default_engine
+
+    async def set_engine(self, channel_id: ChannelId, engine: str | None, actor: str) -> None:
+        async with self._database.transaction() as conn:
+            now = self._clock.now()
+            await zoom_repo.set_channel_engine(conn, channel_id, engine, actor, now)
+            await audit_repo.record(
+                conn, actor, "channel.engine", {"channel_id": channel_id, "engine": engine}, now
+            )
+
+    # --- connecting -------------------------------------------------------------------
+
+    def connect_link(
+        self, user_id: UserId, channel_id: ChannelId | None, topic: str = "", start: bool = False
+    ) -> str:
+        claims = {
+            "u": user_id,
+            "c": channel_id or "",
+            "t": topic[:200],
+            "s": start,
+            "n": secrets.token_urlsafe(12),
+        }
+        token = self._links.encode(STATE_PURPOSE, claims, self._clock.now(), STATE_LIFETIME)
+        return f"{self._public_url}/zoom/oauth/start?state={token}"
+
+    def read_state(self, token: str) -> dict[str, Any]:
+        return self._links.decode(token, STATE_PURPOSE, self._clock.now())
+
+    async def complete_connection(self, claims: dict[str, Any], code: str) -> StartResult:
+        """Finish the OAuth flow for the user the state names; then start the meeting they
+        asked for, if they were connecting on the way to one."""
+        user_id = UserId(str(claims["u"]))
+        api = self.api()
+        now = self._clock.now()
+        tokens = await api.exchange_code(code, self.callback_url, now)
+        zoom_user = await api.me(tokens.access_token)
+        owner = ACCOUNT if self._state.settings.zoom_account_level else user_id
+        connection = ZoomConnection(
+            owner,
+            str(zoom_user.get("id", "")),
+            str(zoom_user.get("email", "")),
+            _pmi(zoom_user),
+            tokens,
+        )
+        box = await self.token_box()  # before the transaction: it may write the key itself
+        async with self._database.transaction() as conn:
+            await zoom_repo.save_connection(conn, box, connection, now)
+            await audit_repo.record(
+                conn, f"mattermost:{user_id}", "zoom.connected", {"owner": owner}, now
+            )
+        if claims.get("s") and claims.get("c"):
+            # No buttons on the browser page the flow ends on: without a preference, a new ID.
+            preference = await self.pmi_preference(user_id)
+            use_pmi = preference is PmiPreference.PERSONAL
+            return await self.start(
+                user_id, ChannelId(str(claims["c"])), str(claims.get("t", "")), use_pmi
+            )
+        return StartResult(Outcome.STARTED, "Your Zoom account is connected.")
+
+    async def disconnect(self, user_id: UserId, is_admin: bool) -> str:
+        owner = ACCOUNT if self._state.settings.zoom_account_level else user_id
+        if owner == ACCOUNT and not is_admin:
+            return "Only system admins can disconnect the Zoom account-level app."
+        async with self._database.transaction() as conn:
+            removed = await zoom_repo.delete_connection(conn, owner)
+            await audit_repo.record(
+                conn,
+                f"mattermost:{user_id}",
+                "zoom.disconnected",
+                {"owner": owner},
+                self._clock.now(),
+            )
+        return "Your Zoom account is disconnected." if removed else "No Zoom account was connected."
+
+    # --- preferences ------------------------------------------------------------------
+
+    async def pmi_preference(self, user_id: UserId) -> PmiPreference | None:
+        async with self._database.read() as conn:
+            value = await zoom_repo.preference(conn, user_id, PMI_PREFERENCE)
+        known = {p.value for p in PmiPreference}
+        return PmiPreference(value) if value in known else None
+
+    async def set_pmi_preference(self, user_id: UserId, preference: PmiPreference) -> None:
+        async with self._database.transaction() as conn:
+            await zoom_repo.set_preference(conn, user_id, PMI_PREFERENCE, preference.value)
+
+    # --- starting ---------------------------------------------------------------------
+
+    async def start(
+        self,
+        user_id: UserId,
+        channel_id: ChannelId,
+        topic: str = "",
+        use_pmi: bool | None = None,
+        force: bool = False,
+    ) -> StartResult:
+        topic = topic.strip() or DEFAULT_TOPIC
+        if not self.configured():
+            return StartResult(
+                Outcome.REFUSED, "Zoom is not configured on meetbridge yet; ask an admin."
+            )
+        try:
+            channel = await self._join.check(channel_id, user_id)
+        except JoinRefusedError as refused:
+            return StartResult(Outcome.REFUSED, refused.detail)
+        if (
+            channel.kind is ChannelKind.PUBLIC
+            and self._state.settings.zoom_restrict_public_channels
+        ):
+            return StartResult(
+                Outcome.REFUSED, "Starting Zoom meetings is disabled in public channels."
+            )
+        if not force:
+            async with self._database.read() as conn:
+                recent = await zoom_repo.recent_in_channel(
+                    conn, channel_id, self._clock.now() - RECENT_WINDOW
+                )
+            if recent is not None:
+                return StartResult(
+                    Outcome.RECENT,
+                    "A Zoom meeting was started in this channel moments ago.",
+                    recent.join_url,
+                    topic,
+                )
+        try:
+            await self._connection(user_id)  # connecting comes before any question
+        except ZoomNeedsConnectionError as needs:
+            link = self.connect_link(user_id, channel_id, topic, start=True)
+            return StartResult(Outcome.CONNECT, str(needs), link, topic)
+        if use_pmi is None:
+            preference = await self.pmi_preference(user_id)
+            if preference in (None, PmiPreference.ASK):
+                return StartResult(
+                    Outcome.ASK_PMI, "Which meeting ID would you like to use?", topic=topic
+                )
+            use_pmi = preference is PmiPreference.PERSONAL
+        try:
+            return await self._create(user_id, channel_id, topic, use_pmi)
+        except ZoomNeedsConnectionError as needs:
+            return StartResult(
+                Outcome.CONNECT,
+                str(needs),
+                self.connect_link(user_id, channel_id, topic, start=True),
+                topic,
+            )
+        except ZoomRateLimitedError as exc:
+            return StartResult(
+                Outcome.REFUSED, f"Zoom is busy; try again in {math.ceil(exc.retry_after)} seconds."
+            )
+        except ZoomUnavailableError:
+            return StartResult(
+                Outcome.REFUSED, "Zoom cannot be reached right now; try again in a moment."
+            )
+        except ZoomApiError as exc:
+            log.warning("zoom.refused", status=exc.status, code=exc.code)
+            return StartResult(
+                Outcome.REFUSED, f"Zoom refused to create the meeting ({exc.status})."
+            )
+
+    async def _create(
+        self, user_id: UserId, channel_id: ChannelId, topic: str, use_pmi: bool
+    ) -> StartResult:
+        api = self.api()
+        host, pmi = await self._host(user_id, api)
+        note = ""
+        if use_pmi and pmi:
+            meeting = await self._call(user_id, api, lambda token: api.meeting(token, str(pmi)))
+            meeting_id, personal = str(pmi), True
+        else:
+            if use_pmi:
+                note = " (Your Zoom account has no personal meeting ID, so this is a new one.)"
+            meeting = await self._call(
+                user_id, api, lambda token: api.create_meeting(token, host, topic)
+            )
+            meeting_id, personal = str(meeting["id"]), False
+        join_url = str(meeting.get("join_url") or f"{api.zoom_url}/j/{meeting_id}")
+        now = self._clock.now()
+        async with self._database.transaction() as conn:
+            row_id = await zoom_repo.add_meeting(
+                conn,
+                channel_id=channel_id,
+                meeting_id=meeting_id,
+                uuid=str(meeting.get("uuid", "")),
+                join_url=join_url,
+                topic=topic,
+                creator_id=user_id,
+                personal=personal,
+                created_at=now,
+            )
+            await outbox_repo.enqueue(
+                conn, ZOOM_CARD, {"row_id": row_id}, now, f"zoom-card:{row_id}"
+            )
+        return StartResult(Outcome.STARTED, f"Your Zoom meeting is ready{note}.", join_url, topic)
+
+    async def _host(self, user_id: UserId, api: ZoomApi) -> tuple[str, int | None]:
+        """Whom the meeting is created for: "me" (user-level) or the user's Zoom email."""
+        if not self._state.settings.zoom_account_level:
+            connection = await self._connection(user_id)
+            return "me", connection.pmi
+        try:
+            user = await self._directory.user(user_id)
+        except DirectoryUnavailableError as exc:
+            raise ZoomUnavailableError("Mattermost cannot be reached") from exc
+        email = user.email if user is not None else ""
+        try:
+            zoom_user = await self._call(user_id, api, lambda token: api.user(token, email))
+        except ZoomApiError as exc:
+            if exc.status == 404 or not email:
+                raise ZoomApiError(404, exc.code, "no Zoom user with this email") from exc
+            raise
+        return email, _pmi(zoom_user)
+
+    async def _connection(self, user_id: UserId) -> ZoomConnection:
+        owner = ACCOUNT if self._state.settings.zoom_account_level else user_id
+        box = await self.token_box()
+        async with self._database.read() as conn:
+            connection = await zoom_repo.connection(conn, box, owner)
+        if connection is None:
+            if owner == ACCOUNT:
+                raise ZoomNeedsConnectionError(
+                    "The Zoom app is not connected: a system admin must run /meet connect."
+                )
+            raise ZoomNeedsConnectionError("Connect your Zoom account first.")
+        return connection
+
+    async def _call(self, user_id: UserId, api: ZoomApi, request: Any) -> dict[str, Any]:
+        """Run an API request with a fresh token; on 401, refresh once and try again."""
+        connection = await self._fresh(await self._connection(user_id), api)
+        try:
+            result: dict[str, Any] = await request(connection.tokens.access_token)
+        except ZoomAuthError:
+            connection = await self._fresh(connection, api, force=True)
+            result = await request(connection.tokens.access_token)
+        return result
+
+    async def _fresh(
+        self, connection: ZoomConnection, api: ZoomApi, force: bool = False
+    ) -> ZoomConnection:
+        lock = self._refreshing.setdefault(connection.owner, asyncio.Lock())
+        async with lock:
+            box = await self.token_box()
+            async with self._database.read() as conn:  # another caller may have refreshed already
+                connection = await zoom_repo.connection(conn, box, connection.owner) or connection
+            now = self._clock.now()
+            if not force and connection.tokens.expires_at - REFRESH_MARGIN > now:
+                return connection
+            try:
+                tokens = await api.refresh(connection.tokens.refresh_token, now)
+            except (ZoomAuthError, ZoomApiError) as exc:
+                async with self._database.transaction() as conn:
+                    await zoom_repo.delete_connection(conn, connection.owner)
+                raise ZoomNeedsConnectionError(
+                    "Your Zoom connection has expired; connect again."
+                ) from exc
+            refreshed = ZoomConnection(
+                connection.owner,
+                connection.zoom_user_id,
+                connection.zoom_email,
+                connection.pmi,
+                OAuthTokens(
+                    tokens.access_token,
+                    tokens.refresh_token or connection.tokens.refresh_token,
+                    tokens.expires_at,
+                ),
+            )
+            async with self._database.transaction() as conn:
+                await zoom_repo.save_connection(conn, box, refreshed, now)
+            return refreshed
+
+    # --- webhooks ---------------------------------------------------------------------
+
+    async def apply_event(self, event: str, payload: dict[str, Any]) -> None:
+        """Record what a verified webhook says, and queue the Mattermost changes it implies."""
+        meeting_object = payload.get("object") if isinstance(payload.get("object"), dict) else {}
+        assert isinstance(meeting_object, dict)
+        zoom_id = str(meeting_object.get("id", ""))
+        if not zoom_id:
+            return
+        now = self._clock.now()
+        async with self._database.transaction() as conn:
+            meeting = await zoom_repo.latest_for_zoom_id(conn, zoom_id)
+            if meeting is None:
+                return
+            if event == "meeting.started":
+                started = _epoch(meeting_object.get("start_time")) or now
+                await zoom_repo.update_meeting(conn, meeting.id, started_at=started)
+                await outbox_repo.enqueue(
+                    conn, ZOOM_CARD, {"row_id": meeting.id}, now, f"zoom-card:{meeting.id}"
+                )
+            elif event == "meeting.ended" and meeting.ended_at is None:
+                ended = _epoch(meeting_object.get("end_time")) or now
+                started = (
+                    meeting.started_at
+                    or _epoch(meeting_object.get("start_time"))
+                    or meeting.created_at
+                )
+                minutes = math.ceil(max(0.0, ended - started) / 60)
+                await zoom_repo.update_meeting(
+                    conn, meeting.id, ended_at=ended, duration_minutes=minutes
+                )
+                await outbox_repo.enqueue(
+                    conn, ZOOM_CARD, {"row_id": meeting.id}, now, f"zoom-card:{meeting.id}"
+                )
+            elif event in ("recording.completed", "recording.transcript_completed"):
+                message = self._recording_message(event, meeting_object)
+                if message:
+                    key = f"{event}:{meeting.id}:{meeting_object.get('uuid', '')}"
+                    await outbox_repo.enqueue(
+                        conn,
+                        ZOOM_REPLY,
+                        {"row_id": meeting.id, "message": message, "key": key},
+                        now,
+                        key,
+                    )
+
+    def _recording_message(self, event: str, recording: dict[str, Any]) -> str:
+        files = [f for f in recording.get("recording_files") or [] if isinstance(f, dict)]
+        if event == "recording.transcript_completed":
+            links = [
+                f.get("play_url") or f.get("download_url")
+                for f in files
+                if f.get("recording_type") == "audio_transcript"
+                or f.get("file_type") == "TRANSCRIPT"
+            ]
+            links = [link for link in links if link]
+            return f"Here's the Zoom meeting transcript: [Transcript]({links[-1]})" if links else ""
+        videos = [
+            f.get("play_url") for f in files if f.get("file_type") == "MP4" and f.get("play_url")
+        ]
+        if not videos:
+            return ""
+        lines = ["Here's the Zoom meeting recording:"]
+        lines += [f"**Link:** [Meeting Recording]({url})" for url in videos]
+        password = recording.get("password")
+        if password and self._state.settings.zoom_post_recording_password:
+            lines.append(f"**Password:** {password}")
+        return "\n".join(lines)
+
+    async def meeting(self, row_id: int) -> ZoomMeeting | None:
+        async with self._database.read() as conn:
+            return await zoom_repo.meeting(conn, row_id)
+
+
+async def _secret_record(
+    database: Database, box: SecretBox, clock: Clock, name: str, make: Any
+) -> str:
+    """A value meetbridge generates once and keeps sealed (the token key, the URL secret)."""
+    async with database.transaction() as conn:
+        value = await chat_repo.get_secret(conn, box, name)
+        if value is None:
+            value = str(make())
+            await chat_repo.put_secret(conn, box, name, value, clock.now())
+    return value
+
+
+def _new_key() -> str:
+    return base64.b64encode(generate_master_key()).decode()
+
+
+def _new_path_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+async def token_box(database: Database, box: SecretBox, clock: Clock) -> SecretBox:
+    """The key Zoom tokens are sealed with (generated on first use)."""
+    return SecretBox(
+        decode_master_key(await _secret_record(database, box, clock, KEY_RECORD, _new_key))
+    )
+
+
+async def webhook_url(database: Database, box: SecretBox, clock: Clock, public_url: str) -> str:
+    """What to paste into the Zoom app's event subscription."""
+    secret = await _secret_record(database, box, clock, WEBHOOK_RECORD, _new_path_secret)
+    return f"{public_url}/api/zoom/webhook?secret={secret}"
+
+
+async def regenerate_key(database: Database, box: SecretBox, clock: Clock, actor: str) -> int:
+    """A new token key: every stored Zoom connection becomes unreadable and is dropped."""
+    async with database.transaction() as conn:
+        dropped = await zoom_repo.delete_all_connections(conn)
+        now = clock.now()
+        await chat_repo.put_secret(conn, box, KEY_RECORD, _new_key(), now)
+        await audit_repo.record(
+            conn, actor, "zoom.key_regenerated", {"connections_dropped": dropped}, now
+        )
+    return dropped
+
+
+def _pmi(zoom_user: dict[str, Any]) -> int | None:
+    pmi = zoom_user.get("pmi")
+    return int(pmi) if isinstance(pmi, int | str) and str(pmi).isdigit() and int(pmi) > 0 else None
+
+
+def _epoch(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -1,0 +1,360 @@
+"""Zoom as a meeting engine, against the Zoom simulator (and the Mattermost REST stand-in)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2
+import pytest
+from sqlalchemy import func, select
+
+from meetbridge.config import ServiceConfig
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.engines.zoom import webhooks
+from meetbridge.services.zoom import Outcome, PmiPreference, ZoomService, regenerate_key
+from meetbridge.store import zoom_repo
+from meetbridge.store.tables import outbox, zoom_connections, zoom_meetings
+from meetbridge.web.app import create_app
+from tests.conftest import RunningApp, running
+from tests.support.mattermost_standin import MattermostStandIn
+from tests.support.zoom import ZoomSimulator, meeting_event, signed_webhook
+
+SECRET_TOKEN = "zoom-webhook-secret-token"
+
+
+@pytest.fixture
+def zoom_sim() -> ZoomSimulator:
+    simulator = ZoomSimulator()
+    simulator.add_user("alice@example.com", pmi=5551234567)
+    return simulator
+
+
+@pytest.fixture
+async def zoomed(
+    config: ServiceConfig, mattermost: MattermostStandIn, zoom_sim: ZoomSimulator
+) -> AsyncIterator[RunningApp]:
+    app = create_app(
+        config,
+        mattermost_transport=mattermost.transport(),
+        zoom_transport=httpx2.ASGITransport(app=zoom_sim.app),
+        auto_migrate=True,
+        background=False,
+    )
+    async with running(app) as service:
+        admin = service.components.admin
+        for key, value in {
+            "zoom_url": "https://zoom.test",
+            "zoom_api_url": "https://zoom.test/v2",
+            "zoom_client_id": "zoom-client",
+        }.items():
+            await admin.change_setting(key, value, "test")
+        await admin.set_secret("zoom_client_secret", "zoom-secret", "test")
+        await admin.set_secret("zoom_webhook_secret_token", SECRET_TOKEN, "test")
+        await service.components.state.refresh()
+        yield service
+
+
+def zoom_of(service: RunningApp) -> ZoomService:
+    zoom: ZoomService = service.components.zoom
+    return zoom
+
+
+async def connect(
+    service: RunningApp,
+    zoom_sim: ZoomSimulator,
+    user: str,
+    channel: str,
+    start: bool = False,
+    topic: str = "",
+) -> object:
+    """The OAuth round trip: our connect link, Zoom's authorize redirect, our callback."""
+    zoom = zoom_of(service)
+    state = parse_qs(
+        urlsplit(zoom.connect_link(UserId(user), ChannelId(channel), topic, start)).query
+    )["state"][0]
+    authorize = zoom.api().authorize_url(zoom.callback_url, state)
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=zoom_sim.app), base_url="https://zoom.test"
+    ) as browser:
+        redirect = await browser.get(authorize.removeprefix("https://zoom.test"))
+    code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
+    return await zoom.complete_connection(zoom.read_state(state), code)
+
+
+@pytest.fixture
+def people(mattermost: MattermostStandIn) -> tuple[str, str]:
+    return mattermost.add_user("alice"), mattermost.add_channel("Planning", kind="P")
+
+
+async def test_start_asks_to_connect_then_starts(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    zoom = zoom_of(zoomed)
+    first = await zoom.start(UserId(alice), ChannelId(channel), "Sprint", use_pmi=False)
+    assert first.outcome is Outcome.CONNECT and "/zoom/oauth/start?state=" in first.url
+    result = await connect(zoomed, zoom_sim, alice, channel, start=True, topic="Sprint")
+    assert result.outcome is Outcome.STARTED  # type: ignore[attr-defined]
+    assert zoom_sim.created == [
+        {"host": "alice@example.com", "topic": "Sprint", "type": 1, "agenda": "", "settings": {}}
+    ]
+    async with zoomed.components.core.database.read() as conn:
+        row = (await conn.execute(select(zoom_meetings))).one()
+        cards = await conn.scalar(select(func.count()).where(outbox.c.kind == "zoom.card"))
+    assert (
+        row.topic == "Sprint"
+        and row.channel_id == channel
+        and row.join_url.startswith("https://zoom.example/j/")
+    )
+    assert cards == 1
+
+
+async def test_personal_meeting_id_new_and_ask(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom = zoom_of(zoomed)
+    asked = await zoom.start(UserId(alice), ChannelId(channel), "Retro")
+    assert asked.outcome is Outcome.ASK_PMI and asked.topic == "Retro"
+    personal = await zoom.start(UserId(alice), ChannelId(channel), "Retro", use_pmi=True)
+    assert personal.outcome is Outcome.STARTED and "5551234567" in personal.url
+    assert zoom_sim.created == []
+    recent = await zoom.start(UserId(alice), ChannelId(channel), "Again", use_pmi=False)
+    assert recent.outcome is Outcome.RECENT and recent.url == personal.url
+    forced = await zoom.start(UserId(alice), ChannelId(channel), "Again", use_pmi=False, force=True)
+    assert forced.outcome is Outcome.STARTED and len(zoom_sim.created) == 1
+    await zoom.set_pmi_preference(UserId(alice), PmiPreference.NEW)
+    preferred = await zoom.start(UserId(alice), ChannelId(channel), "Third", force=True)
+    assert preferred.outcome is Outcome.STARTED and len(zoom_sim.created) == 2
+
+
+async def test_tokens_are_refreshed_and_sealed(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()  # Zoom says 401 until meetbridge refreshes
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", use_pmi=False)
+    assert result.outcome is Outcome.STARTED
+    assert "POST /oauth/token" in zoom_sim.requests[1:]
+    async with zoomed.components.core.database.read() as conn:
+        sealed = await conn.scalar(select(zoom_connections.c.tokens_sealed))
+    assert sealed is not None
+    assert not any(token.encode() in sealed for token in zoom_sim.access)
+    assert not any(token.encode() in sealed for token in zoom_sim.refresh_tokens)
+
+
+async def test_revoked_refresh_token_asks_to_connect_again(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()
+    zoom_sim.refresh_tokens.clear()
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", use_pmi=False)
+    assert result.outcome is Outcome.CONNECT and "expired" in result.text
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "fragment"),
+    [
+        (429, {"Retry-After": "30"}, "try again in 30 seconds"),
+        (503, {}, "cannot be reached"),
+        (404, {}, "refused"),
+    ],
+)
+async def test_zoom_errors_are_explained(
+    zoomed: RunningApp,
+    zoom_sim: ZoomSimulator,
+    people: tuple[str, str],
+    status: int,
+    headers: dict[str, str],
+    fragment: str,
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.fail_next.append((status, headers))
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", use_pmi=False)
+    assert result.outcome is Outcome.REFUSED and fragment in result.text
+    async with zoomed.components.core.database.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(zoom_meetings)) == 0
+
+
+async def test_account_level_app_matches_users_by_email(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, mattermost: MattermostStandIn
+) -> None:
+    await zoomed.components.admin.change_setting("zoom_account_level", True, "test")
+    await zoomed.components.state.refresh()
+    zoom_sim.add_user("admin@example.com")
+    zoom_sim.login_as = "admin@example.com"
+    admin = mattermost.add_user("admin", roles="system_user system_admin")
+    alice, stranger = mattermost.add_user("alice"), mattermost.add_user("stranger")
+    channel = mattermost.add_channel("Ops", kind="P")
+    await connect(zoomed, zoom_sim, admin, channel)
+    zoom = zoom_of(zoomed)
+    started = await zoom.start(UserId(alice), ChannelId(channel), "Ops", use_pmi=False)
+    assert (
+        started.outcome is Outcome.STARTED and zoom_sim.created[-1]["host"] == "alice@example.com"
+    )
+    refused = await zoom.start(
+        UserId(stranger), ChannelId(channel), "Ops", use_pmi=False, force=True
+    )
+    assert refused.outcome is Outcome.REFUSED and "404" in refused.text
+    assert "Only system admins" in await zoom.disconnect(UserId(alice), is_admin=False)
+
+
+async def test_restricting_public_channels_and_the_channel_filter(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, mattermost: MattermostStandIn
+) -> None:
+    alice = mattermost.add_user("alice")
+    public = mattermost.add_channel("Town", kind="O")
+    await connect(zoomed, zoom_sim, alice, public)
+    await zoomed.components.admin.change_setting("zoom_restrict_public_channels", True, "test")
+    await zoomed.components.state.refresh()
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(public), "", use_pmi=False)
+    assert result.outcome is Outcome.REFUSED and "public channels" in result.text
+    private = mattermost.add_channel("Private", kind="P")
+    await zoomed.components.admin.set_channel_allowed(ChannelId(private), False, "test")
+    await zoomed.components.state.refresh()
+    refused = await zoom_of(zoomed).start(UserId(alice), ChannelId(private), "", use_pmi=False)
+    assert refused.text == "Conference not available for this channel"
+
+
+async def test_disconnect_and_key_regeneration(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom = zoom_of(zoomed)
+    assert (
+        await zoom.disconnect(UserId(alice), is_admin=False) == "Your Zoom account is disconnected."
+    )
+    assert (
+        await zoom.start(UserId(alice), ChannelId(channel), "", use_pmi=False)
+    ).outcome is Outcome.CONNECT
+    await connect(zoomed, zoom_sim, alice, channel)
+    core = zoomed.components.core
+    assert await regenerate_key(core.database, core.box, core.clock, "test") == 1
+    assert (
+        await zoom.start(UserId(alice), ChannelId(channel), "", use_pmi=False)
+    ).outcome is Outcome.CONNECT
+
+
+# --- webhooks --------------------------------------------------------------------------
+
+
+async def webhook_path(service: RunningApp) -> str:
+    url = await zoom_of(service).webhook_url()
+    return url.removeprefix(service.components.core.config.effective_public_url)
+
+
+async def started_meeting(
+    service: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> zoom_repo.ZoomMeeting:
+    alice, channel = people
+    await connect(service, zoom_sim, alice, channel, start=False)
+    result = await zoom_of(service).start(
+        UserId(alice), ChannelId(channel), "Weekly", use_pmi=False
+    )
+    assert result.outcome is Outcome.STARTED
+    async with service.components.core.database.read() as conn:
+        meeting = await zoom_repo.latest_for_zoom_id(conn, result.url.split("/j/")[1].split("?")[0])
+    assert meeting is not None
+    return meeting
+
+
+async def test_url_validation_challenge(zoomed: RunningApp) -> None:
+    path = await webhook_path(zoomed)
+    body, headers = signed_webhook(
+        "endpoint.url_validation", {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}, SECRET_TOKEN
+    )
+    response = await zoomed.http.post(path, content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json() == webhooks.url_validation(SECRET_TOKEN, "qgg8vlvZRS6UYooatFL8Aw")
+
+
+async def test_meeting_ended_updates_the_meeting(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    for event, extra in (
+        ("meeting.started", {"start_time": "2026-11-22T10:00:00Z"}),
+        (
+            "meeting.ended",
+            {"start_time": "2026-11-22T10:00:00Z", "end_time": "2026-11-22T10:42:10Z"},
+        ),
+    ):
+        body, headers = signed_webhook(
+            event, meeting_event(event, meeting.meeting_id, **extra), SECRET_TOKEN
+        )
+        assert (await zoomed.http.post(path, content=body, headers=headers)).status_code == 200
+    async with zoomed.components.core.database.read() as conn:
+        ended = await zoom_repo.meeting(conn, meeting.id)
+    assert ended is not None and ended.duration_minutes == 43 and ended.ended_at is not None
+
+
+async def test_forged_replayed_and_stale_webhooks_change_nothing(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    payload = meeting_event("meeting.ended", meeting.meeting_id)
+    forged_body, forged_headers = signed_webhook("meeting.ended", payload, "not-the-secret")
+    stale_body, stale_headers = signed_webhook(
+        "meeting.ended", payload, SECRET_TOKEN, timestamp=1_000_000_000
+    )
+    good_body, good_headers = signed_webhook(
+        "meeting.started", meeting_event("meeting.started", meeting.meeting_id), SECRET_TOKEN
+    )
+    attempts = [
+        (path, forged_body, forged_headers),
+        (path, stale_body, stale_headers),
+        (path, good_body[:-1] + b" }", good_headers),  # body changed after signing
+        (path.split("?")[0] + "?secret=wrong", good_body, good_headers),
+        (path, good_body, {k: v for k, v in good_headers.items() if k != "x-zm-signature"}),
+    ]
+    for url, body, headers in attempts:
+        assert (await zoomed.http.post(url, content=body, headers=headers)).status_code == 401
+    assert (
+        await zoomed.http.post(path, content=good_body, headers=good_headers)
+    ).status_code == 200
+    assert (
+        await zoomed.http.post(path, content=good_body, headers=good_headers)
+    ).status_code == 401  # replay
+    async with zoomed.components.core.database.read() as conn:
+        after = await zoom_repo.meeting(conn, meeting.id)
+    assert after is not None and after.ended_at is None and after.started_at is not None
+
+
+async def test_recordings_post_links_and_the_password_only_when_enabled(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    recording = meeting_event(
+        "recording.completed",
+        meeting.meeting_id,
+        password="rec-pass",
+        recording_files=[
+            {
+                "file_type": "MP4",
+                "recording_type": "shared_screen_with_speaker_view",
+                "play_url": "https://zoom.example/rec/play/1",
+            }
+        ],
+    )
+    body, headers = signed_webhook("recording.completed", recording, SECRET_TOKEN)
+    assert (await zoomed.http.post(path, content=body, headers=headers)).status_code == 200
+    async with zoomed.components.core.database.read() as conn:
+        replies = [
+            row.payload
+            for row in await conn.execute(select(outbox).where(outbox.c.kind == "zoom.reply"))
+        ]
+    assert len(replies) == 1
+    assert (
+        "https://zoom.example/rec/play/1" in replies[0]["message"]
+        and "rec-pass" not in replies[0]["message"]
+    )
