@@ -3,7 +3,10 @@ SHELL := /bin/bash
 UV := python3 -m uv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test env lint system-deps mattermost-build mattermost bench help
+WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/vite.config.ts web/tsconfig.json
+MEETING_PAGE := src/meetbridge/web/static/meeting/meeting.js
+
+.PHONY: run test env lint web system-deps mattermost-build mattermost bench help
 
 help:
 	@echo "make run    install, migrate and serve on SQLite at 127.0.0.1:8787"
@@ -16,12 +19,21 @@ env:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
 	$(UV) sync --locked
 
-run: env
+# The embedded meeting page: TypeScript built by Vite into the Python package's static files.
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+$(MEETING_PAGE): web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+web: $(MEETING_PAGE)
+
+run: env web
 	$(UV) run meetbridge migrate
 	$(UV) run meetbridge serve
 
 system-deps:
-	scripts/install-system-deps.sh postgresql
+	scripts/install-system-deps.sh postgresql chromium
 
 lint: env
 	$(UV) run ruff check .
@@ -33,7 +45,8 @@ lint: env
 mattermost-build:
 	bash tests/e2e/mattermost/build.sh >/dev/null
 
-test: env system-deps lint mattermost-build
+test: env system-deps lint web mattermost-build
+	cd web && npm test
 	$(UV) run pytest
 
 mattermost: env system-deps mattermost-build

@@ -163,7 +163,7 @@ export class MeetingCall {
                 bandwidth: BANDWIDTH_KBPS,
                 callType: ClientCallType.AudioVideoPresentation,
                 mediaStream: stream,
-                directMedia: this.config.conversation,
+                directMedia: this.config.directMedia,
                 ...(this.config.pin ? { pin: this.config.pin } : {}),
             });
         } catch (thrown) {

@@ -17,6 +17,8 @@ export interface MeetingConfig {
     channelTitle: string;
     /** A direct or group message (rather than a channel). */
     conversation: boolean;
+    /** Ask for direct (end-to-end encrypted) media: a DM with "Direct media for DMs" on. */
+    directMedia: boolean;
     /** The same meeting in Pexip's web app, offered when this page cannot work. */
     webapp3Url: string;
 }
@@ -101,6 +103,7 @@ export const parseConfig = (raw: unknown): MeetingConfig => {
         startMuted: flag(raw, 'startMuted', !conversation),
         channelTitle: text(raw, 'channelTitle', false),
         conversation,
+        directMedia: flag(raw, 'directMedia', false),
         webapp3Url: text(raw, 'webapp3Url', false),
     };
 };

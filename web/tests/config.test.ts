@@ -12,6 +12,7 @@ const base = {
     startMuted: true,
     channelTitle: 'Design',
     conversation: false,
+    directMedia: false,
     webapp3Url: 'https://pexip.example.com/webapp3/m/matt-abc/express',
 };
 

@@ -62,6 +62,7 @@ class JoinTarget:
     embedded: bool
     webapp3: str
     start_muted: bool
+    direct_media: bool
 
 
 class JoinService:
@@ -137,6 +138,7 @@ class JoinService:
             ),
             # As in Calls: muted when joining a channel, unmuted in a direct or group message.
             start_muted=not channel.is_conversation,
+            direct_media=channel.is_direct and settings.direct_media_dms,
         )
 
     async def _display_name(self, user_id: UserId) -> str:

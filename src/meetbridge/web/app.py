@@ -255,6 +255,7 @@ def create_app(
             components.core.links,
             components.core.clock,
             secure_cookies=config.effective_public_url.startswith("https://"),
+            frame_ancestors=config.mattermost_public_url or config.mattermost_url,
         ).routes(),
         *ZoomEndpoints(
             components.zoom,

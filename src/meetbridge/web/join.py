@@ -44,7 +44,9 @@ class JoinEndpoints:
         links: TokenCodec,
         clock: Clock,
         secure_cookies: bool,
+        frame_ancestors: str = "",
     ) -> None:
+        self._frame_ancestors = frame_ancestors
         self._join = join
         self._oauth = oauth
         self._links = links
@@ -67,6 +69,11 @@ class JoinEndpoints:
             return RedirectResponse(target.webapp3, status_code=302, headers=NO_STORE)
         return render(
             "meeting.html",
+            headers={
+                # A companion plugin may show the meeting inside Mattermost: only it may frame it.
+                "X-Frame-Options": "",
+                "Content-Security-Policy": f"frame-ancestors 'self' {self._frame_ancestors}",
+            },
             config=meeting_page_config(target),
             asset_base=MEETING_ASSETS,
             channel_title=target.channel.title,
@@ -149,6 +156,7 @@ def meeting_page_config(target: JoinTarget) -> dict[str, object]:
         "startMuted": target.start_muted,
         "channelTitle": target.channel.title,
         "conversation": target.channel.is_conversation,
+        "directMedia": target.direct_media,
         "webapp3Url": target.webapp3,
     }
 

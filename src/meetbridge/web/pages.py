@@ -30,7 +30,11 @@ def render(
     template: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any
 ) -> HTMLResponse:
     html = _environment.get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers={**NO_STORE, **(headers or {})})
+    merged = {**NO_STORE, **(headers or {})}
+    # An empty value drops a default header (the meeting page may be framed by Mattermost).
+    return HTMLResponse(
+        html, status_code=status_code, headers={k: v for k, v in merged.items() if v}
+    )
 
 
 def message_page(
