@@ -147,6 +147,8 @@ class Meeting:
     id: int | None = None
     topic: str | None = None
     started_by: UserId | None = None
+    # Which legs belong to whom; derived from ``legs`` (rebuilt on first use, not stored).
+    _by_person: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_over(self) -> bool:
@@ -163,6 +165,30 @@ class Meeting:
 
     def people_present(self) -> set[str]:
         return {leg.person for leg in self.legs.values() if leg.has_media}
+
+    def legs_of(self, persons: Set[str]) -> list[Leg]:
+        """The legs of some people, without scanning everyone's (large meetings, many events)."""
+        index = self._index()
+        return [self.legs[uuid] for person in persons for uuid in index.get(person, ())]
+
+    def put_leg(self, leg: Leg) -> None:
+        old = self.legs.get(leg.uuid)
+        index = self._index()
+        if old is not None:
+            index[old.person].discard(old.uuid)
+        self.legs[leg.uuid] = leg
+        index.setdefault(leg.person, set()).add(leg.uuid)
+
+    def drop_leg(self, uuid: str) -> None:
+        old = self.legs.pop(uuid)
+        self._index()[old.person].discard(uuid)
+
+    def _index(self) -> dict[str, set[str]]:
+        if self._by_person is None:
+            self._by_person = {}
+            for leg in self.legs.values():
+                self._by_person.setdefault(leg.person, set()).add(leg.uuid)
+        return self._by_person
 
 
 # --- what changed ----------------------------------------------------------------------------
@@ -266,7 +292,7 @@ def _conference_ended(meeting: Meeting | None, report: ConferenceEnded) -> Trans
     before = _view(meeting, affected)
     meeting.nodes.discard(report.node)
     for leg in gone:
-        del meeting.legs[leg.uuid]
+        meeting.drop_leg(leg.uuid)
     events += _roster_changes(meeting, affected, before, report.at)
     if not meeting.nodes:
         events += _end(meeting, report.at)
@@ -283,7 +309,7 @@ def _leg_seen(meeting: Meeting | None, report: LegConnected | LegUpdated) -> Tra
     new = _new_leg(report) if old is None else _merge_leg(old, report.leg, report.node)
     affected = {new.person} if old is None else {old.person, new.person}
     before = _view(meeting, affected)
-    meeting.legs[new.uuid] = new
+    meeting.put_leg(new)
     events += _roster_changes(meeting, affected, before, report.at)
     return Transition(meeting, tuple(events))
 
@@ -293,7 +319,7 @@ def _leg_gone(meeting: Meeting | None, report: LegDisconnected) -> Transition:
         return Transition(meeting)
     affected = {meeting.legs[report.uuid].person}
     before = _view(meeting, affected)
-    del meeting.legs[report.uuid]
+    meeting.drop_leg(report.uuid)
     return Transition(meeting, tuple(_roster_changes(meeting, affected, before, report.at)))
 
 
@@ -368,7 +394,7 @@ def _participant(leg: Leg) -> Participant:
 
 def _view(meeting: Meeting, persons: Set[str]) -> dict[str, Participant]:
     """The roster entries of just these people: a change touches one or two, not everyone."""
-    earliest = _earliest_media_legs(meeting.legs.values(), persons)
+    earliest = _earliest_media_legs(meeting.legs_of(persons), persons)
     return {person: _participant(leg) for person, leg in earliest.items()}
 
 

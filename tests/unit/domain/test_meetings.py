@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import (
     ConferenceEnded,
@@ -192,3 +195,31 @@ def test_rejoin_counts_once_in_attendance() -> None:
     assert len(meeting.attendees) == 1
     assert isinstance(events[0], MeetingStarted)
     assert isinstance(events[-1], MeetingEnded) and len(events[-1].attendees) == 1
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["join", "rename", "leave"]),
+            st.integers(0, 5),
+            st.sampled_from(["Ana", "Bo", "Cy"]),
+        ),
+        max_size=40,
+    )
+)
+def test_the_person_index_always_matches_the_legs(operations: list[tuple[str, int, str]]) -> None:
+    meeting, _ = fold([started()])
+    assert meeting is not None
+    for kind, number, name in operations:
+        uuid = f"leg-{number}"
+        if kind == "join":
+            apply_report(meeting, joined(uuid, name))
+        elif kind == "rename":
+            apply_report(
+                meeting, LegUpdated(CONF, CH, "n1", 150.0, LegReport(uuid=uuid, display_name=name))
+            )
+        elif uuid in meeting.legs:
+            apply_report(meeting, left(uuid))
+    for person in {leg.person for leg in meeting.legs.values()} | {"name:Zed"}:
+        expected = {uuid for uuid, leg in meeting.legs.items() if leg.person == person}
+        assert {leg.uuid for leg in meeting.legs_of({person})} == expected
