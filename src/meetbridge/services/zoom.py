@@ -108,6 +108,7 @@ class ZoomService:
         self._clock = clock
         self._public_url = public_url
         self._refreshing: dict[str, asyncio.Lock] = {}
+        self._path_secret: str | None = None
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -144,9 +145,12 @@ class ZoomService:
         return await webhook_url(self._database, self._master_box, self._clock, self._public_url)
 
     async def webhook_path_secret(self) -> str:
-        return await _secret_record(
-            self._database, self._master_box, self._clock, WEBHOOK_RECORD, _new_path_secret
-        )
+        # Generated once and never replaced: read it once, not on every webhook.
+        if self._path_secret is None:
+            self._path_secret = await _secret_record(
+                self._database, self._master_box, self._clock, WEBHOOK_RECORD, _new_path_secret
+            )
+        return self._path_secret
 
     # --- channels ---------------------------------------------------------------------
 

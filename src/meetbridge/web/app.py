@@ -116,11 +116,11 @@ def build_components(
     metrics = Metrics()
     state = SharedState(core.database, core.box, clock)
     admin = AdminService(core.database, core.box, clock)
-    chat = _chat_components(config, core, state, clock, mattermost_transport)
+    buttons = ActionSigner(core.button_signer, f"{public_url}/api/mattermost/action")
+    chat = _chat_components(config, core, state, clock, buttons, mattermost_transport)
     directory: MattermostDirectory | UnconfiguredDirectory = (
         UnconfiguredDirectory() if chat is None else chat.directory
     )
-    buttons = ActionSigner(core.button_signer, f"{public_url}/api/mattermost/action")
     join = JoinService(
         state, directory, core.database, core.links, core.call_tags, clock, public_url
     )
@@ -185,6 +185,7 @@ def _chat_components(
     core: Core,
     state: SharedState,
     clock: Clock,
+    buttons: ActionSigner,
     transport: httpx2.AsyncBaseTransport | None,
 ) -> ChatComponents | None:
     if not config.mattermost_url or config.mattermost_token is None:
@@ -196,7 +197,6 @@ def _chat_components(
     setup = MattermostSetup(
         client, core.database, core.box, clock, public_url, config.command_trigger
     )
-    buttons = ActionSigner(core.button_signer, f"{public_url}/api/mattermost/action")
     platform = MattermostPlatform(client, buttons)
     oauth_http = httpx2.AsyncClient(
         base_url=config.mattermost_url, timeout=10.0, transport=transport
