@@ -1,0 +1,287 @@
+"""Real LiveKit servers (and the Redis of a two-node cluster) on loopback for the tests.
+
+The binary comes from ``tests/e2e/livekit/build.sh`` (built once from the Go module into the
+cache) or from ``MEETBRIDGE_LIVEKIT_SERVER``. Each server gets free ports, a fresh API key pair,
+``node_ip`` 127.0.0.1 and, when asked, webhooks to a local receiver. The configuration is passed
+with ``--config-body``; JSON is used because it is YAML too.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import orjson
+
+from tests.support.ports import free_port
+
+BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "e2e" / "livekit" / "build.sh"
+SERVER_ENV = "MEETBRIDGE_LIVEKIT_SERVER"
+
+
+def go_available() -> bool:
+    return shutil.which(os.environ.get("GO", "go")) is not None
+
+
+def find_or_build_server(timeout: float = 1800) -> Path | None:
+    """The livekit-server binary: the override, else the cached build (built if Go is here)."""
+    override = os.environ.get(SERVER_ENV)
+    if override:
+        return Path(override) if os.access(override, os.X_OK) else None
+    if not go_available():
+        return None
+    result = subprocess.run(
+        ["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"building livekit-server failed:\n{result.stderr[-5000:]}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str
+    secret: str
+
+    @classmethod
+    def generate(cls) -> ApiKey:
+        # LiveKit wants secrets of at least 32 characters outside dev mode.
+        return cls("API" + secrets.token_hex(6), secrets.token_urlsafe(32))
+
+
+@dataclass
+class LiveKitServer:
+    """One livekit-server process; ``redis_address`` makes it a node of a cluster."""
+
+    binary: Path
+    api_key: ApiKey = field(default_factory=ApiKey.generate)
+    webhook_urls: tuple[str, ...] = ()
+    redis_address: str | None = None
+    room_settings: Mapping[str, Any] = field(default_factory=dict)
+    http_port: int = field(default_factory=free_port)
+    rtc_tcp_port: int = field(default_factory=free_port)
+    rtc_udp_port: int = field(default_factory=free_udp_port)
+    process: subprocess.Popen[bytes] | None = None
+    run_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="meetbridge-lk-")))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.http_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "livekit.log"
+
+    def config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "port": self.http_port,
+            "bind_addresses": ["127.0.0.1"],
+            "rtc": {
+                "tcp_port": self.rtc_tcp_port,
+                # One UDP port muxes every peer connection (as --dev does with 7882); a
+                # port range would collide between servers running side by side.
+                "udp_port": self.rtc_udp_port,
+                "node_ip": "127.0.0.1",
+                "use_external_ip": False,
+            },
+            "keys": {self.api_key.key: self.api_key.secret},
+            "logging": {"level": "info", "json": True},
+        }
+        if self.room_settings:
+            config["room"] = dict(self.room_settings)
+        if self.webhook_urls:
+            config["webhook"] = {"api_key": self.api_key.key, "urls": list(self.webhook_urls)}
+        if self.redis_address:
+            config["redis"] = {"address": self.redis_address}
+        return config
+
+    def start(self, timeout: float = 30.0) -> None:
+        body = orjson.dumps(self.config()).decode()
+        (self.run_dir / "config.json").write_text(body)  # kept for reading a failure
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(self.binary), "--config-body", body, "--node-ip", "127.0.0.1"],
+                cwd=self.run_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")},
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"livekit-server exited:\n{self.log_tail()}")
+            if self.is_up():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"livekit-server did not become ready:\n{self.log_tail()}")
+
+    def is_up(self) -> bool:
+        # "/" answers 200 "OK" once the node serves signalling and the server API.
+        try:
+            return httpx2.get(self.url + "/", timeout=1.0).status_code == 200
+        except httpx2.HTTPError:
+            return False
+
+    def log_tail(self, size: int = 5000) -> str:
+        return self.log_path.read_text(errors="replace")[-size:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM (LiveKit drains its rooms), a second SIGTERM forces it, then SIGKILL."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGKILL):
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=10)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+@dataclass
+class RedisServer:
+    """Debian's redis-server on a free loopback port, no persistence."""
+
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    run_dir: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix="meetbridge-redis-"))
+    )
+
+    @staticmethod
+    def binary() -> str | None:
+        return shutil.which("redis-server")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        binary = self.binary()
+        assert binary is not None
+        with (self.run_dir / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                 "--appendonly", "no", "--dir", str(self.run_dir), "--protected-mode", "yes"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    "redis-server exited: " + (self.run_dir / "redis.log").read_text()
+                )
+            if self.ping():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer PING")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ReceivedWebhook:
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: float
+
+
+class WebhookReceiver:
+    """A tiny HTTP server that records every POST it gets and answers 200."""
+
+    def __init__(self) -> None:
+        self.received: queue.Queue[ReceivedWebhook] = queue.Queue()
+        self._seen: list[ReceivedWebhook] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                receiver.received.put(ReceivedWebhook(self.path, headers, body, time.time()))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return  # keep the test output clean
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/livekit/webhook"
+
+    def wait_for(self, matches: Any, timeout: float = 15.0) -> ReceivedWebhook:
+        """The first webhook (already received or arriving before ``timeout``) that matches."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                while True:
+                    try:
+                        self._seen.append(self.received.get_nowait())
+                    except queue.Empty:
+                        break
+                for webhook in self._seen:
+                    if matches(webhook):
+                        return webhook
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no matching webhook arrived")
+            time.sleep(min(0.05, remaining))
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
