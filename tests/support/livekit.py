@@ -8,6 +8,7 @@ with ``--config-body``; JSON is used because it is YAML too.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import secrets
@@ -26,6 +27,7 @@ from typing import Any
 
 import httpx2
 import orjson
+import websockets
 
 from tests.support.ports import free_port
 
@@ -38,18 +40,22 @@ def go_available() -> bool:
 
 
 def find_or_build_server(timeout: float = 1800) -> Path | None:
-    """The livekit-server binary: the override, else the cached build (built if Go is here)."""
+    """The livekit-server binary: the override, else the cached build (built if Go is here).
+
+    None when there is no binary and no Go to build one; a failing build with Go is an error.
+    """
     override = os.environ.get(SERVER_ENV)
     if override:
         return Path(override) if os.access(override, os.X_OK) else None
-    if not go_available():
-        return None
+    # build.sh answers from the cache without needing Go, so it runs even when Go is missing.
     result = subprocess.run(
         ["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=timeout, check=False
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"building livekit-server failed:\n{result.stderr[-5000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    if result.returncode == 0:
+        return Path(result.stdout.strip().splitlines()[-1])
+    if not go_available():
+        return None
+    raise RuntimeError(f"building livekit-server failed:\n{result.stderr[-5000:]}")
 
 
 def free_udp_port() -> int:
@@ -145,6 +151,14 @@ class LiveKitServer:
             return httpx2.get(self.url + "/", timeout=1.0).status_code == 200
         except httpx2.HTTPError:
             return False
+
+    @property
+    def node_id(self) -> str:
+        """This node's id (ND_...), from its start-up log line."""
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if '"starting LiveKit server"' in line:
+                return str(orjson.loads(line)["nodeID"])
+        raise RuntimeError("livekit-server has not logged its node id")
 
     def log_tail(self, size: int = 5000) -> str:
         return self.log_path.read_text(errors="replace")[-size:] if self.log_path.exists() else ""
@@ -285,3 +299,39 @@ class WebhookReceiver:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class SignallingParticipant:
+    """A participant that connects LiveKit's signalling WebSocket and nothing else.
+
+    Enough for the server to admit it (token checked, participant created in state JOINED,
+    listed by the server API) without WebRTC: no media, and since ICE never completes LiveKit
+    sends no ``participant_joined`` webhook for it (``participant_connection_aborted`` when it
+    is removed). Use the real-time SDK or a browser where media matters.
+    """
+
+    def __init__(self, ws_url: str, token: str) -> None:
+        self.url = f"{ws_url}/rtc?access_token={token}&protocol=16&auto_subscribe=1"
+        self._connection: websockets.ClientConnection | None = None
+
+    async def __aenter__(self) -> SignallingParticipant:
+        self._connection = await websockets.connect(self.url, open_timeout=10)
+        await asyncio.wait_for(self._connection.recv(), 10)  # the JoinResponse
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def closed_by_server(self, timeout: float = 10.0) -> bool:
+        """Drain signalling messages until the server closes the socket (True) or time runs out."""
+        assert self._connection is not None
+        deadline = time.monotonic() + timeout
+        try:
+            while (remaining := deadline - time.monotonic()) > 0:
+                await asyncio.wait_for(self._connection.recv(), remaining)
+        except websockets.ConnectionClosed:
+            return True
+        except TimeoutError:
+            return False
+        return False
