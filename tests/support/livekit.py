@@ -9,6 +9,7 @@ with ``--config-body``; JSON is used because it is YAML too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import queue
 import secrets
@@ -19,7 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -246,12 +247,17 @@ class ReceivedWebhook:
     headers: Mapping[str, str]
     body: bytes
     received_at: float
+    answered: int = 200  # the status the receiver answered with
 
 
 class WebhookReceiver:
-    """A tiny HTTP server that records every POST it gets and answers 200."""
+    """A tiny HTTP server that records every POST it gets and answers 200.
+
+    ``status_for`` may answer otherwise (to make LiveKit retry, say); it sees each delivery.
+    """
 
     def __init__(self) -> None:
+        self.status_for: Callable[[ReceivedWebhook], int] = lambda webhook: 200
         self.received: queue.Queue[ReceivedWebhook] = queue.Queue()
         self._seen: list[ReceivedWebhook] = []
         self._lock = threading.Lock()
@@ -262,8 +268,10 @@ class WebhookReceiver:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 headers = {name.lower(): value for name, value in self.headers.items()}
-                receiver.received.put(ReceivedWebhook(self.path, headers, body, time.time()))
-                self.send_response(200)
+                webhook = ReceivedWebhook(self.path, headers, body, time.time())
+                status = receiver.status_for(webhook)
+                receiver.received.put(dataclasses.replace(webhook, answered=status))
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -278,8 +286,10 @@ class WebhookReceiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/livekit/webhook"
 
-    def wait_for(self, matches: Any, timeout: float = 15.0) -> ReceivedWebhook:
-        """The first webhook (already received or arriving before ``timeout``) that matches."""
+    def wait_for(
+        self, matches: Callable[[ReceivedWebhook], bool], timeout: float = 15.0, count: int = 1
+    ) -> list[ReceivedWebhook]:
+        """The first ``count`` webhooks (received so far or before ``timeout``) that match."""
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
@@ -288,12 +298,12 @@ class WebhookReceiver:
                         self._seen.append(self.received.get_nowait())
                     except queue.Empty:
                         break
-                for webhook in self._seen:
-                    if matches(webhook):
-                        return webhook
+                found = [webhook for webhook in self._seen if matches(webhook)]
+            if len(found) >= count:
+                return found[:count]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError("no matching webhook arrived")
+                raise TimeoutError(f"{len(found)} of {count} matching webhooks arrived")
             time.sleep(min(0.05, remaining))
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import httpx2
 import orjson
@@ -198,7 +199,7 @@ async def test_a_participant_restricted_by_token_sources_is_restricted_on_the_se
     await room_service.delete_room(room_name)
 
 
-def event_for(room: str, kind: EventKind) -> object:
+def event_for(room: str, kind: EventKind) -> Callable[[ReceivedWebhook], bool]:
     def matches(webhook: ReceivedWebhook) -> bool:
         event = orjson.loads(webhook.body)
         return bool(event.get("event") == kind and event.get("room", {}).get("name") == room)
@@ -220,7 +221,7 @@ async def test_room_started_and_finished_webhooks_from_the_server_verify(
     room_name: str,
 ) -> None:
     created = await room_service.create_room(room_name)
-    started_webhook = await asyncio.to_thread(
+    (started_webhook,) = await asyncio.to_thread(
         livekit_webhooks.wait_for, event_for(room_name, EventKind.ROOM_STARTED)
     )
     assert started_webhook.headers["content-type"] == "application/webhook+json"
@@ -232,7 +233,7 @@ async def test_room_started_and_finished_webhooks_from_the_server_verify(
     assert abs(started.created_at - time.time()) < 60
 
     await room_service.delete_room(room_name)
-    finished_webhook = await asyncio.to_thread(
+    (finished_webhook,) = await asyncio.to_thread(
         livekit_webhooks.wait_for, event_for(room_name, EventKind.ROOM_FINISHED)
     )
     finished = verified(livekit_server, finished_webhook)
@@ -247,7 +248,7 @@ async def test_a_real_webhook_is_refused_when_tampered_with_or_under_another_key
     room_name: str,
 ) -> None:
     await room_service.create_room(room_name, metadata="genuine")
-    webhook = await asyncio.to_thread(
+    (webhook,) = await asyncio.to_thread(
         livekit_webhooks.wait_for, event_for(room_name, EventKind.ROOM_STARTED)
     )
     authorization = webhook.headers["authorization"]
@@ -275,11 +276,33 @@ async def test_removing_a_participant_sends_a_signed_participant_webhook(
         await room_service.remove_participant(room_name, "bob")
         assert await bob.closed_by_server()
     # Signalling only, no ICE: LiveKit reports the departure as an aborted connection.
-    webhook = await asyncio.to_thread(
+    (webhook,) = await asyncio.to_thread(
         livekit_webhooks.wait_for,
         event_for(room_name, EventKind.PARTICIPANT_CONNECTION_ABORTED),
     )
     event = verified(livekit_server, webhook)
     assert event.participant is not None
     assert (event.participant.identity, event.participant.name) == ("bob", "Bob")
+    await room_service.delete_room(room_name)
+
+
+async def test_a_webhook_answered_with_503_is_retried_with_the_same_event_id(
+    livekit_server: LiveKitServer,
+    livekit_webhooks: WebhookReceiver,
+    room_service: RoomService,
+    room_name: str,
+) -> None:
+    started_here = event_for(room_name, EventKind.ROOM_STARTED)
+    livekit_webhooks.status_for = lambda webhook: 503 if started_here(webhook) else 200
+    try:
+        await room_service.create_room(room_name)
+        first, retry = await asyncio.to_thread(livekit_webhooks.wait_for, started_here, 20, 2)
+    finally:
+        livekit_webhooks.status_for = lambda webhook: 200
+    assert (first.answered, retry.answered) == (503, 503)
+    # The retry is the same request: same bytes, same signature, so the same event id.
+    assert retry.body == first.body
+    assert retry.headers["authorization"] == first.headers["authorization"]
+    assert verified(livekit_server, retry).id == verified(livekit_server, first).id
+    assert retry.received_at - first.received_at >= 0.5
     await room_service.delete_room(room_name)
