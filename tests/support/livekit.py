@@ -2,8 +2,8 @@
 
 The binary comes from ``tests/e2e/livekit/build.sh`` (built once from the Go module into the
 cache) or from ``MEETBRIDGE_LIVEKIT_SERVER``. Each server gets free ports, a fresh API key pair,
-``node_ip`` 127.0.0.1 and, when asked, webhooks to a local receiver. The configuration is passed
-with ``--config-body``; JSON is used because it is YAML too.
+``node_ip`` 127.0.0.1 and, when asked, webhooks to a local receiver; the configuration is
+meetbridge's own ``LocalServerConfig`` (the one ``make run`` can use), passed in LIVEKIT_CONFIG.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import httpx2
 import orjson
 import websockets
 
+from meetbridge.engines.livekit.server_config import LocalServerConfig
 from tests.support.ports import free_port
 
 BUILD_SCRIPT = Path(__file__).resolve().parents[1] / "e2e" / "livekit" / "build.sh"
@@ -103,39 +104,30 @@ class LiveKitServer:
     def log_path(self) -> Path:
         return self.run_dir / "livekit.log"
 
-    def config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {
-            "port": self.http_port,
-            "bind_addresses": ["127.0.0.1"],
-            "rtc": {
-                "tcp_port": self.rtc_tcp_port,
-                # One UDP port muxes every peer connection (as --dev does with 7882); a
-                # port range would collide between servers running side by side.
-                "udp_port": self.rtc_udp_port,
-                "node_ip": "127.0.0.1",
-                "use_external_ip": False,
-            },
-            "keys": {self.api_key.key: self.api_key.secret},
-            "logging": {"level": "info", "json": True},
-        }
-        if self.room_settings:
-            config["room"] = dict(self.room_settings)
-        if self.webhook_urls:
-            config["webhook"] = {"api_key": self.api_key.key, "urls": list(self.webhook_urls)}
-        if self.redis_address:
-            config["redis"] = {"address": self.redis_address}
-        return config
+    def config(self) -> LocalServerConfig:
+        return LocalServerConfig(
+            api_key=self.api_key.key,
+            api_secret=self.api_key.secret,
+            http_port=self.http_port,
+            rtc_tcp_port=self.rtc_tcp_port,
+            rtc_udp_port=self.rtc_udp_port,
+            webhook_urls=self.webhook_urls,
+            redis_address=self.redis_address,
+            room=self.room_settings,
+        )
 
     def start(self, timeout: float = 30.0) -> None:
-        body = orjson.dumps(self.config()).decode()
-        (self.run_dir / "config.json").write_text(body)  # kept for reading a failure
+        config = self.config()
+        (self.run_dir / "config.json").write_text(config.body())  # kept for reading a failure
+        # Nothing LiveKit-related leaks in from the caller's environment.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(self.binary), "--config-body", body, "--node-ip", "127.0.0.1"],
+                [str(self.binary)],
                 cwd=self.run_dir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")},
+                env={**inherited, **config.environment()},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

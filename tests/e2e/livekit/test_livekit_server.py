@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx2
 import orjson
@@ -54,6 +55,25 @@ async def twirp(server: LiveKitServer, method: str, token: str, body: object) ->
             content=orjson.dumps(body),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
+
+
+def test_the_server_runs_with_the_local_config_and_the_secret_stays_off_its_command_line(
+    livekit_server: LiveKitServer,
+) -> None:
+    started = next(
+        orjson.loads(line)
+        for line in livekit_server.log_tail(1_000_000).splitlines()
+        if '"starting LiveKit server"' in line
+    )
+    assert started["version"] == "1.13.5"
+    assert started["portHttp"] == livekit_server.http_port
+    assert started["nodeIP"] == "127.0.0.1"
+    assert started["bindAddresses"] == ["127.0.0.1"]
+    assert started["rtc.portTCP"] == livekit_server.rtc_tcp_port
+    assert started["rtc.portUDP"]["Start"] == livekit_server.rtc_udp_port
+    assert livekit_server.process is not None
+    command_line = Path(f"/proc/{livekit_server.process.pid}/cmdline").read_bytes()
+    assert livekit_server.api_key.secret.encode() not in command_line
 
 
 async def test_a_created_room_is_listed_with_its_settings(
