@@ -71,7 +71,7 @@ def _decode(
     if not isinstance(issuer, str) or not issuer:
         raise _Malformed("no issuer")
     secret = secret_for(issuer)
-    if secret is None:
+    if not secret:  # an empty secret would make HMAC a checksum anyone can compute
         return Refused("unknown issuer (API key)")
     signing_input = (segments[0] + "." + segments[1]).encode("ascii")
     # Compare bytes, not text: compare_digest on str would need ASCII-only anyway.

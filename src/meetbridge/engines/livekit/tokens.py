@@ -122,8 +122,11 @@ def mint(api_key: str, api_secret: str, request: AccessTokenRequest, now: float)
     """A signed access token valid from ``now`` for ``request.ttl`` seconds.
 
     Raises:
-        ValueError: the request itself is wrong (a join without identity, a non-positive ttl).
+        ValueError: the request itself is wrong (no key or secret, a join without identity,
+            a non-positive ttl).
     """
+    if not api_key or not api_secret:
+        raise ValueError("an API key and secret are needed to sign a token")
     if request.grant.room_join and not request.identity:
         raise ValueError("a token that joins a room needs an identity")
     if request.ttl <= 0:

@@ -234,3 +234,15 @@ def test_decode_enforces_validity_window_with_one_minute_leeway(
 def test_decode_accepts_clock_skew_within_leeway() -> None:
     token = hs256.encode({"iss": KEY, "exp": NOW - 30, "nbf": NOW + 30}, SECRET)
     assert isinstance(hs256.decode(token, {KEY: SECRET}.get, now=NOW), dict)
+
+
+def test_an_empty_secret_never_verifies_anything() -> None:
+    # A key configured with an empty secret must not turn into "HMAC with an empty key".
+    token = hs256.encode({"iss": KEY, "exp": NOW + 60}, "")
+    refused = hs256.decode(token, {KEY: ""}.get, now=NOW)
+    assert isinstance(refused, hs256.Refused)
+
+
+def test_minting_with_an_empty_secret_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        mint(KEY, "", AccessTokenRequest(identity="a", grant=member_grant("x")), now=NOW)
