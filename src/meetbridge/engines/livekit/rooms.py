@@ -256,9 +256,9 @@ def _decode(method: str, response: httpx2.Response) -> dict[str, Any]:
 
 
 def _error(method: str, status: int, answer: dict[str, Any]) -> LiveKitError:
-    code = answer.get("code") if isinstance(answer.get("code"), str) else ""
-    message = answer.get("msg") if isinstance(answer.get("msg"), str) else ""
-    code, message = str(code or f"http_{status}"), f"{method}: {message}"
+    raw_code, raw_message = answer.get("code"), answer.get("msg")
+    code = raw_code if isinstance(raw_code, str) and raw_code else f"http_{status}"
+    message = f"{method}: {raw_message if isinstance(raw_message, str) else ''}"
     if status in (401, 403) or code in _UNAUTHORIZED_CODES:
         return LiveKitUnauthorizedError(status, code, message)
     if status == 404 or code == "not_found":
@@ -266,16 +266,3 @@ def _error(method: str, status: int, answer: dict[str, Any]) -> LiveKitError:
     if status >= 500 or status == 429 or code in _UNAVAILABLE_CODES:
         return LiveKitUnavailableError(f"LiveKit {status} {code}: {message}")
     return LiveKitApiError(status, code, message)
-
-
-__all__ = [
-    "LiveKitApiError",
-    "LiveKitError",
-    "LiveKitNotFoundError",
-    "LiveKitUnauthorizedError",
-    "LiveKitUnavailableError",
-    "MalformedError",
-    "RoomService",
-    "build_http_client",
-    "http_url",
-]
