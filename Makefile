@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/vite.config.ts web/tsconfig.json
 MEETING_PAGE := src/meetbridge/web/static/meeting/meeting.js
 
-.PHONY: run test env lint web system-deps mattermost-build mattermost bench help
+.PHONY: run test env lint web system-deps mattermost-build livekit-build mattermost bench help
 
 help:
 	@echo "make run    install, migrate and serve on SQLite at 127.0.0.1:8787"
@@ -28,12 +28,12 @@ $(MEETING_PAGE): web/node_modules/.package-lock.json $(WEB_SOURCES)
 
 web: $(MEETING_PAGE)
 
-run: env web
+run: env web livekit-build
 	$(UV) run meetbridge migrate
 	$(UV) run meetbridge serve
 
 system-deps:
-	scripts/install-system-deps.sh postgresql chromium
+	scripts/install-system-deps.sh postgresql chromium redis-server
 
 lint: env
 	$(UV) run ruff check .
@@ -45,7 +45,12 @@ lint: env
 mattermost-build:
 	bash tests/e2e/mattermost/build.sh >/dev/null
 
-test: env system-deps lint web mattermost-build
+# The LiveKit SFU (meeting engine `livekit`): built once from its Go module at a pinned tag into
+# ~/.cache/meetbridge (about 3.5 minutes the first time), reused afterwards.
+livekit-build:
+	bash tests/e2e/livekit/build.sh >/dev/null
+
+test: env system-deps lint web mattermost-build livekit-build
 	cd web && npm test
 	$(UV) run pytest
 
