@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import time
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -52,6 +57,25 @@ async def zoomed(
         await admin.set_secret("zoom_client_secret", "zoom-secret", "test")
         await admin.set_secret("zoom_webhook_secret_token", SECRET_TOKEN, "test")
         await service.components.state.refresh()
+        yield service
+
+
+@pytest.fixture
+async def second_replica(
+    config: ServiceConfig,
+    mattermost: MattermostStandIn,
+    zoom_sim: ZoomSimulator,
+    zoomed: RunningApp,
+) -> AsyncIterator[RunningApp]:
+    """Another meetbridge instance on the same database (several replicas in production)."""
+    app = create_app(
+        config,
+        mattermost_transport=mattermost.transport(),
+        zoom_transport=httpx2.ASGITransport(app=zoom_sim.app),
+        auto_migrate=True,
+        background=False,
+    )
+    async with running(app) as service:
         yield service
 
 
@@ -155,6 +179,38 @@ async def test_revoked_refresh_token_asks_to_connect_again(
     zoom_sim.refresh_tokens.clear()
     result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", use_pmi=False)
     assert result.outcome is Outcome.CONNECT and "expired" in result.text
+
+
+async def connection_of(service: RunningApp, owner: str) -> zoom_repo.ZoomConnection | None:
+    box = await zoom_of(service).token_box()
+    async with service.components.core.database.read() as conn:
+        return await zoom_repo.connection(conn, box, owner)
+
+
+async def test_concurrent_refreshes_on_two_replicas_refresh_once_and_keep_the_connection(
+    zoomed: RunningApp,
+    second_replica: RunningApp,
+    zoom_sim: ZoomSimulator,
+    people: tuple[str, str],
+) -> None:
+    """Zoom rotates refresh tokens: a second refresh with the old one fails, and must not make
+    that replica delete the connection the first one has just refreshed."""
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()  # both replicas get 401 and want to refresh
+    zoom_sim.token_delay = 0.3  # both refreshes are in flight together
+    refreshes_before = zoom_sim.requests.count("POST /oauth/token")
+    results = await asyncio.gather(
+        *(
+            zoom_of(replica).start(UserId(alice), ChannelId(channel), "", False, force=True)
+            for replica in (zoomed, second_replica)
+        )
+    )
+    assert [result.outcome for result in results] == [Outcome.STARTED, Outcome.STARTED]
+    assert zoom_sim.requests.count("POST /oauth/token") - refreshes_before == 1
+    survivor = await connection_of(zoomed, alice)
+    assert survivor is not None and survivor.tokens.refresh_token in zoom_sim.refresh_tokens
+    assert survivor.tokens.access_token in zoom_sim.access
 
 
 @pytest.mark.parametrize(
@@ -275,6 +331,90 @@ async def test_url_validation_challenge(zoomed: RunningApp) -> None:
     assert response.json() == webhooks.url_validation(SECRET_TOKEN, "qgg8vlvZRS6UYooatFL8Aw")
 
 
+async def test_url_validation_is_not_a_signing_oracle(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    """An unsigned challenge whose plainToken is "v0:{ts}:{forged body}" would return a valid
+    signature for the forged event: the challenge must itself be signed."""
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    forged = orjson.dumps(
+        {"event": "meeting.ended", "payload": meeting_event("meeting.ended", meeting.meeting_id)}
+    )
+    timestamp = str(int(time.time()))
+    challenge = orjson.dumps(
+        {
+            "event": "endpoint.url_validation",
+            "payload": {"plainToken": f"v0:{timestamp}:{forged.decode()}"},
+        }
+    )
+    answer = await zoomed.http.post(
+        path, content=challenge, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 401
+    assert "encryptedToken" not in answer.text
+    async with zoomed.components.core.database.read() as conn:
+        after = await zoom_repo.meeting(conn, meeting.id)
+    assert after is not None and after.ended_at is None
+
+
+async def test_url_validation_with_a_forged_or_stale_signature_is_refused(
+    zoomed: RunningApp,
+) -> None:
+    path = await webhook_path(zoomed)
+    payload = {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}
+    for body, headers in (
+        signed_webhook("endpoint.url_validation", payload, "not-the-secret"),
+        signed_webhook("endpoint.url_validation", payload, SECRET_TOKEN, timestamp=1_000_000_000),
+    ):
+        response = await zoomed.http.post(path, content=body, headers=headers)
+        assert response.status_code == 401 and "encryptedToken" not in response.text
+
+
+@pytest.mark.parametrize("timestamp", ["nan", "inf", "-inf", "1e999"])
+async def test_a_correctly_signed_webhook_with_a_non_finite_timestamp_is_refused(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str], timestamp: str
+) -> None:
+    """A "nan" timestamp never goes stale: a captured request could be replayed for ever."""
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    body, headers = signed_webhook(
+        "meeting.ended", meeting_event("meeting.ended", meeting.meeting_id), SECRET_TOKEN
+    )
+    headers["x-zm-request-timestamp"] = timestamp
+    headers["x-zm-signature"] = (
+        "v0="
+        + hmac.new(
+            SECRET_TOKEN.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256
+        ).hexdigest()
+    )
+    assert (await zoomed.http.post(path, content=body, headers=headers)).status_code == 401
+    async with zoomed.components.core.database.read() as conn:
+        after = await zoom_repo.meeting(conn, meeting.id)
+    assert after is not None and after.ended_at is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("x-zm-signature", "v0=\u00e9t\u00e9".encode("latin-1")),
+        ("x-zm-request-timestamp", "17\u00e900".encode("latin-1")),
+        ("x-zm-signature", b"v0=" + b"a" * 5000),
+    ],
+)
+async def test_malformed_signature_headers_get_401_not_500(
+    zoomed: RunningApp, name: str, value: bytes
+) -> None:
+    path = await webhook_path(zoomed)
+    body, headers = signed_webhook(
+        "meeting.started", meeting_event("meeting.started", 81_999), SECRET_TOKEN
+    )
+    raw_headers = {k.encode(): v.encode() for k, v in headers.items()}
+    raw_headers[name.encode()] = value
+    response = await zoomed.http.post(path, content=body, headers=raw_headers)
+    assert response.status_code == 401, response.text
+
+
 async def test_meeting_ended_updates_the_meeting(
     zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
 ) -> None:
@@ -327,6 +467,49 @@ async def test_forged_replayed_and_stale_webhooks_change_nothing(
     async with zoomed.components.core.database.read() as conn:
         after = await zoom_repo.meeting(conn, meeting.id)
     assert after is not None and after.ended_at is None and after.started_at is not None
+
+
+async def test_a_webhook_whose_processing_fails_is_applied_when_zoom_retries(
+    zoomed: RunningApp,
+    zoom_sim: ZoomSimulator,
+    people: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The receipt (replay protection) and the effect commit together: a delivery that fails
+    half-way leaves no receipt, so Zoom's retry of the same signed request is applied."""
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    body, headers = signed_webhook(
+        "meeting.ended",
+        meeting_event(
+            "meeting.ended",
+            meeting.meeting_id,
+            start_time="2026-11-22T10:00:00Z",
+            end_time="2026-11-22T10:30:00Z",
+        ),
+        SECRET_TOKEN,
+    )
+    update_meeting = zoom_repo.update_meeting
+    failures: list[int] = []
+
+    async def fails_once(conn: object, row_id: int, **values: object) -> None:
+        if not failures:
+            failures.append(row_id)
+            raise ConnectionResetError("the database connection dropped mid-event")
+        await update_meeting(conn, row_id, **values)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zoom_repo, "update_meeting", fails_once)
+    transport = httpx2.ASGITransport(app=zoomed.app, raise_app_exceptions=False)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://meetbridge") as zoom:
+        first = await zoom.post(path, content=body, headers=headers)
+        assert first.status_code >= 500 and failures
+        retry = await zoom.post(path, content=body, headers=headers)
+        assert retry.status_code == 200, retry.text
+        replay = await zoom.post(path, content=body, headers=headers)
+        assert replay.status_code == 401  # once applied, the same request is a replay
+    async with zoomed.components.core.database.read() as conn:
+        ended = await zoom_repo.meeting(conn, meeting.id)
+    assert ended is not None and ended.duration_minutes == 30
 
 
 async def test_recordings_post_links_and_the_password_only_when_enabled(
