@@ -12,11 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.engines.zoom import webhooks
+from meetbridge.services import zoom as zoom_service
 from meetbridge.services.zoom import Outcome, PmiPreference, ZoomService, regenerate_key
 from meetbridge.store import zoom_repo
 from meetbridge.store.tables import outbox, zoom_connections, zoom_meetings
@@ -211,6 +212,58 @@ async def test_concurrent_refreshes_on_two_replicas_refresh_once_and_keep_the_co
     survivor = await connection_of(zoomed, alice)
     assert survivor is not None and survivor.tokens.refresh_token in zoom_sim.refresh_tokens
     assert survivor.tokens.access_token in zoom_sim.access
+
+
+async def set_refresh_claim(service: RunningApp, owner: str, until: float) -> None:
+    """Another replica's claim to refresh, running until ``until``."""
+    async with service.components.core.database.transaction() as conn:
+        await conn.execute(
+            update(zoom_connections)
+            .where(zoom_connections.c.owner == owner)
+            .values(refresh_claim="another-replica", refresh_claimed_until=until)
+        )
+
+
+async def test_a_refresh_zoom_cannot_answer_keeps_the_connection_and_frees_the_claim(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()
+    zoom_sim.token_fail_next.append(503)
+    zoom = zoom_of(zoomed)
+    failed = await zoom.start(UserId(alice), ChannelId(channel), "", False, force=True)
+    assert failed.outcome is Outcome.REFUSED and "cannot be reached" in failed.text
+    assert await connection_of(zoomed, alice) is not None
+    retried = await zoom.start(UserId(alice), ChannelId(channel), "", False, force=True)
+    assert retried.outcome is Outcome.STARTED  # the claim was given back, not left to expire
+
+
+async def test_a_claim_left_by_a_replica_that_died_is_taken_over_when_its_lease_ends(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()
+    await set_refresh_claim(zoomed, alice, until=time.time() - 1)
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", False, force=True)
+    assert result.outcome is Outcome.STARTED
+
+
+async def test_a_replica_waits_for_a_live_claim_no_longer_than_its_lease(
+    zoomed: RunningApp,
+    zoom_sim: ZoomSimulator,
+    people: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()
+    monkeypatch.setattr(zoom_service, "REFRESH_LEASE", 0.3)
+    await set_refresh_claim(zoomed, alice, until=time.time() + 3600)
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", False, force=True)
+    assert result.outcome is Outcome.REFUSED and "cannot be reached" in result.text
+    assert await connection_of(zoomed, alice) is not None
 
 
 @pytest.mark.parametrize(

@@ -381,11 +381,7 @@ class ZoomService:
         async with self._database.read() as conn:
             connection = await zoom_repo.connection(conn, box, owner)
         if connection is None:
-            if owner == ACCOUNT:
-                raise ZoomNeedsConnectionError(
-                    "The Zoom app is not connected: a system admin must run /meet connect."
-                )
-            raise ZoomNeedsConnectionError("Connect your Zoom account first.")
+            raise _not_connected(owner)
         return connection
 
     async def _call(self, user_id: UserId, api: ZoomApi, request: Any) -> dict[str, Any]:
@@ -409,6 +405,10 @@ class ZoomService:
         lock = self._refreshing.setdefault(owner, asyncio.Lock())
         async with lock:
             box = await self.token_box()
+            async with self._database.read() as conn:  # the usual case: no write, no claim
+                current = await zoom_repo.connection(conn, box, owner)
+            if current is not None and not _needs_refresh(current, self._clock.now(), spent):
+                return current
             waited_until = time.monotonic() + REFRESH_LEASE
             while True:
                 claim = secrets.token_hex(16)
@@ -416,7 +416,7 @@ class ZoomService:
                 async with self._database.transaction() as conn:
                     current = await zoom_repo.connection(conn, box, owner, for_update=True)
                     if current is None:
-                        raise ZoomNeedsConnectionError("Connect your Zoom account first.")
+                        raise _not_connected(owner)
                     if not _needs_refresh(current, now, spent):
                         return current  # fresh, or another replica has just refreshed it
                     claimed = await zoom_repo.claim_refresh(conn, owner, claim, now, REFRESH_LEASE)
@@ -587,6 +587,14 @@ async def regenerate_key(database: Database, box: SecretBox, clock: Clock, actor
             conn, actor, "zoom.key_regenerated", {"connections_dropped": dropped}, now
         )
     return dropped
+
+
+def _not_connected(owner: str) -> ZoomNeedsConnectionError:
+    if owner == ACCOUNT:
+        return ZoomNeedsConnectionError(
+            "The Zoom app is not connected: a system admin must run /meet connect."
+        )
+    return ZoomNeedsConnectionError("Connect your Zoom account first.")
 
 
 def _needs_refresh(connection: ZoomConnection, now: float, spent: str | None) -> bool:
