@@ -264,3 +264,49 @@ async def test_an_error_that_is_not_a_cut_off_still_propagates() -> None:
         await RequestSizeLimits(broken)(
             http_scope([(b"content-length", b"1")]), exchange.receive, exchange.send
         )
+
+
+async def test_a_declared_length_over_the_limit_is_refused_without_reading() -> None:
+    exchange = Exchange([b"x" * 11])
+    limits = RequestSizeLimits(reads_whole_body, (("/api/", 10),))
+    await limits(http_scope([(b"content-length", b"11")]), exchange.receive, exchange.send)
+    assert exchange.status == 413 and exchange.pieces == [b"x" * 11]
+    assert (b"connection", b"close") in exchange.sent[0]["headers"]
+
+
+async def test_a_route_that_keeps_reading_after_the_cut_off_only_sees_the_end() -> None:
+    messages: list[Message] = []
+
+    async def stubborn(scope: Scope, receive: Receive, send: Send) -> None:
+        messages.extend([await receive(), await receive()])
+
+    exchange = Exchange([b"x" * 11, b"y"])
+    limits = RequestSizeLimits(stubborn, (("/api/", 10),))
+    await limits(http_scope([(b"transfer-encoding", b"chunked")]), exchange.receive, exchange.send)
+    assert [m["type"] for m in messages] == ["http.disconnect", "http.disconnect"]
+    assert exchange.pieces == [b"y"] and exchange.status == 413
+
+
+async def test_a_cut_off_after_the_response_started_ends_it_without_a_second_status() -> None:
+    async def answers_early(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        await send({"type": "http.response.body", "body": b"late"})
+
+    exchange = Exchange([b"x" * 6, b"x" * 6])
+    limits = RequestSizeLimits(answers_early, (("/api/", 10),))
+    await limits(http_scope([(b"transfer-encoding", b"chunked")]), exchange.receive, exchange.send)
+    assert [m["type"] for m in exchange.sent] == ["http.response.start"]
+
+
+async def test_lifespan_and_websocket_scopes_pass_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+
+    exchange = Exchange([])
+    for kind in ("lifespan", "websocket"):
+        await RequestSizeLimits(app)({"type": kind}, exchange.receive, exchange.send)
+    assert seen == ["lifespan", "websocket"] and exchange.sent == []

@@ -468,6 +468,40 @@ async def test_malformed_signature_headers_get_401_not_500(
     assert response.status_code == 401, response.text
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"{not json", "application/json", "not valid JSON"),
+        (b"[1, 2]", "application/json", "expected a Zoom event"),
+        (b'{"event": 7}', "application/json", "expected a Zoom event"),
+        (b'{"event": "endpoint.url_validation", "payload": {}}', "application/json", "plainToken"),
+        (b'{"event": "meeting.started"}', "text/plain", "application/json"),
+    ],
+)
+async def test_signed_but_malformed_webhooks_get_400_with_the_reason(
+    zoomed: RunningApp, body: bytes, content_type: str, message: str
+) -> None:
+    path = await webhook_path(zoomed)
+    timestamp = str(int(time.time()))
+    digest = hmac.new(
+        SECRET_TOKEN.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256
+    ).hexdigest()
+    headers = {
+        "content-type": content_type,
+        "x-zm-request-timestamp": timestamp,
+        "x-zm-signature": f"v0={digest}",
+    }
+    response = await zoomed.http.post(path, content=body, headers=headers)
+    assert response.status_code == 400 and message in response.json()["error"]
+
+
+async def test_webhooks_are_refused_while_no_secret_token_is_set(zoomed: RunningApp) -> None:
+    zoomed.components.state.secrets.pop("zoom_webhook_secret_token")  # never set (a new install)
+    body, headers = signed_webhook("endpoint.url_validation", {"plainToken": "p"}, "")
+    response = await zoomed.http.post(await webhook_path(zoomed), content=body, headers=headers)
+    assert response.status_code == 400 and "zoom_webhook_secret_token" in response.text
+
+
 async def test_meeting_ended_updates_the_meeting(
     zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
 ) -> None:
