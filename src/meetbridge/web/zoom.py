@@ -4,7 +4,8 @@ Webhook URL (paste into the Zoom app's event subscription): ``{public_url}/api/z
 with meetbridge's generated ``?secret=`` (``meetbridge zoom webhook-url`` prints it). A request
 is accepted only with that secret, a valid Zoom signature made with the app's Secret Token, a
 timestamp within five minutes, and a signature not seen before; anything else gets 401 and
-changes nothing.
+changes nothing. The URL-validation challenge is no exception: Zoom signs it like any event
+(its own webhook sample checks the signature first), and its answer is a MAC of our choosing.
 """
 
 from __future__ import annotations
