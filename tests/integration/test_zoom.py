@@ -599,6 +599,26 @@ async def test_a_webhook_whose_processing_fails_is_applied_when_zoom_retries(
     assert ended is not None and ended.duration_minutes == 30
 
 
+async def test_the_same_webhook_delivered_twice_at_once_is_applied_once(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    recording = meeting_event(
+        "recording.completed",
+        meeting.meeting_id,
+        recording_files=[{"file_type": "MP4", "play_url": "https://zoom.example/rec/play/2"}],
+    )
+    body, headers = signed_webhook("recording.completed", recording, SECRET_TOKEN)
+    answers = await asyncio.gather(
+        *(zoomed.http.post(path, content=body, headers=headers) for _ in range(2))
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 401]
+    async with zoomed.components.core.database.read() as conn:
+        replies = await conn.scalar(select(func.count()).where(outbox.c.kind == "zoom.reply"))
+    assert replies == 1
+
+
 async def test_recordings_post_links_and_the_password_only_when_enabled(
     zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
 ) -> None:
