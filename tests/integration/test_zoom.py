@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import time
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.engines.zoom import webhooks
+from meetbridge.services import zoom as zoom_service
 from meetbridge.services.zoom import Outcome, PmiPreference, ZoomService, regenerate_key
 from meetbridge.store import zoom_repo
 from meetbridge.store.tables import outbox, zoom_connections, zoom_meetings
@@ -52,6 +58,25 @@ async def zoomed(
         await admin.set_secret("zoom_client_secret", "zoom-secret", "test")
         await admin.set_secret("zoom_webhook_secret_token", SECRET_TOKEN, "test")
         await service.components.state.refresh()
+        yield service
+
+
+@pytest.fixture
+async def second_replica(
+    config: ServiceConfig,
+    mattermost: MattermostStandIn,
+    zoom_sim: ZoomSimulator,
+    zoomed: RunningApp,
+) -> AsyncIterator[RunningApp]:
+    """Another meetbridge instance on the same database (several replicas in production)."""
+    app = create_app(
+        config,
+        mattermost_transport=mattermost.transport(),
+        zoom_transport=httpx2.ASGITransport(app=zoom_sim.app),
+        auto_migrate=True,
+        background=False,
+    )
+    async with running(app) as service:
         yield service
 
 
@@ -155,6 +180,90 @@ async def test_revoked_refresh_token_asks_to_connect_again(
     zoom_sim.refresh_tokens.clear()
     result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", use_pmi=False)
     assert result.outcome is Outcome.CONNECT and "expired" in result.text
+
+
+async def connection_of(service: RunningApp, owner: str) -> zoom_repo.ZoomConnection | None:
+    box = await zoom_of(service).token_box()
+    async with service.components.core.database.read() as conn:
+        return await zoom_repo.connection(conn, box, owner)
+
+
+async def test_concurrent_refreshes_on_two_replicas_refresh_once_and_keep_the_connection(
+    zoomed: RunningApp,
+    second_replica: RunningApp,
+    zoom_sim: ZoomSimulator,
+    people: tuple[str, str],
+) -> None:
+    """Zoom rotates refresh tokens: a second refresh with the old one fails, and must not make
+    that replica delete the connection the first one has just refreshed."""
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()  # both replicas get 401 and want to refresh
+    zoom_sim.token_delay = 0.3  # both refreshes are in flight together
+    refreshes_before = zoom_sim.requests.count("POST /oauth/token")
+    results = await asyncio.gather(
+        *(
+            zoom_of(replica).start(UserId(alice), ChannelId(channel), "", False, force=True)
+            for replica in (zoomed, second_replica)
+        )
+    )
+    assert [result.outcome for result in results] == [Outcome.STARTED, Outcome.STARTED]
+    assert zoom_sim.requests.count("POST /oauth/token") - refreshes_before == 1
+    survivor = await connection_of(zoomed, alice)
+    assert survivor is not None and survivor.tokens.refresh_token in zoom_sim.refresh_tokens
+    assert survivor.tokens.access_token in zoom_sim.access
+
+
+async def set_refresh_claim(service: RunningApp, owner: str, until: float) -> None:
+    """Another replica's claim to refresh, running until ``until``."""
+    async with service.components.core.database.transaction() as conn:
+        await conn.execute(
+            update(zoom_connections)
+            .where(zoom_connections.c.owner == owner)
+            .values(refresh_claim="another-replica", refresh_claimed_until=until)
+        )
+
+
+async def test_a_refresh_zoom_cannot_answer_keeps_the_connection_and_frees_the_claim(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()
+    zoom_sim.token_fail_next.append(503)
+    zoom = zoom_of(zoomed)
+    failed = await zoom.start(UserId(alice), ChannelId(channel), "", False, force=True)
+    assert failed.outcome is Outcome.REFUSED and "cannot be reached" in failed.text
+    assert await connection_of(zoomed, alice) is not None
+    retried = await zoom.start(UserId(alice), ChannelId(channel), "", False, force=True)
+    assert retried.outcome is Outcome.STARTED  # the claim was given back, not left to expire
+
+
+async def test_a_claim_left_by_a_replica_that_died_is_taken_over_when_its_lease_ends(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()
+    await set_refresh_claim(zoomed, alice, until=time.time() - 1)
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", False, force=True)
+    assert result.outcome is Outcome.STARTED
+
+
+async def test_a_replica_waits_for_a_live_claim_no_longer_than_its_lease(
+    zoomed: RunningApp,
+    zoom_sim: ZoomSimulator,
+    people: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel)
+    zoom_sim.expire_all_tokens()
+    monkeypatch.setattr(zoom_service, "REFRESH_LEASE", 0.3)
+    await set_refresh_claim(zoomed, alice, until=time.time() + 3600)
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "", False, force=True)
+    assert result.outcome is Outcome.REFUSED and "cannot be reached" in result.text
+    assert await connection_of(zoomed, alice) is not None
 
 
 @pytest.mark.parametrize(
@@ -275,6 +384,124 @@ async def test_url_validation_challenge(zoomed: RunningApp) -> None:
     assert response.json() == webhooks.url_validation(SECRET_TOKEN, "qgg8vlvZRS6UYooatFL8Aw")
 
 
+async def test_url_validation_is_not_a_signing_oracle(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    """An unsigned challenge whose plainToken is "v0:{ts}:{forged body}" would return a valid
+    signature for the forged event: the challenge must itself be signed."""
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    forged = orjson.dumps(
+        {"event": "meeting.ended", "payload": meeting_event("meeting.ended", meeting.meeting_id)}
+    )
+    timestamp = str(int(time.time()))
+    challenge = orjson.dumps(
+        {
+            "event": "endpoint.url_validation",
+            "payload": {"plainToken": f"v0:{timestamp}:{forged.decode()}"},
+        }
+    )
+    answer = await zoomed.http.post(
+        path, content=challenge, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 401
+    assert "encryptedToken" not in answer.text
+    async with zoomed.components.core.database.read() as conn:
+        after = await zoom_repo.meeting(conn, meeting.id)
+    assert after is not None and after.ended_at is None
+
+
+async def test_url_validation_with_a_forged_or_stale_signature_is_refused(
+    zoomed: RunningApp,
+) -> None:
+    path = await webhook_path(zoomed)
+    payload = {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}
+    for body, headers in (
+        signed_webhook("endpoint.url_validation", payload, "not-the-secret"),
+        signed_webhook("endpoint.url_validation", payload, SECRET_TOKEN, timestamp=1_000_000_000),
+    ):
+        response = await zoomed.http.post(path, content=body, headers=headers)
+        assert response.status_code == 401 and "encryptedToken" not in response.text
+
+
+@pytest.mark.parametrize("timestamp", ["nan", "inf", "-inf", "1e999"])
+async def test_a_correctly_signed_webhook_with_a_non_finite_timestamp_is_refused(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str], timestamp: str
+) -> None:
+    """A "nan" timestamp never goes stale: a captured request could be replayed for ever."""
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    body, headers = signed_webhook(
+        "meeting.ended", meeting_event("meeting.ended", meeting.meeting_id), SECRET_TOKEN
+    )
+    headers["x-zm-request-timestamp"] = timestamp
+    headers["x-zm-signature"] = (
+        "v0="
+        + hmac.new(
+            SECRET_TOKEN.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256
+        ).hexdigest()
+    )
+    assert (await zoomed.http.post(path, content=body, headers=headers)).status_code == 401
+    async with zoomed.components.core.database.read() as conn:
+        after = await zoom_repo.meeting(conn, meeting.id)
+    assert after is not None and after.ended_at is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("x-zm-signature", "v0=\u00e9t\u00e9".encode("latin-1")),
+        ("x-zm-request-timestamp", "17\u00e900".encode("latin-1")),
+        ("x-zm-signature", b"v0=" + b"a" * 5000),
+    ],
+)
+async def test_malformed_signature_headers_get_401_not_500(
+    zoomed: RunningApp, name: str, value: bytes
+) -> None:
+    path = await webhook_path(zoomed)
+    body, headers = signed_webhook(
+        "meeting.started", meeting_event("meeting.started", 81_999), SECRET_TOKEN
+    )
+    raw_headers = {k.encode(): v.encode() for k, v in headers.items()}
+    raw_headers[name.encode()] = value
+    response = await zoomed.http.post(path, content=body, headers=raw_headers)
+    assert response.status_code == 401, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"{not json", "application/json", "not valid JSON"),
+        (b"[1, 2]", "application/json", "expected a Zoom event"),
+        (b'{"event": 7}', "application/json", "expected a Zoom event"),
+        (b'{"event": "endpoint.url_validation", "payload": {}}', "application/json", "plainToken"),
+        (b'{"event": "meeting.started"}', "text/plain", "application/json"),
+    ],
+)
+async def test_signed_but_malformed_webhooks_get_400_with_the_reason(
+    zoomed: RunningApp, body: bytes, content_type: str, message: str
+) -> None:
+    path = await webhook_path(zoomed)
+    timestamp = str(int(time.time()))
+    digest = hmac.new(
+        SECRET_TOKEN.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256
+    ).hexdigest()
+    headers = {
+        "content-type": content_type,
+        "x-zm-request-timestamp": timestamp,
+        "x-zm-signature": f"v0={digest}",
+    }
+    response = await zoomed.http.post(path, content=body, headers=headers)
+    assert response.status_code == 400 and message in response.json()["error"]
+
+
+async def test_webhooks_are_refused_while_no_secret_token_is_set(zoomed: RunningApp) -> None:
+    zoomed.components.state.secrets.pop("zoom_webhook_secret_token")  # never set (a new install)
+    body, headers = signed_webhook("endpoint.url_validation", {"plainToken": "p"}, "")
+    response = await zoomed.http.post(await webhook_path(zoomed), content=body, headers=headers)
+    assert response.status_code == 400 and "zoom_webhook_secret_token" in response.text
+
+
 async def test_meeting_ended_updates_the_meeting(
     zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
 ) -> None:
@@ -327,6 +554,69 @@ async def test_forged_replayed_and_stale_webhooks_change_nothing(
     async with zoomed.components.core.database.read() as conn:
         after = await zoom_repo.meeting(conn, meeting.id)
     assert after is not None and after.ended_at is None and after.started_at is not None
+
+
+async def test_a_webhook_whose_processing_fails_is_applied_when_zoom_retries(
+    zoomed: RunningApp,
+    zoom_sim: ZoomSimulator,
+    people: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The receipt (replay protection) and the effect commit together: a delivery that fails
+    half-way leaves no receipt, so Zoom's retry of the same signed request is applied."""
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    body, headers = signed_webhook(
+        "meeting.ended",
+        meeting_event(
+            "meeting.ended",
+            meeting.meeting_id,
+            start_time="2026-11-22T10:00:00Z",
+            end_time="2026-11-22T10:30:00Z",
+        ),
+        SECRET_TOKEN,
+    )
+    update_meeting = zoom_repo.update_meeting
+    failures: list[int] = []
+
+    async def fails_once(conn: object, row_id: int, **values: object) -> None:
+        if not failures:
+            failures.append(row_id)
+            raise ConnectionResetError("the database connection dropped mid-event")
+        await update_meeting(conn, row_id, **values)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zoom_repo, "update_meeting", fails_once)
+    transport = httpx2.ASGITransport(app=zoomed.app, raise_app_exceptions=False)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://meetbridge") as zoom:
+        first = await zoom.post(path, content=body, headers=headers)
+        assert first.status_code >= 500 and failures
+        retry = await zoom.post(path, content=body, headers=headers)
+        assert retry.status_code == 200, retry.text
+        replay = await zoom.post(path, content=body, headers=headers)
+        assert replay.status_code == 401  # once applied, the same request is a replay
+    async with zoomed.components.core.database.read() as conn:
+        ended = await zoom_repo.meeting(conn, meeting.id)
+    assert ended is not None and ended.duration_minutes == 30
+
+
+async def test_the_same_webhook_delivered_twice_at_once_is_applied_once(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    path = await webhook_path(zoomed)
+    recording = meeting_event(
+        "recording.completed",
+        meeting.meeting_id,
+        recording_files=[{"file_type": "MP4", "play_url": "https://zoom.example/rec/play/2"}],
+    )
+    body, headers = signed_webhook("recording.completed", recording, SECRET_TOKEN)
+    answers = await asyncio.gather(
+        *(zoomed.http.post(path, content=body, headers=headers) for _ in range(2))
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 401]
+    async with zoomed.components.core.database.read() as conn:
+        replies = await conn.scalar(select(func.count()).where(outbox.c.kind == "zoom.reply"))
+    assert replies == 1
 
 
 async def test_recordings_post_links_and_the_password_only_when_enabled(

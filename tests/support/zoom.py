@@ -10,6 +10,7 @@ with the "v0" scheme.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -58,6 +59,8 @@ class ZoomSimulator:
         self.users: dict[str, ZoomUser] = {}
         self.login_as = ""  # the Zoom user who signs in at /oauth/authorize
         self.token_lifetime = 3600
+        self.token_delay = 0.0  # seconds the token endpoint takes (to overlap refreshes)
+        self.token_fail_next: list[int] = []  # statuses the token endpoint answers next
         self.codes: dict[str, tuple[str, str]] = {}  # code -> (email, redirect_uri)
         self.access: dict[str, _Token] = {}
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> email
@@ -106,6 +109,11 @@ class ZoomSimulator:
 
     async def _token(self, request: Request) -> Response:
         self.requests.append("POST /oauth/token")
+        if self.token_delay:
+            await asyncio.sleep(self.token_delay)
+        if self.token_fail_next:
+            status = self.token_fail_next.pop(0)
+            return JSONResponse({"reason": "simulated failure", "error": "server_error"}, status)
         expected = (
             "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         )

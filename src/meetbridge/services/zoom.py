@@ -16,6 +16,7 @@ import asyncio
 import base64
 import math
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx2
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox, decode_master_key, generate_master_key
@@ -37,6 +39,7 @@ from meetbridge.engines.zoom.api import (
     ZoomRateLimitedError,
     ZoomUnavailableError,
 )
+from meetbridge.engines.zoom.webhooks import WINDOW as WEBHOOK_WINDOW
 from meetbridge.ports import Directory, DirectoryUnavailableError
 from meetbridge.services.join import JoinRefusedError, JoinService
 from meetbridge.services.shared_state import SharedState
@@ -52,6 +55,9 @@ STATE_PURPOSE = "zoom-oauth"
 STATE_LIFETIME = 10 * 60.0
 RECENT_WINDOW = 30.0
 REFRESH_MARGIN = 120.0
+REFRESH_LEASE = 30.0  # a claim to refresh outlives the token request (10 s timeout)
+REFRESH_POLL = 0.1  # how often a replica waiting for another's refresh looks again
+RECEIPT_KEEP = 2 * WEBHOOK_WINDOW  # a signature stays valid for at most twice the window
 PMI_PREFERENCE = "zoom_pmi"
 DEFAULT_TOPIC = "Zoom Meeting"
 
@@ -375,102 +381,140 @@ class ZoomService:
         async with self._database.read() as conn:
             connection = await zoom_repo.connection(conn, box, owner)
         if connection is None:
-            if owner == ACCOUNT:
-                raise ZoomNeedsConnectionError(
-                    "The Zoom app is not connected: a system admin must run /meet connect."
-                )
-            raise ZoomNeedsConnectionError("Connect your Zoom account first.")
+            raise _not_connected(owner)
         return connection
 
     async def _call(self, user_id: UserId, api: ZoomApi, request: Any) -> dict[str, Any]:
         """Run an API request with a fresh token; on 401, refresh once and try again."""
-        connection = await self._fresh(await self._connection(user_id), api)
+        owner = (await self._connection(user_id)).owner
+        connection = await self._fresh(owner, api)
         try:
             result: dict[str, Any] = await request(connection.tokens.access_token)
         except ZoomAuthError:
-            connection = await self._fresh(connection, api, force=True)
+            connection = await self._fresh(owner, api, spent=connection.tokens.access_token)
             result = await request(connection.tokens.access_token)
         return result
 
-    async def _fresh(
-        self, connection: ZoomConnection, api: ZoomApi, force: bool = False
-    ) -> ZoomConnection:
-        lock = self._refreshing.setdefault(connection.owner, asyncio.Lock())
+    async def _fresh(self, owner: str, api: ZoomApi, spent: str | None = None) -> ZoomConnection:
+        """The connection with a usable access token (not ``spent``, which Zoom refused).
+
+        One refresh at a time per connection: in this process through a lock, across replicas
+        through a claim on the database row (Zoom rotates refresh tokens, so a second refresh
+        with the same token would fail and look like a revoked grant).
+        """
+        lock = self._refreshing.setdefault(owner, asyncio.Lock())
         async with lock:
             box = await self.token_box()
-            async with self._database.read() as conn:  # another caller may have refreshed already
-                connection = await zoom_repo.connection(conn, box, connection.owner) or connection
-            now = self._clock.now()
-            if not force and connection.tokens.expires_at - REFRESH_MARGIN > now:
-                return connection
-            try:
-                tokens = await api.refresh(connection.tokens.refresh_token, now)
-            except (ZoomAuthError, ZoomApiError) as exc:
+            async with self._database.read() as conn:  # the usual case: no write, no claim
+                current = await zoom_repo.connection(conn, box, owner)
+            if current is not None and not _needs_refresh(current, self._clock.now(), spent):
+                return current
+            waited_until = time.monotonic() + REFRESH_LEASE
+            while True:
+                claim = secrets.token_hex(16)
+                now = self._clock.now()
                 async with self._database.transaction() as conn:
-                    await zoom_repo.delete_connection(conn, connection.owner)
-                raise ZoomNeedsConnectionError(
-                    "Your Zoom connection has expired; connect again."
-                ) from exc
-            refreshed = ZoomConnection(
-                connection.owner,
-                connection.zoom_user_id,
-                connection.zoom_email,
-                connection.pmi,
-                OAuthTokens(
-                    tokens.access_token,
-                    tokens.refresh_token or connection.tokens.refresh_token,
-                    tokens.expires_at,
-                ),
-            )
+                    current = await zoom_repo.connection(conn, box, owner, for_update=True)
+                    if current is None:
+                        raise _not_connected(owner)
+                    if not _needs_refresh(current, now, spent):
+                        return current  # fresh, or another replica has just refreshed it
+                    claimed = await zoom_repo.claim_refresh(conn, owner, claim, now, REFRESH_LEASE)
+                if claimed:
+                    return await self._refresh(current, api, box, claim)
+                if time.monotonic() > waited_until:
+                    raise ZoomUnavailableError("another replica is still refreshing the tokens")
+                await asyncio.sleep(REFRESH_POLL)
+
+    async def _refresh(
+        self, connection: ZoomConnection, api: ZoomApi, box: SecretBox, claim: str
+    ) -> ZoomConnection:
+        """Refresh while holding the claim; a refused refresh token drops the connection."""
+        owner = connection.owner
+        try:
+            tokens = await api.refresh(connection.tokens.refresh_token, self._clock.now())
+        except (ZoomAuthError, ZoomApiError) as exc:
             async with self._database.transaction() as conn:
-                await zoom_repo.save_connection(conn, box, refreshed, now)
-            return refreshed
+                await zoom_repo.delete_claimed(conn, owner, claim)
+            raise ZoomNeedsConnectionError(
+                "Your Zoom connection has expired; connect again."
+            ) from exc
+        except Exception:
+            async with self._database.transaction() as conn:  # Zoom unreachable: let others try
+                await zoom_repo.release_refresh(conn, owner, claim)
+            raise
+        refreshed = ZoomConnection(
+            owner,
+            connection.zoom_user_id,
+            connection.zoom_email,
+            connection.pmi,
+            OAuthTokens(
+                tokens.access_token,
+                tokens.refresh_token or connection.tokens.refresh_token,
+                tokens.expires_at,
+            ),
+        )
+        async with self._database.transaction() as conn:
+            await zoom_repo.save_refreshed(conn, box, refreshed, claim, self._clock.now())
+        return refreshed
 
     # --- webhooks ---------------------------------------------------------------------
 
-    async def apply_event(self, event: str, payload: dict[str, Any]) -> None:
+    async def receive_event(
+        self, signature: str, event: str, payload: dict[str, Any], now: float
+    ) -> bool:
+        """Apply a verified webhook once; False when its signature was seen before (a replay).
+
+        The receipt and the effect commit in one transaction: if applying fails, nothing is
+        remembered and Zoom's retry of the same request is applied.
+        """
+        async with self._database.transaction() as conn:
+            if not await zoom_repo.first_receipt(conn, signature, now, keep=RECEIPT_KEEP):
+                return False
+            await self._apply_event(conn, event, payload, now)
+        return True
+
+    async def _apply_event(
+        self, conn: AsyncConnection, event: str, payload: dict[str, Any], now: float
+    ) -> None:
         """Record what a verified webhook says, and queue the Mattermost changes it implies."""
         meeting_object = payload.get("object") if isinstance(payload.get("object"), dict) else {}
         assert isinstance(meeting_object, dict)
         zoom_id = str(meeting_object.get("id", ""))
         if not zoom_id:
             return
-        now = self._clock.now()
-        async with self._database.transaction() as conn:
-            meeting = await zoom_repo.latest_for_zoom_id(conn, zoom_id)
-            if meeting is None:
-                return
-            if event == "meeting.started":
-                started = _epoch(meeting_object.get("start_time")) or now
-                await zoom_repo.update_meeting(conn, meeting.id, started_at=started)
+        meeting = await zoom_repo.latest_for_zoom_id(conn, zoom_id)
+        if meeting is None:
+            return
+        if event == "meeting.started":
+            started = _epoch(meeting_object.get("start_time")) or now
+            await zoom_repo.update_meeting(conn, meeting.id, started_at=started)
+            await outbox_repo.enqueue(
+                conn, ZOOM_CARD, {"row_id": meeting.id}, now, f"zoom-card:{meeting.id}"
+            )
+        elif event == "meeting.ended" and meeting.ended_at is None:
+            ended = _epoch(meeting_object.get("end_time")) or now
+            started = (
+                meeting.started_at or _epoch(meeting_object.get("start_time")) or meeting.created_at
+            )
+            minutes = math.ceil(max(0.0, ended - started) / 60)
+            await zoom_repo.update_meeting(
+                conn, meeting.id, ended_at=ended, duration_minutes=minutes
+            )
+            await outbox_repo.enqueue(
+                conn, ZOOM_CARD, {"row_id": meeting.id}, now, f"zoom-card:{meeting.id}"
+            )
+        elif event in ("recording.completed", "recording.transcript_completed"):
+            message = self._recording_message(event, meeting_object)
+            if message:
+                key = f"{event}:{meeting.id}:{meeting_object.get('uuid', '')}"
                 await outbox_repo.enqueue(
-                    conn, ZOOM_CARD, {"row_id": meeting.id}, now, f"zoom-card:{meeting.id}"
+                    conn,
+                    ZOOM_REPLY,
+                    {"row_id": meeting.id, "message": message, "key": key},
+                    now,
+                    key,
                 )
-            elif event == "meeting.ended" and meeting.ended_at is None:
-                ended = _epoch(meeting_object.get("end_time")) or now
-                started = (
-                    meeting.started_at
-                    or _epoch(meeting_object.get("start_time"))
-                    or meeting.created_at
-                )
-                minutes = math.ceil(max(0.0, ended - started) / 60)
-                await zoom_repo.update_meeting(
-                    conn, meeting.id, ended_at=ended, duration_minutes=minutes
-                )
-                await outbox_repo.enqueue(
-                    conn, ZOOM_CARD, {"row_id": meeting.id}, now, f"zoom-card:{meeting.id}"
-                )
-            elif event in ("recording.completed", "recording.transcript_completed"):
-                message = self._recording_message(event, meeting_object)
-                if message:
-                    key = f"{event}:{meeting.id}:{meeting_object.get('uuid', '')}"
-                    await outbox_repo.enqueue(
-                        conn,
-                        ZOOM_REPLY,
-                        {"row_id": meeting.id, "message": message, "key": key},
-                        now,
-                        key,
-                    )
 
     def _recording_message(self, event: str, recording: dict[str, Any]) -> str:
         files = [f for f in recording.get("recording_files") or [] if isinstance(f, dict)]
@@ -543,6 +587,19 @@ async def regenerate_key(database: Database, box: SecretBox, clock: Clock, actor
             conn, actor, "zoom.key_regenerated", {"connections_dropped": dropped}, now
         )
     return dropped
+
+
+def _not_connected(owner: str) -> ZoomNeedsConnectionError:
+    if owner == ACCOUNT:
+        return ZoomNeedsConnectionError(
+            "The Zoom app is not connected: a system admin must run /meet connect."
+        )
+    return ZoomNeedsConnectionError("Connect your Zoom account first.")
+
+
+def _needs_refresh(connection: ZoomConnection, now: float, spent: str | None) -> bool:
+    tokens = connection.tokens
+    return tokens.expires_at - REFRESH_MARGIN <= now or tokens.access_token == spent
 
 
 def _pmi(zoom_user: dict[str, Any]) -> int | None:

@@ -277,6 +277,9 @@ zoom_connections = Table(
     Column("pmi", BigInteger, nullable=True),
     Column("tokens_sealed", LargeBinary, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # Who is refreshing the tokens, and until when (replicas take turns; see zoom_repo).
+    Column("refresh_claim", String(32), nullable=True),
+    Column("refresh_claimed_until", Float, nullable=True),
 )
 
 zoom_meetings = Table(

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.crypto import SecretBox
@@ -38,10 +39,13 @@ def _associated(owner: str) -> str:
     return f"zoom_connections:{owner}"
 
 
-async def connection(conn: AsyncConnection, box: SecretBox, owner: str) -> ZoomConnection | None:
-    row = (
-        await conn.execute(select(zoom_connections).where(zoom_connections.c.owner == owner))
-    ).first()
+async def connection(
+    conn: AsyncConnection, box: SecretBox, owner: str, for_update: bool = False
+) -> ZoomConnection | None:
+    """``for_update`` locks the row until the transaction ends (PostgreSQL; SQLite's write
+    transactions are serialised already)."""
+    query = select(zoom_connections).where(zoom_connections.c.owner == owner)
+    row = (await conn.execute(query.with_for_update() if for_update else query)).first()
     if row is None:
         return None
     tokens = ZoomTokens.from_json(box.decrypt(row.tokens_sealed, _associated(owner)))
@@ -60,6 +64,68 @@ async def save_connection(
         "updated_at": now,
     }
     await upsert(conn, zoom_connections, values, key=["owner"])
+
+
+# Refreshing is serialised through the database, because Zoom rotates refresh tokens: of two
+# replicas refreshing with the same token, the second is refused and would otherwise conclude
+# that the grant was revoked. A claim is a lease, so a replica that dies mid-refresh blocks
+# the others only until it runs out.
+
+
+async def claim_refresh(
+    conn: AsyncConnection, owner: str, claim: str, now: float, lease: float
+) -> bool:
+    """Take the right to refresh ``owner``'s tokens; False while another holder's lease runs."""
+    result = await conn.execute(
+        update(zoom_connections)
+        .where(
+            zoom_connections.c.owner == owner,
+            or_(
+                zoom_connections.c.refresh_claimed_until.is_(None),
+                zoom_connections.c.refresh_claimed_until < now,
+            ),
+        )
+        .values(refresh_claim=claim, refresh_claimed_until=now + lease)
+    )
+    return result.rowcount == 1
+
+
+async def save_refreshed(
+    conn: AsyncConnection, box: SecretBox, connection: ZoomConnection, claim: str, now: float
+) -> bool:
+    """Store refreshed tokens and give the claim back; False if the claim was lost meanwhile."""
+    result = await conn.execute(
+        update(zoom_connections)
+        .where(zoom_connections.c.owner == connection.owner, _held(claim))
+        .values(
+            tokens_sealed=box.encrypt(connection.tokens.to_json(), _associated(connection.owner)),
+            updated_at=now,
+            refresh_claim=None,
+            refresh_claimed_until=None,
+        )
+    )
+    return result.rowcount == 1
+
+
+async def release_refresh(conn: AsyncConnection, owner: str, claim: str) -> None:
+    await conn.execute(
+        update(zoom_connections)
+        .where(zoom_connections.c.owner == owner, _held(claim))
+        .values(refresh_claim=None, refresh_claimed_until=None)
+    )
+
+
+async def delete_claimed(conn: AsyncConnection, owner: str, claim: str) -> bool:
+    """Drop a connection whose grant Zoom revoked, only while our claim holds: otherwise the
+    tokens we found spent may already have been replaced by another replica."""
+    result = await conn.execute(
+        delete(zoom_connections).where(zoom_connections.c.owner == owner, _held(claim))
+    )
+    return bool(result.rowcount)
+
+
+def _held(claim: str) -> Any:
+    return zoom_connections.c.refresh_claim == claim
 
 
 async def delete_connection(conn: AsyncConnection, owner: str) -> bool:
@@ -204,10 +270,18 @@ async def set_channel_engine(
 
 
 async def first_receipt(conn: AsyncConnection, signature: str, now: float, keep: float) -> bool:
-    """Remember a webhook's signature; False when it was seen before (a replay)."""
+    """Remember a webhook's signature; False when it was seen before (a replay).
+
+    Call it in the transaction that applies the webhook: if applying fails, the receipt is
+    rolled back with it and Zoom's retry is accepted. Of two concurrent deliveries, the second
+    waits for the first to commit and then finds the receipt.
+    """
     await conn.execute(delete(webhook_receipts).where(webhook_receipts.c.received_at < now - keep))
-    seen = await conn.scalar(select(func.count()).where(webhook_receipts.c.signature == signature))
-    if seen:
-        return False
-    await conn.execute(insert(webhook_receipts).values(signature=signature, received_at=now))
-    return True
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    inserted = await conn.scalar(
+        dialect_insert(webhook_receipts)
+        .values(signature=signature, received_at=now)
+        .on_conflict_do_nothing(index_elements=["signature"])
+        .returning(webhook_receipts.c.signature)
+    )
+    return inserted is not None

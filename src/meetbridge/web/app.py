@@ -48,6 +48,7 @@ from meetbridge.web.admin import AdminEndpoints
 from meetbridge.web.asgi import PrefixDispatcher
 from meetbridge.web.health import HealthEndpoints
 from meetbridge.web.join import JoinEndpoints
+from meetbridge.web.limits import RequestSizeLimits
 from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
@@ -328,11 +329,12 @@ async def _stop(components: Components) -> None:
     await components.core.close()
 
 
-class MeetbridgeApp(PrefixDispatcher):
-    """The Starlette application with the Pexip hot paths routed around it."""
+class MeetbridgeApp(RequestSizeLimits):
+    """The Starlette application with the Pexip hot paths routed around it, every route behind
+    the request-size limits."""
 
     def __init__(self, app: Starlette, pexip: PexipEndpoints) -> None:
-        super().__init__(PEXIP_PREFIX, pexip, app)
+        super().__init__(PrefixDispatcher(PEXIP_PREFIX, pexip, app))
         self.starlette = app
 
     @property

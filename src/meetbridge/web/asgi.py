@@ -23,13 +23,13 @@ async def send_json(
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit`` bytes."""
+    """The request body, or None when it is larger than ``limit`` bytes or incomplete."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None  # the client went away (or was cut off): never act on half a body
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

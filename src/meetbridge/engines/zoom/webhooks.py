@@ -4,6 +4,10 @@ Zoom signs ``"v0:" + timestamp + ":" + raw body`` with HMAC-SHA256 keyed by the 
 Token and sends ``x-zm-signature: v0=<hex>`` with ``x-zm-request-timestamp``. A request is
 authentic only if that matches and the timestamp is within ``WINDOW`` of now (replays of old
 requests are refused; exact repeats are caught by the caller remembering signatures).
+
+Every request, the ``endpoint.url_validation`` challenge included, must pass this check: the
+challenge's answer is HMAC(Secret Token, plainToken), so answering an unsigned challenge would
+sign any text an attacker chose, a forged ``v0:{ts}:{body}`` included.
 """
 
 from __future__ import annotations
@@ -12,31 +16,35 @@ import hashlib
 import hmac
 
 WINDOW = 300.0  # seconds either side of now
+_MAX_TIMESTAMP_DIGITS = 12  # unix seconds; far more digits are never a real timestamp
 
 
-class WebhookRefusedError(Exception):
-    """Not an authentic, fresh Zoom webhook; the message says why (for logs, not for Zoom)."""
+def signature(secret: str, timestamp: bytes, body: bytes) -> bytes:
+    """The ``x-zm-signature`` value Zoom sends for this timestamp and body."""
+    message = b"v0:" + timestamp + b":" + body
+    return b"v0=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest().encode()
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    message = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def refusal(
+    secret: str, timestamp: bytes | None, body: bytes, given: bytes | None, now: float
+) -> str | None:
+    """Why a request is not an authentic, fresh Zoom webhook (for logs), or None when it is.
 
-
-def verify(secret: str, timestamp: str | None, body: bytes, given: str | None, now: float) -> None:
+    Works on the raw header bytes: malformed input of any kind is a refusal, never an error.
+    """
     if not timestamp or not given:
-        raise WebhookRefusedError("missing x-zm-signature or x-zm-request-timestamp")
-    try:
-        sent_at = float(timestamp)
-    except ValueError as exc:
-        raise WebhookRefusedError("malformed timestamp") from exc
-    if abs(now - sent_at) > WINDOW:
-        raise WebhookRefusedError("stale timestamp")
+        return "missing x-zm-signature or x-zm-request-timestamp"
+    # Digits only: float() would also take "nan" and "inf", which never go stale.
+    if not (timestamp.isdigit() and len(timestamp) <= _MAX_TIMESTAMP_DIGITS):
+        return "malformed timestamp"
+    if abs(now - int(timestamp)) > WINDOW:
+        return "stale timestamp"
     if not hmac.compare_digest(signature(secret, timestamp, body), given):
-        raise WebhookRefusedError("bad signature")
+        return "bad signature"
+    return None
 
 
 def url_validation(secret: str, plain_token: str) -> dict[str, str]:
-    """The answer to ``endpoint.url_validation``."""
+    """The answer to an (authenticated) ``endpoint.url_validation``."""
     encrypted = hmac.new(secret.encode(), plain_token.encode(), hashlib.sha256).hexdigest()
     return {"plainToken": plain_token, "encryptedToken": encrypted}
