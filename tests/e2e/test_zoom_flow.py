@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import pytest
 import uvicorn
 
@@ -72,8 +71,8 @@ async def test_zoom_meeting_from_connect_to_end(
     answer = await live.meet(alice, "private", "start Planning")
     assert "Connect your Zoom account" in answer["text"]
     connect_url = answer["text"].split("](", 1)[1].split(")", 1)[0]
-    async with httpx2.AsyncClient(follow_redirects=True, timeout=30) as browser:
-        page = await browser.get(connect_url)
+    async with live.browser(alice) as browser:  # Mattermost confirms it is Alice, then Zoom
+        page = await browser.get(connect_url, follow_redirects=True)
     assert page.status_code == 200 and "Join the Zoom meeting" in page.text
     assert simulator.created[-1]["topic"] == "Planning"
 

@@ -27,7 +27,7 @@ import structlog
 from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox, decode_master_key, generate_master_key
 from meetbridge.domain.channels import ChannelKind
-from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.oauth import OAuthTokens
 from meetbridge.domain.tokens import TokenCodec
 from meetbridge.engines.zoom.api import (
@@ -77,6 +77,13 @@ class StartResult:
 
 class ZoomNeedsConnectionError(Exception):
     pass
+
+
+class ZoomConnectRefusedError(Exception):
+    """This user may not store this Zoom grant; the message is safe to show."""
+
+
+ONLY_ADMINS_CONNECT = "Only system admins can connect the Zoom account-level app."
 
 
 class PmiPreference(StrEnum):
@@ -185,10 +192,35 @@ class ZoomService:
     def read_state(self, token: str) -> dict[str, Any]:
         return self._links.decode(token, STATE_PURPOSE, self._clock.now())
 
+    @staticmethod
+    def state_user(claims: dict[str, Any]) -> UserId | None:
+        """The Mattermost user a connect link was made for (the web layer confirms it is the
+        one at the browser before and after Zoom)."""
+        user_id = claims.get("u")
+        return UserId(user_id) if isinstance(user_id, str) and is_mattermost_id(user_id) else None
+
+    async def connect_refusal(self, user_id: UserId) -> str:
+        """Why this user may not connect now ("" if they may): an account-level grant serves
+        everyone, so only a system admin (asked of Mattermost now) may store one."""
+        if not self._state.settings.zoom_account_level:
+            return ""
+        try:
+            user = await self._directory.user_now(user_id)
+        except DirectoryUnavailableError:
+            return "Mattermost cannot be reached to confirm your role; try again in a moment."
+        return "" if user is not None and user.is_system_admin else ONLY_ADMINS_CONNECT
+
     async def complete_connection(self, claims: dict[str, Any], code: str) -> StartResult:
-        """Finish the OAuth flow for the user the state names; then start the meeting they
-        asked for, if they were connecting on the way to one."""
-        user_id = UserId(str(claims["u"]))
+        """Finish the OAuth flow for the user the state names (the caller has confirmed that
+        user is at the browser); then start the meeting they asked for, if they were
+        connecting on the way to one. Raises ZoomConnectRefusedError before storing anything
+        the user may not store."""
+        user_id = self.state_user(claims)
+        if user_id is None:
+            raise ZoomConnectRefusedError("This connection link is not valid.")
+        refusal = await self.connect_refusal(user_id)
+        if refusal:
+            raise ZoomConnectRefusedError(refusal)
         api = self.api()
         now = self._clock.now()
         tokens = await api.exchange_code(code, self.callback_url, now)

@@ -24,9 +24,10 @@ from meetbridge.domain.tokens import TokenError
 from meetbridge.engines.zoom import webhooks
 from meetbridge.engines.zoom.api import ZoomError
 from meetbridge.services.shared_state import SharedState
-from meetbridge.services.zoom import Outcome, ZoomService
+from meetbridge.services.zoom import Outcome, ZoomConnectRefusedError, ZoomService
 from meetbridge.store import zoom_repo
 from meetbridge.store.database import Database
+from meetbridge.web.identity import OTHER_USER, ZOOM_PATH, IdentityGate
 from meetbridge.web.pages import NO_STORE, message_page, render
 from meetbridge.web.responses import error_response, json_response
 
@@ -43,8 +44,10 @@ class ZoomEndpoints:
         state: SharedState,
         database: Database,
         clock: Clock,
+        identity: IdentityGate,
         secure_cookies: bool,
     ) -> None:
+        self._identity = identity
         self._zoom = zoom
         self._state = state
         self._database = database
@@ -70,6 +73,17 @@ class ZoomEndpoints:
             )
         if not self._zoom.configured():
             return message_page("Cannot connect Zoom", "Zoom is not configured on meetbridge.", 503)
+        # Whoever opens the link must be the user it was made for, or the grant lands on the
+        # wrong account (a connect link sent to someone else).
+        user_id = self._zoom.state_user(claims)
+        if user_id is None:
+            return message_page("Cannot connect Zoom", "This connection link is not valid.", 400)
+        unproven = await self._identity.require(request, user_id, ZOOM_PATH)
+        if unproven is not None:
+            return unproven
+        refusal = await self._zoom.connect_refusal(user_id)
+        if refusal:
+            return message_page("Cannot connect Zoom", refusal, 403)
         response = RedirectResponse(
             self._zoom.api().authorize_url(self._zoom.callback_url, state), 302, headers=NO_STORE
         )
@@ -100,10 +114,15 @@ class ZoomEndpoints:
                 "This connection did not start in this browser. Run /meet connect again.",
                 400,
             )
+        user_id = self._zoom.state_user(claims)
+        if user_id is None or self._identity.proven_user(request) != user_id:
+            return message_page("Cannot connect Zoom", OTHER_USER, 403)
         if not params.get("code"):
             return message_page("Zoom connection cancelled", "Zoom did not grant access.", 400)
         try:
             result = await self._zoom.complete_connection(claims, params["code"])
+        except ZoomConnectRefusedError as refused:
+            return message_page("Cannot connect Zoom", str(refused), 403)
         except ZoomError as exc:
             log.warning("zoom.connect_failed", error=str(exc))
             return message_page(
