@@ -1,5 +1,6 @@
 """A Zoom connect link stores a grant only for the Mattermost user it was made for, and an
-account-level grant only for a system admin (issue 9, item 5).
+account-level grant only for a system admin (issue 9, item 5); a Zoom meeting link from /meet
+opens only for the user it was made for (item 2).
 
 A "browser" here is an HTTP client whose requests reach meetbridge (in process), the Zoom
 simulator, and the Mattermost stand-in's OAuth authorize page, which - as Mattermost does for a
@@ -15,14 +16,18 @@ import httpx2
 import pytest
 from sqlalchemy import func, select
 
+from meetbridge.chat.mattermost.interactions import Invocation
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.store.tables import zoom_connections
+from meetbridge.services.zoom import PmiPreference
+from meetbridge.store.tables import zoom_connections, zoom_meetings
 from meetbridge.store.zoom_repo import ACCOUNT
 from meetbridge.web.app import create_app
 from tests.conftest import RunningApp, running
 from tests.support.mattermost_standin import MattermostStandIn, register_oauth_app
 from tests.support.zoom import ZoomSimulator
+
+ZOOM_PAGES = ("https://zoom.test", "https://zoom.example")
 
 
 class BrowserTransport(httpx2.AsyncBaseTransport):
@@ -84,9 +89,9 @@ async def browser(
 
 
 async def until_zoom(browser: httpx2.AsyncClient, url: str) -> httpx2.Response:
-    """Follow redirects up to the one that sends the browser to Zoom's consent page."""
+    """Follow redirects up to the one that sends the browser to Zoom."""
     response = await browser.get(url, follow_redirects=False)
-    while "zoom.test" not in response.headers.get("location", ""):
+    while not response.headers.get("location", "").startswith(ZOOM_PAGES):
         assert response.is_redirect, response.text
         location = response.url.join(response.headers["location"])
         response = await browser.get(location, follow_redirects=False)
@@ -180,3 +185,36 @@ async def test_a_demoted_admin_cannot_finish_an_account_level_connection(
     back = await browser.get(to_zoom.headers["location"])  # Zoom, then back to meetbridge
     assert back.status_code == 403 and "Only system admins" in back.text
     assert await grants(zoomed) == []
+
+
+async def test_a_forged_zoom_start_gives_a_meeting_link_only_its_user_can_open(
+    zoomed: RunningApp,
+    zoom_sim: ZoomSimulator,
+    mattermost: MattermostStandIn,
+    browser: httpx2.AsyncClient,
+) -> None:
+    alice, mallory = mattermost.add_user("alice"), mattermost.add_user("mallory")
+    channel = mattermost.add_channel("Planning", kind="P")
+    mattermost.signed_in = alice
+    assert (await browser.get(connect_link(zoomed, alice, channel))).status_code == 200
+    zoom = zoomed.components.zoom
+    await zoom.set_engine(ChannelId(channel), "zoom", "test")
+    await zoom.set_pmi_preference(UserId(alice), PmiPreference.NEW)
+    # What a holder of the command token reads back for "/meet start" naming Alice:
+    reply = await zoomed.components.interactions.command(
+        Invocation(UserId(alice), ChannelId(channel), "team", "start Plans")
+    )
+    async with zoomed.components.core.database.read() as conn:
+        meeting_url = (await conn.execute(select(zoom_meetings.c.join_url))).scalar_one()
+    assert meeting_url not in str(reply), "the reply itself holds no Zoom meeting link"
+    link = reply["goto_location"]
+
+    mattermost.signed_in = mallory
+    transport = BrowserTransport(zoomed, zoom_sim, mattermost)
+    async with httpx2.AsyncClient(transport=transport) as mallorys_browser:
+        forged = await mallorys_browser.get(link, follow_redirects=True)
+    assert forged.status_code == 403 and meeting_url not in forged.text
+
+    mattermost.signed_in = alice
+    real = await until_zoom(browser, link)
+    assert real.headers["location"] == meeting_url
