@@ -29,7 +29,7 @@ from meetbridge.crypto import SecretBox, decode_master_key, generate_master_key
 from meetbridge.domain.channels import ChannelKind
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.oauth import OAuthTokens
-from meetbridge.domain.tokens import TokenCodec
+from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.engines.zoom.api import (
     ZoomApi,
     ZoomApiError,
@@ -50,6 +50,7 @@ KEY_RECORD = "zoom_token_key"
 WEBHOOK_RECORD = "zoom_webhook_url_secret"
 STATE_PURPOSE = "zoom-oauth"
 STATE_LIFETIME = 10 * 60.0
+JOIN_PURPOSE = "zoom-join"
 RECENT_WINDOW = 30.0
 REFRESH_MARGIN = 120.0
 PMI_PREFERENCE = "zoom_pmi"
@@ -73,6 +74,7 @@ class StartResult:
     text: str
     url: str = ""  # the join link (started, recent) or the connect link
     topic: str = ""
+    meeting_row: int | None = None  # the meeting the join link leads to (started, recent)
 
 
 class ZoomNeedsConnectionError(Exception):
@@ -81,6 +83,10 @@ class ZoomNeedsConnectionError(Exception):
 
 class ZoomConnectRefusedError(Exception):
     """This user may not store this Zoom grant; the message is safe to show."""
+
+
+class ZoomJoinRefusedError(Exception):
+    """This Zoom meeting link does not lead anywhere (any more); the message is safe to show."""
 
 
 ONLY_ADMINS_CONNECT = "Only system admins can connect the Zoom account-level app."
@@ -312,6 +318,7 @@ class ZoomService:
                     "A Zoom meeting was started in this channel moments ago.",
                     recent.join_url,
                     topic,
+                    recent.id,
                 )
         try:
             await self._connection(user_id)  # connecting comes before any question
@@ -381,7 +388,9 @@ class ZoomService:
             await outbox_repo.enqueue(
                 conn, ZOOM_CARD, {"row_id": row_id}, now, f"zoom-card:{row_id}"
             )
-        return StartResult(Outcome.STARTED, f"Your Zoom meeting is ready{note}.", join_url, topic)
+        return StartResult(
+            Outcome.STARTED, f"Your Zoom meeting is ready{note}.", join_url, topic, row_id
+        )
 
     async def _host(self, user_id: UserId, api: ZoomApi) -> tuple[str, int | None]:
         """Whom the meeting is created for: "me" (user-level) or the user's Zoom email."""
@@ -526,6 +535,36 @@ class ZoomService:
         if password and self._state.settings.zoom_post_recording_password:
             lines.append(f"**Password:** {password}")
         return "\n".join(lines)
+
+    # --- personal meeting links ---------------------------------------------------------
+
+    def join_link(self, user_id: UserId, row_id: int) -> str:
+        """A personal link to a Zoom meeting, for replies in Mattermost: it names the meeting,
+        not its Zoom URL (which would let whoever reads the reply in), and the web layer opens
+        it only for ``user_id``, as Mattermost confirms."""
+        token = self._links.encode(
+            JOIN_PURPOSE, {"u": user_id, "m": row_id}, self._clock.now(), STATE_LIFETIME
+        )
+        return f"{self._public_url}/zoom/join/{token}"
+
+    def read_join_link(self, token: str) -> tuple[UserId, int]:
+        """Whom a meeting link is for and which meeting; raises TokenError for a bad link."""
+        claims = self._links.decode(token, JOIN_PURPOSE, self._clock.now())
+        user_id, row_id = self.state_user(claims), claims.get("m")
+        if user_id is None or not isinstance(row_id, int) or isinstance(row_id, bool):
+            raise TokenError("this link is not valid")
+        return user_id, row_id
+
+    async def join_url(self, user_id: UserId, row_id: int) -> str:
+        """Zoom's URL for a meeting in progress, if the user may still join it."""
+        meeting = await self.meeting(row_id)
+        if meeting is None or meeting.ended_at is not None:
+            raise ZoomJoinRefusedError("This Zoom meeting has ended.")
+        try:
+            await self._join.check(ChannelId(meeting.channel_id), user_id)
+        except JoinRefusedError as refused:
+            raise ZoomJoinRefusedError(refused.detail) from refused
+        return meeting.join_url
 
     async def meeting(self, row_id: int) -> ZoomMeeting | None:
         async with self._database.read() as conn:

@@ -40,7 +40,7 @@ FLOW_LIFETIME = 10 * 60.0
 # Where each kind of link lives: the identity cookie is sent only there.
 JOIN_PATH = "/join"
 ADMIN_PATH = "/admin/login"
-ZOOM_PATH = "/zoom/oauth"
+ZOOM_PATH = "/zoom"  # connect links (/zoom/oauth) and meeting links (/zoom/join)
 _COOKIE_PATHS = (JOIN_PATH, ADMIN_PATH, ZOOM_PATH)
 
 SIGN_IN_UNAVAILABLE = (

@@ -24,7 +24,12 @@ from meetbridge.domain.tokens import TokenError
 from meetbridge.engines.zoom import webhooks
 from meetbridge.engines.zoom.api import ZoomError
 from meetbridge.services.shared_state import SharedState
-from meetbridge.services.zoom import Outcome, ZoomConnectRefusedError, ZoomService
+from meetbridge.services.zoom import (
+    Outcome,
+    ZoomConnectRefusedError,
+    ZoomJoinRefusedError,
+    ZoomService,
+)
 from meetbridge.store import zoom_repo
 from meetbridge.store.database import Database
 from meetbridge.web.identity import OTHER_USER, ZOOM_PATH, IdentityGate
@@ -58,6 +63,7 @@ class ZoomEndpoints:
         return [
             Route("/zoom/oauth/start", self.oauth_start, methods=["GET"]),
             Route("/zoom/oauth/callback", self.oauth_callback, methods=["GET"]),
+            Route("/zoom/join/{token}", self.join, methods=["GET"]),
             Route("/api/zoom/webhook", self.webhook, methods=["POST"]),
         ]
 
@@ -141,6 +147,22 @@ class ZoomEndpoints:
             )
         response.delete_cookie(COOKIE, path="/zoom/oauth")
         return response
+
+    # --- personal meeting links -------------------------------------------------------------
+
+    async def join(self, request: Request) -> Response:
+        try:
+            user_id, row_id = self._zoom.read_join_link(request.path_params["token"])
+        except TokenError as exc:
+            return message_page("Cannot join this meeting", f"{str(exc).capitalize()}.", 403)
+        unproven = await self._identity.require(request, user_id, ZOOM_PATH)
+        if unproven is not None:
+            return unproven
+        try:
+            url = await self._zoom.join_url(user_id, row_id)
+        except ZoomJoinRefusedError as refused:
+            return message_page("Cannot join this meeting", str(refused), 403)
+        return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
     # --- webhooks --------------------------------------------------------------------------
 
