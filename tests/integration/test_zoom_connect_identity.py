@@ -16,6 +16,7 @@ import httpx2
 import pytest
 from sqlalchemy import func, select
 
+from meetbridge.chat.mattermost.actions import VerifiedAction
 from meetbridge.chat.mattermost.interactions import Invocation
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
@@ -218,3 +219,22 @@ async def test_a_forged_zoom_start_gives_a_meeting_link_only_its_user_can_open(
     mattermost.signed_in = alice
     real = await until_zoom(browser, link)
     assert real.headers["location"] == meeting_url
+
+
+async def test_a_posted_join_click_answers_with_a_personal_link_not_zooms_url(
+    zoomed: RunningApp, mattermost: MattermostStandIn, browser: httpx2.AsyncClient
+) -> None:
+    alice, bob = mattermost.add_user("alice"), mattermost.add_user("bob")
+    channel = mattermost.add_channel("Planning", kind="P")
+    mattermost.signed_in = alice
+    assert (await browser.get(connect_link(zoomed, alice, channel))).status_code == 200
+    started = await zoomed.components.zoom.start(
+        UserId(alice), ChannelId(channel), "Plans", use_pmi=False
+    )
+    assert started.meeting_row is not None
+    # Anyone can POST a click naming any user; the answer goes back to that poster.
+    answer = await zoomed.components.interactions.click(
+        VerifiedAction("zoomjoin", channel, str(started.meeting_row), ""), UserId(bob)
+    )
+    assert started.url not in str(answer)
+    assert answer["goto_location"].startswith("https://meetbridge.example.com/zoom/join/")

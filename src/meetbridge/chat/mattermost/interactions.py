@@ -298,10 +298,9 @@ class MeetInteractions:
                 await self._join.check(channel, user_id)
             except JoinRefusedError as refused:
                 return {"ephemeral_text": refused.detail}
-            return {
-                "goto_location": meeting.join_url,
-                "ephemeral_text": f"[Join the Zoom meeting]({meeting.join_url})",
-            }
+            # The answer goes to whoever posted the click: a link only the clicker can open.
+            link = self._zoom.join_link(user_id, meeting.id)
+            return {"goto_location": link, "ephemeral_text": f"[Join the Zoom meeting]({link})"}
         if action.action == "zoompref":
             await self._zoom.set_pmi_preference(user_id, PmiPreference(action.target))
             return {
