@@ -144,6 +144,7 @@ async def test_the_sign_in_callback_refuses_what_did_not_start_in_this_browser(
     link = await service.components.join.issue(ChannelId(channel), UserId(alice))
     to_mattermost = await browser.get(link)
     state = parse_qs(to_mattermost.headers["location"].split("?", 1)[1])["state"][0]
+    flow_cookie = next(c.name for c in browser.cookies.jar if c.name.startswith("meetbridge_oauth"))
     for params, cookie in (
         ({"state": "forged", "code": "x"}, None),
         ({"state": state, "code": "x"}, "garbage"),
@@ -156,7 +157,7 @@ async def test_the_sign_in_callback_refuses_what_did_not_start_in_this_browser(
         ) as other:
             other.cookies = httpx2.Cookies(browser.cookies)
             if cookie is not None:
-                other.cookies.set("meetbridge_oauth", cookie)
+                other.cookies.set(flow_cookie, cookie)
             response = await other.get(CALLBACK, params=params)
         assert response.status_code == 400, (params, cookie, response.text)
         assert "location" not in response.headers
@@ -208,3 +209,17 @@ async def test_when_mattermost_cannot_confirm_the_role_the_console_waits(
     assert refused.status_code == 503 and "cannot be reached" in refused.text
     mattermost.down = False
     assert (await browser.get("/admin")).status_code == 200, "the session was kept"
+
+
+async def test_two_links_opened_at_once_in_one_browser_both_open(
+    service: RunningApp, mattermost: MattermostStandIn, browser: httpx2.AsyncClient
+) -> None:
+    alice = mattermost.add_user("alice")
+    first, second = mattermost.add_channel("One", kind="P"), mattermost.add_channel("Two", kind="P")
+    join = service.components.join
+    links = [await join.issue(ChannelId(c), UserId(alice)) for c in (first, second)]
+    mattermost.signed_in = alice
+    to_mattermost = [await browser.get(link) for link in links]  # both before either returns
+    for response in to_mattermost:
+        opened = await follow(browser, response.headers["location"])
+        assert opened.status_code == 302 and "name=alice" in opened.headers["location"]

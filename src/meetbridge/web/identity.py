@@ -13,6 +13,7 @@ Without a Mattermost OAuth app there is no proof, and such links are refused (fa
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -127,7 +128,7 @@ class IdentityGate:
         )
         response = RedirectResponse(url, status_code=302, headers=NO_STORE)
         response.set_cookie(
-            FLOW_COOKIE,
+            _flow_cookie(nonce),
             cookie,
             max_age=int(FLOW_LIFETIME),
             httponly=True,
@@ -147,15 +148,18 @@ class IdentityGate:
 
     def flow_of(self, request: Request, state: dict[str, Any]) -> Flow | None:
         """The flow this browser started, if it is the one ``state`` belongs to."""
+        state_nonce = state.get("n")
+        if not isinstance(state_nonce, str):
+            return None
         try:
             claims = self._links.decode(
-                request.cookies.get(FLOW_COOKIE, ""), FLOW_PURPOSE, self._clock.now()
+                request.cookies.get(_flow_cookie(state_nonce), ""), FLOW_PURPOSE, self._clock.now()
             )
         except TokenError:
             return None
         nonce = claims.get("n")
         if not isinstance(nonce, str) or not secrets.compare_digest(
-            nonce.encode(), str(state.get("n", "")).encode()
+            nonce.encode(), state_nonce.encode()
         ):
             return None
         values = [claims.get(key, "") for key in ("r", "u", "k")]
@@ -164,5 +168,10 @@ class IdentityGate:
         return Flow(nonce, *values)
 
     @staticmethod
-    def end_flow(response: Response) -> None:
-        response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
+    def end_flow(response: Response, flow: Flow) -> None:
+        response.delete_cookie(_flow_cookie(flow.nonce), path=FLOW_PATH)
+
+
+def _flow_cookie(nonce: str) -> str:
+    # One cookie per sign-in under way: two links opened at once must not undo each other.
+    return f"{FLOW_COOKIE}_{hashlib.sha256(nonce.encode()).hexdigest()[:12]}"

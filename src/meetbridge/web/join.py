@@ -114,7 +114,7 @@ class JoinEndpoints:
             return message_page("Sign-in failed", str(exc), 502, retry_url=retry)
         except JoinRefusedError as refused:
             return _refused(refused)
-        self._identity.end_flow(response)
+        self._identity.end_flow(response, flow)
         return response
 
     def _back_to_link(self, flow: Flow, user_id: UserId) -> Response:
