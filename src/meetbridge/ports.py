@@ -42,6 +42,11 @@ class UserDirectory(Protocol):
         """The user, or None if unknown. Raises DirectoryUnavailableError like channel()."""
         ...
 
+    async def user_now(self, user_id: UserId) -> UserInfo | None:
+        """Like user(), but asked of the platform now, never from a cache: for roles that
+        grant access (system admin)."""
+        ...
+
 
 class Directory(ChannelDirectory, MembershipDirectory, UserDirectory, Protocol):
     """Channels, memberships and people, as one object (the Mattermost cache)."""

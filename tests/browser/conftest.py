@@ -15,12 +15,16 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route as StarletteRoute
 
 from meetbridge.config import ServiceConfig
 from meetbridge.crypto import generate_master_key
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.web.app import Components, MeetbridgeApp, create_app
-from tests.support.mattermost_standin import MattermostStandIn
+from tests.support.mattermost_standin import MattermostStandIn, register_oauth_app
 from tests.support.ports import free_port
 from tests.support.requirements import require
 
@@ -82,6 +86,7 @@ class Served:
 
     data_dir: Path
     mattermost: MattermostStandIn
+    mattermost_public_url: str = ""  # where browsers reach the stand-in (OAuth sign-in)
     port: int = field(default_factory=free_port)
     secret_key: str = field(
         default_factory=lambda: base64.b64encode(generate_master_key()).decode()
@@ -106,6 +111,7 @@ class Served:
             secret_key=self.secret_key,
             public_url=self.url,
             mattermost_url="http://mattermost.test",
+            mattermost_public_url=self.mattermost_public_url,
             mattermost_token="bot-token",
         )
         self.app = create_app(
@@ -121,6 +127,7 @@ class Served:
             if self._task.done():
                 raise RuntimeError("meetbridge did not start")
             await asyncio.sleep(0.05)
+        await register_oauth_app(self.components)
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
@@ -136,12 +143,44 @@ class Served:
         await self.components.state.refresh()
 
     async def join_link(self, channel_id: str, user_id: str) -> str:
+        """A personal join link, for a browser signed in to Mattermost as that user."""
+        self.mattermost.signed_in = user_id
         return await self.components.join.issue(ChannelId(channel_id), UserId(user_id))
 
 
+def mattermost_pages(standin: MattermostStandIn) -> Starlette:
+    """The stand-in's pages a browser visits: OAuth authorize sends a signed-in user straight
+    back with a code for them, as Mattermost does for a trusted app."""
+
+    async def authorize(request: Request) -> Response:
+        return RedirectResponse(standin.authorize(dict(request.query_params)), status_code=302)
+
+    return Starlette(routes=[StarletteRoute("/oauth/authorize", authorize)])
+
+
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    running = Served(tmp_path, MattermostStandIn())
+async def mattermost_browser_url(tmp_path: Path) -> AsyncIterator[tuple[str, MattermostStandIn]]:
+    standin = MattermostStandIn()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(mattermost_pages(standin), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            raise RuntimeError("the Mattermost stand-in's pages did not start")
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", standin
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def served(
+    tmp_path: Path, mattermost_browser_url: tuple[str, MattermostStandIn]
+) -> AsyncIterator[Served]:
+    url, standin = mattermost_browser_url
+    running = Served(tmp_path, standin, mattermost_public_url=url)
     await running.start()
     yield running
     await running.stop()

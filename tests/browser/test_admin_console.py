@@ -15,6 +15,7 @@ from tests.support.infinity import InfinityNode, basic_auth
 
 async def sign_in(page: Page, served: Served, user_id: str | None = None) -> None:
     admin = user_id or served.mattermost.add_user("root", roles="system_user system_admin")
+    served.mattermost.signed_in = admin  # this browser is signed in to Mattermost as the admin
     token = served.components.console.login_link_token(UserId(admin))
     await page.goto(f"{served.url}/admin/login?token={token}")
     await expect(page.get_by_role("heading", name="meetbridge")).to_be_visible()
@@ -31,6 +32,7 @@ async def test_sign_in_links_expire_are_single_use_and_only_for_admins(
     page: Page, served: Served
 ) -> None:
     admin = served.mattermost.add_user("root", roles="system_user system_admin")
+    served.mattermost.signed_in = admin
     console = served.components.console
     expired = console.login_link_token(UserId(admin), lifetime=-1)
     await page.goto(f"{served.url}/admin/login?token={expired}")
@@ -41,6 +43,7 @@ async def test_sign_in_links_expire_are_single_use_and_only_for_admins(
     await page.goto(f"{served.url}/admin/login?token={token}")
     await expect(page.get_by_role("alert")).to_contain_text("used already")
     member = served.mattermost.add_user("member")
+    served.mattermost.signed_in = member
     await page.goto(f"{served.url}/admin/login?token={console.login_link_token(UserId(member))}")
     await expect(page.get_by_role("alert")).to_contain_text("Only system admins")
     await page.goto(f"{served.url}/admin/settings")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +23,8 @@ from meetbridge.web.app import Components, MeetbridgeApp, create_app
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
 from tests.support.infinity import InfinityNode, SinkPublisher, basic_auth
 from tests.support.ports import free_port
+
+SIGN_IN_CALLBACK = "/oauth/mattermost/callback"
 
 
 @dataclass
@@ -42,6 +45,7 @@ class LiveMeetbridge:
     node: InfinityNode = field(default_factory=lambda: InfinityNode("10.20.0.11"))
     http: httpx2.AsyncClient = field(default_factory=lambda: httpx2.AsyncClient(timeout=30.0))
     started: set[str] = field(default_factory=set)
+    browsers: dict[str, httpx2.AsyncClient] = field(default_factory=dict)  # by user id
     since_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
     @property
@@ -84,10 +88,46 @@ class LiveMeetbridge:
         async with self.world.client(user) as api:
             return await api.post(f"/posts/{post_id}/actions/{action_id}", json={})
 
+    @contextlib.asynccontextmanager
+    async def browser(self, user: Account) -> AsyncIterator[httpx2.AsyncClient]:
+        """A browser signed in to Mattermost as ``user`` (it holds their session cookie)."""
+        async with httpx2.AsyncClient(timeout=30.0) as browser:
+            browser.cookies.set("MMAUTHTOKEN", user.token)
+            yield browser
+
+    async def open_in(self, browser: httpx2.AsyncClient, url: str) -> httpx2.Response:
+        """Open a meetbridge link in ``browser``, going through Mattermost's sign-in where
+        meetbridge asks for it (silent for its trusted app); the first answer after that."""
+        response = await browser.get(url)
+        while response.is_redirect:
+            target = response.url.join(response.headers["location"])
+            from_sign_in = response.url.path == "/oauth/mattermost/callback"
+            if not (from_sign_in or target.path in ("/oauth/authorize", SIGN_IN_CALLBACK)):
+                break
+            response = await browser.get(target)
+        return response
+
+    async def open_link_as(self, url: str, user: Account) -> httpx2.Response:
+        async with self.browser(user) as browser:
+            return await self.open_in(browser, url)
+
+    def account(self, user_id: str) -> Account:
+        return next(a for a in [*self.world.users.values(), self.world.admin] if a.id == user_id)
+
     # --- acting as Infinity -------------------------------------------------------------
 
+    def browser_of(self, user: Account) -> httpx2.AsyncClient:
+        """The user's own browser for this test: it keeps meetbridge's identity cookie, as a
+        real one does between clicks."""
+        if user.id not in self.browsers:
+            self.browsers[user.id] = httpx2.AsyncClient(timeout=30.0)
+            self.browsers[user.id].cookies.set("MMAUTHTOKEN", user.token)
+        return self.browsers[user.id]
+
     async def open_link(self, join_url: str) -> httpx2.Response:
-        return await self.http.get(join_url, follow_redirects=False)
+        """Open a personal join link in the browser of the user it was made for."""
+        user_id = self.components.join.link_user(join_url.rsplit("/", 1)[1])
+        return await self.open_in(self.browser_of(self.account(user_id)), join_url)
 
     async def join(self, join_url: str, uuid: str) -> Joined:
         """What a browser and Infinity do with a join link when the web app is used: open it,
@@ -190,3 +230,5 @@ async def stop_live(live: LiveMeetbridge, server: uvicorn.Server, task: asyncio.
     server.should_exit = True
     await asyncio.wait_for(task, 30)
     await live.http.aclose()
+    for browser in live.browsers.values():
+        await browser.aclose()

@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import pytest
 import uvicorn
 
@@ -72,8 +71,8 @@ async def test_zoom_meeting_from_connect_to_end(
     answer = await live.meet(alice, "private", "start Planning")
     assert "Connect your Zoom account" in answer["text"]
     connect_url = answer["text"].split("](", 1)[1].split(")", 1)[0]
-    async with httpx2.AsyncClient(follow_redirects=True, timeout=30) as browser:
-        page = await browser.get(connect_url)
+    async with live.browser(alice) as browser:  # Mattermost confirms it is Alice, then Zoom
+        page = await browser.get(connect_url, follow_redirects=True)
     assert page.status_code == 200 and "Join the Zoom meeting" in page.text
     assert simulator.created[-1]["topic"] == "Planning"
 
@@ -84,6 +83,12 @@ async def test_zoom_meeting_from_connect_to_end(
     assert card["props"]["meeting_link"] in card["props"]["attachments"][0]["text"]
     clicked = await live.click(bob, card["id"], "zoomjoin")
     assert clicked.status_code == 200
+    again = await live.meet(alice, "private", "start Planning")  # moments later: that meeting
+    personal = again["text"].split("](", 1)[1].split(")", 1)[0]
+    assert personal.startswith(f"{live.url}/zoom/join/"), "a personal link, not Zoom's URL"
+    to_zoom = await live.open_in(live.browser_of(alice), personal)
+    assert to_zoom.headers["location"] == card["props"]["meeting_link"]
+    assert (await live.open_link_as(personal, mattermost.users["erin"])).status_code == 403
 
     webhook = await live.components.zoom.webhook_url()
     for body, headers in (

@@ -1,4 +1,5 @@
-"""Stand-in for the two Mattermost REST calls the policy server makes (GET channel, GET user).
+"""Stand-in for the two Mattermost REST calls the policy server makes (GET channel, GET user),
+and for Mattermost as the OAuth provider that confirms who is at a browser.
 
 Used where the real Mattermost test server is not needed (see tests/e2e for that one). It answers
 like Mattermost: JSON objects with Mattermost's field names, 404 with Mattermost's error body.
@@ -11,9 +12,13 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import httpx2
 import orjson
+
+from meetbridge.chat.mattermost.setup import OAUTH_APP_RECORD
+from meetbridge.store import chat_repo
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -30,6 +35,11 @@ class MattermostStandIn:
     delay: float = 0.0
     down: bool = False
     requests: list[str] = field(default_factory=list)
+    # Mattermost as an OAuth 2.0 provider: who is signed in at the browser, the codes it gave
+    # out (code -> user) and the access tokens they were exchanged for (token -> user).
+    signed_in: str = ""
+    oauth_codes: dict[str, str] = field(default_factory=dict)
+    oauth_tokens: dict[str, str] = field(default_factory=dict)
 
     def add_channel(
         self,
@@ -82,12 +92,39 @@ class MattermostStandIn:
     def transport(self) -> httpx2.MockTransport:
         return httpx2.MockTransport(self._handle)
 
+    def authorize(self, query: dict[str, str]) -> str:
+        """GET /oauth/authorize of a trusted app by the signed-in browser: where Mattermost
+        sends the browser (the callback with a fresh code), silently, as for a trusted app."""
+        assert self.signed_in, "nobody is signed in to the Mattermost stand-in"
+        code = new_id()
+        self.oauth_codes[code] = self.signed_in
+        return f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+
+    def _oauth(self, request: httpx2.Request) -> httpx2.Response | None:
+        if request.url.path == "/oauth/access_token" and request.method == "POST":
+            form = parse_qs(request.content.decode())
+            user = self.oauth_codes.pop((form.get("code") or [""])[0], "")
+            if not user:
+                return _error(400, "api.oauth.get_access_token.expired_code.app_error", "bad code")
+            token = new_id()
+            self.oauth_tokens[token] = user
+            return httpx2.Response(200, content=orjson.dumps({"access_token": token}))
+        if request.url.path == "/api/v4/users/me":
+            bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+            user = self.oauth_tokens.get(bearer, "")
+            if user:
+                return httpx2.Response(200, content=orjson.dumps(self.users[user]))
+        return None
+
     async def _handle(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(f"{request.method} {request.url.path}")
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.down:
             return httpx2.Response(503, content=b"upstream down")
+        oauth = self._oauth(request)
+        if oauth is not None:
+            return oauth
         if request.headers.get("authorization", "") == "":
             return _error(
                 401, "api.context.session_expired.app_error", "Invalid or expired session"
@@ -128,3 +165,21 @@ class MattermostStandIn:
 def _error(status: int, error_id: str, message: str) -> httpx2.Response:
     body = {"id": error_id, "message": message, "status_code": status, "request_id": new_id()}
     return httpx2.Response(status, content=orjson.dumps(body))
+
+
+async def register_oauth_app(components: Any) -> None:
+    """What meetbridge's Mattermost setup stores once Mattermost has accepted its trusted OAuth
+    app (the stand-in has no app registry: it accepts any client)."""
+    value = {
+        "client_id": new_id(),
+        "client_secret": new_id(),
+        "callback": components.chat.setup.oauth_callback_url,
+    }
+    async with components.core.database.transaction() as conn:
+        await chat_repo.put_secret(
+            conn,
+            components.core.box,
+            OAUTH_APP_RECORD,
+            orjson.dumps(value).decode(),
+            components.core.clock.now(),
+        )

@@ -109,14 +109,23 @@ class JoinService:
         )
         return f"{self._public_url}/join/{token}"
 
-    async def open(self, token: str) -> JoinTarget:
+    def link_user(self, token: str) -> UserId:
+        """Whom a join link was made for (it opens only for them); raises for a bad link."""
+        return self._read(token)[0]
+
+    def _read(self, token: str) -> tuple[UserId, ChannelId]:
         try:
             claims = self._links.decode(token, JOIN_PURPOSE, self._clock.now())
         except TokenError as exc:
             raise JoinRefusedError(Refusal.BAD_LINK, str(exc).capitalize() + ".") from exc
         user_id, channel_id = claims.get("u", ""), claims.get("c", "")
-        if not (is_mattermost_id(user_id) and is_mattermost_id(channel_id)):
+        if not all(isinstance(v, str) and is_mattermost_id(v) for v in (user_id, channel_id)):
             raise JoinRefusedError(Refusal.BAD_LINK)
+        return UserId(user_id), ChannelId(channel_id)
+
+    async def open(self, token: str) -> JoinTarget:
+        """What the link leads to; the caller has made sure the link's user is the one here."""
+        user_id, channel_id = self._read(token)
         channel = await self.check(ChannelId(channel_id), UserId(user_id))
         settings = self._state.settings
         if not settings.pexip_node:

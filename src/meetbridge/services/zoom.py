@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox, decode_master_key, generate_master_key
 from meetbridge.domain.channels import ChannelKind
-from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.oauth import OAuthTokens
-from meetbridge.domain.tokens import TokenCodec
+from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.engines.zoom.api import (
     ZoomApi,
     ZoomApiError,
@@ -53,6 +53,7 @@ KEY_RECORD = "zoom_token_key"
 WEBHOOK_RECORD = "zoom_webhook_url_secret"
 STATE_PURPOSE = "zoom-oauth"
 STATE_LIFETIME = 10 * 60.0
+JOIN_PURPOSE = "zoom-join"
 RECENT_WINDOW = 30.0
 REFRESH_MARGIN = 120.0
 REFRESH_LEASE = 30.0  # a claim to refresh outlives the token request (10 s timeout)
@@ -79,10 +80,22 @@ class StartResult:
     text: str
     url: str = ""  # the join link (started, recent) or the connect link
     topic: str = ""
+    meeting_row: int | None = None  # the meeting the join link leads to (started, recent)
 
 
 class ZoomNeedsConnectionError(Exception):
     pass
+
+
+class ZoomConnectRefusedError(Exception):
+    """This user may not store this Zoom grant; the message is safe to show."""
+
+
+class ZoomJoinRefusedError(Exception):
+    """This Zoom meeting link does not lead anywhere (any more); the message is safe to show."""
+
+
+ONLY_ADMINS_CONNECT = "Only system admins can connect the Zoom account-level app."
 
 
 class PmiPreference(StrEnum):
@@ -191,10 +204,35 @@ class ZoomService:
     def read_state(self, token: str) -> dict[str, Any]:
         return self._links.decode(token, STATE_PURPOSE, self._clock.now())
 
+    @staticmethod
+    def state_user(claims: dict[str, Any]) -> UserId | None:
+        """The Mattermost user a connect link was made for (the web layer confirms it is the
+        one at the browser before and after Zoom)."""
+        user_id = claims.get("u")
+        return UserId(user_id) if isinstance(user_id, str) and is_mattermost_id(user_id) else None
+
+    async def connect_refusal(self, user_id: UserId) -> str:
+        """Why this user may not connect now ("" if they may): an account-level grant serves
+        everyone, so only a system admin (asked of Mattermost now) may store one."""
+        if not self._state.settings.zoom_account_level:
+            return ""
+        try:
+            user = await self._directory.user_now(user_id)
+        except DirectoryUnavailableError:
+            return "Mattermost cannot be reached to confirm your role; try again in a moment."
+        return "" if user is not None and user.is_system_admin else ONLY_ADMINS_CONNECT
+
     async def complete_connection(self, claims: dict[str, Any], code: str) -> StartResult:
-        """Finish the OAuth flow for the user the state names; then start the meeting they
-        asked for, if they were connecting on the way to one."""
-        user_id = UserId(str(claims["u"]))
+        """Finish the OAuth flow for the user the state names (the caller has confirmed that
+        user is at the browser); then start the meeting they asked for, if they were
+        connecting on the way to one. Raises ZoomConnectRefusedError before storing anything
+        the user may not store."""
+        user_id = self.state_user(claims)
+        if user_id is None:
+            raise ZoomConnectRefusedError("This connection link is not valid.")
+        refusal = await self.connect_refusal(user_id)
+        if refusal:
+            raise ZoomConnectRefusedError(refusal)
         api = self.api()
         now = self._clock.now()
         tokens = await api.exchange_code(code, self.callback_url, now)
@@ -286,6 +324,7 @@ class ZoomService:
                     "A Zoom meeting was started in this channel moments ago.",
                     recent.join_url,
                     topic,
+                    recent.id,
                 )
         try:
             await self._connection(user_id)  # connecting comes before any question
@@ -355,7 +394,9 @@ class ZoomService:
             await outbox_repo.enqueue(
                 conn, ZOOM_CARD, {"row_id": row_id}, now, f"zoom-card:{row_id}"
             )
-        return StartResult(Outcome.STARTED, f"Your Zoom meeting is ready{note}.", join_url, topic)
+        return StartResult(
+            Outcome.STARTED, f"Your Zoom meeting is ready{note}.", join_url, topic, row_id
+        )
 
     async def _host(self, user_id: UserId, api: ZoomApi) -> tuple[str, int | None]:
         """Whom the meeting is created for: "me" (user-level) or the user's Zoom email."""
@@ -538,6 +579,36 @@ class ZoomService:
         if password and self._state.settings.zoom_post_recording_password:
             lines.append(f"**Password:** {password}")
         return "\n".join(lines)
+
+    # --- personal meeting links ---------------------------------------------------------
+
+    def join_link(self, user_id: UserId, row_id: int) -> str:
+        """A personal link to a Zoom meeting, for replies in Mattermost: it names the meeting,
+        not its Zoom URL (which would let whoever reads the reply in), and the web layer opens
+        it only for ``user_id``, as Mattermost confirms."""
+        token = self._links.encode(
+            JOIN_PURPOSE, {"u": user_id, "m": row_id}, self._clock.now(), STATE_LIFETIME
+        )
+        return f"{self._public_url}/zoom/join/{token}"
+
+    def read_join_link(self, token: str) -> tuple[UserId, int]:
+        """Whom a meeting link is for and which meeting; raises TokenError for a bad link."""
+        claims = self._links.decode(token, JOIN_PURPOSE, self._clock.now())
+        user_id, row_id = self.state_user(claims), claims.get("m")
+        if user_id is None or not isinstance(row_id, int) or isinstance(row_id, bool):
+            raise TokenError("this link is not valid")
+        return user_id, row_id
+
+    async def join_url(self, user_id: UserId, row_id: int) -> str:
+        """Zoom's URL for a meeting in progress, if the user may still join it."""
+        meeting = await self.meeting(row_id)
+        if meeting is None or meeting.ended_at is not None:
+            raise ZoomJoinRefusedError("This Zoom meeting has ended.")
+        try:
+            await self._join.check(ChannelId(meeting.channel_id), user_id)
+        except JoinRefusedError as refused:
+            raise ZoomJoinRefusedError(refused.detail) from refused
+        return meeting.join_url
 
     async def meeting(self, row_id: int) -> ZoomMeeting | None:
         async with self._database.read() as conn:

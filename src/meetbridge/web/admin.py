@@ -1,7 +1,8 @@
 """The admin console: settings, Pexip credentials, the channel filter, meetings, audit log.
 
 Server-rendered pages. Reached only through the signed link ``/meet admin`` gives a system admin
-(see services/admin_console.py); then a session cookie (HttpOnly, SameSite=Lax, Secure over
+(see services/admin_console.py), opened in a browser Mattermost confirms is that admin
+(web/identity.py); then a session cookie (HttpOnly, SameSite=Lax, Secure over
 HTTPS, eight hours). Every change is a POST carrying the session's CSRF token, from a page of
 our own origin.
 """
@@ -30,11 +31,16 @@ from meetbridge.domain.ids import ChannelId, is_mattermost_id
 from meetbridge.domain.settings import SECRET_SETTINGS, RuntimeSettings, SettingError
 from meetbridge.domain.views import describe_duration
 from meetbridge.services.admin import AdminService
-from meetbridge.services.admin_console import AdminConsole, ConsoleSignInError
+from meetbridge.services.admin_console import (
+    AdminConsole,
+    ConsoleAccessError,
+    ConsoleSignInError,
+)
 from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.store import admin_repo
 from meetbridge.store.admin_repo import AdminSession
 from meetbridge.store.database import Database
+from meetbridge.web.identity import ADMIN_PATH, IdentityGate
 from meetbridge.web.pages import NO_STORE, message_page, render
 
 log = structlog.get_logger(__name__)
@@ -122,8 +128,10 @@ class AdminEndpoints:
         database: Database,
         catalogue: CatalogueSync | None,
         clock: Clock,
+        identity: IdentityGate,
         zoom_webhook_url: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
+        self._identity = identity
         self._config = config
         self._console = console
         self._admin = admin
@@ -153,8 +161,16 @@ class AdminEndpoints:
     # --- sign-in and the guard -------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
+        token = request.query_params.get("token", "")
         try:
-            signed_in = await self._console.sign_in(request.query_params.get("token", ""))
+            user_id = self._console.link_user(token)
+        except ConsoleSignInError as exc:
+            return message_page("Cannot open the admin console", str(exc), 403)
+        unproven = await self._identity.require(request, user_id, ADMIN_PATH)
+        if unproven is not None:
+            return unproven
+        try:
+            signed_in = await self._console.sign_in(token, user_id)
         except ConsoleSignInError as exc:
             return message_page("Cannot open the admin console", str(exc), 403)
         response = RedirectResponse("/admin", status_code=303, headers=NO_STORE)
@@ -171,7 +187,13 @@ class AdminEndpoints:
 
     def _guard(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
-            session = await self._console.session(request.cookies.get(COOKIE))
+            try:
+                session = await self._console.session(request.cookies.get(COOKIE))
+            except ConsoleAccessError as exc:
+                refused = message_page("Cannot open the admin console", str(exc), exc.status)
+                if exc.status == 403:
+                    refused.delete_cookie(COOKIE, path="/admin")
+                return refused
             if session is None:
                 return message_page(
                     "Sign in to the admin console",

@@ -47,6 +47,7 @@ from meetbridge.store.inbox import InboxWriter
 from meetbridge.web.admin import AdminEndpoints
 from meetbridge.web.asgi import PrefixDispatcher
 from meetbridge.web.health import HealthEndpoints
+from meetbridge.web.identity import IdentityGate
 from meetbridge.web.join import JoinEndpoints
 from meetbridge.web.limits import RequestSizeLimits
 from meetbridge.web.mattermost import MattermostEndpoints
@@ -244,6 +245,13 @@ def create_app(
     pexip = PexipEndpoints(
         components.state, components.policy, components.inbox, components.metrics
     )
+    # Links that lead to a PIN, a meeting, the console or a Zoom grant need Mattermost's word.
+    identity = IdentityGate(
+        None if components.chat is None else components.chat.oauth,
+        components.core.links,
+        components.core.clock,
+        secure=config.effective_public_url.startswith("https://"),
+    )
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         *HealthEndpoints(components.core.database, components.metrics).routes(),
@@ -253,9 +261,7 @@ def create_app(
         *JoinEndpoints(
             components.join,
             None if components.chat is None else components.chat.oauth,
-            components.core.links,
-            components.core.clock,
-            secure_cookies=config.effective_public_url.startswith("https://"),
+            identity,
             frame_ancestors=config.mattermost_public_url or config.mattermost_url,
         ).routes(),
         *ZoomEndpoints(
@@ -263,6 +269,7 @@ def create_app(
             components.state,
             components.core.database,
             components.core.clock,
+            identity,
             secure_cookies=config.effective_public_url.startswith("https://"),
         ).routes(),
         *AdminEndpoints(
@@ -273,6 +280,7 @@ def create_app(
             components.core.database,
             None if components.chat is None else components.chat.catalogue,
             components.core.clock,
+            identity,
             components.zoom.webhook_url,
         ).routes(),
     ]

@@ -2,7 +2,9 @@
 
 ``/join/{token}`` leads a user to the meeting: with the embedded experience off, a redirect to
 the Pexip web app with their name and the PIN (the PIN appears only here, in the user's own
-browser, never in Mattermost); with it on, meetbridge's meeting page.
+browser, never in Mattermost); with it on, meetbridge's meeting page. It opens only in a browser
+that Mattermost has confirmed to be the link's user (web/identity.py); any other browser is
+sent through Mattermost's sign-in first and refused if it is someone else.
 
 ``/meet/{channel_id}`` is the lasting link ``/meet link`` gives out: it asks Mattermost who the
 visitor is (OAuth), checks they belong to the channel, and then issues a personal join link.
@@ -10,25 +12,18 @@ visitor is (OAuth), checks they belong to the channel, and then issues a persona
 
 from __future__ import annotations
 
-import secrets
-
 import structlog
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from meetbridge.chat.mattermost.oauth import MattermostOAuth, OAuthError
-from meetbridge.clock import Clock
-from meetbridge.domain.ids import ChannelId, is_mattermost_id
-from meetbridge.domain.tokens import TokenCodec, TokenError
+from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.services.join import JoinRefusedError, JoinService, JoinTarget, Refusal
+from meetbridge.web.identity import JOIN_PATH, OTHER_USER, Flow, IdentityGate
 from meetbridge.web.pages import NO_STORE, message_page, render
 
 log = structlog.get_logger(__name__)
-
-STATE_PURPOSE = "oauth-state"
-STATE_COOKIE = "meetbridge_oauth"
-STATE_LIFETIME = 10 * 60.0
 
 _STATUS = {
     Refusal.UNAVAILABLE: 503,
@@ -41,17 +36,13 @@ class JoinEndpoints:
         self,
         join: JoinService,
         oauth: MattermostOAuth | None,
-        links: TokenCodec,
-        clock: Clock,
-        secure_cookies: bool,
+        identity: IdentityGate,
         frame_ancestors: str = "",
     ) -> None:
         self._frame_ancestors = frame_ancestors
         self._join = join
         self._oauth = oauth
-        self._links = links
-        self._clock = clock
-        self._secure = secure_cookies
+        self._identity = identity
 
     def routes(self) -> list[Route]:
         return [
@@ -61,8 +52,16 @@ class JoinEndpoints:
         ]
 
     async def join(self, request: Request) -> Response:
+        token = request.path_params["token"]
         try:
-            target = await self._join.open(request.path_params["token"])
+            user_id = self._join.link_user(token)
+        except JoinRefusedError as refused:
+            return _refused(refused)
+        unproven = await self._identity.require(request, user_id, JOIN_PATH)
+        if unproven is not None:
+            return unproven
+        try:
+            target = await self._join.open(token)
         except JoinRefusedError as refused:
             return _refused(refused)
         if not target.embedded:
@@ -85,59 +84,55 @@ class JoinEndpoints:
         channel_id = request.path_params["channel_id"].lower()
         if not is_mattermost_id(channel_id):
             return message_page("Not a meeting link", "This is not a channel's meeting link.", 404)
-        nonce = secrets.token_urlsafe(16)
-        state = self._links.encode(
-            STATE_PURPOSE, {"c": channel_id, "n": nonce}, self._clock.now(), STATE_LIFETIME
-        )
-        url = None if self._oauth is None else await self._oauth.authorize_url(state)
-        if url is None:
-            return message_page(
-                "Sign-in is not available",
-                "Signing in with Mattermost is not set up on this meetbridge: use /meet join "
-                "in the channel instead.",
-                503,
-            )
-        response = RedirectResponse(url, status_code=302, headers=NO_STORE)
-        response.set_cookie(
-            STATE_COOKIE,
-            nonce,
-            max_age=int(STATE_LIFETIME),
-            httponly=True,
-            samesite="lax",
-            secure=self._secure,
-            path="/oauth/mattermost",
-        )
-        return response
+        return await self._identity.sign_in(Flow(""), {"c": channel_id})
 
     async def oauth_callback(self, request: Request) -> Response:
-        try:
-            state = self._links.decode(
-                request.query_params.get("state", ""), STATE_PURPOSE, self._clock.now()
-            )
-        except TokenError:
+        state = self._identity.read_state(request)
+        if state is None:
             return message_page(
                 "Sign-in failed", "This sign-in link is not valid or has expired.", 400
             )
-        cookie = request.cookies.get(STATE_COOKIE, "")
-        if not cookie or not secrets.compare_digest(cookie, str(state.get("n", ""))):
+        channel = str(state.get("c", ""))
+        retry = f"/meet/{channel}" if is_mattermost_id(channel) else None
+        flow = self._identity.flow_of(request, state)
+        if flow is None:
             return message_page(
                 "Sign-in failed",
-                "This sign-in did not start in this browser. Open the meeting link again.",
+                "This sign-in did not start in this browser. Open the link again.",
                 400,
-                retry_url=f"/meet/{state.get('c', '')}",
+                retry_url=retry,
             )
         if self._oauth is None or not request.query_params.get("code"):
             return message_page("Sign-in failed", "Mattermost did not complete the sign-in.", 400)
-        channel_id = ChannelId(str(state["c"]))
         try:
             user_id = await self._oauth.user_for_code(request.query_params["code"])
-            url = await self._join.issue(channel_id, user_id)
+            if flow.return_to:
+                response = self._back_to_link(flow, user_id)
+            else:
+                response = await self._to_meeting(ChannelId(channel), user_id)
         except OAuthError as exc:
-            return message_page("Sign-in failed", str(exc), 502, retry_url=f"/meet/{channel_id}")
+            return message_page("Sign-in failed", str(exc), 502, retry_url=retry)
         except JoinRefusedError as refused:
             return _refused(refused)
+        self._identity.end_flow(response, flow)
+        return response
+
+    def _back_to_link(self, flow: Flow, user_id: UserId) -> Response:
+        local = flow.return_to.startswith("/") and not flow.return_to.startswith("//")
+        if user_id != flow.expected_user or not local:
+            log.warning("identity.other_user", link_user=flow.expected_user, signed_in=user_id)
+            return message_page("This link is not yours", OTHER_USER, 403)
+        response = RedirectResponse(flow.return_to, status_code=302, headers=NO_STORE)
+        self._identity.set_identity(response, user_id, flow.cookie_path)
+        return response
+
+    async def _to_meeting(self, channel_id: ChannelId, user_id: UserId) -> Response:
+        if not is_mattermost_id(channel_id):
+            return message_page("Sign-in failed", "This sign-in link is not valid.", 400)
+        url = await self._join.issue(channel_id, user_id)
         response = RedirectResponse(url, status_code=302, headers=NO_STORE)
-        response.delete_cookie(STATE_COOKIE, path="/oauth/mattermost")
+        # Mattermost has just said who this is: the personal link opens without asking again.
+        self._identity.set_identity(response, user_id, JOIN_PATH)
         return response
 
 

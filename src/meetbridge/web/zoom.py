@@ -25,8 +25,14 @@ from meetbridge.domain.tokens import TokenError
 from meetbridge.engines.zoom import webhooks
 from meetbridge.engines.zoom.api import ZoomError
 from meetbridge.services.shared_state import SharedState
-from meetbridge.services.zoom import Outcome, ZoomService
+from meetbridge.services.zoom import (
+    Outcome,
+    ZoomConnectRefusedError,
+    ZoomJoinRefusedError,
+    ZoomService,
+)
 from meetbridge.store.database import Database
+from meetbridge.web.identity import OTHER_USER, ZOOM_PATH, IdentityGate
 from meetbridge.web.pages import NO_STORE, message_page, render
 from meetbridge.web.responses import error_response, json_response
 
@@ -42,8 +48,10 @@ class ZoomEndpoints:
         state: SharedState,
         database: Database,
         clock: Clock,
+        identity: IdentityGate,
         secure_cookies: bool,
     ) -> None:
+        self._identity = identity
         self._zoom = zoom
         self._state = state
         self._database = database
@@ -54,6 +62,7 @@ class ZoomEndpoints:
         return [
             Route("/zoom/oauth/start", self.oauth_start, methods=["GET"]),
             Route("/zoom/oauth/callback", self.oauth_callback, methods=["GET"]),
+            Route("/zoom/join/{token}", self.join, methods=["GET"]),
             Route("/api/zoom/webhook", self.webhook, methods=["POST"]),
         ]
 
@@ -69,6 +78,17 @@ class ZoomEndpoints:
             )
         if not self._zoom.configured():
             return message_page("Cannot connect Zoom", "Zoom is not configured on meetbridge.", 503)
+        # Whoever opens the link must be the user it was made for, or the grant lands on the
+        # wrong account (a connect link sent to someone else).
+        user_id = self._zoom.state_user(claims)
+        if user_id is None:
+            return message_page("Cannot connect Zoom", "This connection link is not valid.", 400)
+        unproven = await self._identity.require(request, user_id, ZOOM_PATH)
+        if unproven is not None:
+            return unproven
+        refusal = await self._zoom.connect_refusal(user_id)
+        if refusal:
+            return message_page("Cannot connect Zoom", refusal, 403)
         response = RedirectResponse(
             self._zoom.api().authorize_url(self._zoom.callback_url, state), 302, headers=NO_STORE
         )
@@ -99,10 +119,15 @@ class ZoomEndpoints:
                 "This connection did not start in this browser. Run /meet connect again.",
                 400,
             )
+        user_id = self._zoom.state_user(claims)
+        if user_id is None or self._identity.proven_user(request) != user_id:
+            return message_page("Cannot connect Zoom", OTHER_USER, 403)
         if not params.get("code"):
             return message_page("Zoom connection cancelled", "Zoom did not grant access.", 400)
         try:
             result = await self._zoom.complete_connection(claims, params["code"])
+        except ZoomConnectRefusedError as refused:
+            return message_page("Cannot connect Zoom", str(refused), 403)
         except ZoomError as exc:
             log.warning("zoom.connect_failed", error=str(exc))
             return message_page(
@@ -121,6 +146,22 @@ class ZoomEndpoints:
             )
         response.delete_cookie(COOKIE, path="/zoom/oauth")
         return response
+
+    # --- personal meeting links -------------------------------------------------------------
+
+    async def join(self, request: Request) -> Response:
+        try:
+            user_id, row_id = self._zoom.read_join_link(request.path_params["token"])
+        except TokenError as exc:
+            return message_page("Cannot join this meeting", f"{str(exc).capitalize()}.", 403)
+        unproven = await self._identity.require(request, user_id, ZOOM_PATH)
+        if unproven is not None:
+            return unproven
+        try:
+            url = await self._zoom.join_url(user_id, row_id)
+        except ZoomJoinRefusedError as refused:
+            return message_page("Cannot join this meeting", str(refused), 403)
+        return RedirectResponse(url, status_code=302, headers=NO_STORE)
 
     # --- webhooks --------------------------------------------------------------------------
 

@@ -143,6 +143,11 @@ class MattermostDirectory:
     async def user(self, user_id: UserId) -> UserInfo | None:
         return await self.users.get(user_id)
 
+    async def user_now(self, user_id: UserId) -> UserInfo | None:
+        """The user as Mattermost has them now, not from the cache (roles that grant access)."""
+        self.users.invalidate(user_id)
+        return await self.users.get(user_id)
+
     async def is_member(self, channel_id: ChannelId, user_id: UserId) -> bool:
         return bool(await self.memberships.get(f"{channel_id}:{user_id}"))
 
@@ -196,6 +201,9 @@ class UnconfiguredDirectory:
         raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
 
     async def user(self, user_id: UserId) -> UserInfo | None:
+        raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
+
+    async def user_now(self, user_id: UserId) -> UserInfo | None:
         raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
 
     async def is_member(self, channel_id: ChannelId, user_id: UserId) -> bool:

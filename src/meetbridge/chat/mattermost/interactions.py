@@ -3,7 +3,7 @@ terms (CommandResponse and action-response JSON)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -77,7 +77,12 @@ class MeetInteractions:
                 and await self._zoom.engine_for(invocation.channel_id) == "zoom"
             ):
                 result = await self._zoom.start(invocation.user_id, invocation.channel_id, topic)
-                return zoom_reply(result, self._buttons, invocation.channel_id, invocation.user_id)
+                return zoom_reply(
+                    self._personal(result, invocation.user_id),
+                    self._buttons,
+                    invocation.channel_id,
+                    invocation.user_id,
+                )
             return await self._go(invocation, topic)
         if command.verb is Verb.ENGINE:
             return await self._engine(invocation, command.argument.lower())
@@ -293,10 +298,9 @@ class MeetInteractions:
                 await self._join.check(channel, user_id)
             except JoinRefusedError as refused:
                 return {"ephemeral_text": refused.detail}
-            return {
-                "goto_location": meeting.join_url,
-                "ephemeral_text": f"[Join the Zoom meeting]({meeting.join_url})",
-            }
+            # The answer goes to whoever posted the click: a link only the clicker can open.
+            link = self._zoom.join_link(user_id, meeting.id)
+            return {"goto_location": link, "ephemeral_text": f"[Join the Zoom meeting]({link})"}
         if action.action == "zoompref":
             await self._zoom.set_pmi_preference(user_id, PmiPreference(action.target))
             return {
@@ -311,11 +315,18 @@ class MeetInteractions:
         result = await self._zoom.start(
             user_id, channel, action.target, use_pmi=use_pmi, force=action.action == "zoomforce"
         )
-        reply = zoom_reply(result, self._buttons, channel, user_id)
+        reply = zoom_reply(self._personal(result, user_id), self._buttons, channel, user_id)
         answer: dict[str, Any] = {"ephemeral_text": reply["text"]}
         if reply.get("goto_location"):
             answer["goto_location"] = reply["goto_location"]
         return answer
+
+    def _personal(self, result: StartResult, user_id: UserId) -> StartResult:
+        """The reply may reach someone else (a forged command), so it carries meetbridge's
+        personal link to the meeting, never Zoom's own URL."""
+        if self._zoom is None or result.meeting_row is None:
+            return result
+        return replace(result, url=self._zoom.join_link(user_id, result.meeting_row))
 
     async def _click_ring(self, action: VerifiedAction, user_id: UserId) -> dict[str, Any]:
         if not action.target.isdigit():
