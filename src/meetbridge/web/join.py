@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from meetbridge.chat.mattermost.oauth import MattermostOAuth, OAuthError
 from meetbridge.clock import Clock
+from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.ids import ChannelId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.services.join import JoinRefusedError, JoinService, JoinTarget, Refusal
@@ -119,7 +120,7 @@ class JoinEndpoints:
                 "Sign-in failed", "This sign-in link is not valid or has expired.", 400
             )
         cookie = request.cookies.get(STATE_COOKIE, "")
-        if not cookie or not secrets.compare_digest(cookie, str(state.get("n", ""))):
+        if not cookie or not constant_time_equal(cookie, str(state.get("n", ""))):
             return message_page(
                 "Sign-in failed",
                 "This sign-in did not start in this browser. Open the meeting link again.",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from meetbridge.crypto import constant_time_equal
+
 WINDOW = 300.0  # seconds either side of now
 
 
@@ -32,7 +34,7 @@ def verify(secret: str, timestamp: str | None, body: bytes, given: str | None, n
         raise WebhookRefusedError("malformed timestamp") from exc
     if abs(now - sent_at) > WINDOW:
         raise WebhookRefusedError("stale timestamp")
-    if not hmac.compare_digest(signature(secret, timestamp, body), given):
+    if not constant_time_equal(signature(secret, timestamp, body), given):
         raise WebhookRefusedError("bad signature")
 
 
