@@ -54,6 +54,10 @@ class InboxUnavailableError(Exception):
     """The inbox could not store the events; the sender should retry later."""
 
 
+class InboxRejectedError(Exception):
+    """The database refused these very records (a value it cannot store): retrying is useless."""
+
+
 class InboxWriter:
     """Durable, batched appends to the inbox."""
 
@@ -125,16 +129,61 @@ class InboxWriter:
         try:
             await committer.commit(rows)
         except Exception as exc:
-            log.exception("inbox.write_failed", rows=len(rows))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(InboxUnavailableError(str(exc)))
+            if len(batch) > 1 and is_refusal(exc):
+                # One request's values were refused; commit each request on its own so that
+                # only the guilty one fails, not every node that shared its window.
+                log.warning("inbox.batch_refused_isolating", requests=len(batch), error=str(exc))
+                for item in batch:
+                    await self._commit(committer, [item])
+                return
+            self._fail(batch, exc)
             return
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
         if self._on_commit is not None:
             self._on_commit(len(rows))
+
+    @staticmethod
+    def _fail(
+        batch: list[tuple[Sequence[InboxRecord], asyncio.Future[None]]], exc: Exception
+    ) -> None:
+        error: Exception
+        if is_refusal(exc):
+            log.warning("inbox.records_refused", error=str(exc))
+            error = InboxRejectedError(str(exc))
+        else:
+            log.error("inbox.write_failed", error=str(exc), requests=len(batch))
+            error = InboxUnavailableError(str(exc))
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether the database refused the values themselves (out of range, a NUL PostgreSQL
+    cannot store, a constraint), as opposed to failing to store anything at all."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _VALUE_ERRORS):
+            return True
+        # PostgreSQL SQLSTATE classes 22 (data exception) and 23 (integrity violation).
+        if str(getattr(current, "sqlstate", "") or "")[:2] in ("22", "23"):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+_VALUE_ERRORS = (
+    OverflowError,
+    UnicodeError,
+    ValueError,  # also asyncpg's DataError: a value it cannot encode for PostgreSQL
+    TypeError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+)
 
 
 _Row = tuple[str, str, int, str, float, str]
@@ -209,7 +258,9 @@ class _SqlAlchemyCommitter:
                 await self._connection.execute(
                     insert(inbox), [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
                 )
-        except Exception:
+        except Exception as exc:
+            if is_refusal(exc):
+                raise  # the transaction was rolled back; the connection is still good
             if self._connection is not None:
                 with contextlib.suppress(Exception):
                     await self._connection.close()
