@@ -6,7 +6,8 @@ transaction holding its rows has committed, so an acknowledged event is on disk;
 makes that affordable at thousands of events per second (one fsync per batch, not per event).
 
 Rows are applied later, in id order, by the event applier, which marks them applied in the same
-transaction as the state they changed: exactly once, across crashes.
+transaction as the state they changed: exactly once, across crashes. A row whose application
+fails is marked failed with its error and left for an admin (``meetbridge events``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,27 @@ class PendingEvent:
     seq: int
     event: str
     body: str
+    attempts: int = 0  # how many times applying it failed before (an admin retried it)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedEvent:
+    """An event set aside because applying it failed; it waits for an admin's retry."""
+
+    id: int
+    source: str
+    node: str
+    seq: int
+    event: str
+    received_at: float
+    failed_at: float
+    error: str
+    attempts: int
+    body: str
+
+
+FAILED = "failed"
+MAX_ERROR = 2000
 
 
 class InboxUnavailableError(Exception):
@@ -274,8 +296,16 @@ class _SqlAlchemyCommitter:
 
 async def pending(conn: AsyncConnection, limit: int) -> list[PendingEvent]:
     rows = await conn.execute(
-        select(inbox.c.id, inbox.c.source, inbox.c.node, inbox.c.seq, inbox.c.event, inbox.c.body)
-        .where(inbox.c.applied_at.is_(None))
+        select(
+            inbox.c.id,
+            inbox.c.source,
+            inbox.c.node,
+            inbox.c.seq,
+            inbox.c.event,
+            inbox.c.body,
+            inbox.c.attempts,
+        )
+        .where(inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None))
         .order_by(inbox.c.id)
         .limit(limit)
     )
@@ -295,8 +325,70 @@ async def mark_applied(
         )
 
 
+async def mark_failed(
+    conn: AsyncConnection, failures: Sequence[tuple[int, str]], now: float
+) -> int:
+    """Set events aside with their error; returns how many were still pending."""
+    marked = 0
+    for row_id, error in failures:
+        result = await conn.execute(
+            update(inbox)
+            .where(inbox.c.id == row_id, inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None))
+            .values(
+                failed_at=now,
+                outcome=FAILED,
+                error=printable(error)[:MAX_ERROR],
+                attempts=inbox.c.attempts + 1,
+            )
+        )
+        marked += result.rowcount
+    return marked
+
+
+def printable(text: str) -> str:
+    """An error message safe to store and print: it may quote the hostile value (a NUL...)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+async def failed(conn: AsyncConnection, limit: int = 1000) -> list[FailedEvent]:
+    rows = await conn.execute(
+        select(
+            inbox.c.id,
+            inbox.c.source,
+            inbox.c.node,
+            inbox.c.seq,
+            inbox.c.event,
+            inbox.c.received_at,
+            inbox.c.failed_at,
+            inbox.c.error,
+            inbox.c.attempts,
+            inbox.c.body,
+        )
+        .where(inbox.c.failed_at.is_not(None))
+        .order_by(inbox.c.id)
+        .limit(limit)
+    )
+    return [FailedEvent(**row._mapping) for row in rows]
+
+
+async def retry(conn: AsyncConnection, ids: Sequence[int] | None) -> int:
+    """Put failed events (``None``: all of them) back in the queue; returns how many."""
+    statement = update(inbox).where(inbox.c.failed_at.is_not(None))
+    if ids is not None:
+        statement = statement.where(inbox.c.id.in_(list(ids)))
+    result = await conn.execute(statement.values(failed_at=None, outcome=None))
+    return result.rowcount
+
+
+async def count_failed(conn: AsyncConnection) -> int:
+    count = await conn.scalar(select(func.count()).where(inbox.c.failed_at.is_not(None)))
+    return int(count or 0)
+
+
 async def depth(conn: AsyncConnection) -> int:
-    count = await conn.scalar(select(func.count()).where(inbox.c.applied_at.is_(None)))
+    count = await conn.scalar(
+        select(func.count()).where(inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None))
+    )
     return int(count or 0)
 
 
