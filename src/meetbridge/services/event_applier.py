@@ -21,7 +21,7 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import orjson
 import structlog
@@ -37,8 +37,6 @@ from meetbridge.domain.delivery import Delivery, NodeCursor, advance, classify
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import (
     EngineReport,
-    LegConnected,
-    LegUpdated,
     Meeting,
     MeetingEvent,
     apply_report,
@@ -65,8 +63,8 @@ _APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
 MeetingEventsHook = Callable[[AsyncConnection, Sequence[tuple[int, MeetingEvent]]], Awaitable[None]]
 """Called in the applier's transaction with (meeting id, event) pairs, in order."""
 
-# How long a join link's intent identifies a participant who joined without a call tag
-# (the Pexip web app cannot carry one), and who started a meeting.
+# How far back join links are read to credit who started a meeting and its topic. Only a valid
+# call tag says who a participant is: a display name is anyone's to choose.
 INTENT_WINDOW = 15 * 60.0
 
 
@@ -312,7 +310,6 @@ class EventApplier:
             intents = await chat_repo.recent_intents(
                 conn, channels, self._clock.now() - INTENT_WINDOW
             )
-            reports = [(row_id, _identify(report, intents)) for row_id, report in reports]
             current = await meetings_repo.active(conn, ENGINE, channels)
             work.meetings = self._fold(current, reports, work.result)
             for meeting in work.meetings:
@@ -385,24 +382,6 @@ class EventApplier:
 
     def _user_of(self, call_tag: str, name: str, channel_id: ChannelId) -> UserId | None:
         return user_from_call_tag(self._call_tags, call_tag, channel_id) if call_tag else None
-
-
-def _identify(report: EngineReport, intents: list[JoinIntent]) -> EngineReport:
-    """Name a participant who joined without a call tag (the Pexip web app cannot send one)
-    after the channel member whose join link, issued recently, carried the same name."""
-    if not isinstance(report, LegConnected | LegUpdated):
-        return report
-    leg = report.leg
-    if leg.user_id or not leg.display_name:
-        return report
-    matches = [
-        i
-        for i in intents
-        if i.channel_id == report.channel_id and i.display_name == leg.display_name
-    ]
-    if not matches:
-        return report
-    return replace(report, leg=replace(leg, user_id=matches[-1].user_id))
 
 
 # --- failed events, for admins ---------------------------------------------------------------
