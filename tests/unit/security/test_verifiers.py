@@ -4,14 +4,19 @@ own error, and never raises on text it did not expect (item 1 of issue 9)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.crypto import Signer, constant_time_equal
 from meetbridge.domain.call_tags import make_call_tag, user_from_call_tag
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.tokens import TokenCodec, TokenError
+from meetbridge.engines.pexip.events import EnvelopeError, parse_body
 from meetbridge.engines.zoom import webhooks
 from meetbridge.store.credentials_repo import PexipCredentials
 from meetbridge.web.basic_auth import BasicAuthChecker
@@ -170,3 +175,61 @@ def test_basic_auth_accepts_other_spellings_of_the_right_credentials() -> None:
 def test_zoom_webhook_signature_compare_refuses_non_ascii(given: str) -> None:
     with pytest.raises(webhooks.WebhookRefusedError):
         webhooks.verify("secret", "1000", b"{}", given, now=1000.0)
+
+
+# --- whatever the text: property-based -------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(message=st.text(), signature=st.text())
+def test_signer_verify_never_raises(message: str, signature: str) -> None:
+    assert SIGNER.verify(message, signature) is (SIGNER.sign(message) == signature)
+
+
+@settings(max_examples=300)
+@given(tag=st.text() | st.from_regex(r"mbu\.[a-z0-9]{26}\..{24}", fullmatch=True))
+def test_user_from_call_tag_never_raises(tag: str) -> None:
+    assert user_from_call_tag(SIGNER, tag, CHANNEL) is None
+
+
+@settings(max_examples=300)
+@given(token=st.text(max_size=3000) | st.from_regex(r"[A-Za-z0-9_-]{0,60}\..{0,50}"))
+def test_token_decode_raises_only_token_error(token: str) -> None:
+    with pytest.raises(TokenError):
+        CODEC.decode(token, "join", now=1000.0)
+
+
+@settings(max_examples=300)
+@given(header=st.text())
+def test_basic_auth_never_raises(header: str) -> None:
+    assert BasicAuthChecker().check(header, CREDENTIALS) is False
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(
+    document=st.fixed_dictionaries(
+        {},
+        optional={
+            "node": _json,
+            "seq": st.integers() | _json,
+            "version": st.sampled_from([1, 2]) | _json,
+            "time": st.floats(allow_nan=False) | _json,
+            "event": st.sampled_from(["eventsink_bulk", "participant_connected"]) | _json,
+            "data": _json,
+        },
+    )
+)
+def test_parse_body_raises_only_envelope_error(document: dict[str, object]) -> None:
+    try:
+        body = orjson.dumps(document)
+    except TypeError:  # integers beyond 64 bits: orjson cannot even write them
+        return
+    with contextlib.suppress(EnvelopeError):
+        parse_body(body)
