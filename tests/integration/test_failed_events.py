@@ -187,10 +187,10 @@ async def test_a_database_outage_is_not_blamed_on_an_event(
         raise sql_errors.OperationalError("INSERT", {}, ConnectionRefusedError("down"))
 
     node = InfinityNode("10.20.0.11")
+    monkeypatch.setattr(meetings_repo, "save_all", unreachable)  # before the applier can run
     await post_events(
         service, node.sink_started(), node.conference_started(alias(CHANNEL), tag(CHANNEL))
     )
-    monkeypatch.setattr(meetings_repo, "save_all", unreachable)
     with pytest.raises(sql_errors.OperationalError):
         await service.components.applier.apply_batch()
     assert all(r.outcome is None for r in await inbox_rows(service)), "still pending, not failed"
@@ -229,7 +229,6 @@ async def test_failed_events_are_listed_and_retried_from_the_command_line(
     assert (await run("events", "retry", "999999")).exit_code != 0
     retried = await run("events", "retry", "--all")
     assert retried.exit_code == 0 and "1 event(s) queued again" in retried.output
-    assert orjson.loads((await run("events", "failed", "--json")).output) == []
     await service.components.applier.drain()  # the body is still not JSON: it fails again
     (again,) = orjson.loads((await run("events", "failed", "--json")).output)
     assert again["attempts"] == 2

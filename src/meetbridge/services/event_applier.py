@@ -104,7 +104,6 @@ class _Work:
     meetings: list[Meeting] = field(default_factory=list)
 
     def fail(self, row_id: int, error: str) -> None:
-        log.warning("event_applier.event_failed", inbox_id=row_id, error=error)
         self.failures.append((row_id, error))
         self.result.count(FAILED)
 
@@ -282,6 +281,9 @@ class EventApplier:
             try:
                 return await self._fold_batch(conn, pending, failed)
             except _EventFailed as failure:
+                log.warning(
+                    "event_applier.event_failed", inbox_id=failure.row_id, error=failure.error
+                )
                 failed[failure.row_id] = failure.error
 
     async def _fold_batch(
@@ -297,7 +299,9 @@ class EventApplier:
             try:
                 step = self._translate(row, cursors)
             except Exception as exc:
-                work.fail(row.id, _describe(exc))
+                failed[row.id] = _describe(exc)
+                log.warning("event_applier.event_failed", inbox_id=row.id, error=failed[row.id])
+                work.fail(row.id, failed[row.id])
                 continue
             if step.cursor is not None:
                 cursors[row.node] = work.cursors[row.node] = step.cursor
