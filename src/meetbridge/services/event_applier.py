@@ -441,7 +441,7 @@ def _envelope(row: PendingEvent) -> Envelope:
 
 
 def _describe(exc: BaseException) -> str:
-    return printable(f"{type(exc).__name__}: {exc}")[: inbox.MAX_ERROR]
+    return printable(f"{type(exc).__name__}: {exc}"[: inbox.MAX_ERROR])[: inbox.MAX_ERROR]
 
 
 def _is_transient(exc: BaseException) -> bool:

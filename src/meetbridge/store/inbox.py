@@ -154,7 +154,7 @@ class InboxWriter:
             if len(batch) > 1 and is_refusal(exc):
                 # One request's values were refused; commit each request on its own so that
                 # only the guilty one fails, not every node that shared its window.
-                log.warning("inbox.batch_refused_isolating", requests=len(batch), error=str(exc))
+                log.warning("inbox.batch_refused_isolating", requests=len(batch), error=_brief(exc))
                 for item in batch:
                     await self._commit(committer, [item])
                 return
@@ -172,14 +172,19 @@ class InboxWriter:
     ) -> None:
         error: Exception
         if is_refusal(exc):
-            log.warning("inbox.records_refused", error=str(exc))
-            error = InboxRejectedError(str(exc))
+            log.warning("inbox.records_refused", error=_brief(exc))
+            error = InboxRejectedError(_brief(exc))
         else:
-            log.error("inbox.write_failed", error=str(exc), requests=len(batch))
-            error = InboxUnavailableError(str(exc))
+            log.error("inbox.write_failed", error=_brief(exc), requests=len(batch))
+            error = InboxUnavailableError(_brief(exc))
         for _, future in batch:
             if not future.done():
                 future.set_exception(error)
+
+
+def _brief(exc: BaseException) -> str:
+    # Driver messages quote the statement's parameters: whole event bodies, up to megabytes.
+    return printable(str(exc)[:500])
 
 
 def is_refusal(exc: BaseException) -> bool:
@@ -337,7 +342,7 @@ async def mark_failed(
             .values(
                 failed_at=now,
                 outcome=FAILED,
-                error=printable(error)[:MAX_ERROR],
+                error=printable(error[:MAX_ERROR])[:MAX_ERROR],
                 attempts=inbox.c.attempts + 1,
             )
         )
