@@ -46,7 +46,8 @@ class Metrics:
         self.events_applied = Counter(
             "meetbridge_events_applied",
             "Inbox events processed by the applier, by outcome "
-            "(applied, duplicate, unused, not_ours, failed).",
+            "(applied, duplicate, unused, not_ours, failed, stale: a retried event that found "
+            "no meeting in progress).",
             ["outcome"],
             registry=self.registry,
         )

@@ -232,3 +232,32 @@ async def test_failed_events_are_listed_and_retried_from_the_command_line(
     await service.components.applier.drain()  # the body is still not JSON: it fails again
     (again,) = orjson.loads((await run("events", "failed", "--json")).output)
     assert again["attempts"] == 2
+
+
+async def test_a_retried_event_whose_meeting_has_ended_is_stale_and_starts_nothing(
+    service: RunningApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = meetings_domain.apply_report
+
+    def faulty(meeting: Meeting | None, report: EngineReport) -> Any:
+        if isinstance(report, LegConnected) and report.leg.uuid == "late":
+            raise RuntimeError("not today")
+        return real(meeting, report)
+
+    monkeypatch.setattr(event_applier, "apply_report", faulty)
+    oslo, bergen = InfinityNode("10.20.0.11"), InfinityNode("10.30.0.12")
+    before = events_before(oslo, bergen)
+    late = oslo.participant_connected(alias(CHANNEL), tag(CHANNEL), uuid="late")
+    await post_events(service, *before, late)
+    await post_events(service, oslo.conference_ended(alias(CHANNEL), tag(CHANNEL)))
+    await service.components.applier.drain()
+    assert await people(service) == []
+    monkeypatch.setattr(event_applier, "apply_report", real)
+    database, clock = service.components.core.database, service.components.core.clock
+    assert await event_applier.retry_failed(database, None, "test", clock) == 1
+    await service.components.applier.drain()
+    async with database.read() as conn:
+        assert await meetings_repo.current_for_channel(conn, CHANNEL) is None  # type: ignore[arg-type]
+    assert [r.outcome for r in await inbox_rows(service)].count("stale") == 1
+    metrics = (await service.http.get("/metrics")).text
+    assert 'meetbridge_events_applied_total{outcome="stale"} 1.0' in metrics

@@ -11,7 +11,9 @@ is not the database being unreachable, the batch is applied again one event at a
 event whose write fails is set aside. A failed event does not block later events, of its node
 or any other, and does not move its node's cursor. ``meetbridge events retry`` puts it back:
 it is then applied to the state as it is by then, without the duplicate check it passed when
-it first came.
+it first came, and only to a meeting still in progress in its channel: a retried event that
+finds none is marked ``stale`` and changes nothing (a late "participant connected" must not
+start a meeting that nobody will ever end).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ log = structlog.get_logger(__name__)
 
 ENGINE = "pexip"
 SOURCE = "pexip"
+STALE = "stale"
 _APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
 
 MeetingEventsHook = Callable[[AsyncConnection, Sequence[tuple[int, MeetingEvent]]], Awaitable[None]]
@@ -77,18 +80,21 @@ class BatchResult:
     unused: int = 0
     not_ours: int = 0
     failed: int = 0
+    stale: int = 0
     events: list[tuple[Meeting, MeetingEvent]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return self.applied + self.duplicates + self.unused + self.not_ours + self.failed
+        return (
+            self.applied + self.duplicates + self.unused + self.not_ours + self.failed + self.stale
+        )
 
     def count(self, outcome: str) -> None:
         name = {"duplicate": "duplicates"}.get(outcome, outcome)
         setattr(self, name, getattr(self, name) + 1)
 
     def add(self, other: BatchResult) -> None:
-        for name in ("applied", "duplicates", "unused", "not_ours", "failed"):
+        for name in ("applied", "duplicates", "unused", "not_ours", "failed", "stale"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.events += other.events
 
@@ -292,6 +298,7 @@ class EventApplier:
         work = _Work(result=BatchResult())
         cursors = await sink_nodes_repo.load(conn, SOURCE, {event.node for event in pending})
         reports: list[tuple[int, EngineReport]] = []
+        retried: set[int] = set()
         for row in pending:
             if row.id in failed:
                 work.fail(row.id, failed[row.id])
@@ -309,13 +316,19 @@ class EventApplier:
             work.result.count(step.outcome)
             if step.report is not None:
                 reports.append((row.id, step.report))
+                if row.attempts:
+                    retried.add(row.id)
         if reports:
             channels = {report.channel_id for _, report in reports}
             intents = await chat_repo.recent_intents(
                 conn, channels, self._clock.now() - INTENT_WINDOW
             )
             current = await meetings_repo.active(conn, ENGINE, channels)
-            work.meetings = self._fold(current, reports, work.result)
+            work.meetings, stale = self._fold(current, reports, retried, work.result)
+            if stale:
+                work.outcomes = [(i, STALE if i in stale else o) for i, o in work.outcomes]
+                work.result.applied -= len(stale)
+                work.result.stale += len(stale)
             for meeting in work.meetings:
                 _credit_starter(meeting, intents)
         return work
@@ -361,10 +374,17 @@ class EventApplier:
     def _fold(
         current: dict[ChannelId, Meeting],
         reports: list[tuple[int, EngineReport]],
+        retried: set[int],
         result: BatchResult,
-    ) -> list[Meeting]:
+    ) -> tuple[list[Meeting], set[int]]:
+        """Fold reports into meetings; returns the meetings touched and the retried events
+        that found no meeting in progress (stale: folded into nothing)."""
         touched: dict[int, Meeting] = {}  # by identity: a channel may end and restart in a batch
+        stale: set[int] = set()
         for row_id, report in reports:
+            if row_id in retried and report.channel_id not in current:
+                stale.add(row_id)
+                continue
             try:
                 transition = apply_report(current.get(report.channel_id), report)
             except Exception as exc:
@@ -379,7 +399,7 @@ class EventApplier:
                 current.pop(report.channel_id, None)
             else:
                 current[report.channel_id] = meeting
-        return list(touched.values())
+        return list(touched.values()), stale
 
     def _channel_of(self, conference: str, tag: str) -> ChannelId | None:
         return channel_of_conference(conference, tag, self._state.settings.alias_prefix)

@@ -220,7 +220,7 @@ def _after_batch(metrics: Metrics, outbox: OutboxWorker | None) -> Callable[[Bat
     def after(result: BatchResult) -> None:
         metrics.inbox_depth.dec(result.total)
         metrics.inbox_failed.inc(result.failed)
-        for outcome in ("applied", "duplicates", "unused", "not_ours", "failed"):
+        for outcome in ("applied", "duplicates", "unused", "not_ours", "failed", "stale"):
             value = getattr(result, outcome)
             if value:
                 metrics.events_applied.labels(outcome.removesuffix("s")).inc(value)
