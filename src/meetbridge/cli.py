@@ -345,7 +345,7 @@ def events_failed(config: ServiceConfig, as_json: bool) -> None:
 @click.option("--all", "retry_all", is_flag=True, help="Retry every failed event.")
 @click.pass_obj
 def events_retry(config: ServiceConfig, ids: tuple[int, ...], retry_all: bool) -> None:
-    """Apply failed events again (by id, or --all), on top of the current meeting state."""
+    """Apply failed events again (by id, or --all) to the meetings still in progress."""
     from meetbridge.services.event_applier import retry_failed
 
     if bool(ids) == retry_all:
