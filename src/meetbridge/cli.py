@@ -293,6 +293,73 @@ def meetings(config: ServiceConfig, as_json: bool, recent_limit: int) -> None:
         )
 
 
+# --- events --------------------------------------------------------------------------------
+
+
+@main.group()
+def events() -> None:
+    """Engine events whose application failed: list them, apply them again."""
+
+
+@events.command("failed")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def events_failed(config: ServiceConfig, as_json: bool) -> None:
+    """List events set aside because applying them failed, with the error."""
+    from meetbridge.services.event_applier import failed_events
+
+    failed = _run(config, lambda core: failed_events(core.database))
+    if as_json:
+        document = [
+            {
+                "id": e.id,
+                "source": e.source,
+                "node": e.node,
+                "seq": e.seq,
+                "event": e.event,
+                "received_at": e.received_at,
+                "failed_at": e.failed_at,
+                "attempts": e.attempts,
+                "error": e.error,
+                "body": e.body,
+            }
+            for e in failed
+        ]
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+        return
+    if not failed:
+        click.echo("No failed events.")
+        return
+    click.echo(f"{len(failed)} failed event(s):")
+    for e in failed:
+        click.echo(
+            f"  #{e.id}  {e.source} node {e.node!r} seq {e.seq}  {e.event}  "
+            f"failed {_when(e.failed_at)} (attempt {e.attempts})"
+        )
+        click.echo(f"      {e.error}")
+    click.echo("Apply them again with: meetbridge events retry ID... (or --all)", err=True)
+
+
+@events.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every failed event.")
+@click.pass_obj
+def events_retry(config: ServiceConfig, ids: tuple[int, ...], retry_all: bool) -> None:
+    """Apply failed events again (by id, or --all) to the meetings still in progress."""
+    from meetbridge.services.event_applier import retry_failed
+
+    if bool(ids) == retry_all:
+        raise click.UsageError("give the ids of failed events, or --all (not both)")
+    chosen = None if retry_all else list(ids)
+    count = _run(config, lambda core: retry_failed(core.database, chosen, CLI_ACTOR, core.clock))
+    if not count and retry_all:
+        click.echo("No failed events.")
+        return
+    if not count:
+        raise click.ClickException("no failed event with that id")
+    click.echo(f"{count} event(s) queued again; the running service applies them within seconds.")
+
+
 def _attendance(meeting: Meeting) -> list[Any]:
     return sorted(meeting.attendees.values(), key=lambda a: a.first_joined_at)
 

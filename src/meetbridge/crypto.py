@@ -93,11 +93,31 @@ class Signer:
         self._key = key
 
     def sign(self, message: str, length: int = 32) -> str:
-        digest = hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
+        digest = hmac.new(self._key, as_bytes(message), hashlib.sha256).hexdigest()
         return digest[:length]
 
     def verify(self, message: str, signature: str, length: int = 32) -> bool:
-        return hmac.compare_digest(self.sign(message, length), signature)
+        """True only for our signature of ``message``; any other text (non-ASCII, a NUL, the
+        wrong length) is simply not it."""
+        if len(signature) != length:
+            return False
+        return constant_time_equal(self.sign(message, length), signature)
+
+
+def as_bytes(value: str | bytes) -> bytes:
+    """Text as bytes for signing and comparing; never raises (lone surrogates included)."""
+    if isinstance(value, bytes):
+        return value
+    return value.encode("utf-8", "surrogatepass")
+
+
+def constant_time_equal(given: str | bytes, expected: str | bytes) -> bool:
+    """Constant-time equality of two secrets, whatever text a client sent.
+
+    ``hmac.compare_digest`` raises on ``str`` holding non-ASCII characters, so an attacker's
+    "é" would become an exception; as bytes it is just a mismatch.
+    """
+    return hmac.compare_digest(as_bytes(given), as_bytes(expected))
 
 
 def random_password(length: int = 32) -> str:

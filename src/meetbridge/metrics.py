@@ -46,13 +46,20 @@ class Metrics:
         self.events_applied = Counter(
             "meetbridge_events_applied",
             "Inbox events processed by the applier, by outcome "
-            "(applied, duplicate, unused, not_ours).",
+            "(applied, duplicate, unused, not_ours, failed, stale: a retried event that found "
+            "no meeting in progress).",
             ["outcome"],
             registry=self.registry,
         )
         self.inbox_depth = Gauge(
             "meetbridge_inbox_depth",
             "Events stored but not yet applied.",
+            registry=self.registry,
+        )
+        self.inbox_failed = Gauge(
+            "meetbridge_inbox_failed",
+            "Events set aside because applying them failed; `meetbridge events failed` lists "
+            "them, `meetbridge events retry` applies them again.",
             registry=self.registry,
         )
         self.meetings_in_progress = Gauge(

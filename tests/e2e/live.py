@@ -18,7 +18,9 @@ import uvicorn
 from meetbridge.config import ServiceConfig
 from meetbridge.crypto import generate_master_key
 from meetbridge.domain.aliases import channel_from_alias
+from meetbridge.domain.call_tags import make_call_tag
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.services.join import JOIN_PURPOSE
 from meetbridge.web.app import Components, MeetbridgeApp, create_app
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
 from tests.support.infinity import InfinityNode, SinkPublisher, basic_auth
@@ -130,8 +132,9 @@ class LiveMeetbridge:
         return await self.open_in(self.browser_of(self.account(user_id)), join_url)
 
     async def join(self, join_url: str, uuid: str) -> Joined:
-        """What a browser and Infinity do with a join link when the web app is used: open it,
-        dial the alias (policy request), connect (events)."""
+        """What a browser and Infinity do with a join link: open it, dial the alias (policy
+        request), connect (events). The participant carries the link's call tag, as the
+        embedded meeting page sends it: only a call tag says which member joined."""
         response = await self.open_link(join_url)
         assert response.status_code == 302, response.text
         target = urlsplit(response.headers["location"])
@@ -151,11 +154,22 @@ class LiveMeetbridge:
             events.append(self.node.conference_started(alias, service["service_tag"]))
         events.append(
             self.node.participant_connected(
-                alias, service["service_tag"], uuid=uuid, display_name=query["name"]
+                alias,
+                service["service_tag"],
+                uuid=uuid,
+                display_name=query["name"],
+                call_tag=self.call_tag_of(join_url),
             )
         )
         await self.deliver(*events)
         return Joined(uuid, query["name"], alias, query["pin"])
+
+    def call_tag_of(self, join_url: str) -> str:
+        """The call tag the meeting page gets from this join link."""
+        token = urlsplit(join_url).path.rsplit("/", 1)[-1]
+        claims = self.components.core.links.decode(token, JOIN_PURPOSE, time.time())
+        signer = self.components.core.call_tags
+        return make_call_tag(signer, ChannelId(claims["c"]), UserId(claims["u"]))
 
     async def leave(self, joined: Joined) -> None:
         tag = f"mattermost:{channel_from_alias(joined.alias, 'matt-')}"

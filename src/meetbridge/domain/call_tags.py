@@ -13,6 +13,8 @@ from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 
 CALL_TAG_PREFIX = "mbu"
 _SIGNATURE_LENGTH = 24
+# prefix, a 26-character user id and the signature: a tag of any other length is not ours.
+CALL_TAG_LENGTH = len(CALL_TAG_PREFIX) + 1 + 26 + 1 + _SIGNATURE_LENGTH
 
 
 class TagSigner(Protocol):
@@ -31,7 +33,12 @@ def make_call_tag(signer: TagSigner, channel_id: ChannelId, user_id: UserId) -> 
 
 
 def user_from_call_tag(signer: TagSigner, tag: str, channel_id: ChannelId) -> UserId | None:
-    """The user a tag was issued to for this channel, or None for anything else."""
+    """The user a tag was issued to for this channel, or None for anything else.
+
+    The tag comes from whoever dialled in: any text, of any length, is answered with None.
+    """
+    if len(tag) != CALL_TAG_LENGTH or not tag.isascii():
+        return None
     parts = tag.split(".")
     if len(parts) != 3 or parts[0] != CALL_TAG_PREFIX or not is_mattermost_id(parts[1]):
         return None

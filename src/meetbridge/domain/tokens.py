@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+MAX_TOKEN = 2048
+
 
 class TokenError(ValueError):
     """The token is malformed, forged, expired or for another purpose; the message says which."""
@@ -30,10 +32,16 @@ class TokenCodec:
         return f"{body}.{self._sign(body)}"
 
     def decode(self, token: str, purpose: str, now: float) -> dict[str, Any]:
-        body, _, signature = token.partition(".")
-        if not body or not signature or len(token) > 2048:
+        """The claims of a token this codec issued for ``purpose``, still valid at ``now``.
+
+        Raises TokenError for anything else, whatever the text: a link arrives from a browser.
+        """
+        if len(token) > MAX_TOKEN or not token.isascii():
             raise TokenError("malformed link")
-        if not hmac.compare_digest(self._sign(body), signature):
+        body, _, signature = token.partition(".")
+        if not body or not signature:
+            raise TokenError("malformed link")
+        if not hmac.compare_digest(self._sign(body).encode(), signature.encode()):
             raise TokenError("this link was not issued by meetbridge")
         try:
             payload = orjson.loads(_unb64(body))

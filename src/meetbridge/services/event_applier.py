@@ -4,18 +4,30 @@ Each batch is one transaction: read pending events, fold them into the meetings 
 save the meetings, the node cursors and the "applied" marks together. A crash anywhere leaves
 either all of a batch applied or none of it. On PostgreSQL a transaction-scoped advisory lock
 makes replicas take turns, so two of them never apply the same events.
+
+One bad event never stops the others. An event that cannot be translated or folded is marked
+failed (with its error) in the batch that met it; when writing a batch fails for a reason that
+is not the database being unreachable, the batch is applied again one event at a time, and the
+event whose write fails is set aside. A failed event does not block later events, of its node
+or any other, and does not move its node's cursor. ``meetbridge events retry`` puts it back:
+it is then applied to the state as it is by then, without the duplicate check it passed when
+it first came, and only to a meeting still in progress in its channel: a retried event that
+finds none is marked ``stale`` and changes nothing (a late "participant connected" must not
+start a meeting that nobody will ever end).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import orjson
 import structlog
+from sqlalchemy import exc as sql_errors
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,8 +39,6 @@ from meetbridge.domain.delivery import Delivery, NodeCursor, advance, classify
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import (
     EngineReport,
-    LegConnected,
-    LegUpdated,
     Meeting,
     MeetingEvent,
     apply_report,
@@ -41,22 +51,23 @@ from meetbridge.engines.pexip.events import (
     to_report,
 )
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import chat_repo, inbox, meetings_repo, pins_repo, sink_nodes_repo
+from meetbridge.store import audit_repo, chat_repo, inbox, meetings_repo, pins_repo, sink_nodes_repo
 from meetbridge.store.chat_repo import JoinIntent
 from meetbridge.store.database import Database
-from meetbridge.store.inbox import PendingEvent
+from meetbridge.store.inbox import FAILED, FailedEvent, PendingEvent, printable
 
 log = structlog.get_logger(__name__)
 
 ENGINE = "pexip"
 SOURCE = "pexip"
+STALE = "stale"
 _APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
 
 MeetingEventsHook = Callable[[AsyncConnection, Sequence[tuple[int, MeetingEvent]]], Awaitable[None]]
 """Called in the applier's transaction with (meeting id, event) pairs, in order."""
 
-# How long a join link's intent identifies a participant who joined without a call tag
-# (the Pexip web app cannot carry one), and who started a meeting.
+# How far back join links are read to credit who started a meeting and its topic. Only a valid
+# call tag says who a participant is: a display name is anyone's to choose.
 INTENT_WINDOW = 15 * 60.0
 
 
@@ -68,11 +79,24 @@ class BatchResult:
     duplicates: int = 0
     unused: int = 0
     not_ours: int = 0
+    failed: int = 0
+    stale: int = 0
     events: list[tuple[Meeting, MeetingEvent]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return self.applied + self.duplicates + self.unused + self.not_ours
+        return (
+            self.applied + self.duplicates + self.unused + self.not_ours + self.failed + self.stale
+        )
+
+    def count(self, outcome: str) -> None:
+        name = {"duplicate": "duplicates"}.get(outcome, outcome)
+        setattr(self, name, getattr(self, name) + 1)
+
+    def add(self, other: BatchResult) -> None:
+        for name in ("applied", "duplicates", "unused", "not_ours", "failed", "stale"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.events += other.events
 
 
 @dataclass
@@ -81,8 +105,38 @@ class _Work:
 
     result: BatchResult
     outcomes: list[tuple[int, str]] = field(default_factory=list)
+    failures: list[tuple[int, str]] = field(default_factory=list)
     cursors: dict[str, NodeCursor] = field(default_factory=dict)
     meetings: list[Meeting] = field(default_factory=list)
+
+    def fail(self, row_id: int, error: str) -> None:
+        self.failures.append((row_id, error))
+        self.result.count(FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What one event amounts to: its outcome, its report, where its node's stream is now."""
+
+    outcome: str
+    report: EngineReport | None = None
+    cursor: NodeCursor | None = None
+
+
+class _EventFailed(Exception):
+    """Folding this event into a meeting failed: the batch is folded again without it."""
+
+    def __init__(self, row_id: int, error: str) -> None:
+        super().__init__(error)
+        self.row_id, self.error = row_id, error
+
+
+class _BatchFailed(Exception):
+    """Applying these events failed, and not because the database could not be reached."""
+
+    def __init__(self, row_ids: list[int], error: str) -> None:
+        super().__init__(error)
+        self.row_ids, self.error = row_ids, error
 
 
 class EventApplier:
@@ -149,67 +203,148 @@ class EventApplier:
     async def apply_batch(self) -> BatchResult:
         """Apply up to one batch of pending events; returns what it did."""
         async with self._applying:
-            if self._database.is_sqlite:
-                result = await self._apply_sqlite()
-            else:
-                result = await self._apply_shared()
+            try:
+                result = await self._apply(self._batch_size)
+            except _BatchFailed as failure:
+                log.warning(
+                    "event_applier.batch_failed_isolating",
+                    events=len(failure.row_ids),
+                    error=failure.error,
+                )
+                result = await self._apply_singly(len(failure.row_ids))
         if result.total and self._on_batch is not None:
             self._on_batch(result)
         return result
 
-    async def _apply_sqlite(self) -> BatchResult:
+    async def _apply(self, limit: int) -> BatchResult:
+        attempted: list[int] = []
+        try:
+            if self._database.is_sqlite:
+                return await self._apply_sqlite(limit, attempted)
+            return await self._apply_shared(limit, attempted)
+        except Exception as exc:
+            if not attempted or _is_transient(exc):
+                raise  # the database, not an event: try the whole batch again later
+            raise _BatchFailed(attempted, _describe(exc)) from exc
+
+    async def _apply_singly(self, count: int) -> BatchResult:
+        """Apply the next ``count`` events one per transaction, setting aside any that fail."""
+        total = BatchResult()
+        for _ in range(count):
+            try:
+                one = await self._apply(1)
+            except _BatchFailed as failure:
+                one = await self._set_aside(failure.row_ids[0], failure.error)
+            if not one.total:
+                break
+            total.add(one)
+        return total
+
+    async def _set_aside(self, row_id: int, error: str) -> BatchResult:
+        log.warning("event_applier.event_failed", inbox_id=row_id, error=error)
+        async with self._database.transaction() as conn:
+            if not self._database.is_sqlite:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLIER_LOCK}
+                )
+            marked = await inbox.mark_failed(conn, [(row_id, error)], self._clock.now())
+        return BatchResult(failed=marked)
+
+    async def _apply_sqlite(self, limit: int, attempted: list[int]) -> BatchResult:
         # Only this process applies to an embedded database, so the work can be read and
         # computed outside the single write lock; intake waits only for the writes.
         async with self._database.read() as conn:
-            work = await self._prepare(conn)
+            work = await self._prepare(conn, limit, attempted)
         if work is None:
             return BatchResult()
         async with self._database.transaction() as conn:
             await self._write(conn, work)
         return work.result
 
-    async def _apply_shared(self) -> BatchResult:
+    async def _apply_shared(self, limit: int, attempted: list[int]) -> BatchResult:
         async with self._database.transaction() as conn:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLIER_LOCK})
-            work = await self._prepare(conn)
+            work = await self._prepare(conn, limit, attempted)
             if work is None:
                 return BatchResult()
             await self._write(conn, work)
         return work.result
 
-    async def _prepare(self, conn: AsyncConnection) -> _Work | None:
-        """Read a batch and fold it into the state it concerns, in memory."""
-        pending = await inbox.pending(conn, self._batch_size)
+    async def _prepare(
+        self, conn: AsyncConnection, limit: int, attempted: list[int]
+    ) -> _Work | None:
+        """Read a batch and fold it into the state it concerns, in memory.
+
+        Folding changes meetings in place, so when one event's fold fails the whole batch is
+        folded again from the stored state, with that event marked failed.
+        """
+        pending = await inbox.pending(conn, limit)
+        attempted.extend(row.id for row in pending)
         if not pending:
             return None
+        failed: dict[int, str] = {}
+        while True:
+            try:
+                return await self._fold_batch(conn, pending, failed)
+            except _EventFailed as failure:
+                log.warning(
+                    "event_applier.event_failed", inbox_id=failure.row_id, error=failure.error
+                )
+                failed[failure.row_id] = failure.error
+
+    async def _fold_batch(
+        self, conn: AsyncConnection, pending: list[PendingEvent], failed: dict[int, str]
+    ) -> _Work:
         work = _Work(result=BatchResult())
         cursors = await sink_nodes_repo.load(conn, SOURCE, {event.node for event in pending})
-        reports: list[EngineReport] = []
+        reports: list[tuple[int, EngineReport]] = []
+        retried: set[int] = set()
         for row in pending:
-            envelope = _envelope(row)
-            delivery = classify(cursors.get(row.node), envelope.event, envelope.seq, envelope.time)
-            if delivery is Delivery.DUPLICATE:
-                work.result.duplicates += 1
-                work.outcomes.append((row.id, "duplicate"))
+            if row.id in failed:
+                work.fail(row.id, failed[row.id])
                 continue
-            cursors[row.node] = work.cursors[row.node] = advance(
-                cursors.get(row.node), delivery, envelope.event, envelope.seq, envelope.time
-            )
-            report = to_report(envelope, self._channel_of, self._user_of)
-            work.outcomes.append((row.id, self._outcome(envelope, report, work.result)))
-            if report is not None:
-                reports.append(report)
+            try:
+                step = self._translate(row, cursors)
+            except Exception as exc:
+                failed[row.id] = _describe(exc)
+                log.warning("event_applier.event_failed", inbox_id=row.id, error=failed[row.id])
+                work.fail(row.id, failed[row.id])
+                continue
+            if step.cursor is not None:
+                cursors[row.node] = work.cursors[row.node] = step.cursor
+            work.outcomes.append((row.id, step.outcome))
+            work.result.count(step.outcome)
+            if step.report is not None:
+                reports.append((row.id, step.report))
+                if row.attempts:
+                    retried.add(row.id)
         if reports:
-            channels = {r.channel_id for r in reports}
+            channels = {report.channel_id for _, report in reports}
             intents = await chat_repo.recent_intents(
                 conn, channels, self._clock.now() - INTENT_WINDOW
             )
-            reports = [_identify(report, intents) for report in reports]
             current = await meetings_repo.active(conn, ENGINE, channels)
-            work.meetings = self._fold(current, reports, work.result)
+            work.meetings, stale = self._fold(current, reports, retried, work.result)
+            if stale:
+                work.outcomes = [(i, STALE if i in stale else o) for i, o in work.outcomes]
+                work.result.applied -= len(stale)
+                work.result.stale += len(stale)
             for meeting in work.meetings:
                 _credit_starter(meeting, intents)
         return work
+
+    def _translate(self, row: PendingEvent, cursors: dict[str, NodeCursor]) -> _Step:
+        envelope = _envelope(row)
+        cursor = None
+        if row.attempts == 0:  # a retried event passed the duplicate check when it first came
+            delivery = classify(cursors.get(row.node), envelope.event, envelope.seq, envelope.time)
+            if delivery is Delivery.DUPLICATE:
+                return _Step("duplicate")
+            cursor = advance(
+                cursors.get(row.node), delivery, envelope.event, envelope.seq, envelope.time
+            )
+        report = to_report(envelope, self._channel_of, self._user_of)
+        return _Step(self._outcome(envelope, report), report, cursor)
 
     async def _write(self, conn: AsyncConnection, work: _Work) -> None:
         now = self._clock.now()
@@ -220,31 +355,40 @@ class EventApplier:
                 self._state.forget_pins(meeting.channel_id)
         await sink_nodes_repo.save(conn, SOURCE, work.cursors)
         await inbox.mark_applied(conn, work.outcomes, now)
+        await inbox.mark_failed(conn, work.failures, now)
         if work.result.events and self._on_meeting_events is not None:
             pairs = [(m.id, event) for m, event in work.result.events if m.id is not None]
             await self._on_meeting_events(conn, pairs)
 
     @staticmethod
-    def _outcome(envelope: Envelope, report: EngineReport | None, result: BatchResult) -> str:
+    def _outcome(envelope: Envelope, report: EngineReport | None) -> str:
         if report is not None:
-            result.applied += 1
             return "applied"
         if envelope.event not in USED_EVENTS:
-            result.unused += 1
             return "unused"
         if envelope.event in SINK_EVENTS:
-            result.applied += 1
             return "applied"
-        result.not_ours += 1
         return "not_ours"
 
     @staticmethod
     def _fold(
-        current: dict[ChannelId, Meeting], reports: list[EngineReport], result: BatchResult
-    ) -> list[Meeting]:
+        current: dict[ChannelId, Meeting],
+        reports: list[tuple[int, EngineReport]],
+        retried: set[int],
+        result: BatchResult,
+    ) -> tuple[list[Meeting], set[int]]:
+        """Fold reports into meetings; returns the meetings touched and the retried events
+        that found no meeting in progress (stale: folded into nothing)."""
         touched: dict[int, Meeting] = {}  # by identity: a channel may end and restart in a batch
-        for report in reports:
-            transition = apply_report(current.get(report.channel_id), report)
+        stale: set[int] = set()
+        for row_id, report in reports:
+            if row_id in retried and report.channel_id not in current:
+                stale.add(row_id)
+                continue
+            try:
+                transition = apply_report(current.get(report.channel_id), report)
+            except Exception as exc:
+                raise _EventFailed(row_id, _describe(exc)) from exc
             if transition.meeting is not None:
                 result.events.extend((transition.meeting, e) for e in transition.events)
             meeting = transition.meeting
@@ -255,7 +399,7 @@ class EventApplier:
                 current.pop(report.channel_id, None)
             else:
                 current[report.channel_id] = meeting
-        return list(touched.values())
+        return list(touched.values()), stale
 
     def _channel_of(self, conference: str, tag: str) -> ChannelId | None:
         return channel_of_conference(conference, tag, self._state.settings.alias_prefix)
@@ -264,22 +408,29 @@ class EventApplier:
         return user_from_call_tag(self._call_tags, call_tag, channel_id) if call_tag else None
 
 
-def _identify(report: EngineReport, intents: list[JoinIntent]) -> EngineReport:
-    """Name a participant who joined without a call tag (the Pexip web app cannot send one)
-    after the channel member whose join link, issued recently, carried the same name."""
-    if not isinstance(report, LegConnected | LegUpdated):
-        return report
-    leg = report.leg
-    if leg.user_id or not leg.display_name:
-        return report
-    matches = [
-        i
-        for i in intents
-        if i.channel_id == report.channel_id and i.display_name == leg.display_name
-    ]
-    if not matches:
-        return report
-    return replace(report, leg=replace(leg, user_id=matches[-1].user_id))
+# --- failed events, for admins ---------------------------------------------------------------
+
+
+async def failed_events(database: Database, limit: int = 1000) -> list[FailedEvent]:
+    """Events set aside because applying them failed, oldest first."""
+    async with database.read() as conn:
+        return await inbox.failed(conn, limit)
+
+
+async def retry_failed(
+    database: Database, ids: Sequence[int] | None, actor: str, clock: Clock
+) -> int:
+    """Queue failed events (``None``: all) to be applied again; returns how many were queued.
+
+    The applier picks them up before newer events and applies them to the current state (see
+    the module docstring); the retry is recorded in the audit log.
+    """
+    async with database.transaction() as conn:
+        count = await inbox.retry(conn, ids)
+        if count:
+            detail = {"ids": list(ids) if ids is not None else "all", "count": count}
+            await audit_repo.record(conn, actor, "events.retry", detail, clock.now())
+    return count
 
 
 def _credit_starter(meeting: Meeting, intents: list[JoinIntent]) -> None:
@@ -307,3 +458,37 @@ def _credit_starter(meeting: Meeting, intents: list[JoinIntent]) -> None:
 
 def _envelope(row: PendingEvent) -> Envelope:
     return envelope_from_dict(orjson.loads(row.body))
+
+
+def _describe(exc: BaseException) -> str:
+    return printable(f"{type(exc).__name__}: {exc}"[: inbox.MAX_ERROR])[: inbox.MAX_ERROR]
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether a failure is the database's (unreachable, locked, a serialisation conflict), so
+    that the same events should simply be tried again, rather than one event's fault."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _TRANSIENT_ERRORS):
+            return True
+        if isinstance(current, sql_errors.DBAPIError) and current.connection_invalidated:
+            return True
+        # SQLSTATE classes: 08 connection, 40 rollback (serialisation, deadlock), 53
+        # insufficient resources, 57 operator intervention (shutdown, cancel).
+        if str(getattr(current, "sqlstate", "") or "")[:2] in ("08", "40", "53", "57"):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+_TRANSIENT_ERRORS = (
+    sql_errors.OperationalError,
+    sql_errors.InterfaceError,
+    sql_errors.DisconnectionError,
+    sql_errors.TimeoutError,
+    sqlite3.OperationalError,
+    TimeoutError,
+    OSError,
+)

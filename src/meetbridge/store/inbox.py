@@ -6,7 +6,8 @@ transaction holding its rows has committed, so an acknowledged event is on disk;
 makes that affordable at thousands of events per second (one fsync per batch, not per event).
 
 Rows are applied later, in id order, by the event applier, which marks them applied in the same
-transaction as the state they changed: exactly once, across crashes.
+transaction as the state they changed: exactly once, across crashes. A row whose application
+fails is marked failed with its error and left for an admin (``meetbridge events``).
 """
 
 from __future__ import annotations
@@ -48,10 +49,35 @@ class PendingEvent:
     seq: int
     event: str
     body: str
+    attempts: int = 0  # how many times applying it failed before (an admin retried it)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedEvent:
+    """An event set aside because applying it failed; it waits for an admin's retry."""
+
+    id: int
+    source: str
+    node: str
+    seq: int
+    event: str
+    received_at: float
+    failed_at: float
+    error: str
+    attempts: int
+    body: str
+
+
+FAILED = "failed"
+MAX_ERROR = 2000
 
 
 class InboxUnavailableError(Exception):
     """The inbox could not store the events; the sender should retry later."""
+
+
+class InboxRejectedError(Exception):
+    """The database refused these very records (a value it cannot store): retrying is useless."""
 
 
 class InboxWriter:
@@ -125,16 +151,66 @@ class InboxWriter:
         try:
             await committer.commit(rows)
         except Exception as exc:
-            log.exception("inbox.write_failed", rows=len(rows))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(InboxUnavailableError(str(exc)))
+            if len(batch) > 1 and is_refusal(exc):
+                # One request's values were refused; commit each request on its own so that
+                # only the guilty one fails, not every node that shared its window.
+                log.warning("inbox.batch_refused_isolating", requests=len(batch), error=_brief(exc))
+                for item in batch:
+                    await self._commit(committer, [item])
+                return
+            self._fail(batch, exc)
             return
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
         if self._on_commit is not None:
             self._on_commit(len(rows))
+
+    @staticmethod
+    def _fail(
+        batch: list[tuple[Sequence[InboxRecord], asyncio.Future[None]]], exc: Exception
+    ) -> None:
+        error: Exception
+        if is_refusal(exc):
+            log.warning("inbox.records_refused", error=_brief(exc))
+            error = InboxRejectedError(_brief(exc))
+        else:
+            log.error("inbox.write_failed", error=_brief(exc), requests=len(batch))
+            error = InboxUnavailableError(_brief(exc))
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
+
+
+def _brief(exc: BaseException) -> str:
+    # Driver messages quote the statement's parameters: whole event bodies, up to megabytes.
+    return printable(str(exc)[:500])
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether the database refused the values themselves (out of range, a NUL PostgreSQL
+    cannot store, a constraint), as opposed to failing to store anything at all."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _VALUE_ERRORS):
+            return True
+        # PostgreSQL SQLSTATE classes 22 (data exception) and 23 (integrity violation).
+        if str(getattr(current, "sqlstate", "") or "")[:2] in ("22", "23"):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+_VALUE_ERRORS = (
+    OverflowError,
+    UnicodeError,
+    ValueError,  # also asyncpg's DataError: a value it cannot encode for PostgreSQL
+    TypeError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+)
 
 
 _Row = tuple[str, str, int, str, float, str]
@@ -209,7 +285,9 @@ class _SqlAlchemyCommitter:
                 await self._connection.execute(
                     insert(inbox), [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
                 )
-        except Exception:
+        except Exception as exc:
+            if is_refusal(exc):
+                raise  # the transaction was rolled back; the connection is still good
             if self._connection is not None:
                 with contextlib.suppress(Exception):
                     await self._connection.close()
@@ -223,8 +301,16 @@ class _SqlAlchemyCommitter:
 
 async def pending(conn: AsyncConnection, limit: int) -> list[PendingEvent]:
     rows = await conn.execute(
-        select(inbox.c.id, inbox.c.source, inbox.c.node, inbox.c.seq, inbox.c.event, inbox.c.body)
-        .where(inbox.c.applied_at.is_(None))
+        select(
+            inbox.c.id,
+            inbox.c.source,
+            inbox.c.node,
+            inbox.c.seq,
+            inbox.c.event,
+            inbox.c.body,
+            inbox.c.attempts,
+        )
+        .where(inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None))
         .order_by(inbox.c.id)
         .limit(limit)
     )
@@ -244,8 +330,70 @@ async def mark_applied(
         )
 
 
+async def mark_failed(
+    conn: AsyncConnection, failures: Sequence[tuple[int, str]], now: float
+) -> int:
+    """Set events aside with their error; returns how many were still pending."""
+    marked = 0
+    for row_id, error in failures:
+        result = await conn.execute(
+            update(inbox)
+            .where(inbox.c.id == row_id, inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None))
+            .values(
+                failed_at=now,
+                outcome=FAILED,
+                error=printable(error[:MAX_ERROR])[:MAX_ERROR],
+                attempts=inbox.c.attempts + 1,
+            )
+        )
+        marked += result.rowcount
+    return marked
+
+
+def printable(text: str) -> str:
+    """An error message safe to store and print: it may quote the hostile value (a NUL...)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+async def failed(conn: AsyncConnection, limit: int = 1000) -> list[FailedEvent]:
+    rows = await conn.execute(
+        select(
+            inbox.c.id,
+            inbox.c.source,
+            inbox.c.node,
+            inbox.c.seq,
+            inbox.c.event,
+            inbox.c.received_at,
+            inbox.c.failed_at,
+            inbox.c.error,
+            inbox.c.attempts,
+            inbox.c.body,
+        )
+        .where(inbox.c.failed_at.is_not(None))
+        .order_by(inbox.c.id)
+        .limit(limit)
+    )
+    return [FailedEvent(**row._mapping) for row in rows]
+
+
+async def retry(conn: AsyncConnection, ids: Sequence[int] | None) -> int:
+    """Put failed events (``None``: all of them) back in the queue; returns how many."""
+    statement = update(inbox).where(inbox.c.failed_at.is_not(None))
+    if ids is not None:
+        statement = statement.where(inbox.c.id.in_(list(ids)))
+    result = await conn.execute(statement.values(failed_at=None, outcome=None))
+    return result.rowcount
+
+
+async def count_failed(conn: AsyncConnection) -> int:
+    count = await conn.scalar(select(func.count()).where(inbox.c.failed_at.is_not(None)))
+    return int(count or 0)
+
+
 async def depth(conn: AsyncConnection) -> int:
-    count = await conn.scalar(select(func.count()).where(inbox.c.applied_at.is_(None)))
+    count = await conn.scalar(
+        select(func.count()).where(inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None))
+    )
     return int(count or 0)
 
 

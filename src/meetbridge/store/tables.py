@@ -81,11 +81,21 @@ inbox = Table(
     Column("body", Text, nullable=False),
     Column("applied_at", Float, nullable=True),
     Column("outcome", String(32), nullable=True),
+    # An event whose application failed waits here, with its error, for an admin's retry.
+    Column("failed_at", Float, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
     Index(
         "ix_inbox_pending",
         "id",
         sqlite_where=text("applied_at IS NULL"),
         postgresql_where=text("applied_at IS NULL"),
+    ),
+    Index(
+        "ix_inbox_failed",
+        "id",
+        sqlite_where=text("failed_at IS NOT NULL"),
+        postgresql_where=text("failed_at IS NOT NULL"),
     ),
 )
 

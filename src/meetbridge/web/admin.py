@@ -9,7 +9,6 @@ our own origin.
 
 from __future__ import annotations
 
-import hmac
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from meetbridge.chat.mattermost.catalogue import CatalogueSync
 from meetbridge.chat.mattermost.errors import MattermostError
 from meetbridge.clock import Clock
 from meetbridge.config import ServiceConfig
+from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.ids import ChannelId, is_mattermost_id
 from meetbridge.domain.settings import SECRET_SETTINGS, RuntimeSettings, SettingError
 from meetbridge.domain.views import describe_duration
@@ -219,7 +219,7 @@ class AdminEndpoints:
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         request.state.form = form
         given = (form.get("csrf") or [""])[0]
-        if not hmac.compare_digest(given.encode(), session.csrf_token.encode()):
+        if not constant_time_equal(given, session.csrf_token):
             return message_page(
                 "Refused",
                 "The form expired or did not come from the admin console; reload it.",

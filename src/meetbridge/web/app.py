@@ -221,7 +221,8 @@ def _chat_components(
 def _after_batch(metrics: Metrics, outbox: OutboxWorker | None) -> Callable[[BatchResult], None]:
     def after(result: BatchResult) -> None:
         metrics.inbox_depth.dec(result.total)
-        for outcome in ("applied", "duplicates", "unused", "not_ours"):
+        metrics.inbox_failed.inc(result.failed)
+        for outcome in ("applied", "duplicates", "unused", "not_ours", "failed", "stale"):
             value = getattr(result, outcome)
             if value:
                 metrics.events_applied.labels(outcome.removesuffix("s")).inc(value)
@@ -358,6 +359,7 @@ async def _housekeeping(components: Components) -> None:
         try:
             async with database.read() as conn:
                 metrics.inbox_depth.set(await inbox_store.depth(conn))
+                metrics.inbox_failed.set(await inbox_store.count_failed(conn))
                 metrics.meetings_in_progress.set(await meetings_repo.count_in_progress(conn))
             async with database.transaction() as conn:
                 await inbox_store.prune(conn, clock.now() - INBOX_RETENTION)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 
+from meetbridge.crypto import as_bytes, constant_time_equal
 from meetbridge.store.credentials_repo import PexipCredentials
 
 
@@ -26,8 +26,7 @@ class BasicAuthChecker:
         if credentials is not self._for:
             token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode())
             self._expected, self._for = b"Basic " + token, credentials
-        given = header.encode()
-        if hmac.compare_digest(given, self._expected):
+        if constant_time_equal(as_bytes(header), self._expected):
             return True
         return _decoded_matches(header, credentials)
 
@@ -37,6 +36,7 @@ def _decoded_matches(header: str, credentials: PexipCredentials) -> bool:
     if scheme.lower() != "basic":
         return False
     try:
+        # Non-ASCII text is not base64: b64decode refuses it with ValueError.
         decoded = base64.b64decode(token.strip(), validate=True)
     except (binascii.Error, ValueError):
         return False
@@ -44,6 +44,6 @@ def _decoded_matches(header: str, credentials: PexipCredentials) -> bool:
     if not separator:
         return False
     # Compare both parts every time, so timing does not say which one was wrong.
-    user_ok = hmac.compare_digest(username, credentials.username.encode())
-    password_ok = hmac.compare_digest(password, credentials.password.encode())
+    user_ok = constant_time_equal(username, credentials.username)
+    password_ok = constant_time_equal(password, credentials.password)
     return user_ok and password_ok

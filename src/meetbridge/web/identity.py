@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from meetbridge.chat.mattermost.oauth import MattermostOAuth
 from meetbridge.clock import Clock
+from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.ids import UserId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.web.pages import NO_STORE, message_page
@@ -158,9 +159,7 @@ class IdentityGate:
         except TokenError:
             return None
         nonce = claims.get("n")
-        if not isinstance(nonce, str) or not secrets.compare_digest(
-            nonce.encode(), state_nonce.encode()
-        ):
+        if not isinstance(nonce, str) or not constant_time_equal(nonce, state_nonce):
             return None
         values = [claims.get(key, "") for key in ("r", "u", "k")]
         if not all(isinstance(value, str) for value in values):

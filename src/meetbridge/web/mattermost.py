@@ -7,7 +7,6 @@ a clear message and changes nothing.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,6 +18,7 @@ from starlette.routing import Route
 
 from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.interactions import Invocation, MeetInteractions
+from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.services.shared_state import SharedState
 from meetbridge.web.responses import error_response, json_response
@@ -74,7 +74,7 @@ class MattermostEndpoints:
         given = form.get("token", "")
         if not given and authorization.startswith("Token "):
             given = authorization[len("Token ") :]
-        return hmac.compare_digest(given.encode(), expected.encode())
+        return constant_time_equal(given, expected)
 
     async def action(self, request: Request) -> Response:
         body = await request.body()

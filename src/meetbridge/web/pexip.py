@@ -20,12 +20,17 @@ import orjson
 import structlog
 
 from meetbridge.engines.pexip import policy as answers
-from meetbridge.engines.pexip.events import EnvelopeError, validate_body
+from meetbridge.engines.pexip.events import EnvelopeError, parse_body
 from meetbridge.engines.pexip.policy import PolicyAnswer
 from meetbridge.metrics import Metrics
 from meetbridge.services.policy import PolicyService
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store.inbox import InboxRecord, InboxUnavailableError, InboxWriter
+from meetbridge.store.inbox import (
+    InboxRecord,
+    InboxRejectedError,
+    InboxUnavailableError,
+    InboxWriter,
+)
 from meetbridge.web.asgi import Receive, Scope, Send, read_body, send_json
 from meetbridge.web.basic_auth import BasicAuthChecker
 
@@ -143,14 +148,16 @@ class PexipEndpoints:
             return
         try:
             records = _records(body, time.time())
-        except (orjson.JSONDecodeError, UnicodeDecodeError):
-            await self._invalid(send, "the body is not valid JSON")
-            return
         except EnvelopeError as exc:
             await self._invalid(send, str(exc))
             return
         try:
             await self._inbox.append(records)
+        except InboxRejectedError:
+            # A value the database cannot store that validation let through: this request is
+            # refused on its own (retrying it would fail the same way); other nodes go on.
+            await self._invalid(send, "a value the database cannot store")
+            return
         except InboxUnavailableError:
             self._metrics.events_rejected.labels(SOURCE, "unavailable").inc()
             # Infinity retries with back-off: nothing is lost, the node's queue waits.
@@ -177,7 +184,7 @@ class PexipEndpoints:
 
 
 def _records(body: bytes, now: float) -> list[InboxRecord]:
-    validated = validate_body(orjson.loads(body))
+    validated = parse_body(body)
     return [
         InboxRecord(
             source=SOURCE,

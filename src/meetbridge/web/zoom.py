@@ -10,8 +10,6 @@ changes nothing. The URL-validation challenge is no exception: Zoom signs it lik
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Any
 
 import orjson
@@ -21,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from meetbridge.clock import Clock
+from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.tokens import TokenError
 from meetbridge.engines.zoom import webhooks
 from meetbridge.engines.zoom.api import ZoomError
@@ -113,7 +112,7 @@ class ZoomEndpoints:
                 "Cannot connect Zoom", "This connection link is not valid or has expired.", 400
             )
         cookie = request.cookies.get(COOKIE, "")
-        if not cookie or not secrets.compare_digest(cookie, str(claims.get("n", ""))):
+        if not cookie or not constant_time_equal(cookie, str(claims.get("n", ""))):
             return message_page(
                 "Cannot connect Zoom",
                 "This connection did not start in this browser. Run /meet connect again.",
@@ -167,9 +166,7 @@ class ZoomEndpoints:
 
     async def webhook(self, request: Request) -> Response:
         expected = await self._zoom.webhook_path_secret()
-        if not hmac.compare_digest(
-            request.query_params.get("secret", "").encode(), expected.encode()
-        ):
+        if not constant_time_equal(request.query_params.get("secret", ""), expected):
             return error_response(401, "unknown webhook secret")
         if "application/json" not in request.headers.get("content-type", ""):
             return error_response(400, "expected application/json")

@@ -7,9 +7,13 @@ understand there is ignored rather than refused (refusing would stall the node's
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
+
+import orjson
 
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import (
@@ -25,6 +29,13 @@ from meetbridge.domain.meetings import (
 BULK = "eventsink_bulk"
 SUPPORTED_VERSIONS = frozenset({1, 2})
 MAX_BULK_EVENTS = 10_000
+MAX_SEQ = 2**63 - 1  # what a BIGINT column holds, on SQLite and PostgreSQL alike
+MAX_TIME = 1e10  # Unix seconds (the year 2286): a later time would blind restart detection
+MAX_NODE = 255
+MAX_EVENT = 128
+# No value Infinity sends comes near this; a longer string is an attack or a bug.
+MAX_STRING = 8192
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 CONFERENCE_EVENTS = frozenset({"conference_started", "conference_updated", "conference_ended"})
 PARTICIPANT_EVENTS = frozenset(
@@ -56,6 +67,41 @@ class ValidatedBody:
 
     envelopes: list[dict[str, Any]]
     bulk: bool
+
+
+def parse_body(body: bytes) -> ValidatedBody:
+    """Decode and check a raw POST body; EnvelopeError says what is wrong with it."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError("the body is not valid JSON") from exc
+    # Cheap guards first: a body shorter than MAX_STRING holds no longer string, and JSON can
+    # only carry a NUL as the escape "\u0000" (orjson refuses a raw one).
+    if len(body) > MAX_STRING or b"\\u0000" in body:
+        _check_strings(document)
+    return validate_body(document)
+
+
+def _check_strings(document: Any) -> None:
+    """Refuse NULs (PostgreSQL cannot store them) and absurdly long strings, keys included."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _check_string(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                _check_string(key)
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_string(text: str) -> None:
+    if len(text) > MAX_STRING:
+        raise EnvelopeError(f"a string longer than {MAX_STRING} characters")
+    if "\x00" in text:
+        raise EnvelopeError("a string with a NUL character")
 
 
 def validate_body(document: Any) -> ValidatedBody:
@@ -111,18 +157,27 @@ def _check_header(item: dict[str, Any], where: str, bulk: bool) -> None:
         item.get("time"),
         item.get("event"),
     )
-    if not isinstance(node, str) or not node or len(node) > 255:
-        raise EnvelopeError(f"{where}: 'node' must be a non-empty string")
-    if not _is_int(seq) or seq < 0:
-        raise EnvelopeError(f"{where}: 'seq' must be a non-negative integer")
+    if not _is_name(node, MAX_NODE):
+        raise EnvelopeError(
+            f"{where}: 'node' must be a non-empty string of at most {MAX_NODE} printable characters"
+        )
+    if not _is_int(seq) or not 0 <= seq <= MAX_SEQ:
+        raise EnvelopeError(f"{where}: 'seq' must be an integer from 0 to 2^63 - 1")
     if not _is_int(version) or version not in SUPPORTED_VERSIONS:
         raise EnvelopeError(f"{where}: 'version' must be 2 (or 1)")
-    if not _is_number(time) or time < 0:
+    if not _is_number(time) or not 0 <= time <= MAX_TIME or not math.isfinite(time):
         raise EnvelopeError(f"{where}: 'time' must be a Unix time in seconds")
-    if not isinstance(event, str) or not event or len(event) > 128:
-        raise EnvelopeError(f"{where}: 'event' must be a non-empty string")
+    if not _is_name(event, MAX_EVENT):
+        raise EnvelopeError(
+            f"{where}: 'event' must be a non-empty string of at most {MAX_EVENT} "
+            "printable characters"
+        )
     if not bulk and not isinstance(item.get("data"), dict):
         raise EnvelopeError(f"{where}: 'data' must be an object")
+
+
+def _is_name(value: object, limit: int) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= limit and _CONTROL.search(value) is None
 
 
 def _is_int(value: object) -> TypeGuard[int]:

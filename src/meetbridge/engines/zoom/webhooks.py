@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from meetbridge.crypto import constant_time_equal
+
 WINDOW = 300.0  # seconds either side of now
 _MAX_TIMESTAMP_DIGITS = 12  # unix seconds; far more digits are never a real timestamp
 
@@ -39,7 +41,7 @@ def refusal(
         return "malformed timestamp"
     if abs(now - int(timestamp)) > WINDOW:
         return "stale timestamp"
-    if not hmac.compare_digest(signature(secret, timestamp, body), given):
+    if not constant_time_equal(signature(secret, timestamp, body), given):
         return "bad signature"
     return None
 
