@@ -69,7 +69,7 @@ async def test_a_forged_admin_command_changes_nothing_and_opens_no_dialog(
     live: LiveMeetbridge, mattermost: MattermostWorld
 ) -> None:
     admin, bob = mattermost.admin, mattermost.users["bob"]
-    made_up = base64.b64encode(f"{'c' * 26}:{admin.id}:1764470000000:MEUCIQ==".encode()).decode()
+    made_up = made_up_trigger(admin)
     before = await disallowed(live), await filter_changes(live)
     async with live.dialogs_of(bob) as forger, live.dialogs_of(admin) as victim:
         for trigger in (None, "", made_up, "%%%", "é"):
@@ -171,8 +171,45 @@ async def test_a_hostile_dialog_submission_is_refused_with_a_4xx(live: LiveMeetb
     for body in (b"{oops", b"[]", b'{"state": 5}', b'{"state": "x.y", "user_id": "u"}'):
         response = await live.http.post(url, content=body)
         assert 400 <= response.status_code < 500, body
-    forged = await live.http.post(
-        url, json={"type": "dialog_submission", "state": "abc.def", "user_id": "u" * 26}
-    )
-    assert forged.status_code == 403
+    for state in ("abc.def", "é.é", "\x00", "x" * 5000):
+        forged = await live.http.post(
+            url, json={"type": "dialog_submission", "state": state, "user_id": "u" * 26}
+        )
+        assert forged.status_code == 403, state
+        assert "not valid" in forged.json()["error"]
     assert (await live.http.post(url, json={"cancelled": True, "state": ""})).status_code == 200
+
+
+async def test_the_admin_buttons_from_a_forged_reply_change_nothing(
+    live: LiveMeetbridge, mattermost: MattermostWorld
+) -> None:
+    """The forged ``/meet admin`` reply carries the admin's signed Allow/Disallow buttons; a
+    click made up from them must still be confirmed by the admin."""
+    admin, channel = mattermost.admin, mattermost.channels["town-square"]
+    reply = await forged_command(live, admin, "town-square", "admin", None)
+    (disallow,) = [
+        action["integration"]["context"]
+        for action in reply["attachments"][0]["actions"]
+        if action["name"] == "Disallow"
+    ]
+    before = await disallowed(live), await filter_changes(live)
+    async with live.dialogs_of(admin) as victim:
+        for trigger in (None, "x", made_up_trigger(admin)):
+            click: dict[str, Any] = {
+                "user_id": admin.id,
+                "channel_id": channel,
+                "post_id": "",
+                "context": disallow,
+            }
+            if trigger is not None:
+                click["trigger_id"] = trigger
+            response = await live.http.post(f"{live.url}/api/mattermost/action", json=click)
+            assert response.status_code == 200, response.text
+            assert "confirm" in response.json()["ephemeral_text"], trigger
+        assert victim.opened == []
+    assert (await disallowed(live), await filter_changes(live)) == before
+
+
+def made_up_trigger(user: Account) -> str:
+    """A trigger id in Mattermost's format, naming ``user``, that Mattermost never signed."""
+    return base64.b64encode(f"{'c' * 26}:{user.id}:1764470000000:MEUCIQ==".encode()).decode()

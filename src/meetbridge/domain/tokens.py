@@ -31,9 +31,10 @@ class TokenCodec:
 
     def decode(self, token: str, purpose: str, now: float) -> dict[str, Any]:
         body, _, signature = token.partition(".")
-        if not body or not signature or len(token) > 2048:
+        # Non-ASCII can never be a token (and would make compare_digest raise).
+        if not body or not signature or len(token) > 2048 or not token.isascii():
             raise TokenError("malformed link")
-        if not hmac.compare_digest(self._sign(body), signature):
+        if not hmac.compare_digest(self._sign(body).encode(), signature.encode()):
             raise TokenError("this link was not issued by meetbridge")
         try:
             payload = orjson.loads(_unb64(body))
