@@ -123,6 +123,7 @@ async def test_the_admin_confirms_in_a_dialog_and_the_change_applies_once(
     assert "state" not in str(answer)
     assert opened["url"] == f"{live.url}/api/mattermost/dialog"
     assert opened["dialog"]["title"] == "Disallow meetings here?"
+    assert "~town-square" in opened["dialog"]["introduction_text"], "it says which channel"
     assert channel not in await disallowed(live), "nothing changes before the confirmation"
 
     stolen = await live.submit_dialog(bob, opened, "town-square")  # Mattermost names Bob

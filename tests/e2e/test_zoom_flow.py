@@ -130,8 +130,9 @@ async def test_zoom_meeting_from_connect_to_end(
         await live.meet(alice, "private", "settings")
         form = await dialogs.next()
     assert [e["name"] for e in form["dialog"]["elements"]] == ["pmi"]
-    wrong = await live.submit_dialog(alice, form, "private", {"pmi": "sometimes"})
-    assert wrong.status_code == 200 and "pmi" in wrong.json()["errors"], wrong.text
+    for wrong_choice in ("sometimes", ["new"], {"new": 1}, None):
+        wrong = await live.submit_dialog(alice, form, "private", {"pmi": wrong_choice})
+        assert wrong.status_code == 200 and "pmi" in wrong.json()["errors"], wrong.text
     saved = await live.submit_dialog(alice, form, "private", {"pmi": "new"})
     assert saved.status_code == 200, saved.text
     assert await live.components.zoom.pmi_preference(UserId(alice.id)) == PmiPreference.NEW

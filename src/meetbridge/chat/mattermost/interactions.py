@@ -3,6 +3,7 @@ terms (CommandResponse and action-response JSON)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,6 +43,7 @@ class Invocation:
     trigger_id: str = ""  # signed by Mattermost for the user it was issued to
 
 
+_CHANNEL_NAME = re.compile(r"[a-z0-9_-]{1,64}")  # Mattermost's channel handle characters
 NOT_YOURS = "This request could not be confirmed as yours. Run the command again in Mattermost."
 NOT_CONFIRMED = (
     "Mattermost could not show the confirmation (the request may have taken too long). "
@@ -220,7 +222,10 @@ class MeetInteractions:
             await self._confirm(
                 invocation.trigger_id,
                 Claim(user, "engine", channel, engine),
-                _dialog(titles[engine], "Meetings in this channel will use it from now on."),
+                _dialog(
+                    titles[engine],
+                    f"Meetings in {await self._channel_mention(channel)} will use it from now on.",
+                ),
             )
         )
 
@@ -294,17 +299,29 @@ class MeetInteractions:
         self, trigger_id: str, user_id: UserId, channel_id: ChannelId, argument: str
     ) -> str:
         allow = argument == "allow"
+        channel = await self._channel_mention(channel_id)
         return await self._confirm(
             trigger_id,
             Claim(user_id, f"admin_{argument}", channel_id, ""),
             _dialog(
                 "Allow meetings here?" if allow else "Disallow meetings here?",
-                "Members of this channel will be able to start and join meetings."
+                f"Members of {channel} will be able to start and join meetings."
                 if allow
-                else "Nobody will be able to start or join meetings in this channel.",
+                else f"Nobody will be able to start or join meetings in {channel}.",
                 submit_label="Allow" if allow else "Disallow",
             ),
         )
+
+    async def _channel_mention(self, channel_id: ChannelId) -> str:
+        """The channel as ~name, so the dialog says which channel changes (a request may name
+        a channel other than the one its user is looking at)."""
+        try:
+            info = await self._directory.channel(channel_id)
+        except DirectoryUnavailableError:
+            info = None
+        if info is None or not _CHANNEL_NAME.fullmatch(info.name):
+            return "this channel"
+        return f"~{info.name}"
 
     async def _confirm(self, trigger_id: str, claim: Claim, dialog: dict[str, Any]) -> str:
         """Show ``dialog`` to the claim's user, through Mattermost, to confirm the change.
@@ -327,7 +344,10 @@ class MeetInteractions:
     @staticmethod
     def field_errors(claim: Claim, submission: dict[str, Any]) -> dict[str, str]:
         """What is wrong with the fields of a submitted form (empty when nothing is)."""
-        if claim.action == "zoom_settings" and submission.get("pmi") not in SHOWN_PMI:
+        chosen = submission.get("pmi")
+        if claim.action == "zoom_settings" and not (
+            isinstance(chosen, str) and chosen in SHOWN_PMI
+        ):
             return {"pmi": "Choose one of the options."}
         return {}
 
