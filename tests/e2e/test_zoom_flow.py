@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy import func, select
 
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.services.zoom import PmiPreference
+from meetbridge.store.tables import zoom_connections
 from tests.e2e.live import LiveMeetbridge, eventually
 from tests.e2e.mattermost.bootstrap import MattermostWorld
 from tests.e2e.test_meet_flows import bot_posts, fields
@@ -65,8 +69,11 @@ async def test_zoom_meeting_from_connect_to_end(
 
     refused = await live.meet(alice, "private", "engine zoom")
     assert "Only channel admins" in refused["text"]
-    chosen = await live.meet(mattermost.admin, "private", "engine zoom")
-    assert chosen["text"] == "Meetings in this channel now use Zoom."
+    chosen = await live.meet_confirmed(mattermost.admin, "private", "engine zoom")
+    assert chosen.status_code == 200, chosen.text
+    assert (
+        await live.components.zoom.engine_for(ChannelId(mattermost.channels["private"])) == "zoom"
+    )
 
     answer = await live.meet(alice, "private", "start Planning")
     assert "Connect your Zoom account" in answer["text"]
@@ -119,5 +126,23 @@ async def test_zoom_meeting_from_connect_to_end(
     assert done["id"] == card["id"]
     assert "It lasted 25 minutes" in done["message"] and fields(done)["Duration"] == "25 minutes"
 
-    disconnected = await live.meet(alice, "private", "disconnect")
-    assert disconnected["text"] == "Your Zoom account is disconnected."
+    async with live.dialogs_of(alice) as dialogs:  # the settings form is a dialog
+        await live.meet(alice, "private", "settings")
+        form = await dialogs.next()
+    assert [e["name"] for e in form["dialog"]["elements"]] == ["pmi"]
+    for wrong_choice in ("sometimes", ["new"], {"new": 1}, None):
+        wrong = await live.submit_dialog(alice, form, "private", {"pmi": wrong_choice})
+        assert wrong.status_code == 200 and "pmi" in wrong.json()["errors"], wrong.text
+    saved = await live.submit_dialog(alice, form, "private", {"pmi": "new"})
+    assert saved.status_code == 200, saved.text
+    assert await live.components.zoom.pmi_preference(UserId(alice.id)) == PmiPreference.NEW
+
+    assert await connections(live) == 1
+    disconnected = await live.meet_confirmed(alice, "private", "disconnect")
+    assert disconnected.status_code == 200, disconnected.text
+    assert await connections(live) == 0
+
+
+async def connections(live: LiveMeetbridge) -> int:
+    async with live.components.core.database.read() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(zoom_connections)) or 0)

@@ -319,6 +319,14 @@ webhook_receipts = Table(
     Column("received_at", Float, nullable=False),
 )
 
+# Confirmation dialogs already submitted: each dialog's state applies its change once.
+used_confirmations = Table(
+    "used_confirmations",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("used_at", Float, nullable=False),
+)
+
 revisions = Table(
     "revisions",
     metadata,

@@ -32,6 +32,7 @@ from meetbridge.core import Core, load_master_key, prepare_schema
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
+from meetbridge.services.confirmations import Confirmations
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
 from meetbridge.services.meeting_queries import MeetingQueries
@@ -96,6 +97,7 @@ class Components:
     console: AdminConsole
     interactions: MeetInteractions
     zoom: ZoomService
+    confirmations: Confirmations
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -139,6 +141,7 @@ def build_components(
         clock,
         public_url,
     )
+    confirmations = Confirmations(core.links, core.database, clock)
     applier = EventApplier(
         core.database,
         state,
@@ -176,8 +179,11 @@ def build_components(
             public_url,
             outbox.wake if outbox is not None else (lambda: None),
             zoom,
+            confirmations,
+            None if chat is None else chat.client,
         ),
         zoom=zoom,
+        confirmations=confirmations,
         chat=chat,
     )
 
@@ -257,7 +263,10 @@ def create_app(
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         *HealthEndpoints(components.core.database, components.metrics).routes(),
         *MattermostEndpoints(
-            components.state, components.interactions, components.buttons
+            components.state,
+            components.interactions,
+            components.buttons,
+            components.confirmations,
         ).routes(),
         *JoinEndpoints(
             components.join,

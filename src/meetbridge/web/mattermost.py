@@ -1,8 +1,10 @@
 """The endpoints Mattermost calls: the /meet slash command and message-button actions.
 
 The command is accepted only with the token Mattermost issued for it in that team; a button
-click only with the HMAC meetbridge put in the button's context. Anything else is refused with
-a clear message and changes nothing.
+click only with the HMAC meetbridge put in the button's context. Neither proves who the user is,
+so changes wait for a confirmation dialog that Mattermost shows only to that user; its
+submission comes back here with the dialog's signed, single-use state. Anything else is refused
+with a clear message and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.interactions import Invocation, MeetInteractions
 from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.services.confirmations import ConfirmationRefusedError, Confirmations
 from meetbridge.services.shared_state import SharedState
 from meetbridge.web.responses import error_response, json_response
 
@@ -30,16 +33,22 @@ MAX_BODY = 1024 * 1024
 
 class MattermostEndpoints:
     def __init__(
-        self, state: SharedState, interactions: MeetInteractions, buttons: ActionSigner
+        self,
+        state: SharedState,
+        interactions: MeetInteractions,
+        buttons: ActionSigner,
+        confirmations: Confirmations,
     ) -> None:
         self._state = state
         self._interactions = interactions
         self._buttons = buttons
+        self._confirmations = confirmations
 
     def routes(self) -> list[Route]:
         return [
             Route("/api/mattermost/command", self.command, methods=["GET", "POST"]),
             Route("/api/mattermost/action", self.action, methods=["POST"]),
+            Route("/api/mattermost/dialog", self.dialog, methods=["POST"]),
         ]
 
     async def command(self, request: Request) -> Response:
@@ -63,7 +72,11 @@ class MattermostEndpoints:
         if not (is_mattermost_id(user_id) and is_mattermost_id(channel_id)):
             return error_response(400, "user_id and channel_id must be Mattermost ids")
         invocation = Invocation(
-            UserId(user_id), ChannelId(channel_id), form.get("team_id", ""), form.get("text", "")
+            UserId(user_id),
+            ChannelId(channel_id),
+            form.get("team_id", ""),
+            form.get("text", ""),
+            form.get("trigger_id", ""),
         )
         return json_response(await self._interactions.command(invocation))
 
@@ -99,7 +112,41 @@ class MattermostEndpoints:
                 },
                 403,
             )
-        return json_response(await self._interactions.click(verified, UserId(user_id)))
+        trigger_id = click.get("trigger_id")
+        return json_response(
+            await self._interactions.click(
+                verified, UserId(user_id), trigger_id if isinstance(trigger_id, str) else ""
+            )
+        )
+
+    async def dialog(self, request: Request) -> Response:
+        """A confirmation dialog submitted (Mattermost forwards it with the submitter's id)."""
+        body = await request.body()
+        try:
+            submitted: Any = orjson.loads(body) if len(body) <= MAX_BODY else None
+        except orjson.JSONDecodeError:
+            submitted = None
+        if not isinstance(submitted, dict):
+            return error_response(400, "expected a Mattermost dialog submission (JSON object)")
+        if submitted.get("cancelled") is True:
+            return json_response({})
+        state, user_id = submitted.get("state"), submitted.get("user_id")
+        submission = submitted.get("submission")
+        if not (isinstance(state, str) and isinstance(user_id, str) and is_mattermost_id(user_id)):
+            return error_response(400, "state and user_id are required")
+        if not isinstance(submission, dict):
+            submission = {}
+        try:
+            claim = self._confirmations.check(state, user_id)
+            # A form with a wrong field stays open and may be submitted again.
+            field_errors = self._interactions.field_errors(claim, submission)
+            if field_errors:
+                return json_response({"errors": field_errors})
+            await self._confirmations.use(claim)
+        except ConfirmationRefusedError as refused:
+            log.warning("mattermost.dialog_refused", reason=str(refused))
+            return json_response({"error": str(refused)}, 403)
+        return json_response(await self._interactions.submitted(claim, submission))
 
 
 def _form(body: str) -> dict[str, str]:

@@ -113,6 +113,30 @@ class MattermostClient:
         )
         return updated
 
+    # --- dialogs ---
+
+    async def open_dialog(self, trigger_id: str, url: str, dialog: dict[str, Any]) -> None:
+        """Ask Mattermost to show ``dialog`` to the user ``trigger_id`` was made for.
+
+        Mattermost checks the trigger's signature and age (MattermostApiError when it refuses
+        it); the dialog goes only to that user's clients.
+        """
+        await self.request(
+            "POST",
+            "/actions/dialogs/open",
+            json={"trigger_id": trigger_id, "url": url, "dialog": dialog},
+            time_limit=10.0,
+        )
+
+    async def post_ephemeral(self, user_id: str, channel_id: str, message: str) -> None:
+        """A message only ``user_id`` sees, in ``channel_id`` (not stored by Mattermost)."""
+        await self.request(
+            "POST",
+            "/posts/ephemeral",
+            json={"user_id": user_id, "post": {"channel_id": channel_id, "message": message}},
+            time_limit=10.0,
+        )
+
     # --- posts ---
 
     async def create_post(self, post: dict[str, Any]) -> dict[str, Any]:

@@ -3,22 +3,27 @@ terms (CommandResponse and action-response JSON)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
 from meetbridge.chat.mattermost.actions import ActionSigner, VerifiedAction
+from meetbridge.chat.mattermost.client import MattermostClient
+from meetbridge.chat.mattermost.errors import MattermostError
 from meetbridge.chat.mattermost.rendering import NOT_AVAILABLE, help_text
 from meetbridge.clock import Clock
 from meetbridge.domain.commands import MeetCommand, Verb, parse_meet
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
+from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
 from meetbridge.ports import Directory, DirectoryUnavailableError
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
+from meetbridge.services.confirmations import Claim, Confirmations
 from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
 from meetbridge.services.zoom import Outcome, PmiPreference, StartResult, ZoomService
 from meetbridge.store import chat_repo, meetings_repo
@@ -35,6 +40,20 @@ class Invocation:
     channel_id: ChannelId
     team_id: str
     text: str
+    trigger_id: str = ""  # signed by Mattermost for the user it was issued to
+
+
+_CHANNEL_NAME = re.compile(r"[a-z0-9_-]{1,64}")  # Mattermost's channel handle characters
+NOT_YOURS = "This request could not be confirmed as yours. Run the command again in Mattermost."
+NOT_CONFIRMED = (
+    "Mattermost could not show the confirmation (the request may have taken too long). "
+    "Please try again."
+)
+SHOWN_PMI = {
+    "personal": "always your personal meeting ID",
+    "new": "always a new meeting ID",
+    "ask": "ask each time",
+}
 
 
 def ephemeral(text: str, **extra: Any) -> dict[str, Any]:
@@ -54,6 +73,8 @@ class MeetInteractions:
         public_url: str,
         wake_outbox: Any,
         zoom: ZoomService | None = None,
+        confirmations: Confirmations | None = None,
+        dialogs: MattermostClient | None = None,
     ) -> None:
         self._join = join
         self._admin = admin
@@ -65,6 +86,9 @@ class MeetInteractions:
         self._public_url = public_url
         self._wake_outbox = wake_outbox
         self._zoom = zoom
+        self._confirmations = confirmations
+        self._dialogs = dialogs
+        self.dialog_url = f"{public_url}/api/mattermost/dialog"
 
     # --- /meet ---------------------------------------------------------------------------
 
@@ -142,8 +166,8 @@ class MeetInteractions:
         argument = command.argument.lower()
         if argument in ("allow", "disallow"):
             return ephemeral(
-                await self._set_allowed(
-                    invocation.channel_id, invocation.user_id, argument == "allow"
+                await self._confirm_filter(
+                    invocation.trigger_id, invocation.user_id, invocation.channel_id, argument
                 )
             )
         token = self._console.login_link_token(invocation.user_id)
@@ -189,12 +213,37 @@ class MeetInteractions:
             return ephemeral(
                 "Only channel admins and system admins can choose this channel's engine."
             )
+        titles = {
+            "zoom": "Use Zoom here?",
+            "pexip": "Use Pexip Infinity here?",
+            "default": "Use the default engine?",
+        }
+        return ephemeral(
+            await self._confirm(
+                invocation.trigger_id,
+                Claim(user, "engine", channel, engine),
+                _dialog(
+                    titles[engine],
+                    f"Meetings in {await self._channel_mention(channel)} will use it from now on.",
+                ),
+            )
+        )
+
+    async def _apply_engine(self, claim: Claim) -> str:
+        assert self._zoom is not None
+        channel, user, engine = claim.channel_id, claim.user_id, claim.target
+        try:
+            allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
+                channel, user
+            )
+        except DirectoryUnavailableError:
+            return "Mattermost cannot be reached right now; please try again in a moment."
+        if not allowed:
+            return "Only channel admins and system admins can choose this channel's engine."
         await self._zoom.set_engine(
             channel, None if engine == "default" else engine, f"mattermost:{user}"
         )
-        current = await self._zoom.engine_for(channel)
-        names = {"zoom": "Zoom", "pexip": "Pexip Infinity"}
-        return ephemeral(f"Meetings in this channel now use {names[current]}.")
+        return ""
 
     async def _zoom_account(self, invocation: Invocation, verb: Verb) -> dict[str, Any]:
         zoom, user = self._zoom, invocation.user_id
@@ -202,7 +251,13 @@ class MeetInteractions:
             return ephemeral("Zoom is not configured on meetbridge yet; ask an admin.")
         is_admin = await self._is_admin(user)
         if verb is Verb.DISCONNECT:
-            return ephemeral(await zoom.disconnect(user, is_admin))
+            return ephemeral(
+                await self._confirm(
+                    invocation.trigger_id,
+                    Claim(user, "zoom_disconnect", invocation.channel_id, ""),
+                    _dialog("Disconnect Zoom?", "meetbridge forgets your Zoom connection."),
+                )
+            )
         if verb is Verb.CONNECT:
             if zoom.account_level and not is_admin:
                 return ephemeral(
@@ -212,29 +267,136 @@ class MeetInteractions:
             return ephemeral(
                 f"[Connect your Zoom account]({link}) (a personal link, valid for 10 minutes)."
             )
+        # The settings form is itself the confirmation: only the user sees it.
         current = await zoom.pmi_preference(user)
-        shown = {
-            "personal": "always your personal meeting ID",
-            "new": "always a new meeting ID",
-            "ask": "ask each time",
-        }
-        channel = invocation.channel_id
         return ephemeral(
-            "Zoom meetings you start use: "
-            + (shown[current.value] if current else "ask each time (not set)"),
-            attachments=[
-                {
-                    "text": "Use your personal meeting ID?",
-                    "actions": [
-                        self._buttons.button(
-                            "Always", "zoompref", channel, "personal", user, "primary"
-                        ),
-                        self._buttons.button("Never", "zoompref", channel, "new", user),
-                        self._buttons.button("Ask each time", "zoompref", channel, "ask", user),
+            await self._confirm(
+                invocation.trigger_id,
+                Claim(user, "zoom_settings", invocation.channel_id, ""),
+                _dialog(
+                    "Zoom settings",
+                    "",
+                    submit_label="Save",
+                    elements=[
+                        {
+                            "type": "radio",
+                            "name": "pmi",
+                            "display_name": "Zoom meetings you start",
+                            "default": current.value if current else "ask",
+                            "options": [
+                                {"text": text[0].upper() + text[1:], "value": value}
+                                for value, text in SHOWN_PMI.items()
+                            ],
+                        }
                     ],
-                }
-            ],
+                ),
+            )
         )
+
+    # --- confirmation dialogs ---------------------------------------------------------------
+
+    async def _confirm_filter(
+        self, trigger_id: str, user_id: UserId, channel_id: ChannelId, argument: str
+    ) -> str:
+        allow = argument == "allow"
+        channel = await self._channel_mention(channel_id)
+        return await self._confirm(
+            trigger_id,
+            Claim(user_id, f"admin_{argument}", channel_id, ""),
+            _dialog(
+                "Allow meetings here?" if allow else "Disallow meetings here?",
+                f"Members of {channel} will be able to start and join meetings."
+                if allow
+                else f"Nobody will be able to start or join meetings in {channel}.",
+                submit_label="Allow" if allow else "Disallow",
+            ),
+        )
+
+    async def _channel_mention(self, channel_id: ChannelId) -> str:
+        """The channel as ~name, so the dialog says which channel changes (a request may name
+        a channel other than the one its user is looking at)."""
+        try:
+            info = await self._directory.channel(channel_id)
+        except DirectoryUnavailableError:
+            info = None
+        if info is None or not _CHANNEL_NAME.fullmatch(info.name):
+            return "this channel"
+        return f"~{info.name}"
+
+    async def _confirm(self, trigger_id: str, claim: Claim, dialog: dict[str, Any]) -> str:
+        """Show ``dialog`` to the claim's user, through Mattermost, to confirm the change.
+
+        The answer's text ("" once the dialog is shown); the change waits for the submission.
+        """
+        if trigger_user(trigger_id) != claim.user_id:
+            log.warning("mattermost.unconfirmable_request", action=claim.action)
+            return NOT_YOURS
+        if self._confirmations is None or self._dialogs is None:
+            return NOT_CONFIRMED
+        dialog = {**dialog, "state": self._confirmations.state_for(claim)}
+        try:
+            await self._dialogs.open_dialog(trigger_id, self.dialog_url, dialog)
+        except MattermostError as exc:
+            log.warning("mattermost.dialog_not_opened", action=claim.action, error=str(exc))
+            return NOT_CONFIRMED
+        return ""
+
+    @staticmethod
+    def field_errors(claim: Claim, submission: dict[str, Any]) -> dict[str, str]:
+        """What is wrong with the fields of a submitted form (empty when nothing is)."""
+        chosen = submission.get("pmi")
+        if claim.action == "zoom_settings" and not (
+            isinstance(chosen, str) and chosen in SHOWN_PMI
+        ):
+            return {"pmi": "Choose one of the options."}
+        return {}
+
+    async def submitted(self, claim: Claim, submission: dict[str, Any]) -> dict[str, Any]:
+        """Apply a confirmed claim; Mattermost's dialog-submission answer ({} closes it).
+
+        The permission is checked again: it may have changed while the dialog was open.
+        """
+        answer = await self._apply(claim, submission)
+        if isinstance(answer, str):
+            await self._tell(claim, answer)
+            return {}
+        return answer
+
+    async def _apply(self, claim: Claim, submission: dict[str, Any]) -> str | dict[str, Any]:
+        """What to tell the user once applied, or the dialog's error answer."""
+        user, zoom = claim.user_id, self._zoom
+        if claim.action in ("admin_allow", "admin_disallow"):
+            if not await self._is_admin(user):
+                return {"error": "Only system admins can change this."}
+            return await self._set_allowed(claim.channel_id, user, claim.action == "admin_allow")
+        if claim.action == "engine" and zoom is not None:
+            refused = await self._apply_engine(claim)
+            if refused:
+                return {"error": refused}
+            names = {"zoom": "Zoom", "pexip": "Pexip Infinity"}
+            current = await zoom.engine_for(claim.channel_id)
+            return f"Meetings in this channel now use {names.get(current, current)}."
+        if claim.action == "zoom_disconnect" and zoom is not None:
+            is_admin = await self._is_admin(user)
+            if zoom.account_level and not is_admin:
+                return {"error": "Only system admins can disconnect the Zoom account-level app."}
+            return await zoom.disconnect(user, is_admin)
+        if claim.action == "zoom_settings" and zoom is not None:
+            chosen = submission.get("pmi")
+            if not isinstance(chosen, str) or chosen not in SHOWN_PMI:
+                return {"errors": {"pmi": "Choose one of the options."}}
+            await zoom.set_pmi_preference(user, PmiPreference(chosen))
+            return f"Saved: Zoom meetings you start use {SHOWN_PMI[chosen]}."
+        return {"error": "This confirmation does nothing any more."}
+
+    async def _tell(self, claim: Claim, text: str) -> None:
+        """Best effort: the change is made whether or not the note reaches the user."""
+        if self._dialogs is None:
+            return
+        try:
+            await self._dialogs.post_ephemeral(claim.user_id, claim.channel_id, text)
+        except MattermostError as exc:
+            log.info("mattermost.confirmation_note_failed", error=str(exc))
 
     async def _set_allowed(self, channel_id: ChannelId, user_id: UserId, allowed: bool) -> str:
         await self._admin.set_channel_allowed(channel_id, allowed, f"mattermost:{user_id}")
@@ -253,7 +415,9 @@ class MeetInteractions:
 
     # --- buttons -------------------------------------------------------------------------
 
-    async def click(self, action: VerifiedAction, user_id: UserId) -> dict[str, Any]:
+    async def click(
+        self, action: VerifiedAction, user_id: UserId, trigger_id: str = ""
+    ) -> dict[str, Any]:
         if action.action == "join":
             return await self._click_join(ChannelId(action.channel_id), user_id)
         if action.action == "leave":
@@ -268,10 +432,11 @@ class MeetInteractions:
         if action.action in ("admin_allow", "admin_disallow"):
             if not await self._is_admin(user_id):
                 return {"ephemeral_text": "Only system admins can change this."}
-            text = await self._set_allowed(
-                ChannelId(action.target), user_id, action.action == "admin_allow"
+            argument = "allow" if action.action == "admin_allow" else "disallow"
+            text = await self._confirm_filter(
+                trigger_id, user_id, ChannelId(action.target), argument
             )
-            return {"ephemeral_text": text}
+            return {"ephemeral_text": text} if text else {}
         return {"ephemeral_text": "This button does nothing any more."}
 
     async def _click_join(self, channel_id: ChannelId, user_id: UserId) -> dict[str, Any]:
@@ -301,16 +466,8 @@ class MeetInteractions:
             # The answer goes to whoever posted the click: a link only the clicker can open.
             link = self._zoom.join_link(user_id, meeting.id)
             return {"goto_location": link, "ephemeral_text": f"[Join the Zoom meeting]({link})"}
-        if action.action == "zoompref":
-            await self._zoom.set_pmi_preference(user_id, PmiPreference(action.target))
-            return {
-                "ephemeral_text": "Saved: "
-                + {
-                    "personal": "Zoom meetings will use your personal meeting ID.",
-                    "new": "Zoom meetings will use a new meeting ID.",
-                    "ask": "You will be asked each time.",
-                }[action.target]
-            }
+        if action.action == "zoompref":  # on replies from before /meet settings was a dialog
+            return {"ephemeral_text": "Use `/meet settings` to change this."}
         use_pmi = {"zoompmi": True, "zoomnew": False}.get(action.action)
         result = await self._zoom.start(
             user_id, channel, action.target, use_pmi=use_pmi, force=action.action == "zoomforce"
@@ -392,3 +549,21 @@ def zoom_reply(
             ],
         )
     return ephemeral(result.text)
+
+
+def _dialog(
+    title: str,
+    introduction: str,
+    submit_label: str = "Confirm",
+    elements: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A Mattermost interactive dialog (its title must fit in 24 characters)."""
+    assert len(title) <= 24, title
+    return {
+        "callback_id": "meetbridge",
+        "title": title,
+        "introduction_text": introduction,
+        "elements": elements or [],
+        "submit_label": submit_label,
+        "notify_on_cancel": False,
+    }
