@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo, ChannelKind
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.markdown import safe_link_target
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.users import display_name
 from meetbridge.domain.views import MeetingCard, RingCard, RingState
+from meetbridge.engines.zoom.api import DEFAULT_ZOOM_URL
 from meetbridge.ports import (
     ChatPlatform,
     ChatRefusedError,
@@ -205,7 +207,8 @@ class OutboxWorker:
             participants=(),
             attendees=(),
             engine_key="zoom",
-            join_url=meeting.join_url,
+            # Checked again here: a row written before links were validated must not be linked.
+            join_url=self._zoom_link(meeting.join_url) or "",
             meeting_number=meeting.meeting_id,
             roster=False,
             minutes=meeting.duration_minutes,
@@ -217,6 +220,10 @@ class OutboxWorker:
         if new_post_id != meeting.post_id:
             async with self._database.transaction() as conn:
                 await zoom_repo.update_meeting(conn, row_id, post_id=new_post_id)
+
+    def _zoom_link(self, url: str) -> str | None:
+        base = self._state.settings.zoom_url or DEFAULT_ZOOM_URL
+        return safe_link_target(url, base)
 
     async def _zoom_reply(self, payload: dict[str, Any], item: OutboxItem) -> None:
         async with self._database.read() as conn:
