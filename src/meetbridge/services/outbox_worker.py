@@ -1,11 +1,16 @@
 """Delivering the outbox to the chat platform: cards, statuses, ringing.
 
 Each item is handled at least once and every handler is idempotent, so a retry after an
-unknown outcome (Mattermost went away mid-request) does no harm: cards are looked for before
-being created again, statuses are compared before being changed. Failures are retried with
-capped exponential back-off (``MAX_DELAY``), so when Mattermost comes back after an outage the
-backlog catches up within seconds; refusals (missing permissions, deleted posts) are logged and
-dropped rather than retried forever.
+unknown outcome (Mattermost went away mid-request) does no harm: a card or ringing message whose
+post id is not known yet is looked for (by its meetbridge marker in the post props) before it is
+created, and created with a stable ``pending_post_id`` that Mattermost de-duplicates; statuses
+are compared before being changed.
+
+Failures are classified (domain/delivery.py): transient ones (no answer, 5xx, a proxy's or
+gateway's page, a revoked token, a 403/404 while Mattermost's ping fails) are retried with
+back-off for days, and items that carry a final state (cards, statuses, ringing messages) are
+never given up on; a refusal by a healthy Mattermost ends the item ``dead``: logged, counted in
+/metrics, listed and retried with ``meetbridge outbox dead|retry``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo, ChannelKind
+from meetbridge.domain.delivery import gives_up, retry_delay
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.markdown import safe_link_target
 from meetbridge.domain.meetings import Meeting
@@ -44,9 +50,17 @@ from meetbridge.store.outbox_repo import OutboxItem
 log = structlog.get_logger(__name__)
 
 ENGINE_NAMES = {"pexip": "Pexip Infinity"}
-MAX_DELAY = 15.0
 LEASE = 120.0
-GIVE_UP_AFTER = 2000  # attempts: about eight hours at the capped delay
+# Items that render a target's current state: the last one for a card, a status or a ringing
+# message is what people see for good (a meeting's end, a status restored, a missed call).
+FINAL_STATE_KINDS = frozenset(
+    {
+        notifications.CARD_SYNC,
+        notifications.STATUS_SYNC,
+        notifications.RING_UPDATE,
+        ZOOM_CARD,
+    }
+)
 
 
 class OutboxWorker:
@@ -113,16 +127,18 @@ class OutboxWorker:
                 raise ChatRefusedError(f"unknown outbox item kind {item.kind!r}")
             await handler(item.payload, item)
         except (ChatUnavailableError, DirectoryUnavailableError) as exc:
-            if item.attempts >= GIVE_UP_AFTER:
+            age = now() - item.created_at
+            if gives_up(age, final_state=item.kind in FINAL_STATE_KINDS):
                 await self._finish(outbox_repo.give_up, item, now(), str(exc))
-                log.error("outbox.gave_up", kind=item.kind, error=str(exc))
+                log.error("outbox.gave_up", kind=item.kind, item=item.id, error=str(exc))
                 return
-            delay = min(MAX_DELAY, 0.5 * 2 ** min(item.attempts, 10)) * random.uniform(0.8, 1.2)  # noqa: S311
+            delay = retry_delay(item.attempts, age) * random.uniform(0.8, 1.2)  # noqa: S311
             async with self._database.transaction() as conn:
                 await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
             log.info("outbox.retry", kind=item.kind, attempt=item.attempts, delay=round(delay, 1))
         except ChatRefusedError as exc:
-            log.warning("outbox.refused", kind=item.kind, error=str(exc))
+            level = log.error if item.kind in FINAL_STATE_KINDS else log.warning
+            level("outbox.refused", kind=item.kind, item=item.id, error=str(exc))
             await self._finish(outbox_repo.give_up, item, now(), str(exc))
         except Exception as exc:
             log.exception("outbox.failed", kind=item.kind)
