@@ -46,6 +46,8 @@ class ScriptedMattermost:
     """Mattermost's posts and ping, with whatever stands in front of it scripted."""
 
     posts: list[dict[str, Any]] = field(default_factory=list)
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    patches: list[str] = field(default_factory=list)
     ping_ok: bool = True
     failure: Answer | None = None
 
@@ -81,8 +83,14 @@ class ScriptedMattermost:
                 "id": f"p{len(self.posts):025d}",
                 "user_id": BOT,
             }
+            self.creates.append(post)
             self.posts.insert(0, post)
             return _json(201, post)
+        if path.startswith("/posts/") and path.endswith("/patch"):
+            (post,) = [p for p in self.posts if p["id"] == path.split("/")[2]]
+            post.update(orjson.loads(request.content))
+            self.patches.append(post["id"])
+            return _json(200, post)
         return _mattermost_error(404, "api.context.404.app_error")
 
 
@@ -296,3 +304,64 @@ async def test_finished_items_are_pruned_after_the_retention_period(
     clock.time += retention + 1
     await housekeep(service.components)
     assert await _items(service) == []
+
+
+async def _card_item(service: RunningApp, clock: ManualClock) -> int:
+    row_id = await _zoom_meeting(service, clock)
+    async with service.components.core.database.transaction() as conn:
+        await outbox_repo.enqueue(
+            conn, ZOOM_CARD, {"row_id": row_id}, clock.now(), f"zoom-card:{row_id}"
+        )
+    return row_id
+
+
+async def test_a_card_posted_by_an_earlier_attempt_is_found_and_updated_not_posted_again(
+    service: RunningApp, clock: ManualClock, scripted: ScriptedMattermost
+) -> None:
+    row_id = await _card_item(service, clock)
+    # What a timed-out create left behind: Mattermost carried it out after all.
+    earlier = {
+        "id": "e" * 26,
+        "user_id": BOT,
+        "channel_id": CHANNEL,
+        "message": "old",
+        "props": {"meetbridge_card": f"zoom:{row_id}:{round(clock.now() * 1000)}"},
+    }
+    scripted.posts.append(earlier)
+    await _deliver(service)  # the item's first attempt
+    assert scripted.creates == [] and scripted.patches == [earlier["id"]]
+    async with service.components.core.database.read() as conn:
+        meeting = await zoom_repo.meeting(conn, row_id)
+    assert meeting is not None and meeting.post_id == earlier["id"]
+
+
+async def test_every_card_create_carries_a_stable_pending_post_id(
+    service: RunningApp, clock: ManualClock, scripted: ScriptedMattermost
+) -> None:
+    first = await _card_item(service, clock)
+    second = await _card_item(service, clock)
+    await service.components.chat.outbox.drain()
+    ids = [post.get("pending_post_id") for post in scripted.creates]
+    assert len(ids) == 2 and all(ids) and len(set(ids)) == 2
+    # The same card asks for the same id, so Mattermost folds a repeated create into one.
+    assert all(
+        f"zoom:{row}" in str(pending) for row, pending in zip((first, second), ids, strict=True)
+    )
+
+
+async def test_a_second_item_for_a_card_waits_while_the_first_is_being_sent(
+    service: RunningApp, clock: ManualClock
+) -> None:
+    database, now = service.components.core.database, clock.now()
+    async with database.transaction() as conn:
+        await outbox_repo.enqueue(conn, ZOOM_CARD, {"row_id": 1}, now, "zoom-card:1")
+        (first,) = await outbox_repo.claim(conn, now, 10, lease=120.0)
+        # The meeting ends while the first attempt hangs: a second item for the same card.
+        await outbox_repo.enqueue(conn, ZOOM_CARD, {"row_id": 1}, now + 1, "zoom-card:1")
+        await outbox_repo.enqueue(conn, ZOOM_REPLY, {"row_id": 1}, now + 1, "other")
+        taken = await outbox_repo.claim(conn, now + 2, 10, lease=120.0)
+    assert [item.dedupe_key for item in taken] == ["other"]
+    async with database.transaction() as conn:
+        await outbox_repo.retry_later(conn, first, now + 10, 1.0, "timed out")
+        (second,) = await outbox_repo.claim(conn, now + 20, 10, lease=120.0)
+    assert second.dedupe_key == "zoom-card:1" and second.id != first.id

@@ -169,8 +169,9 @@ class OutboxWorker:
         if post_id is None and not self._state.settings.show_notifications:
             return  # notifications off: no card (state, /meet status and ringing still work)
         card = await self._card(meeting, meeting_id)
-        if post_id is None and item.attempts > 1:
-            # An earlier attempt may have created the card before its answer was lost.
+        if post_id is None:
+            # Any earlier attempt, of this item or of an older one for the same card, may have
+            # created the card before its answer was lost (a timeout while Mattermost hung).
             post_id = await self._platform.find_card(meeting.channel_id, card.key)
             if post_id is not None:
                 await self._save_card(meeting, meeting_id, post_id)
@@ -228,9 +229,10 @@ class OutboxWorker:
             meeting_number=meeting.meeting_id,
             roster=False,
             minutes=meeting.duration_minutes,
+            created_at=meeting.created_at,  # started_at changes when Zoom reports the start
         )
         post_id = meeting.post_id
-        if post_id is None and item.attempts > 1:
+        if post_id is None:  # as for Pexip cards: an earlier create may have got through
             post_id = await self._platform.find_card(card.channel_id, card.key)
         new_post_id = await self._platform.publish_card(card, post_id)
         if new_post_id != meeting.post_id:
@@ -336,6 +338,7 @@ class OutboxWorker:
             conversation=_conversation(channel),
             caller=await self._name(ring.caller_id) or "Someone",
             state=RingState(ring.state),
+            expires_at=ring.expires_at,
         )
         post_id = await self._platform.publish_ring(view, ring.post_id)
         if ring.post_id is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -55,16 +56,34 @@ class MattermostPlatform:
         return self._bot_id
 
     async def publish_card(self, card: MeetingCard, post_id: str | None) -> str:
+        """Create or update a card. The caller looks for an existing card (``find_card``)
+        before asking for a create, since a create may have got through unanswered."""
         post = card_post(card, self._buttons)
         if post_id is None:
-            created = await self._call(
-                "create card",
-                lambda: self._client.create_post({"channel_id": card.channel_id, **post}),
+            return await self._create_once(
+                "create card", card.channel_id, post, f"meetbridge:{card.channel_id}:{card.key}"
             )
-            return str(created["id"])
-        patch = {"message": post["message"], "props": post["props"]}
-        await self._call("update card", lambda: self._client.patch_post(post_id, patch))
+        await self._patch("update card", post_id, post)
         return post_id
+
+    async def _create_once(
+        self, what: str, channel_id: str, post: dict[str, Any], pending_post_id: str
+    ) -> str:
+        """Create a post Mattermost de-duplicates: a repeated create with the same
+        ``pending_post_id`` (a timed-out attempt Mattermost carried out after all, another
+        replica) returns the post made first, which is then brought up to date."""
+        post["props"]["meetbridge_rev"] = _revision(post)
+        body = {"channel_id": channel_id, "pending_post_id": pending_post_id, **post}
+        created = await self._call(what, lambda: self._client.create_post(body))
+        post_id = str(created["id"])
+        if (created.get("props") or {}).get("meetbridge_rev") != post["props"]["meetbridge_rev"]:
+            await self._patch(what, post_id, post)  # folded into an older create
+        return post_id
+
+    async def _patch(self, what: str, post_id: str, post: dict[str, Any]) -> None:
+        post["props"]["meetbridge_rev"] = _revision(post)
+        patch = {"message": post["message"], "props": post["props"]}
+        await self._call(what, lambda: self._client.patch_post(post_id, patch))
 
     async def find_card(self, channel_id: ChannelId, card_key: str) -> str | None:
         return await self._find(channel_id, "meetbridge_card", card_key)
@@ -84,7 +103,7 @@ class MattermostPlatform:
         created = await self._call("reply", lambda: self._client.create_post(post))
         return str(created["id"])
 
-    async def _find(self, channel_id: str, prop: str, value: str) -> str | None:
+    async def _find(self, channel_id: str, prop: str, value: object) -> str | None:
         bot_id = await self.bot_id()
         posts = await self._call("read channel", lambda: self._client.recent_posts(channel_id, 100))
         for post in posts:
@@ -99,14 +118,16 @@ class MattermostPlatform:
             "open direct channel",
             lambda: self._client.create_direct_channel(bot_id, ring.callee_id),
         )
-        post = ring_post(ring, str(direct["id"]), self._buttons)
+        channel_id = str(direct["id"])
+        post = ring_post(ring, channel_id, self._buttons)
         if post_id is None:
-            created = await self._call(
-                "ring", lambda: self._client.create_post({"channel_id": direct["id"], **post})
+            # An earlier attempt may have posted it before its answer was lost.
+            post_id = await self._find(channel_id, "meetbridge_ring", ring.key)
+        if post_id is None:
+            return await self._create_once(
+                "ring", channel_id, post, f"meetbridge:{channel_id}:ring:{ring.key}"
             )
-            return str(created["id"])
-        patch = {"message": post["message"], "props": post["props"]}
-        await self._call("update ring", lambda: self._client.patch_post(post_id, patch))
+        await self._patch("update ring", post_id, post)
         return post_id
 
     async def set_in_meeting_status(self, user_id: UserId) -> object:
@@ -142,6 +163,15 @@ class MattermostPlatform:
         except orjson.JSONDecodeError:
             return None
         return status if isinstance(status, dict) and status.get("text") else None
+
+
+def _revision(post: dict[str, Any]) -> str:
+    """A fingerprint of what a post should show, to tell a stale copy from a current one."""
+    content = {
+        "message": post["message"],
+        "props": {k: v for k, v in post["props"].items() if k != "meetbridge_rev"},
+    }
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def _expired(status: dict[str, Any]) -> bool:

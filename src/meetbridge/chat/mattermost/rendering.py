@@ -150,6 +150,7 @@ def ring_post(ring: RingCard, channel_id: str, buttons: ActionSigner) -> dict[st
         "props": {
             "attachments": [attachment],
             "meetbridge_ring_id": ring.ring_id,
+            "meetbridge_ring": ring.key,
             "ring_state": ring.state.value,
             "disable_group_highlight": True,
         },
