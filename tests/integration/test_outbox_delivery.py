@@ -365,3 +365,23 @@ async def test_a_second_item_for_a_card_waits_while_the_first_is_being_sent(
         await outbox_repo.retry_later(conn, first, now + 10, 1.0, "timed out")
         (second,) = await outbox_repo.claim(conn, now + 20, 10, lease=120.0)
     assert second.dedupe_key == "zoom-card:1" and second.id != first.id
+
+
+async def test_a_status_restore_refused_by_a_healthy_mattermost_is_dead_not_dropped(
+    service: RunningApp, clock: ManualClock, scripted: ScriptedMattermost
+) -> None:
+    async with service.components.core.database.transaction() as conn:
+        await chat_repo.save_status_backup(conn, USER, None, clock.now())
+        await outbox_repo.enqueue(conn, STATUS_SYNC, {"user_id": USER}, clock.now(), "s:1")
+
+    def refuse_status_changes(request: httpx2.Request) -> httpx2.Response | None:
+        if request.url.path.endswith("/status/custom"):
+            return _mattermost_error(403, "api.context.permissions.app_error")
+        return None
+
+    scripted.failure = refuse_status_changes
+    await _deliver(service)
+    async with service.components.core.database.read() as conn:
+        assert await outbox_repo.count_dead(conn) == 1  # visible, and retriable
+        ours, _ = await chat_repo.status_backup(conn, USER)
+    assert ours  # still owed: a retry after the fix restores it

@@ -262,25 +262,28 @@ class OutboxWorker:
         async with self._database.read() as conn:
             in_meeting = await meetings_repo.user_in_meeting(conn, user_id)
             ours, previous = await chat_repo.status_backup(conn, user_id)
-        try:
-            if in_meeting and not ours:
+        if not in_meeting and ours:
+            # A final state: a refusal here ends the item dead (counted, listed, retriable),
+            # never silently, or the user would keep "In a video conference" for good.
+            await self._platform.restore_status(user_id, previous)
+            async with self._database.transaction() as conn:
+                await chat_repo.drop_status_backup(conn, user_id)
+        elif in_meeting and not ours:
+            try:
                 replaced = await self._platform.set_in_meeting_status(user_id)
-                async with self._database.transaction() as conn:
-                    await chat_repo.save_status_backup(conn, user_id, replaced, self._clock.now())
-            elif not in_meeting and ours:
-                await self._platform.restore_status(user_id, previous)
-                async with self._database.transaction() as conn:
-                    await chat_repo.drop_status_backup(conn, user_id)
-        except ChatRefusedError as exc:
-            # Setting other users' custom status needs the bot to hold edit_other_users (the
-            # system_admin role). Without it meetbridge still works, just without statuses.
-            if "status" not in self.permission_warnings:
-                self.permission_warnings.add("status")
-                log.warning(
-                    "mattermost.custom_status_refused",
-                    hint="give the bot the system_admin role to show 'In a video conference'",
-                    error=str(exc),
-                )
+            except ChatRefusedError as exc:
+                # Setting other users' custom status needs the bot to hold edit_other_users
+                # (the system_admin role). Without it meetbridge still works, without statuses.
+                if "status" not in self.permission_warnings:
+                    self.permission_warnings.add("status")
+                    log.warning(
+                        "mattermost.custom_status_refused",
+                        hint="give the bot the system_admin role to show 'In a video conference'",
+                        error=str(exc),
+                    )
+                return
+            async with self._database.transaction() as conn:
+                await chat_repo.save_status_backup(conn, user_id, replaced, self._clock.now())
 
     # --- ringing -------------------------------------------------------------------------
 
