@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from meetbridge.domain.settings import SECRET_SETTINGS, SettingError, describe_s
 from meetbridge.log_setup import configure_logging
 from meetbridge.services.admin import AdminService
 from meetbridge.services.meeting_queries import MeetingQueries
+from meetbridge.store import outbox_repo
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"
@@ -358,6 +360,59 @@ def events_retry(config: ServiceConfig, ids: tuple[int, ...], retry_all: bool) -
     if not count:
         raise click.ClickException("no failed event with that id")
     click.echo(f"{count} event(s) queued again; the running service applies them within seconds.")
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+
+@main.group()
+def outbox() -> None:
+    """Mattermost updates that could not be delivered."""
+
+
+@outbox.command("dead")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", default=100, show_default=True, help="How many to list, newest first.")
+@click.pass_obj
+def outbox_dead(config: ServiceConfig, as_json: bool, limit: int) -> None:
+    """List the updates Mattermost refused, newest first."""
+
+    async def work(core: Core) -> list[outbox_repo.DeadItem]:
+        async with core.database.read() as conn:
+            return await outbox_repo.dead_items(conn, limit)
+
+    items = _run(config, work)
+    if as_json:
+        click.echo(orjson.dumps([asdict(item) for item in items]).decode())
+        return
+    if not items:
+        click.echo("No undelivered updates.")
+    for item in items:
+        click.echo(
+            f"{item.id}  {item.kind}  {item.dedupe_key or '-'}  {item.attempts} attempt(s)  "
+            f"dead since {_when(item.died_at)}\n    {item.last_error or ''}"
+        )
+
+
+@outbox.command("retry")
+@click.argument("item_ids", nargs=-1, type=int)
+@click.option("--all", "everything", is_flag=True, help="Retry every undelivered update.")
+@click.pass_obj
+def outbox_retry(config: ServiceConfig, item_ids: tuple[int, ...], everything: bool) -> None:
+    """Queue undelivered updates again (by id, or --all); a running meetbridge sends them."""
+    if not item_ids and not everything:
+        raise click.UsageError(
+            "name the items to retry (ids from `meetbridge outbox dead`) or --all"
+        )
+
+    async def work(core: Core) -> int:
+        async with core.database.transaction() as conn:
+            return await outbox_repo.retry_dead(
+                conn, None if everything else list(item_ids), core.clock.now()
+            )
+
+    count = _run(config, work)
+    click.echo(f"Queued {count} update(s) again.")
 
 
 def _attendance(meeting: Meeting) -> list[Any]:

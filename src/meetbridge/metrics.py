@@ -68,5 +68,17 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.outbox_backlog = Gauge(
+            "meetbridge_outbox_backlog",
+            "Mattermost updates waiting to be delivered (cards, statuses, ringing).",
+            registry=self.registry,
+        )
+        self.outbox_dead = Gauge(
+            "meetbridge_outbox_dead",
+            "Mattermost updates that could not be delivered "
+            "(listed by `meetbridge outbox dead`, retried by `meetbridge outbox retry`).",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

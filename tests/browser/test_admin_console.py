@@ -110,6 +110,7 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
         "zoom_client_id": "client-123",
         "zoom_restrict_public_channels": True,
         "zoom_post_recording_password": False,
+        "outbox_retention_days": 7,
     }
     assert (await served.components.admin.settings()).model_dump(mode="json") == expected
     assert (await served.components.admin.secrets_set())["zoom_client_secret"] is True

@@ -37,6 +37,7 @@ async def zoom_sim(mattermost: MattermostWorld) -> AsyncIterator[tuple[ZoomSimul
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
+    simulator.join_base = f"http://127.0.0.1:{port}"  # meetbridge links only the Zoom host
     yield simulator, f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import orjson
@@ -9,6 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from meetbridge.cli import main
+from meetbridge.store import outbox_repo
+from meetbridge.store.database import open_database
 
 
 @pytest.fixture
@@ -86,3 +89,31 @@ def test_meetings_json_when_nothing_happened(cli: CliRunner) -> None:
     assert result.exit_code == 0
     assert orjson.loads(result.output) == {"in_progress": [], "recent": []}
     assert "In progress (0)" in run(cli, "meetings").output
+
+
+def test_outbox_dead_lists_and_retry_requeues_undelivered_updates(
+    cli: CliRunner, database_url: str
+) -> None:
+    async def make_dead() -> None:
+        database = open_database(database_url)
+        try:
+            async with database.transaction() as conn:
+                await outbox_repo.enqueue(conn, "card.sync", {"meeting_id": 1}, 1.0, "card:1")
+                (item,) = await outbox_repo.claim(conn, 2.0, 10, 120.0)
+                await outbox_repo.give_up(conn, item.id, 3.0, "create card: 403 no permission")
+        finally:
+            await database.close()
+
+    assert "No undelivered updates." in run(cli, "outbox", "dead").output
+    asyncio.run(make_dead())
+    listed = run(cli, "outbox", "dead")
+    assert (
+        "card.sync  card:1  1 attempt(s)" in listed.output and "403 no permission" in listed.output
+    )
+    (dead,) = orjson.loads(run(cli, "outbox", "dead", "--json").output)
+    assert dead["kind"] == "card.sync"
+    refused = run(cli, "outbox", "retry")
+    assert refused.exit_code != 0 and "--all" in refused.output
+    retried = run(cli, "outbox", "retry", str(dead["id"]))
+    assert retried.exit_code == 0 and "Queued 1 update(s) again." in retried.output
+    assert "No undelivered updates." in run(cli, "outbox", "dead").output

@@ -31,7 +31,7 @@ SECRET_TOKEN = "zoom-webhook-secret-token"
 
 @pytest.fixture
 def zoom_sim() -> ZoomSimulator:
-    simulator = ZoomSimulator()
+    simulator = ZoomSimulator(join_base="https://us02web.zoom.test")
     simulator.add_user("alice@example.com", pmi=5551234567)
     return simulator
 
@@ -130,7 +130,7 @@ async def test_start_asks_to_connect_then_starts(
     assert (
         row.topic == "Sprint"
         and row.channel_id == channel
-        and row.join_url.startswith("https://zoom.example/j/")
+        and row.join_url.startswith("https://us02web.zoom.test/j/")
     )
     assert cards == 1
 
@@ -632,7 +632,7 @@ async def test_recordings_post_links_and_the_password_only_when_enabled(
             {
                 "file_type": "MP4",
                 "recording_type": "shared_screen_with_speaker_view",
-                "play_url": "https://zoom.example/rec/play/1",
+                "play_url": "https://zoom.test/rec/play/1",
             }
         ],
     )
@@ -645,6 +645,46 @@ async def test_recordings_post_links_and_the_password_only_when_enabled(
         ]
     assert len(replies) == 1
     assert (
-        "https://zoom.example/rec/play/1" in replies[0]["message"]
+        "https://zoom.test/rec/play/1" in replies[0]["message"]
         and "rec-pass" not in replies[0]["message"]
     )
+
+
+async def test_a_join_link_off_the_zoom_host_is_refused_not_posted(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    await connect(zoomed, zoom_sim, alice, channel, start=False)
+    zoom_sim.join_base = "https://evil.example"
+    result = await zoom_of(zoomed).start(UserId(alice), ChannelId(channel), "x", use_pmi=False)
+    assert result.outcome is Outcome.REFUSED and "join link" in result.text
+    async with zoomed.components.core.database.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(zoom_meetings)) == 0
+
+
+async def test_recording_links_off_the_zoom_host_and_markdown_passwords_are_not_posted(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    meeting = await started_meeting(zoomed, zoom_sim, people)
+    await zoomed.components.admin.change_setting("zoom_post_recording_password", True, "test")
+    await zoomed.components.state.refresh()
+    recording = meeting_event(
+        "recording.completed",
+        meeting.meeting_id,
+        password="[pw](https://evil.example) @all",
+        recording_files=[
+            {"file_type": "MP4", "play_url": "https://evil.example/rec/1"},
+            {"file_type": "MP4", "play_url": "https://zoom.test/rec/play/2"},
+        ],
+    )
+    body, headers = signed_webhook("recording.completed", recording, SECRET_TOKEN)
+    path = await webhook_path(zoomed)
+    assert (await zoomed.http.post(path, content=body, headers=headers)).status_code == 200
+    async with zoomed.components.core.database.read() as conn:
+        (reply,) = [
+            row.payload["message"]
+            for row in await conn.execute(select(outbox).where(outbox.c.kind == "zoom.reply"))
+        ]
+    assert "https://zoom.test/rec/play/2" in reply
+    assert "evil.example/rec" not in reply and "](https://evil" not in reply
+    assert "@all" not in reply

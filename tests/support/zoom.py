@@ -52,7 +52,9 @@ class ZoomSimulator:
         client_id: str = "zoom-client",
         client_secret: str = "zoom-secret",
         clock: Callable[[], float] = time.time,
+        join_base: str = "https://zoom.example",
     ) -> None:
+        self.join_base = join_base  # Zoom's web host: join links point there
         self.client_id = client_id
         self.client_secret = client_secret
         self.clock = clock
@@ -86,7 +88,7 @@ class ZoomSimulator:
                 "id": pmi,
                 "uuid": base64.b64encode(secrets.token_bytes(12)).decode(),
                 "type": 4,
-                "join_url": f"https://zoom.example/j/{pmi}?pwd=personal",
+                "join_url": f"{self.join_base}/j/{pmi}?pwd=personal",
                 "topic": "Personal Meeting Room",
             }
         self.login_as = self.login_as or email
@@ -202,7 +204,7 @@ class ZoomSimulator:
             "host_id": host.id,
             "topic": body.get("topic", ""),
             "type": body.get("type", 1),
-            "join_url": f"https://zoom.example/j/{number}?pwd={secrets.token_hex(6)}",
+            "join_url": f"{self.join_base}/j/{number}?pwd={secrets.token_hex(6)}",
         }
         self.meetings[str(number)] = meeting
         self.created.append({"host": host.email, **body})

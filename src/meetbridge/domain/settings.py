@@ -120,6 +120,13 @@ class RuntimeSettings(BaseModel):
     zoom_post_recording_password: bool = Field(
         False, description="Include the recording password when posting Zoom recording links."
     )
+    outbox_retention_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="Days delivered Mattermost updates are kept before being pruned "
+        "(undeliverable ones stay until retried: meetbridge outbox dead|retry).",
+    )
 
     @field_validator("zoom_url", "zoom_api_url")
     @classmethod

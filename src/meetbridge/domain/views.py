@@ -24,11 +24,15 @@ class MeetingCard:
     meeting_number: str | None = None
     roster: bool = True  # whether the engine reports who is in the meeting
     minutes: int | None = None  # the engine's own figure for how long it lasted
+    created_at: float | None = None  # when the meeting record began, if not ``started_at``
 
     @property
     def key(self) -> str:
-        """Identifies the card among meetbridge's posts: engine and meeting."""
-        return f"{self.engine_key}:{self.meeting_id}"
+        """Identifies the card among meetbridge's posts: engine, meeting and when the meeting
+        began, so that a database restored from a backup (meeting numbers used again) never
+        takes an older meeting's card for its own."""
+        origin = self.started_at if self.created_at is None else self.created_at
+        return f"{self.engine_key}:{self.meeting_id}:{round(origin * 1000)}"
 
     @property
     def is_over(self) -> bool:
@@ -58,6 +62,12 @@ class RingCard:
     conversation: str  # "a direct message" / "Group message with ..."
     caller: str
     state: RingState
+    expires_at: float = 0.0  # fixed when the ring starts: part of what identifies its message
+
+    @property
+    def key(self) -> str:
+        """Identifies the ringing message among the bot's posts (see MeetingCard.key)."""
+        return f"{self.ring_id}:{round(self.expires_at * 1000)}"
 
 
 def describe_duration(seconds: float) -> str:

@@ -1,11 +1,16 @@
 """Delivering the outbox to the chat platform: cards, statuses, ringing.
 
 Each item is handled at least once and every handler is idempotent, so a retry after an
-unknown outcome (Mattermost went away mid-request) does no harm: cards are looked for before
-being created again, statuses are compared before being changed. Failures are retried with
-capped exponential back-off (``MAX_DELAY``), so when Mattermost comes back after an outage the
-backlog catches up within seconds; refusals (missing permissions, deleted posts) are logged and
-dropped rather than retried forever.
+unknown outcome (Mattermost went away mid-request) does no harm: a card or ringing message whose
+post id is not known yet is looked for (by its meetbridge marker in the post props) before it is
+created, and created with a stable ``pending_post_id`` that Mattermost de-duplicates; statuses
+are compared before being changed.
+
+Failures are classified (domain/delivery.py): transient ones (no answer, 5xx, a proxy's or
+gateway's page, a revoked token, a 403/404 while Mattermost's ping fails) are retried with
+back-off for days, and items that carry a final state (cards, statuses, ringing messages) are
+never given up on; a refusal by a healthy Mattermost ends the item ``dead``: logged, counted in
+/metrics, listed and retried with ``meetbridge outbox dead|retry``.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo, ChannelKind
+from meetbridge.domain.delivery import gives_up, retry_delay
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.markdown import safe_link_target
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.users import display_name
 from meetbridge.domain.views import MeetingCard, RingCard, RingState
+from meetbridge.engines.zoom.api import DEFAULT_ZOOM_URL
 from meetbridge.ports import (
     ChatPlatform,
     ChatRefusedError,
@@ -42,9 +50,17 @@ from meetbridge.store.outbox_repo import OutboxItem
 log = structlog.get_logger(__name__)
 
 ENGINE_NAMES = {"pexip": "Pexip Infinity"}
-MAX_DELAY = 15.0
 LEASE = 120.0
-GIVE_UP_AFTER = 2000  # attempts: about eight hours at the capped delay
+# Items that render a target's current state: the last one for a card, a status or a ringing
+# message is what people see for good (a meeting's end, a status restored, a missed call).
+FINAL_STATE_KINDS = frozenset(
+    {
+        notifications.CARD_SYNC,
+        notifications.STATUS_SYNC,
+        notifications.RING_UPDATE,
+        ZOOM_CARD,
+    }
+)
 
 
 class OutboxWorker:
@@ -111,16 +127,18 @@ class OutboxWorker:
                 raise ChatRefusedError(f"unknown outbox item kind {item.kind!r}")
             await handler(item.payload, item)
         except (ChatUnavailableError, DirectoryUnavailableError) as exc:
-            if item.attempts >= GIVE_UP_AFTER:
+            age = now() - item.created_at
+            if gives_up(age, final_state=item.kind in FINAL_STATE_KINDS):
                 await self._finish(outbox_repo.give_up, item, now(), str(exc))
-                log.error("outbox.gave_up", kind=item.kind, error=str(exc))
+                log.error("outbox.gave_up", kind=item.kind, item=item.id, error=str(exc))
                 return
-            delay = min(MAX_DELAY, 0.5 * 2 ** min(item.attempts, 10)) * random.uniform(0.8, 1.2)  # noqa: S311
+            delay = retry_delay(item.attempts, age) * random.uniform(0.8, 1.2)  # noqa: S311
             async with self._database.transaction() as conn:
                 await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
             log.info("outbox.retry", kind=item.kind, attempt=item.attempts, delay=round(delay, 1))
         except ChatRefusedError as exc:
-            log.warning("outbox.refused", kind=item.kind, error=str(exc))
+            level = log.error if item.kind in FINAL_STATE_KINDS else log.warning
+            level("outbox.refused", kind=item.kind, item=item.id, error=str(exc))
             await self._finish(outbox_repo.give_up, item, now(), str(exc))
         except Exception as exc:
             log.exception("outbox.failed", kind=item.kind)
@@ -151,8 +169,9 @@ class OutboxWorker:
         if post_id is None and not self._state.settings.show_notifications:
             return  # notifications off: no card (state, /meet status and ringing still work)
         card = await self._card(meeting, meeting_id)
-        if post_id is None and item.attempts > 1:
-            # An earlier attempt may have created the card before its answer was lost.
+        if post_id is None:
+            # Any earlier attempt, of this item or of an older one for the same card, may have
+            # created the card before its answer was lost (a timeout while Mattermost hung).
             post_id = await self._platform.find_card(meeting.channel_id, card.key)
             if post_id is not None:
                 await self._save_card(meeting, meeting_id, post_id)
@@ -205,18 +224,24 @@ class OutboxWorker:
             participants=(),
             attendees=(),
             engine_key="zoom",
-            join_url=meeting.join_url,
+            # Checked again here: a row written before links were validated must not be linked.
+            join_url=self._zoom_link(meeting.join_url) or "",
             meeting_number=meeting.meeting_id,
             roster=False,
             minutes=meeting.duration_minutes,
+            created_at=meeting.created_at,  # started_at changes when Zoom reports the start
         )
         post_id = meeting.post_id
-        if post_id is None and item.attempts > 1:
+        if post_id is None:  # as for Pexip cards: an earlier create may have got through
             post_id = await self._platform.find_card(card.channel_id, card.key)
         new_post_id = await self._platform.publish_card(card, post_id)
         if new_post_id != meeting.post_id:
             async with self._database.transaction() as conn:
                 await zoom_repo.update_meeting(conn, row_id, post_id=new_post_id)
+
+    def _zoom_link(self, url: str) -> str | None:
+        base = self._state.settings.zoom_url or DEFAULT_ZOOM_URL
+        return safe_link_target(url, base)
 
     async def _zoom_reply(self, payload: dict[str, Any], item: OutboxItem) -> None:
         async with self._database.read() as conn:
@@ -237,25 +262,28 @@ class OutboxWorker:
         async with self._database.read() as conn:
             in_meeting = await meetings_repo.user_in_meeting(conn, user_id)
             ours, previous = await chat_repo.status_backup(conn, user_id)
-        try:
-            if in_meeting and not ours:
+        if not in_meeting and ours:
+            # A final state: a refusal here ends the item dead (counted, listed, retriable),
+            # never silently, or the user would keep "In a video conference" for good.
+            await self._platform.restore_status(user_id, previous)
+            async with self._database.transaction() as conn:
+                await chat_repo.drop_status_backup(conn, user_id)
+        elif in_meeting and not ours:
+            try:
                 replaced = await self._platform.set_in_meeting_status(user_id)
-                async with self._database.transaction() as conn:
-                    await chat_repo.save_status_backup(conn, user_id, replaced, self._clock.now())
-            elif not in_meeting and ours:
-                await self._platform.restore_status(user_id, previous)
-                async with self._database.transaction() as conn:
-                    await chat_repo.drop_status_backup(conn, user_id)
-        except ChatRefusedError as exc:
-            # Setting other users' custom status needs the bot to hold edit_other_users (the
-            # system_admin role). Without it meetbridge still works, just without statuses.
-            if "status" not in self.permission_warnings:
-                self.permission_warnings.add("status")
-                log.warning(
-                    "mattermost.custom_status_refused",
-                    hint="give the bot the system_admin role to show 'In a video conference'",
-                    error=str(exc),
-                )
+            except ChatRefusedError as exc:
+                # Setting other users' custom status needs the bot to hold edit_other_users
+                # (the system_admin role). Without it meetbridge still works, without statuses.
+                if "status" not in self.permission_warnings:
+                    self.permission_warnings.add("status")
+                    log.warning(
+                        "mattermost.custom_status_refused",
+                        hint="give the bot the system_admin role to show 'In a video conference'",
+                        error=str(exc),
+                    )
+                return
+            async with self._database.transaction() as conn:
+                await chat_repo.save_status_backup(conn, user_id, replaced, self._clock.now())
 
     # --- ringing -------------------------------------------------------------------------
 
@@ -313,6 +341,7 @@ class OutboxWorker:
             conversation=_conversation(channel),
             caller=await self._name(ring.caller_id) or "Someone",
             state=RingState(ring.state),
+            expires_at=ring.expires_at,
         )
         post_id = await self._platform.publish_ring(view, ring.post_id)
         if ring.post_id is None:

@@ -30,9 +30,11 @@ from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox, decode_master_key, generate_master_key
 from meetbridge.domain.channels import ChannelKind
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.domain.markdown import escape_markdown, safe_link_target
 from meetbridge.domain.oauth import OAuthTokens
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.engines.zoom.api import (
+    DEFAULT_ZOOM_URL,
     ZoomApi,
     ZoomApiError,
     ZoomAuthError,
@@ -377,7 +379,13 @@ class ZoomService:
                 user_id, api, lambda token: api.create_meeting(token, host, topic)
             )
             meeting_id, personal = str(meeting["id"]), False
-        join_url = str(meeting.get("join_url") or f"{api.zoom_url}/j/{meeting_id}")
+        join_url = safe_link_target(
+            str(meeting.get("join_url") or f"{api.zoom_url}/j/{meeting_id}"), api.zoom_url
+        )
+        if join_url is None:
+            # A join link off Zoom's host would be posted as the bot's link: refuse it.
+            log.warning("zoom.foreign_join_url", meeting_id=meeting_id)
+            return StartResult(Outcome.REFUSED, "Zoom returned a join link meetbridge cannot use.")
         now = self._clock.now()
         async with self._database.transaction() as conn:
             row_id = await zoom_repo.add_meeting(
@@ -566,10 +574,14 @@ class ZoomService:
                 if f.get("recording_type") == "audio_transcript"
                 or f.get("file_type") == "TRANSCRIPT"
             ]
-            links = [link for link in links if link]
+            links = [link for link in map(self.zoom_link, links) if link]
             return f"Here's the Zoom meeting transcript: [Transcript]({links[-1]})" if links else ""
         videos = [
-            f.get("play_url") for f in files if f.get("file_type") == "MP4" and f.get("play_url")
+            link
+            for link in (
+                self.zoom_link(f.get("play_url")) for f in files if f.get("file_type") == "MP4"
+            )
+            if link
         ]
         if not videos:
             return ""
@@ -577,7 +589,7 @@ class ZoomService:
         lines += [f"**Link:** [Meeting Recording]({url})" for url in videos]
         password = recording.get("password")
         if password and self._state.settings.zoom_post_recording_password:
-            lines.append(f"**Password:** {password}")
+            lines.append(f"**Password:** {escape_markdown(str(password))}")
         return "\n".join(lines)
 
     # --- personal meeting links ---------------------------------------------------------
@@ -609,6 +621,11 @@ class ZoomService:
         except JoinRefusedError as refused:
             raise ZoomJoinRefusedError(refused.detail) from refused
         return meeting.join_url
+
+    def zoom_link(self, url: object) -> str | None:
+        """``url`` if it is a link to the configured Zoom (what meetbridge may post as a link)."""
+        base = self._state.settings.zoom_url or DEFAULT_ZOOM_URL
+        return safe_link_target(url, base) if isinstance(url, str) else None
 
     async def meeting(self, row_id: int) -> ZoomMeeting | None:
         async with self._database.read() as conn:

@@ -3,7 +3,12 @@
 Items are written in the same transaction as the change they announce, then delivered by the
 outbox worker with retries and back-off, so a Mattermost outage delays cards and statuses but
 never loses them. Items with the same ``dedupe_key`` coalesce while they wait: a burst of roster
-changes becomes one card update, rendered from the state current when it is sent.
+changes becomes one card update, rendered from the state current when it is sent. Items of
+one target are delivered one at a time (a new one waits while an older one is being sent), so
+two attempts at the same card never race each other.
+
+Items end ``done`` (pruned after the retention period) or ``dead`` (kept, counted in /metrics,
+listed and retried by ``meetbridge outbox dead|retry``).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +32,19 @@ class OutboxItem:
     dedupe_key: str | None
     payload: dict[str, Any]
     attempts: int
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeadItem:
+    id: int
+    kind: str
+    dedupe_key: str | None
+    payload: dict[str, Any]
+    attempts: int
+    last_error: str | None
+    created_at: float
+    died_at: float
 
 
 async def enqueue(
@@ -67,7 +85,20 @@ async def claim(conn: AsyncConnection, now: float, limit: int, lease: float) -> 
         and_(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now),
         and_(outbox.c.status == RUNNING, outbox.c.next_attempt_at <= now),
     )
-    query = select(outbox).where(due).order_by(outbox.c.id).limit(limit)
+    # One attempt per target at a time: a card whose earlier item is still being sent (its
+    # lease running) waits, so a second item cannot post the card the first is posting.
+    busy = outbox.alias("busy")
+    in_flight = (
+        select(busy.c.id)
+        .where(
+            busy.c.dedupe_key == outbox.c.dedupe_key,
+            busy.c.status == RUNNING,
+            busy.c.next_attempt_at > now,
+            busy.c.id != outbox.c.id,
+        )
+        .exists()
+    )
+    query = select(outbox).where(due, ~in_flight).order_by(outbox.c.id).limit(limit)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(await conn.execute(query))
@@ -84,7 +115,10 @@ async def claim(conn: AsyncConnection, now: float, limit: int, lease: float) -> 
             updated_at=now,
         )
     )
-    return [OutboxItem(r.id, r.kind, r.dedupe_key, r.payload, r.attempts + 1) for r in rows]
+    return [
+        OutboxItem(r.id, r.kind, r.dedupe_key, r.payload, r.attempts + 1, r.created_at)
+        for r in rows
+    ]
 
 
 async def complete(conn: AsyncConnection, item_id: int, now: float) -> None:
@@ -134,3 +168,63 @@ async def next_due(conn: AsyncConnection) -> float | None:
         select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status.in_([PENDING, RUNNING]))
     )
     return value
+
+
+async def count_dead(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(select(func.count()).where(outbox.c.status == DEAD)) or 0)
+
+
+async def dead_items(conn: AsyncConnection, limit: int = 100) -> list[DeadItem]:
+    rows = await conn.execute(
+        select(outbox).where(outbox.c.status == DEAD).order_by(outbox.c.id.desc()).limit(limit)
+    )
+    return [
+        DeadItem(
+            r.id,
+            r.kind,
+            r.dedupe_key,
+            r.payload,
+            r.attempts,
+            r.last_error,
+            r.created_at,
+            r.updated_at,
+        )
+        for r in rows
+    ]
+
+
+async def retry_dead(conn: AsyncConnection, ids: list[int] | None, now: float) -> int:
+    """Give dead items (these ``ids``, or all when None) a fresh start; returns how many.
+
+    Where a newer item for the same target already waits, that one carries the current state
+    and the dead one is closed instead (the pending-key index allows one waiting item per key).
+    """
+    query = select(outbox.c.id, outbox.c.dedupe_key).where(outbox.c.status == DEAD)
+    if ids is not None:
+        query = query.where(outbox.c.id.in_(ids))
+    revived = 0
+    for row in list(await conn.execute(query.order_by(outbox.c.id.desc()))):
+        waiting = row.dedupe_key is not None and await conn.scalar(
+            select(func.count()).where(
+                outbox.c.dedupe_key == row.dedupe_key, outbox.c.status == PENDING
+            )
+        )
+        values: dict[str, Any] = (
+            {"status": DONE}
+            if waiting
+            # created_at restarts the retry window: the admin asked for another try.
+            else {"status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+        )
+        await conn.execute(
+            update(outbox).where(outbox.c.id == row.id).values(updated_at=now, **values)
+        )
+        revived += 1
+    return revived
+
+
+async def prune_finished(conn: AsyncConnection, before: float) -> int:
+    """Delete delivered items last touched before ``before``; dead ones stay until retried."""
+    result = await conn.execute(
+        delete(outbox).where(outbox.c.status == DONE, outbox.c.updated_at < before)
+    )
+    return int(result.rowcount or 0)

@@ -41,7 +41,7 @@ from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.policy import PolicyService
 from meetbridge.services.shared_state import SharedState
 from meetbridge.services.zoom import ZoomService
-from meetbridge.store import chat_repo, meetings_repo
+from meetbridge.store import chat_repo, meetings_repo, outbox_repo
 from meetbridge.store import inbox as inbox_store
 from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
@@ -363,19 +363,28 @@ class MeetbridgeApp(RequestSizeLimits):
 
 async def _housekeeping(components: Components) -> None:
     """Keep gauges honest (other replicas work too) and forget what is no longer needed."""
-    database, clock, metrics = components.core.database, components.core.clock, components.metrics
     while True:
         try:
-            async with database.read() as conn:
-                metrics.inbox_depth.set(await inbox_store.depth(conn))
-                metrics.inbox_failed.set(await inbox_store.count_failed(conn))
-                metrics.meetings_in_progress.set(await meetings_repo.count_in_progress(conn))
-            async with database.transaction() as conn:
-                await inbox_store.prune(conn, clock.now() - INBOX_RETENTION)
-                await chat_repo.prune_intents(conn, clock.now() - INTENT_RETENTION)
+            await housekeep(components)
         except Exception:
             log.exception("housekeeping_failed")
         await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+
+
+async def housekeep(components: Components) -> None:
+    """One round of housekeeping: gauges from the database, retention."""
+    database, clock, metrics = components.core.database, components.core.clock, components.metrics
+    async with database.read() as conn:
+        metrics.inbox_depth.set(await inbox_store.depth(conn))
+        metrics.inbox_failed.set(await inbox_store.count_failed(conn))
+        metrics.meetings_in_progress.set(await meetings_repo.count_in_progress(conn))
+        metrics.outbox_backlog.set(await outbox_repo.backlog(conn))
+        metrics.outbox_dead.set(await outbox_repo.count_dead(conn))
+    retention = components.state.settings.outbox_retention_days * 24 * 3600.0
+    async with database.transaction() as conn:
+        await outbox_repo.prune_finished(conn, clock.now() - retention)
+        await inbox_store.prune(conn, clock.now() - INBOX_RETENTION)
+        await chat_repo.prune_intents(conn, clock.now() - INTENT_RETENTION)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -135,6 +136,7 @@ class MattermostServer:
 
     def stop(self) -> None:
         """Stop the server (its data stays: start() brings the same server back)."""
+        self.resume()  # a frozen process would hold SIGTERM until continued
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -143,6 +145,28 @@ class MattermostServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and requests queue up unanswered,
+        as when a host hangs; resume() lets it carry them all out."""
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """End the server at once (SIGKILL, a crash): whatever it had queued is lost."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def restart(self, timeout: float = 120.0) -> None:
+        """After kill() or stop(): the same server again (same data, same port)."""
+        self.stop()
+        self.start(timeout)
 
     def remove(self) -> None:
         self.stop()

@@ -81,3 +81,67 @@ def test_ring_messages_by_state() -> None:
 def test_help_mentions_admin_commands_only_to_admins() -> None:
     assert "/meet admin" not in help_text(is_admin=False)
     assert "/meet admin" in help_text(is_admin=True)
+
+
+HOSTILE = "@all [Recording ready](https://evil.example) ~town-square"
+
+
+def _all_text(post: dict[str, object]) -> list[str]:
+    props = post["props"]
+    assert isinstance(props, dict)
+    attachment = props["attachments"][0]
+    texts = [str(post["message"])]
+    texts += [str(attachment.get(key, "")) for key in ("title", "text", "pretext")]
+    for field in attachment.get("fields", []):
+        texts += [str(field["title"]), str(field["value"])]
+    return texts
+
+
+def _assert_inert(post: dict[str, object]) -> None:
+    for text in _all_text(post):
+        assert "](" not in text, text
+        assert "@all" not in text and "~town" not in text, text
+    # The fallback is plain text (notifications): no Markdown to fear, but no mention either.
+    fallback = post["props"]["attachments"][0]["fallback"]  # type: ignore[index]
+    assert "@all" not in fallback and "~town" not in fallback and "@here" not in fallback
+
+
+def test_a_hostile_topic_and_names_render_without_links_or_mentions() -> None:
+    for ended_at in (None, 2000.0):
+        post = card_post(
+            card(
+                topic=HOSTILE,
+                started_by="@here *x*",
+                participants=("@channel", "[a](https://evil.example)"),
+                attendees=("@alice",),
+                ended_at=ended_at,
+            ),
+            BUTTONS,
+        )
+        _assert_inert(post)
+        assert post["props"]["disable_group_highlight"] is True
+        assert post["props"]["meeting_topic"] == HOSTILE  # props are data, not Markdown
+
+
+def test_a_hostile_caller_and_conversation_render_without_links_or_mentions() -> None:
+    for state in RingState:
+        ring = RingCard(
+            ring_id=3,
+            callee_id=UserId("u" * 26),
+            meeting_channel_id=CH,
+            conversation=HOSTILE,
+            caller="@all [x](https://evil.example)",
+            state=state,
+        )
+        _assert_inert(ring_post(ring, CH, BUTTONS))
+
+
+def test_a_zoom_card_links_only_the_join_url_it_is_given() -> None:
+    post = card_post(
+        card(engine="Zoom", engine_key="zoom", join_url="https://zoom.us/j/1", roster=False),
+        BUTTONS,
+    )
+    assert post["props"]["attachments"][0]["text"] == "[Join Meeting](https://zoom.us/j/1)"
+    refused = card_post(card(engine="Zoom", engine_key="zoom", join_url="", roster=False), BUTTONS)
+    assert "](" not in refused["props"]["attachments"][0].get("text", "")
+    assert [a["name"] for a in refused["props"]["attachments"][0]["actions"]] == ["Join"]

@@ -72,3 +72,12 @@ def test_a_bad_stored_value_does_not_poison_the_others() -> None:
     )
     assert settings.alias_prefix == "mm-"
     assert settings.ringing_timeout == RuntimeSettings().ringing_timeout
+
+
+def test_outbox_retention_is_a_week_by_default_and_at_least_a_day() -> None:
+    assert RuntimeSettings().outbox_retention_days == 7
+    assert (
+        apply_change(RuntimeSettings(), "outbox_retention_days", "30").outbox_retention_days == 30
+    )
+    with pytest.raises(SettingError):
+        apply_change(RuntimeSettings(), "outbox_retention_days", "0")

@@ -66,6 +66,14 @@ class MattermostClient:
             raise MattermostUnavailableError(f"{method} {path}: {exc.__class__.__name__}") from exc
         return _decode(method, path, response)
 
+    async def ping(self, time_limit: float = 3.0) -> bool:
+        """Whether Mattermost itself answers its health check (not a proxy's page)."""
+        try:
+            answer = await self.request("GET", "/system/ping", time_limit=time_limit)
+        except MattermostError:
+            return False
+        return isinstance(answer, dict) and str(answer.get("status", "")).upper() == "OK"
+
     async def get_channel(self, channel_id: str) -> dict[str, Any] | None:
         return await self._get_or_none(f"/channels/{channel_id}")
 
@@ -172,7 +180,8 @@ class MattermostClient:
             found: dict[str, Any] = await self.request("GET", path)
         except MattermostApiError as exc:
             # 403: the bot may not see it, which for meetbridge is the same as not existing.
-            if exc.status_code in (403, 404):
+            # Only Mattermost's own answer says so; a proxy's 404 page says nothing.
+            if exc.status_code in (403, 404) and exc.from_server:
                 return None
             raise
         return found
@@ -185,19 +194,25 @@ def _decode(method: str, path: str, response: httpx2.Response) -> Any:
             f"{method} {path}: HTTP {response.status_code}",
             retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
         )
+    if 300 <= response.status_code < 400:
+        # Mattermost's API does not redirect; an SSO gateway sending us to its login page does.
+        raise MattermostUnavailableError(f"{method} {path}: redirected ({response.status_code})")
     body: Any = None
+    decodable = True
     if response.content:
         try:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError:
-            body = None
+            decodable = False
     if response.status_code >= 400:
         error = body if isinstance(body, dict) else {}
         raise MattermostApiError(
             response.status_code,
             str(error.get("id", "")),
             str(error.get("message", response.reason_phrase)),
+            from_server=bool(error.get("id")),
         )
-    if response.status_code >= 300:
-        raise MattermostError(f"{method} {path}: unexpected HTTP {response.status_code}")
+    if not decodable:
+        # A maintenance or sign-in page answered 200 in Mattermost's place.
+        raise MattermostUnavailableError(f"{method} {path}: the answer is not JSON")
     return body

@@ -1,8 +1,10 @@
 """Errors from the Mattermost REST API.
 
 MattermostError
- ├── MattermostUnavailableError   the server could not be reached or answered 5xx/429
- └── MattermostApiError           the server refused the request (4xx), with its error id
+ ├── MattermostUnavailableError   no answer, 5xx/429, a redirect, or a 2xx that is not JSON
+ │                                (a proxy's or SSO gateway's page): Mattermost was not reached
+ └── MattermostApiError           4xx; ``from_server`` when the body is Mattermost's own error
+                                  (JSON with an error id), not a page from something in front
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ class MattermostUnavailableError(MattermostError):
 
 
 class MattermostApiError(MattermostError):
-    def __init__(self, status_code: int, error_id: str, message: str) -> None:
+    def __init__(
+        self, status_code: int, error_id: str, message: str, from_server: bool = True
+    ) -> None:
         super().__init__(f"{status_code} {error_id}: {message}")
         self.status_code = status_code
         self.error_id = error_id
         self.message = message
+        self.from_server = from_server

@@ -16,6 +16,7 @@ from meetbridge.chat.mattermost.rendering import NOT_AVAILABLE, help_text
 from meetbridge.clock import Clock
 from meetbridge.domain.commands import MeetCommand, Verb, parse_meet
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
@@ -141,10 +142,10 @@ class MeetInteractions:
     def _describe(self, meeting: Meeting) -> str:
         people = meeting.participants()
         running = describe_duration(self._clock.now() - meeting.started_at)
-        topic = f" ({meeting.topic})" if meeting.topic else ""
+        topic = f" ({escape_markdown(meeting.topic)})" if meeting.topic else ""
         if not people:
             return f"A meeting{topic} has been running for {running}; nobody is in it right now."
-        names = "\n".join(f"* {p.display_name}" for p in people)
+        names = "\n".join(f"* {escape_markdown(p.display_name)}" for p in people)
         return f"A meeting{topic} has been running for {running}. In it ({len(people)}):\n{names}"
 
     async def _link(self, invocation: Invocation) -> dict[str, Any]:

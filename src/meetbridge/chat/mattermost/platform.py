@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.client import MattermostClient
 from meetbridge.chat.mattermost.errors import MattermostApiError, MattermostUnavailableError
 from meetbridge.chat.mattermost.rendering import card_post, ring_post
+from meetbridge.domain.delivery import Failure, classify_failure
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.views import MeetingCard, RingCard
 from meetbridge.ports import ChatRefusedError, ChatUnavailableError
@@ -24,41 +26,64 @@ T = TypeVar("T")
 IN_MEETING_STATUS = {"emoji": "calendar", "text": "In a video conference", "duration": ""}
 
 
-async def _call(what: str, operation: Callable[[], Awaitable[T]]) -> T:
-    """Map Mattermost errors onto retry (unavailable) or give up (refused)."""
-    try:
-        return await operation()
-    except MattermostUnavailableError as exc:
-        raise ChatUnavailableError(f"{what}: {exc}") from exc
-    except MattermostApiError as exc:
-        if exc.status_code in (408, 429) or exc.status_code >= 500:
-            raise ChatUnavailableError(f"{what}: {exc}") from exc
-        raise ChatRefusedError(f"{what}: {exc}") from exc
-
-
 class MattermostPlatform:
     def __init__(self, client: MattermostClient, buttons: ActionSigner) -> None:
         self._client = client
         self._buttons = buttons
         self._bot_id: str | None = None
 
+    async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        """Map Mattermost errors onto retry (unavailable) or give up (refused)."""
+        try:
+            return await operation()
+        except MattermostUnavailableError as exc:
+            raise ChatUnavailableError(f"{what}: {exc}") from exc
+        except MattermostApiError as exc:
+            answers = None
+            if exc.from_server and exc.status_code in (403, 404):
+                answers = await self._client.ping()  # a 403/404 during an outage is no refusal
+            failure = classify_failure(
+                exc.status_code, from_platform=exc.from_server, platform_answers=answers
+            )
+            if failure is Failure.TRANSIENT:
+                raise ChatUnavailableError(f"{what}: {exc}") from exc
+            raise ChatRefusedError(f"{what}: {exc}") from exc
+
     async def bot_id(self) -> str:
         if self._bot_id is None:
-            me = await _call("who am I", self._client.get_me)
+            me = await self._call("who am I", self._client.get_me)
             self._bot_id = str(me["id"])
         return self._bot_id
 
     async def publish_card(self, card: MeetingCard, post_id: str | None) -> str:
+        """Create or update a card. The caller looks for an existing card (``find_card``)
+        before asking for a create, since a create may have got through unanswered."""
         post = card_post(card, self._buttons)
         if post_id is None:
-            created = await _call(
-                "create card",
-                lambda: self._client.create_post({"channel_id": card.channel_id, **post}),
+            return await self._create_once(
+                "create card", card.channel_id, post, f"meetbridge:{card.channel_id}:{card.key}"
             )
-            return str(created["id"])
-        patch = {"message": post["message"], "props": post["props"]}
-        await _call("update card", lambda: self._client.patch_post(post_id, patch))
+        await self._patch("update card", post_id, post)
         return post_id
+
+    async def _create_once(
+        self, what: str, channel_id: str, post: dict[str, Any], pending_post_id: str
+    ) -> str:
+        """Create a post Mattermost de-duplicates: a repeated create with the same
+        ``pending_post_id`` (a timed-out attempt Mattermost carried out after all, another
+        replica) returns the post made first, which is then brought up to date."""
+        post["props"]["meetbridge_rev"] = _revision(post)
+        body = {"channel_id": channel_id, "pending_post_id": pending_post_id, **post}
+        created = await self._call(what, lambda: self._client.create_post(body))
+        post_id = str(created["id"])
+        if (created.get("props") or {}).get("meetbridge_rev") != post["props"]["meetbridge_rev"]:
+            await self._patch(what, post_id, post)  # folded into an older create
+        return post_id
+
+    async def _patch(self, what: str, post_id: str, post: dict[str, Any]) -> None:
+        post["props"]["meetbridge_rev"] = _revision(post)
+        patch = {"message": post["message"], "props": post["props"]}
+        await self._call(what, lambda: self._client.patch_post(post_id, patch))
 
     async def find_card(self, channel_id: ChannelId, card_key: str) -> str | None:
         return await self._find(channel_id, "meetbridge_card", card_key)
@@ -75,12 +100,12 @@ class MattermostPlatform:
             "message": message,
             "props": {"meetbridge_reply": key},
         }
-        created = await _call("reply", lambda: self._client.create_post(post))
+        created = await self._call("reply", lambda: self._client.create_post(post))
         return str(created["id"])
 
-    async def _find(self, channel_id: str, prop: str, value: str) -> str | None:
+    async def _find(self, channel_id: str, prop: str, value: object) -> str | None:
         bot_id = await self.bot_id()
-        posts = await _call("read channel", lambda: self._client.recent_posts(channel_id, 100))
+        posts = await self._call("read channel", lambda: self._client.recent_posts(channel_id, 100))
         for post in posts:
             props = post.get("props") or {}
             if post.get("user_id") == bot_id and props.get(prop) == value:
@@ -89,25 +114,27 @@ class MattermostPlatform:
 
     async def publish_ring(self, ring: RingCard, post_id: str | None) -> str:
         bot_id = await self.bot_id()
-        direct = await _call(
+        direct = await self._call(
             "open direct channel",
             lambda: self._client.create_direct_channel(bot_id, ring.callee_id),
         )
-        post = ring_post(ring, str(direct["id"]), self._buttons)
+        channel_id = str(direct["id"])
+        post = ring_post(ring, channel_id, self._buttons)
         if post_id is None:
-            created = await _call(
-                "ring", lambda: self._client.create_post({"channel_id": direct["id"], **post})
+            # An earlier attempt may have posted it before its answer was lost.
+            post_id = await self._find(channel_id, "meetbridge_ring", ring.key)
+        if post_id is None:
+            return await self._create_once(
+                "ring", channel_id, post, f"meetbridge:{channel_id}:ring:{ring.key}"
             )
-            return str(created["id"])
-        patch = {"message": post["message"], "props": post["props"]}
-        await _call("update ring", lambda: self._client.patch_post(post_id, patch))
+        await self._patch("update ring", post_id, post)
         return post_id
 
     async def set_in_meeting_status(self, user_id: UserId) -> object:
         previous = await self._custom_status(user_id)
         if previous is not None and previous.get("text") == IN_MEETING_STATUS["text"]:
             previous = None  # ours already (a retry): nothing to keep
-        await _call(
+        await self._call(
             "set custom status",
             lambda: self._client.set_custom_status(user_id, IN_MEETING_STATUS),
         )
@@ -118,14 +145,16 @@ class MattermostPlatform:
         if current is None or current.get("text") != IN_MEETING_STATUS["text"]:
             return  # the user set something else meanwhile: leave it
         if isinstance(previous, dict) and not _expired(previous):
-            await _call(
+            await self._call(
                 "restore custom status", lambda: self._client.set_custom_status(user_id, previous)
             )
         else:
-            await _call("clear custom status", lambda: self._client.clear_custom_status(user_id))
+            await self._call(
+                "clear custom status", lambda: self._client.clear_custom_status(user_id)
+            )
 
     async def _custom_status(self, user_id: str) -> dict[str, Any] | None:
-        user = await _call("read user", lambda: self._client.get_user(user_id))
+        user = await self._call("read user", lambda: self._client.get_user(user_id))
         raw = ((user or {}).get("props") or {}).get("customStatus")
         if not raw:
             return None
@@ -134,6 +163,15 @@ class MattermostPlatform:
         except orjson.JSONDecodeError:
             return None
         return status if isinstance(status, dict) and status.get("text") else None
+
+
+def _revision(post: dict[str, Any]) -> str:
+    """A fingerprint of what a post should show, to tell a stale copy from a current one."""
+    content = {
+        "message": post["message"],
+        "props": {k: v for k, v in post["props"].items() if k != "meetbridge_rev"},
+    }
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def _expired(status: dict[str, Any]) -> bool:

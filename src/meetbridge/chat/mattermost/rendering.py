@@ -3,13 +3,20 @@
 Posts use the custom type ``custom_meetbridge`` with a plain ``message`` and message attachments,
 which every client renders without a plugin (a companion plugin may later draw its own). Props
 carry what a program needs to recognise the post (``meetbridge_meeting_id``, ``meeting_status``).
+
+Every piece of user-controlled text (topics, display names, channel names) goes through
+``escape_markdown`` (``plain_text`` for the fallback, which is not Markdown), so it shows
+literally and mentions nobody; join links arrive validated (the worker checks the engine's host).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from meetbridge.chat.mattermost.actions import ActionSigner
+from meetbridge.domain.markdown import escape_markdown as md
+from meetbridge.domain.markdown import plain_text
 from meetbridge.domain.views import MeetingCard, RingCard, RingState, describe_duration
 
 POST_TYPE = "custom_meetbridge"
@@ -20,19 +27,24 @@ NOT_AVAILABLE = "Conference not available for this channel"
 
 
 def _names(names: tuple[str, ...]) -> str:
-    return ", ".join(names) if names else "nobody yet"
+    return ", ".join(md(name) for name in names) if names else "nobody yet"
+
+
+def _unescape(markdown: str) -> str:
+    """The fallback is shown as plain text: without the backslashes escaping added."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("**", "")
 
 
 def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
     """The message, props and type of a meeting card."""
-    starter = card.started_by or "Someone"
-    topic = f": {card.topic}" if card.topic else ""
+    starter = md(card.started_by) if card.started_by else "Someone"
+    topic = f": {md(card.topic)}" if card.topic else ""
     fields: list[dict[str, Any]] = [
         {"title": "Started by", "value": starter, "short": True},
         {"title": "Engine", "value": card.engine, "short": True},
     ]
     if card.meeting_number:
-        fields.append({"title": "Meeting ID", "value": card.meeting_number, "short": True})
+        fields.append({"title": "Meeting ID", "value": md(card.meeting_number), "short": True})
     if card.is_over:
         lasted = describe_duration(card.duration or 0.0)
         message = f"Video meeting ended{topic}. It lasted {lasted}."
@@ -46,7 +58,7 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
                 }
             )
         attachment: dict[str, Any] = {
-            "fallback": message,
+            "fallback": plain_text(_unescape(message)),
             "color": ENDED_COLOUR,
             "title": f"Meeting ended{topic}",
             "text": f"Lasted {lasted}.",
@@ -70,7 +82,11 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
                     "Join", f"{card.engine_key}join", card.channel_id, target, style="primary"
                 )
             ]
-            link = f"[Join Meeting]({card.join_url})"
+            link = (
+                f"[Join Meeting]({card.join_url})"
+                if card.join_url
+                else "Use the Join button to take part."
+            )
         else:
             actions = [
                 buttons.button("Join", "join", card.channel_id, target, style="primary"),
@@ -78,13 +94,13 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
             ]
             link = "Use /meet join to take part."
         attachment = {
-            "fallback": f"{message} {link}",
+            "fallback": plain_text(_unescape(f"{message} {link}")),
             "color": LIVE_COLOUR,
             "title": f"Video meeting in progress{topic}",
             "fields": fields,
             "actions": actions,
         }
-        if card.join_url is not None:
+        if card.join_url:
             attachment["text"] = link
         status = "STARTED"
     return {
@@ -98,6 +114,8 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
             "meeting_status": status,
             "meeting_engine": card.engine,
             "meeting_topic": card.topic or "",
+            # Belt and braces: even an unescaped @all/@channel/@here would notify nobody.
+            "disable_group_highlight": True,
             **({"meeting_link": card.join_url} if card.join_url else {}),
         },
     }
@@ -105,12 +123,14 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
 
 def ring_post(ring: RingCard, channel_id: str, buttons: ActionSigner) -> dict[str, Any]:
     """The ringing message for one callee, posted in their direct channel with the bot."""
-    where = ring.conversation
+    where, caller = md(ring.conversation), md(ring.caller)
     if ring.state is RingState.RINGING:
-        message = f":telephone_receiver: **{ring.caller}** is calling you ({where})."
+        message = f":telephone_receiver: **{caller}** is calling you ({where})."
         target = str(ring.ring_id)
         attachment: dict[str, Any] = {
-            "fallback": f"{message} Use /meet join in that conversation to answer.",
+            "fallback": plain_text(
+                _unescape(f"{message} Use /meet join in that conversation to answer.")
+            ),
             "color": RING_COLOUR,
             "actions": [
                 buttons.button("Join", "ring_join", channel_id, target, ring.callee_id, "primary"),
@@ -119,18 +139,20 @@ def ring_post(ring: RingCard, channel_id: str, buttons: ActionSigner) -> dict[st
         }
     else:
         message = {
-            RingState.MISSED: f":no_mobile_phones: Missed call from **{ring.caller}** ({where}).",
-            RingState.IGNORED: f"You ignored a call from **{ring.caller}** ({where}).",
-            RingState.ANSWERED: f"You joined the call with **{ring.caller}** ({where}).",
+            RingState.MISSED: f":no_mobile_phones: Missed call from **{caller}** ({where}).",
+            RingState.IGNORED: f"You ignored a call from **{caller}** ({where}).",
+            RingState.ANSWERED: f"You joined the call with **{caller}** ({where}).",
         }[ring.state]
-        attachment = {"fallback": message, "color": ENDED_COLOUR}
+        attachment = {"fallback": plain_text(_unescape(message)), "color": ENDED_COLOUR}
     return {
         "message": message,
         "type": POST_TYPE,
         "props": {
             "attachments": [attachment],
             "meetbridge_ring_id": ring.ring_id,
+            "meetbridge_ring": ring.key,
             "ring_state": ring.state.value,
+            "disable_group_highlight": True,
         },
     }
 
