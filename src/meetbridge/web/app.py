@@ -28,7 +28,13 @@ from meetbridge.chat.mattermost.setup import MattermostSetup
 from meetbridge.chat.mattermost.websocket import WebSocketListener
 from meetbridge.clock import Clock, SystemClock
 from meetbridge.config import ServiceConfig
-from meetbridge.core import Core, load_master_key, prepare_schema
+from meetbridge.core import (
+    Core,
+    key_storage_warnings,
+    load_master_key,
+    load_metrics_token,
+    prepare_schema,
+)
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
@@ -245,7 +251,9 @@ def create_app(
     )
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
-        *HealthEndpoints(components.core.database, components.metrics).routes(),
+        *HealthEndpoints(
+            components.core.database, components.metrics, load_metrics_token(config)
+        ).routes(),
         *MattermostEndpoints(
             components.state, components.interactions, components.buttons
         ).routes(),
@@ -285,6 +293,8 @@ def create_app(
         await components.inbox.start()
         if background:
             _start_background(components)
+        for problem in key_storage_warnings(config):
+            log.warning("secret_key.storage", problem=problem)
         log.info("meetbridge.started", public_url=config.effective_public_url)
         try:
             yield
