@@ -38,6 +38,7 @@ from meetbridge.core import (
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
+from meetbridge.services.command_auth import CommandTokenCheck, LookupBudget
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
 from meetbridge.services.meeting_queries import MeetingQueries
@@ -201,7 +202,13 @@ def _chat_components(
     client = MattermostClient(build_http_client(config.mattermost_url, token, transport=transport))
     directory = MattermostDirectory(client, clock, config.mattermost_lookup_timeout)
     setup = MattermostSetup(
-        client, core.database, core.box, clock, public_url, config.command_trigger
+        client,
+        core.database,
+        core.box,
+        clock,
+        public_url,
+        config.command_trigger,
+        on_command_token=state.remember_command_token,
     )
     platform = MattermostPlatform(client, buttons)
     oauth_http = httpx2.AsyncClient(
@@ -255,7 +262,13 @@ def create_app(
             components.core.database, components.metrics, load_metrics_token(config)
         ).routes(),
         *MattermostEndpoints(
-            components.state, components.interactions, components.buttons
+            CommandTokenCheck(
+                components.state,
+                None if components.chat is None else components.chat.setup.registered_token,
+                LookupBudget(components.core.clock),
+            ),
+            components.interactions,
+            components.buttons,
         ).routes(),
         *JoinEndpoints(
             components.join,

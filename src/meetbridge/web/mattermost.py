@@ -1,13 +1,13 @@
 """The endpoints Mattermost calls: the /meet slash command and message-button actions.
 
-The command is accepted only with the token Mattermost issued for it in that team; a button
+The command is accepted only with the token Mattermost issued for it in that team (checked
+against Mattermost's own record when this process does not know it yet); a button
 click only with the HMAC meetbridge put in the button's context. Anything else is refused with
 a clear message and changes nothing.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,7 +20,7 @@ from starlette.routing import Route
 from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.interactions import Invocation, MeetInteractions
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
-from meetbridge.services.shared_state import SharedState
+from meetbridge.services.command_auth import CommandTokenCheck
 from meetbridge.web.responses import error_response, json_response
 
 log = structlog.get_logger(__name__)
@@ -30,9 +30,9 @@ MAX_BODY = 1024 * 1024
 
 class MattermostEndpoints:
     def __init__(
-        self, state: SharedState, interactions: MeetInteractions, buttons: ActionSigner
+        self, commands: CommandTokenCheck, interactions: MeetInteractions, buttons: ActionSigner
     ) -> None:
-        self._state = state
+        self._commands = commands
         self._interactions = interactions
         self._buttons = buttons
 
@@ -50,7 +50,7 @@ class MattermostEndpoints:
             form = _form(body.decode("utf-8", errors="replace"))
         else:
             form = {key: request.query_params[key] for key in request.query_params}
-        if not self._authorised(form, request.headers.get("authorization", "")):
+        if not await self._authorised(form, request.headers.get("authorization", "")):
             log.warning("mattermost.command_refused", team_id=form.get("team_id", "")[:26])
             return json_response(
                 {
@@ -67,14 +67,12 @@ class MattermostEndpoints:
         )
         return json_response(await self._interactions.command(invocation))
 
-    def _authorised(self, form: dict[str, str], authorization: str) -> bool:
-        expected = self._state.command_tokens.get(form.get("team_id", ""))
-        if not expected:
-            return False
+    async def _authorised(self, form: dict[str, str], authorization: str) -> bool:
         given = form.get("token", "")
         if not given and authorization.startswith("Token "):
             given = authorization[len("Token ") :]
-        return hmac.compare_digest(given.encode(), expected.encode())
+        token = given.encode("utf-8", errors="replace")
+        return await self._commands.is_valid(form.get("team_id", ""), token)
 
     async def action(self, request: Request) -> Response:
         body = await request.body()
