@@ -47,6 +47,8 @@ class MeetingPage {
     /** Automatic rejoins since the call was lost (reset once joined). */
     private rejoins = 0;
     private rejoinTimer: number | undefined;
+    /** A join is under way: recovery waits for its outcome rather than starting a second one. */
+    private joining = false;
     private readonly media = new LocalMedia();
     private readonly view: MeetingView;
     private readonly call: MeetingCall;
@@ -116,7 +118,7 @@ class MeetingPage {
         window.addEventListener('offline', () => this.updateConnection({ type: 'offline' }));
         window.addEventListener('online', () => {
             this.updateConnection({ type: 'online' });
-            this.recover();
+            this.recover(true);
         });
         window.addEventListener('pagehide', () => this.call.leaveOnUnload());
     }
@@ -146,25 +148,39 @@ class MeetingPage {
         this.stopSharing();
         this.layout = initialLayout;
         this.renderLayout();
-        await this.call.join(this.media.stream, {
-            startMuted: this.micMuted,
-            cameraOff: this.cameraOff,
-            recovering,
-        });
+        this.joining = true;
+        try {
+            await this.call.join(this.media.stream, {
+                startMuted: this.micMuted,
+                cameraOff: this.cameraOff,
+                recovering,
+            });
+        } finally {
+            this.joining = false;
+        }
         this.view.focusRetry();
+        this.recover(); // a rejoin that found the node still out of reach tries again, or waits
     }
 
     /**
      * Brings a lost call back: waits for the network while the browser is offline (the 'online'
      * event calls this again), otherwise rejoins a few times, then shows why the call was lost.
+     * When the network has just come back, the rejoin starts at once.
      */
-    private recover(): void {
-        if (this.rejoinTimer !== undefined) {
+    private recover(networkBack = false): void {
+        if (this.joining) {
             return;
+        }
+        if (this.rejoinTimer !== undefined) {
+            if (!networkBack) {
+                return;
+            }
+            window.clearTimeout(this.rejoinTimer);
+            this.rejoinTimer = undefined;
         }
         switch (recoveryFor(this.connection, navigator.onLine, this.rejoins)) {
             case 'rejoin': {
-                const delay = REJOIN_DELAY_MS * 2 ** this.rejoins;
+                const delay = networkBack ? 0 : REJOIN_DELAY_MS * 2 ** this.rejoins;
                 this.rejoins += 1;
                 this.rejoinTimer = window.setTimeout(() => {
                     this.rejoinTimer = undefined;
