@@ -286,7 +286,6 @@ export class MeetingCall {
      */
     private async releaseLostToken(): Promise<void> {
         const token = this.lostToken;
-        this.lostToken = undefined;
         if (!token) {
             return;
         }
@@ -297,8 +296,9 @@ export class MeetingCall {
                 headers: { token },
                 signal: AbortSignal.timeout(RELEASE_TIMEOUT_MS),
             });
+            this.lostToken = undefined; // any answer will do: the node knows, or never knew it
         } catch {
-            // The node forgets the token when it expires anyway.
+            // Still out of reach: try again before the next rejoin (the token expires anyway).
         }
     }
 
