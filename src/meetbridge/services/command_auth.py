@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 import structlog
 
-from meetbridge.clock import Clock
 from meetbridge.domain.ids import is_mattermost_id
 from meetbridge.services.shared_state import SharedState
 
@@ -30,33 +30,34 @@ RegisteredToken = Callable[[str], Awaitable[str | None]]
 
 
 class LookupBudget:
-    """At most one look-up per team every ``per_team`` seconds, and ``per_second`` in all."""
+    """At most one look-up per team every ``per_team`` seconds, and ``per_second`` in all.
+    Measured on a monotonic clock: a wall-clock jump must neither lift nor freeze the limits."""
 
     def __init__(
         self,
-        clock: Clock,
+        now: Callable[[], float] = time.monotonic,
         per_team: float = LOOKUP_INTERVAL_PER_TEAM,
         per_second: int = LOOKUPS_PER_SECOND,
     ) -> None:
-        self._clock = clock
+        self._now = now
         self._per_team = per_team
         self._per_second = per_second
         self._last: dict[str, float] = {}
         self._recent: deque[float] = deque()
 
     def take(self, team_id: str) -> bool:
-        now = self._clock.now()
+        now = self._now()
         while self._recent and now - self._recent[0] >= 1.0:
             self._recent.popleft()
         last = self._last.get(team_id)
-        if last is not None and 0 <= now - last < self._per_team:
+        if last is not None and now - last < self._per_team:
             return False
         if len(self._recent) >= self._per_second:
             return False
         self._recent.append(now)
         self._last[team_id] = now
         if len(self._last) > _MAX_TRACKED_TEAMS:  # only recent teams matter
-            self._last = {t: at for t, at in self._last.items() if 0 <= now - at < self._per_team}
+            self._last = {t: at for t, at in self._last.items() if now - at < self._per_team}
         return True
 
 

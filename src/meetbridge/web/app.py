@@ -265,7 +265,7 @@ def create_app(
             CommandTokenCheck(
                 components.state,
                 None if components.chat is None else components.chat.setup.registered_token,
-                LookupBudget(components.core.clock),
+                LookupBudget(),
             ),
             components.interactions,
             components.buttons,

@@ -47,7 +47,7 @@ def checker(
     record: MattermostRecord | None, clock: ManualClock
 ) -> tuple[CommandTokenCheck, SharedState]:
     state = SharedState(cast(Database, None), cast(SecretBox, None), clock)
-    return CommandTokenCheck(state, record, LookupBudget(clock)), state
+    return CommandTokenCheck(state, record, LookupBudget(clock.now)), state
 
 
 async def test_a_known_token_is_accepted_without_asking_mattermost() -> None:
