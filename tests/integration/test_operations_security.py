@@ -39,7 +39,9 @@ def sqlite_config(tmp_path: Path, **overrides: object) -> ServiceConfig:
 @pytest.fixture
 async def guarded(tmp_path: Path) -> AsyncIterator[RunningApp]:
     """meetbridge with MEETBRIDGE_METRICS_TOKEN set."""
-    app = create_app(sqlite_config(tmp_path, metrics_token=METRICS_TOKEN), auto_migrate=True)
+    app = create_app(
+        sqlite_config(tmp_path, metrics_token=METRICS_TOKEN), auto_migrate=True, background=False
+    )
     async with running(app) as service:
         yield service
 
@@ -91,7 +93,9 @@ async def test_metrics_answer_the_right_bearer_token(guarded: RunningApp) -> Non
 
 
 async def test_metrics_stay_open_when_no_token_is_configured(tmp_path: Path) -> None:
-    async with running(create_app(sqlite_config(tmp_path), auto_migrate=True)) as service:
+    async with running(
+        create_app(sqlite_config(tmp_path), auto_migrate=True, background=False)
+    ) as service:
         response = await service.http.get("/metrics")
     assert response.status_code == 200
     assert "meetbridge_" in response.text
@@ -105,12 +109,18 @@ async def test_healthz_needs_no_token_and_says_only_whether_it_is_up(
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-def test_the_metrics_token_is_read_from_a_file(tmp_path: Path) -> None:
+def test_the_metrics_token_is_read_from_the_file_the_variable_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     token_file = tmp_path / "metrics.token"
     token_file.write_text(METRICS_TOKEN + "\n")
-    config = sqlite_config(tmp_path, metrics_token_file=token_file)
-    assert load_metrics_token(config) == METRICS_TOKEN.encode()
-    assert load_metrics_token(sqlite_config(tmp_path)) is None
+    monkeypatch.setenv("MEETBRIDGE_METRICS_TOKEN_FILE", str(token_file))
+    assert load_metrics_token(load_config()) == METRICS_TOKEN.encode()
+    monkeypatch.delenv("MEETBRIDGE_METRICS_TOKEN_FILE")
+    monkeypatch.setenv("MEETBRIDGE_METRICS_TOKEN", METRICS_TOKEN)
+    assert load_metrics_token(load_config()) == METRICS_TOKEN.encode()
+    monkeypatch.delenv("MEETBRIDGE_METRICS_TOKEN")
+    assert load_metrics_token(load_config()) is None
 
 
 @pytest.mark.parametrize(
@@ -202,7 +212,7 @@ async def test_the_key_storage_warning_is_logged_at_start(tmp_path: Path) -> Non
         data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'meetbridge.db'}"
     )
     with capture_logs() as logs:
-        async with running(create_app(config, auto_migrate=True)):
+        async with running(create_app(config, auto_migrate=True, background=False)):
             pass
     warnings = [entry for entry in logs if entry["event"] == "secret_key.storage"]
     assert warnings, logs
