@@ -370,6 +370,41 @@ async def test_going_offline_while_the_media_call_is_set_up_reconnects_and_rejoi
     assert len(node.participants) == 1  # the lost call's participant was released
 
 
+async def test_a_lost_call_whose_node_stays_away_ends_in_a_failure_with_retry(
+    page: Page, context: BrowserContext, served: Served, node: ConferencingNode
+) -> None:
+    """Rejoining by itself is bounded: with the network back but the node gone, the page says
+    why after a few rejoins, and Retry works once the node is back."""
+    node.calls_delay = 2.0
+    await node.start()
+    url, _ = await meeting_link(served, node)
+    await page.goto(url)
+    state = page.locator("#mb-status")
+    await expect(state).to_have_text("Waiting for others to join", timeout=TIMEOUT)
+    await node.wait_for("/calls")
+    async with page.expect_event(
+        "console", lambda message: re.search(r"'(ack|call)' threw", message.text) is not None
+    ):
+        await context.set_offline(True)
+    await expect(state).to_have_text("Reconnecting…")
+    await node.stop()
+    await context.set_offline(False)
+    await expect(state).to_have_text("Could not join the meeting", timeout=20_000)
+    await expect(page.get_by_role("alert")).to_contain_text("cannot be reached")
+    retry = page.get_by_role("button", name="Retry")
+    await expect(retry).to_be_focused()
+    # The automatic rejoins found the node gone: only the first request_token reached it.
+    assert len(node.requests_to("request_token")) == 1
+
+    node.calls_delay = 0.0
+    await node.start()
+    await retry.click()
+    await joined(page)
+    # The call lost at first is released before the new one joins: no ghost participant.
+    assert len(node.requests_to("release_token")) == 1
+    assert len(node.participants) == 1
+
+
 async def test_waiting_for_the_host(page: Page, served: Served, node: ConferencingNode) -> None:
     node.waiting_for_host = True
     await node.start()

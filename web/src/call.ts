@@ -15,7 +15,7 @@ import {
 } from '@pexip/infinity';
 
 import type { MeetingConfig } from './config';
-import { explainEnd, explainJoinFailure, type ConnectionEvent } from './state';
+import { explainEnd, explainJoinFailure, type ConnectionEvent, type Failure } from './state';
 
 export interface ParticipantView {
     uuid: string;
@@ -116,7 +116,7 @@ export class MeetingCall {
             if (/could not|webrtc|failed|network/i.test(error)) {
                 // A network blip (e.g. the browser offline while the media call was being set up)
                 // ends the SDK's call: the page rejoins rather than showing a final failure.
-                this.lostToken = this.token;
+                this.lostToken = this.token ?? this.lostToken;
                 this.events.connection({
                     type: 'lost',
                     failure: {
@@ -189,21 +189,15 @@ export class MeetingCall {
                 ...(this.config.pin ? { pin: this.config.pin } : {}),
             });
         } catch (thrown) {
-            const failure = explainJoinFailure({ thrown }, serverName(this.config));
-            const stillLost = options.recovering && failure.kind === 'unreachable';
-            this.events.connection({ type: stillLost ? 'lost' : 'failed', failure });
+            this.reportJoinFailure(explainJoinFailure({ thrown }, serverName(this.config)), options);
             return;
         }
         if (!response || response.status !== 200) {
-            this.events.connection({
-                type: 'failed',
-                failure: explainJoinFailure(
-                    response
-                        ? { status: response.status, result: response.data.result }
-                        : { thrown: new TypeError('no answer') },
-                    serverName(this.config),
-                ),
-            });
+            // No answer at all: the SDK swallowed a network error (it ends the call itself).
+            const outcome = response
+                ? { status: response.status, result: response.data.result }
+                : { thrown: new TypeError('no answer') };
+            this.reportJoinFailure(explainJoinFailure(outcome, serverName(this.config)), options);
             return;
         }
         this.me = response.data.result.participant_uuid;
@@ -278,6 +272,12 @@ export class MeetingCall {
             this.leaving = true;
             void this.client.disconnect({ reason: 'Browser closed' });
         }
+    }
+
+    /** During an automatic rejoin, a node still out of reach means the call is still lost. */
+    private reportJoinFailure(failure: Failure, options: { recovering?: boolean }): void {
+        const stillLost = Boolean(options.recovering) && failure.kind === 'unreachable';
+        this.events.connection({ type: stillLost ? 'lost' : 'failed', failure });
     }
 
     /**
