@@ -88,7 +88,7 @@ class CommandTokenCheck:
         pending = self._pending.get(team_id)
         if pending is None:
             if not self._budget.take(team_id):
-                log.info("mattermost.command_lookup_limited", team_id=team_id)
+                log.debug("mattermost.command_lookup_limited", team_id=team_id)
                 return None
             pending = asyncio.create_task(self._look_up(team_id))
             self._pending[team_id] = pending
