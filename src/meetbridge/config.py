@@ -39,7 +39,13 @@ class ServiceConfig(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="base64 of 32 random bytes; default: generated into data_dir/secret.key"
     )
-    secret_key_file: Path | None = None
+    secret_key_file: Path | None = Field(
+        None, description="file holding the key; keep it outside data_dir (backups)"
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="bearer token /metrics requires (Prometheus authorization); default open"
+    )
+    metrics_token_file: Path | None = None
     mattermost_url: str = ""
     mattermost_public_url: str = Field(
         "", description="Mattermost's URL as browsers see it; default mattermost_url"

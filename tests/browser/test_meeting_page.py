@@ -325,7 +325,8 @@ async def test_the_connection_state_is_shown_in_words(
     await expect(state).to_have_text("Reconnecting…")
     await expect(state).to_have_attribute("data-state", "reconnecting")
     await context.set_offline(False)
-    await expect(state).to_have_text("In meeting with 1 other person")
+    # Going offline before the media call was set up loses the call: the page then rejoins.
+    await expect(state).to_have_text("In meeting with 1 other person", timeout=TIMEOUT)
 
     node.remove_participant(alex)
     await expect(state).to_have_text("Waiting for others to join", timeout=TIMEOUT)
@@ -337,6 +338,71 @@ async def test_the_connection_state_is_shown_in_words(
     await expect(page.get_by_role("alert")).to_contain_text("The meeting has ended.")
     await expect(page.get_by_role("button", name="Rejoin")).to_be_visible()
     await expect(page.get_by_role("button", name="Leave meeting")).to_be_disabled()
+
+
+async def test_going_offline_while_the_media_call_is_set_up_reconnects_and_rejoins(
+    page: Page, context: BrowserContext, served: Served, node: ConferencingNode
+) -> None:
+    """The SDK ends the whole call when its WebRTC ``calls``/``ack`` request fails. A network blip
+    during media set-up used to show "Could not join the meeting"; the page must show
+    "Reconnecting…" and rejoin by itself once the network is back, leaving no ghost behind."""
+    node.calls_delay = 2.0  # the media call is still being set up when the network drops
+    await node.start()
+    url, _ = await meeting_link(served, node)
+    await page.goto(url)
+    state = page.locator("#mb-status")
+    await expect(state).to_have_text("Waiting for others to join", timeout=TIMEOUT)
+    await node.wait_for("/calls")
+
+    async with page.expect_event(
+        "console", lambda message: re.search(r"'(ack|call)' threw", message.text) is not None
+    ):
+        await context.set_offline(True)
+    await expect(state).to_have_text("Reconnecting…")
+    await expect(state).to_have_attribute("data-state", "reconnecting")
+    await expect(page.get_by_role("alert")).to_be_hidden()
+
+    node.calls_delay = 0.0
+    await context.set_offline(False)
+    await expect(state).to_have_text("Waiting for others to join", timeout=TIMEOUT)
+    assert len(node.requests_to("request_token")) == 2
+    assert len(node.requests_to("release_token")) == 1
+    assert len(node.participants) == 1  # the lost call's participant was released
+
+
+async def test_a_lost_call_whose_node_stays_away_ends_in_a_failure_with_retry(
+    page: Page, context: BrowserContext, served: Served, node: ConferencingNode
+) -> None:
+    """Rejoining by itself is bounded: with the network back but the node gone, the page says
+    why after a few rejoins, and Retry works once the node is back."""
+    node.calls_delay = 2.0
+    await node.start()
+    url, _ = await meeting_link(served, node)
+    await page.goto(url)
+    state = page.locator("#mb-status")
+    await expect(state).to_have_text("Waiting for others to join", timeout=TIMEOUT)
+    await node.wait_for("/calls")
+    async with page.expect_event(
+        "console", lambda message: re.search(r"'(ack|call)' threw", message.text) is not None
+    ):
+        await context.set_offline(True)
+    await expect(state).to_have_text("Reconnecting…")
+    await node.stop()
+    await context.set_offline(False)
+    await expect(state).to_have_text("Could not join the meeting", timeout=20_000)
+    await expect(page.get_by_role("alert")).to_contain_text("cannot be reached")
+    retry = page.get_by_role("button", name="Retry")
+    await expect(retry).to_be_focused()
+    # The automatic rejoins found the node gone: only the first request_token reached it.
+    assert len(node.requests_to("request_token")) == 1
+
+    node.calls_delay = 0.0
+    await node.start()
+    await retry.click()
+    await joined(page)
+    # The call lost at first is released before the new one joins: no ghost participant.
+    assert len(node.requests_to("release_token")) == 1
+    assert len(node.participants) == 1
 
 
 async def test_waiting_for_the_host(page: Page, served: Served, node: ConferencingNode) -> None:

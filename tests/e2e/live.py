@@ -288,8 +288,10 @@ async def eventually(
 
 
 async def start_live(
-    world: MattermostWorld, data_dir: Any, **settings: Any
+    world: MattermostWorld, data_dir: Any, wait_for_setup: bool = True, **settings: Any
 ) -> tuple[LiveMeetbridge, uvicorn.Server, asyncio.Task[None]]:
+    """meetbridge serving; unless ``wait_for_setup`` is False, also registered in Mattermost,
+    listening to its WebSocket and pointed at a Pexip node."""
     port = free_port()
     config = ServiceConfig(
         data_dir=data_dir,
@@ -313,6 +315,8 @@ async def start_live(
     live = LiveMeetbridge(app, f"http://127.0.0.1:{port}", world)
     chat = live.components.chat
     assert chat is not None
+    if not wait_for_setup:
+        return live, server, task
     await asyncio.wait_for(chat.setup.ready.wait(), 30)
     await asyncio.wait_for(chat.websocket.connected.wait(), 30)
     await live.setting("pexip_node", "pexip.example.com")

@@ -231,6 +231,8 @@ class ConferencingNode:
         self.waiting_for_host = False
         #: Seconds request_token takes to answer (to observe the "connecting" state).
         self.token_delay = 0.0
+        #: Seconds the WebRTC ``calls`` offer takes to answer (to act while media is being set up).
+        self.calls_delay = 0.0
         self.requests: list[RecordedRequest] = []
         self.participants: dict[str, SimulatedParticipant] = {}
         self.tokens: dict[str, str] = {}  # token -> participant uuid
@@ -467,6 +469,8 @@ class ConferencingNode:
             participant = self.participants.get(parts[1])
             verb = parts[2]
             if verb == "calls" and len(parts) == 3:
+                if self.calls_delay:
+                    await asyncio.sleep(self.calls_delay)
                 offer = body.get("sdp", "") if isinstance(body, dict) else ""
                 return self._json(
                     request, 200, {"call_uuid": str(uuid_module.uuid4()), "sdp": sdp_answer(offer)}

@@ -15,7 +15,7 @@ import {
 } from '@pexip/infinity';
 
 import type { MeetingConfig } from './config';
-import { explainEnd, explainJoinFailure, type ConnectionEvent } from './state';
+import { explainEnd, explainJoinFailure, type ConnectionEvent, type Failure } from './state';
 
 export interface ParticipantView {
     uuid: string;
@@ -49,6 +49,9 @@ export interface CallEvents {
 /** Bandwidth the call asks for, in kbps (the node may lower it). */
 const BANDWIDTH_KBPS = 1264;
 
+/** How long releasing a lost call's token may delay a rejoin. */
+const RELEASE_TIMEOUT_MS = 3000;
+
 const toView = (participant: Participant, me: string | undefined): ParticipantView => ({
     uuid: participant.uuid,
     displayName: participant.displayName || participant.uri || 'Unknown participant',
@@ -74,6 +77,10 @@ export class MeetingCall {
     private joined = false;
     private leaving = false;
     private serviceType: string | undefined;
+    /** The node's token for the current call (kept fresh), to release it if the call is lost. */
+    private token: string | undefined;
+    /** The token of a call lost while the node was out of reach: released before rejoining. */
+    private lostToken: string | undefined;
 
     constructor(
         private readonly config: MeetingConfig,
@@ -107,8 +114,11 @@ export class MeetingCall {
             }
             this.joined = false;
             if (/could not|webrtc|failed|network/i.test(error)) {
+                // A network blip (e.g. the browser offline while the media call was being set up)
+                // ends the SDK's call: the page rejoins rather than showing a final failure.
+                this.lostToken = this.token ?? this.lostToken;
                 this.events.connection({
-                    type: 'failed',
+                    type: 'lost',
                     failure: {
                         kind: 'unavailable',
                         message: `The connection to the meeting was lost (${error}). Retry to join again.`,
@@ -117,6 +127,9 @@ export class MeetingCall {
             } else {
                 this.events.connection({ type: 'ended', reason: explainEnd(error), byUser: false });
             }
+        });
+        signals.onTokenRefreshed.add(({ token }) => {
+            this.token = token;
         });
         signals.onError.add(({ error }) => {
             // request_token failures are reported by join() from the answer itself.
@@ -145,13 +158,22 @@ export class MeetingCall {
         return this.me;
     }
 
-    /** Joins (or re-joins) the conference; never throws — failures become connection events. */
-    async join(stream: MediaStream, options: { startMuted: boolean; cameraOff: boolean }): Promise<void> {
+    /**
+     * Joins (or re-joins) the conference; never throws — failures become connection events.
+     * `recovering` marks an automatic rejoin after a lost call: an unreachable node is then
+     * reported as the call still being lost, not as a final failure.
+     */
+    async join(
+        stream: MediaStream,
+        options: { startMuted: boolean; cameraOff: boolean; recovering?: boolean },
+    ): Promise<void> {
         this.leaving = false;
         this.joined = false;
         this.me = undefined;
         this.serviceType = undefined;
-        this.events.connection({ type: 'join' });
+        this.token = undefined;
+        this.events.connection({ type: 'join', recovering: Boolean(options.recovering) });
+        await this.releaseLostToken();
         let response: Awaited<ReturnType<InfinityClient['call']>>;
         try {
             response = await this.client.call({
@@ -167,25 +189,19 @@ export class MeetingCall {
                 ...(this.config.pin ? { pin: this.config.pin } : {}),
             });
         } catch (thrown) {
-            this.events.connection({
-                type: 'failed',
-                failure: explainJoinFailure({ thrown }, serverName(this.config)),
-            });
+            this.reportJoinFailure(explainJoinFailure({ thrown }, serverName(this.config)), options);
             return;
         }
         if (!response || response.status !== 200) {
-            this.events.connection({
-                type: 'failed',
-                failure: explainJoinFailure(
-                    response
-                        ? { status: response.status, result: response.data.result }
-                        : { thrown: new TypeError('no answer') },
-                    serverName(this.config),
-                ),
-            });
+            // No answer at all: the SDK swallowed a network error (it ends the call itself).
+            const outcome = response
+                ? { status: response.status, result: response.data.result }
+                : { thrown: new TypeError('no answer') };
+            this.reportJoinFailure(explainJoinFailure(outcome, serverName(this.config)), options);
             return;
         }
         this.me = response.data.result.participant_uuid;
+        this.token = response.data.result.token;
         this.serviceType = response.data.result.current_service_type;
         this.joined = true;
         this.events.connection({ type: 'joined' });
@@ -255,6 +271,34 @@ export class MeetingCall {
         if (this.joined) {
             this.leaving = true;
             void this.client.disconnect({ reason: 'Browser closed' });
+        }
+    }
+
+    /** During an automatic rejoin, a node still out of reach means the call is still lost. */
+    private reportJoinFailure(failure: Failure, options: { recovering?: boolean }): void {
+        const stillLost = Boolean(options.recovering) && failure.kind === 'unreachable';
+        this.events.connection({ type: stillLost ? 'lost' : 'failed', failure });
+    }
+
+    /**
+     * Releases the token of a call lost to the network, so that the node drops that participant
+     * now rather than when the token expires (others would otherwise see us twice).
+     */
+    private async releaseLostToken(): Promise<void> {
+        const token = this.lostToken;
+        if (!token) {
+            return;
+        }
+        const alias = encodeURIComponent(this.config.alias);
+        try {
+            await fetch(`${this.config.host}/api/client/v2/conferences/${alias}/release_token`, {
+                method: 'POST',
+                headers: { token },
+                signal: AbortSignal.timeout(RELEASE_TIMEOUT_MS),
+            });
+            this.lostToken = undefined; // any answer will do: the node knows, or never knew it
+        } catch {
+            // Still out of reach: try again before the next rejoin (the token expires anyway).
         }
     }
 

@@ -23,6 +23,7 @@ import {
     initialConnection,
     initialLayout,
     reduceConnection,
+    recoveryFor,
     reduceLayout,
     type ConnectionEvent,
     type ConnectionState,
@@ -30,6 +31,9 @@ import {
     type LayoutState,
 } from './state';
 import { MeetingView, openPresentationWindow } from './ui';
+
+/** Pause before an automatic rejoin while online, doubled for each further one. */
+const REJOIN_DELAY_MS = 1000;
 
 class MeetingPage {
     private connection: ConnectionState = initialConnection;
@@ -40,6 +44,11 @@ class MeetingPage {
     private screen: MediaStream | null = null;
     private presentationStream: MediaStream | null = null;
     private closePopOut: (() => void) | null = null;
+    /** Automatic rejoins since the call was lost (reset once joined). */
+    private rejoins = 0;
+    private rejoinTimer: number | undefined;
+    /** A join is under way: recovery waits for its outcome rather than starting a second one. */
+    private joining = false;
     private readonly media = new LocalMedia();
     private readonly view: MeetingView;
     private readonly call: MeetingCall;
@@ -107,7 +116,10 @@ class MeetingPage {
         this.renderLayout();
 
         window.addEventListener('offline', () => this.updateConnection({ type: 'offline' }));
-        window.addEventListener('online', () => this.updateConnection({ type: 'online' }));
+        window.addEventListener('online', () => {
+            this.updateConnection({ type: 'online' });
+            this.recover(true);
+        });
         window.addEventListener('pagehide', () => this.call.leaveOnUnload());
     }
 
@@ -125,20 +137,73 @@ class MeetingPage {
         await this.join();
     }
 
-    private async join(): Promise<void> {
+    private async join(recovering = false): Promise<void> {
+        window.clearTimeout(this.rejoinTimer);
+        this.rejoinTimer = undefined;
+        if (!recovering) {
+            this.rejoins = 0;
+        }
         this.closePopOut?.();
         this.closePopOut = null;
         this.stopSharing();
         this.layout = initialLayout;
         this.renderLayout();
-        await this.call.join(this.media.stream, {
-            startMuted: this.micMuted,
-            cameraOff: this.cameraOff,
-        });
+        this.joining = true;
+        try {
+            await this.call.join(this.media.stream, {
+                startMuted: this.micMuted,
+                cameraOff: this.cameraOff,
+                recovering,
+            });
+        } finally {
+            this.joining = false;
+        }
         this.view.focusRetry();
+        this.recover(); // a rejoin that found the node still out of reach tries again, or waits
+    }
+
+    /**
+     * Brings a lost call back: waits for the network while the browser is offline (the 'online'
+     * event calls this again), otherwise rejoins a few times, then shows why the call was lost.
+     * When the network has just come back, the rejoin starts at once.
+     */
+    private recover(networkBack = false): void {
+        if (this.joining) {
+            return;
+        }
+        if (this.rejoinTimer !== undefined) {
+            if (!networkBack) {
+                return;
+            }
+            window.clearTimeout(this.rejoinTimer);
+            this.rejoinTimer = undefined;
+        }
+        switch (recoveryFor(this.connection, navigator.onLine, this.rejoins)) {
+            case 'rejoin': {
+                const delay = networkBack ? 0 : REJOIN_DELAY_MS * 2 ** this.rejoins;
+                this.rejoins += 1;
+                this.rejoinTimer = window.setTimeout(() => {
+                    this.rejoinTimer = undefined;
+                    // Offline again in the meantime: wait for 'online' instead.
+                    if (recoveryFor(this.connection, navigator.onLine, 0) === 'rejoin') {
+                        void this.join(true);
+                    }
+                }, delay);
+                return;
+            }
+            case 'give-up':
+                this.updateConnection({ type: 'give-up' });
+                this.view.focusRetry();
+                return;
+            case 'wait-for-network':
+            case 'none':
+                return;
+        }
     }
 
     private async leave(): Promise<void> {
+        window.clearTimeout(this.rejoinTimer);
+        this.rejoinTimer = undefined;
         this.stopSharing();
         this.closePopOut?.();
         this.closePopOut = null;
@@ -152,6 +217,11 @@ class MeetingPage {
         this.view.renderConnection(this.connection);
         if (!inCall(this.connection) && event.type !== 'join' && this.layout.presentation !== 'none') {
             this.updateLayout({ type: 'presentation-stopped' });
+        }
+        if (event.type === 'joined') {
+            this.rejoins = 0;
+        } else if (event.type === 'lost') {
+            this.recover();
         }
     }
 

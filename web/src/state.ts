@@ -36,12 +36,17 @@ export interface ConnectionState {
     /** The media connection is being restored. */
     mediaReconnecting: boolean;
     failure: Failure | null;
+    /**
+     * The call was lost to a network or media problem (the node may be fine): the page rejoins
+     * by itself, and this failure is shown only if that does not work out.
+     */
+    lost: Failure | null;
     /** Set once the meeting is over for us; `byUser` when we left ourselves. */
     ended: { reason: string; byUser: boolean } | null;
 }
 
 export type ConnectionEvent =
-    | { type: 'join' }
+    | { type: 'join'; recovering?: boolean }
     | { type: 'joined' }
     | { type: 'participants'; others: number }
     | { type: 'waiting-for-host'; waiting: boolean }
@@ -50,6 +55,8 @@ export type ConnectionEvent =
     | { type: 'media-reconnecting' }
     | { type: 'media-reconnected' }
     | { type: 'failed'; failure: Failure }
+    | { type: 'lost'; failure: Failure }
+    | { type: 'give-up' }
     | { type: 'ended'; reason: string; byUser: boolean };
 
 export const initialConnection: ConnectionState = {
@@ -60,6 +67,7 @@ export const initialConnection: ConnectionState = {
     offline: false,
     mediaReconnecting: false,
     failure: null,
+    lost: null,
     ended: null,
 };
 
@@ -71,10 +79,16 @@ export const reduceConnection = (
 ): ConnectionState => {
     switch (event.type) {
         case 'join':
-            // A new attempt forgets everything but the count (and whether we are offline).
-            return { ...initialConnection, attempt: state.attempt + 1, offline: state.offline };
+            // A new attempt forgets everything but the count, whether we are offline and, for an
+            // automatic rejoin, why the call was lost.
+            return {
+                ...initialConnection,
+                attempt: state.attempt + 1,
+                offline: state.offline,
+                lost: event.recovering ? state.lost : null,
+            };
         case 'joined':
-            return isOver(state) ? state : { ...state, joined: true };
+            return isOver(state) ? state : { ...state, joined: true, lost: null };
         case 'participants':
             return isOver(state) ? state : { ...state, others: Math.max(0, event.others) };
         case 'waiting-for-host':
@@ -90,6 +104,12 @@ export const reduceConnection = (
         case 'failed':
             // A failure after the meeting ended (e.g. a late network error) changes nothing.
             return state.ended ? state : { ...state, failure: event.failure };
+        case 'lost':
+            return isOver(state)
+                ? state
+                : { ...state, joined: false, mediaReconnecting: false, lost: event.failure };
+        case 'give-up':
+            return isOver(state) || !state.lost ? state : { ...state, failure: state.lost, lost: null };
         case 'ended':
             return isOver(state)
                 ? state
@@ -103,6 +123,9 @@ export const phaseOf = (state: ConnectionState): Phase => {
     }
     if (state.ended) {
         return 'ended';
+    }
+    if (state.lost) {
+        return 'reconnecting';
     }
     if (!state.joined) {
         return state.offline && state.attempt > 0 ? 'reconnecting' : 'connecting';
@@ -143,6 +166,25 @@ export const canRetry = (state: ConnectionState): boolean => isOver(state);
 
 /** The in-call controls work only while we are in the conference. */
 export const inCall = (state: ConnectionState): boolean => state.joined && !isOver(state);
+
+/** How many automatic rejoins are tried, while the browser is online, before giving up. */
+export const MAX_AUTOMATIC_REJOINS = 3;
+
+export type Recovery = 'wait-for-network' | 'rejoin' | 'give-up' | 'none';
+
+/**
+ * What the page does about a lost call: nothing unless the call is lost; wait while the browser
+ * is offline (however long that takes); otherwise rejoin, a few times at most.
+ */
+export const recoveryFor = (state: ConnectionState, online: boolean, rejoins: number): Recovery => {
+    if (!state.lost || isOver(state)) {
+        return 'none';
+    }
+    if (!online || state.offline) {
+        return 'wait-for-network';
+    }
+    return rejoins < MAX_AUTOMATIC_REJOINS ? 'rejoin' : 'give-up';
+};
 
 // ---------------------------------------------------------------------------------------------
 // Explaining join failures

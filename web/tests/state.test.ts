@@ -10,7 +10,9 @@ import {
     initialConnection,
     initialLayout,
     layoutView,
+    MAX_AUTOMATIC_REJOINS,
     phaseOf,
+    recoveryFor,
     reduceConnection,
     reduceLayout,
     statusText,
@@ -86,6 +88,50 @@ describe('connection state machine', () => {
         expect(phaseOf(failed)).toBe('failed');
         const ended = run({ type: 'join' }, { type: 'joined' }, { type: 'ended', reason: 'bye', byUser: true }, refused);
         expect(phaseOf(ended)).toBe('ended');
+    });
+
+    it('a call lost to the network while offline reconnects, waiting for the network', () => {
+        const lost = { type: 'lost', failure: { kind: 'unavailable', message: 'ack failed' } } as const;
+        const state = run({ type: 'join' }, { type: 'joined' }, { type: 'offline' }, lost);
+        expect(phaseOf(state)).toBe('reconnecting');
+        expect(statusText(state)).toBe('Reconnecting…');
+        expect(canRetry(state)).toBe(false);
+        expect(inCall(state)).toBe(false);
+        expect(recoveryFor(state, false, 0)).toBe('wait-for-network');
+        // The failure may be reported before the browser says it is offline.
+        const early = run({ type: 'join' }, { type: 'joined' }, lost);
+        expect(phaseOf(early)).toBe('reconnecting');
+        expect(recoveryFor(early, false, 0)).toBe('wait-for-network');
+        expect(recoveryFor(early, true, 0)).toBe('rejoin');
+    });
+
+    it('an automatic rejoin stays "reconnecting" until it joins, then forgets the loss', () => {
+        const lost = { type: 'lost', failure: { kind: 'unavailable', message: 'ack failed' } } as const;
+        const rejoining = run({ type: 'join' }, { type: 'joined' }, lost, { type: 'join', recovering: true });
+        expect(phaseOf(rejoining)).toBe('reconnecting');
+        const back = reduceConnection(rejoining, { type: 'joined' });
+        expect(phaseOf(back)).toBe('waiting');
+        expect(recoveryFor(back, true, 0)).toBe('none');
+        // A manual Retry is a fresh start.
+        expect(phaseOf(run({ type: 'join' }, lost, { type: 'join' }))).toBe('connecting');
+    });
+
+    it('gives up after a few rejoins while online, showing why the call was lost', () => {
+        const failure = { kind: 'unavailable', message: 'The connection to the meeting was lost' } as const;
+        const state = run({ type: 'join' }, { type: 'joined' }, { type: 'lost', failure });
+        expect(recoveryFor(state, true, MAX_AUTOMATIC_REJOINS - 1)).toBe('rejoin');
+        expect(recoveryFor(state, true, MAX_AUTOMATIC_REJOINS)).toBe('give-up');
+        const failed = reduceConnection(state, { type: 'give-up' });
+        expect(phaseOf(failed)).toBe('failed');
+        expect(failed.failure).toEqual(failure);
+        expect(canRetry(failed)).toBe(true);
+    });
+
+    it('a loss after the meeting ended changes nothing', () => {
+        const lost = { type: 'lost', failure: { kind: 'unavailable', message: 'late' } } as const;
+        const ended = run({ type: 'join' }, { type: 'joined' }, { type: 'ended', reason: 'bye', byUser: true }, lost);
+        expect(phaseOf(ended)).toBe('ended');
+        expect(recoveryFor(ended, true, 0)).toBe('none');
     });
 
     it('ends, by the user or by the server', () => {

@@ -97,6 +97,11 @@ class SharedState:
         if pins_repo.TOPIC in topics:
             self._pins.clear()
 
+    def remember_command_token(self, team_id: str, token: str) -> None:
+        """A token meetbridge has just been given by Mattermost, usable before the next refresh
+        (which replaces the whole map with what the database holds)."""
+        self.command_tokens = {**self.command_tokens, team_id: token}
+
     async def pins_for(self, channel_id: ChannelId) -> ChannelPins:
         """The channel's current PINs; created on first use."""
         cached = self._pins.get(channel_id)

@@ -28,10 +28,17 @@ from meetbridge.chat.mattermost.setup import MattermostSetup
 from meetbridge.chat.mattermost.websocket import WebSocketListener
 from meetbridge.clock import Clock, SystemClock
 from meetbridge.config import ServiceConfig
-from meetbridge.core import Core, load_master_key, prepare_schema
+from meetbridge.core import (
+    Core,
+    key_storage_warnings,
+    load_master_key,
+    load_metrics_token,
+    prepare_schema,
+)
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
+from meetbridge.services.command_auth import CommandTokenCheck, LookupBudget
 from meetbridge.services.confirmations import Confirmations
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
@@ -203,7 +210,13 @@ def _chat_components(
     client = MattermostClient(build_http_client(config.mattermost_url, token, transport=transport))
     directory = MattermostDirectory(client, clock, config.mattermost_lookup_timeout)
     setup = MattermostSetup(
-        client, core.database, core.box, clock, public_url, config.command_trigger
+        client,
+        core.database,
+        core.box,
+        clock,
+        public_url,
+        config.command_trigger,
+        on_command_token=state.remember_command_token,
     )
     platform = MattermostPlatform(client, buttons)
     oauth_http = httpx2.AsyncClient(
@@ -261,9 +274,15 @@ def create_app(
     )
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
-        *HealthEndpoints(components.core.database, components.metrics).routes(),
+        *HealthEndpoints(
+            components.core.database, components.metrics, load_metrics_token(config)
+        ).routes(),
         *MattermostEndpoints(
-            components.state,
+            CommandTokenCheck(
+                components.state,
+                None if components.chat is None else components.chat.setup.registered_token,
+                LookupBudget(),
+            ),
             components.interactions,
             components.buttons,
             components.confirmations,
@@ -304,6 +323,8 @@ def create_app(
         await components.inbox.start()
         if background:
             _start_background(components)
+        for problem in key_storage_warnings(config):
+            log.warning("secret_key.storage", problem=problem)
         log.info("meetbridge.started", public_url=config.effective_public_url)
         try:
             yield

@@ -1,10 +1,11 @@
 """The endpoints Mattermost calls: the /meet slash command and message-button actions.
 
-The command is accepted only with the token Mattermost issued for it in that team; a button
-click only with the HMAC meetbridge put in the button's context. Neither proves who the user is,
-so changes wait for a confirmation dialog that Mattermost shows only to that user; its
-submission comes back here with the dialog's signed, single-use state. Anything else is refused
-with a clear message and changes nothing.
+The command is accepted only with the token Mattermost issued for it in that team (checked
+against Mattermost's own record when this process does not know it yet); a button click only
+with the HMAC meetbridge put in the button's context. Neither proves who the user is, so changes
+wait for a confirmation dialog that Mattermost shows only to that user; its submission comes
+back here with the dialog's signed, single-use state. Anything else is refused with a clear
+message and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from starlette.routing import Route
 
 from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.interactions import Invocation, MeetInteractions
-from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.services.command_auth import CommandTokenCheck
 from meetbridge.services.confirmations import ConfirmationRefusedError, Confirmations
-from meetbridge.services.shared_state import SharedState
 from meetbridge.web.responses import error_response, json_response
 
 log = structlog.get_logger(__name__)
@@ -34,12 +34,12 @@ MAX_BODY = 1024 * 1024
 class MattermostEndpoints:
     def __init__(
         self,
-        state: SharedState,
+        commands: CommandTokenCheck,
         interactions: MeetInteractions,
         buttons: ActionSigner,
         confirmations: Confirmations,
     ) -> None:
-        self._state = state
+        self._commands = commands
         self._interactions = interactions
         self._buttons = buttons
         self._confirmations = confirmations
@@ -59,7 +59,7 @@ class MattermostEndpoints:
             form = _form(body.decode("utf-8", errors="replace"))
         else:
             form = {key: request.query_params[key] for key in request.query_params}
-        if not self._authorised(form, request.headers.get("authorization", "")):
+        if not await self._authorised(form, request.headers.get("authorization", "")):
             log.warning("mattermost.command_refused", team_id=form.get("team_id", "")[:26])
             return json_response(
                 {
@@ -80,14 +80,12 @@ class MattermostEndpoints:
         )
         return json_response(await self._interactions.command(invocation))
 
-    def _authorised(self, form: dict[str, str], authorization: str) -> bool:
-        expected = self._state.command_tokens.get(form.get("team_id", ""))
-        if not expected:
-            return False
+    async def _authorised(self, form: dict[str, str], authorization: str) -> bool:
         given = form.get("token", "")
         if not given and authorization.startswith("Token "):
             given = authorization[len("Token ") :]
-        return constant_time_equal(given, expected)
+        token = given.encode("utf-8", errors="replace")
+        return await self._commands.is_valid(form.get("team_id", ""), token)
 
     async def action(self, request: Request) -> Response:
         body = await request.body()

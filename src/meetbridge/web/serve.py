@@ -17,6 +17,7 @@ import signal
 import sys
 
 from meetbridge.config import ServiceConfig, load_config
+from meetbridge.core import load_master_key, load_metrics_token
 from meetbridge.web.app import MeetbridgeApp, create_app
 
 _PR_SET_PDEATHSIG = 1
@@ -25,6 +26,9 @@ _ENV_OVERRIDES = {"host": "MEETBRIDGE_HOST", "port": "MEETBRIDGE_PORT"}
 
 
 def serve_forever(config: ServiceConfig) -> None:
+    # Refuse bad key or token settings here, with a clear message, not in Granian's worker.
+    load_master_key(config)
+    load_metrics_token(config)
     if config.server == "uvicorn":
         _uvicorn(config)
     else:

@@ -9,6 +9,7 @@ Mattermost is down.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ log = structlog.get_logger(__name__)
 
 OAUTH_APP_RECORD = "mattermost_oauth_app"
 OAUTH_APP_NAME = "meetbridge"
+# A look-up made while a /meet request waits: well inside Mattermost's wait for the answer.
+COMMAND_LOOKUP_TIME_LIMIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,12 @@ class MattermostSetup:
         clock: Clock,
         public_url: str,
         trigger: str,
+        on_command_token: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``on_command_token(team_id, token)`` hears of each token as soon as it is stored, so
+        that this process accepts the command before its next shared-state refresh."""
         self._client = client
+        self._on_command_token = on_command_token
         self._database = database
         self._box = box
         self._clock = clock
@@ -141,6 +148,39 @@ class MattermostSetup:
                 command["token"],
                 self._clock.now(),
             )
+        if self._on_command_token is not None:
+            self._on_command_token(team["id"], command["token"])
+
+    async def registered_token(self, team_id: str) -> str | None:
+        """The token of meetbridge's /meet in this team as Mattermost itself records it (the
+        command may have been registered a moment ago); None when there is none or Mattermost
+        cannot say. Only a command the bot created, with this trigger and URL, counts."""
+        try:
+            if self.bot is None:
+                self.bot = await self._client.get_me()
+            commands = await self._client.request(
+                "GET",
+                "/commands",
+                params={"team_id": team_id, "custom_only": "true"},
+                time_limit=COMMAND_LOOKUP_TIME_LIMIT,
+            )
+        except MattermostError as exc:
+            log.warning("mattermost.command_lookup_failed", error=str(exc))
+            return None
+        bot_id = self.bot.get("id")
+        for command in commands if isinstance(commands, list) else []:
+            if (
+                isinstance(command, dict)
+                and bot_id
+                and command.get("creator_id") == bot_id
+                and command.get("team_id") == team_id
+                and command.get("trigger") == self.trigger
+                and command.get("url") == self.command_url
+                and isinstance(token := command.get("token"), str)
+                and token
+            ):
+                return token
+        return None
 
     async def _ensure_oauth_app(self) -> None:
         async with self._database.read() as conn:
