@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from meetbridge.chat.mattermost.oauth import MattermostOAuth, OAuthError
+from meetbridge.chat.mattermost.oauth import MattermostOAuth, OAuthCodeRefusedError, OAuthError
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
@@ -133,7 +133,9 @@ class JoinEndpoints:
             user_id = await self._oauth.user_for_code(request.query_params["code"])
             url = await self._join.issue(channel_id, user_id)
         except OAuthError as exc:
-            return message_page("Sign-in failed", str(exc), 502, retry_url=f"/meet/{channel_id}")
+            # A code Mattermost refused is the browser's bad request; anything else is upstream.
+            status = 400 if isinstance(exc, OAuthCodeRefusedError) else 502
+            return message_page("Sign-in failed", str(exc), status, retry_url=f"/meet/{channel_id}")
         except JoinRefusedError as refused:
             return _refused(refused)
         response = RedirectResponse(url, status_code=302, headers=NO_STORE)

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from meetbridge.clock import Clock
 from meetbridge.domain.tokens import TokenError
 from meetbridge.engines.zoom import webhooks
-from meetbridge.engines.zoom.api import ZoomError
+from meetbridge.engines.zoom.api import ZoomApiError, ZoomError
 from meetbridge.services.shared_state import SharedState
 from meetbridge.services.zoom import Outcome, ZoomService
 from meetbridge.store import zoom_repo
@@ -106,6 +106,12 @@ class ZoomEndpoints:
             result = await self._zoom.complete_connection(claims, params["code"])
         except ZoomError as exc:
             log.warning("zoom.connect_failed", error=str(exc))
+            if isinstance(exc, ZoomApiError) and exc.status == 400:  # a forged or reused code
+                return message_page(
+                    "Cannot connect Zoom",
+                    "Zoom did not accept this connection link. Run /meet connect again.",
+                    400,
+                )
             return message_page(
                 "Cannot connect Zoom", "Zoom did not accept the connection; please try again.", 502
             )
