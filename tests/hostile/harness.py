@@ -66,6 +66,7 @@ class Reply:
     headers: list[Header] = field(default_factory=list)
     body: bytes = b""
     error: str = ""  # the traceback of an exception that escaped the app
+    received: int = 0  # request-body bytes the app read
 
     def header(self, name: str) -> str | None:
         wanted = name.lower().encode()
@@ -124,6 +125,7 @@ async def call_asgi(app: Any, request: RawRequest) -> Reply:
     }
     pending = iter(chunks)
     index = 0
+    reply = Reply(0)
 
     async def receive() -> dict[str, Any]:
         nonlocal index
@@ -132,9 +134,8 @@ async def call_asgi(app: Any, request: RawRequest) -> Reply:
             await asyncio.sleep(0)
             return {"type": "http.disconnect"}
         index += 1
+        reply.received += len(chunk)
         return {"type": "http.request", "body": chunk, "more_body": index < len(chunks)}
-
-    reply = Reply(0)
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":

@@ -63,14 +63,6 @@ def command_form(world: World, user_id: str) -> dict[str, str]:
     }
 
 
-def _form_fields(pairs: list[tuple[str | bytes, str | bytes]]) -> dict[str, str]:
-    """What the endpoint reads: first value per name, percent-decoded as UTF-8 with replacement."""
-    from urllib.parse import parse_qs
-
-    decoded = parse_qs(form_bytes(pairs).decode(), keep_blank_values=True)
-    return {k: v[0] for k, v in decoded.items()}
-
-
 def test_the_command_refuses_or_answers_hostile_fields_with_a_valid_token(world: World) -> None:
     texts = st.one_of(st.sampled_from(COMMAND_TEXTS), hostile_text())
     users = st.sampled_from([world.member_id, world.admin_id, world.outsider_id])
@@ -82,8 +74,6 @@ def test_the_command_refuses_or_answers_hostile_fields_with_a_valid_token(world:
     ) -> None:
         valid = {**command_form(world, user), "text": text}
         pairs = form.draw(mutated_form(valid))
-        token = _form_fields(pairs).get("token", "")
-        assume(not known_holes.non_ascii(token))
         body = form_bytes(pairs)
         request = RawRequest(
             "POST",
@@ -106,10 +96,10 @@ def test_the_command_stores_nothing_without_the_command_token(world: World) -> N
         method=st.sampled_from(["POST", "GET"]),
     )
     def check(token: str, authorization: bytes | None, method: str) -> None:
-        assume(token != world.command_token and not known_holes.non_ascii(token))
+        assume(token != world.command_token)
         if authorization is not None:
             given_token = authorization.decode("latin-1").removeprefix("Token ")
-            assume(given_token.isascii() and given_token != world.command_token)
+            assume(given_token != world.command_token)
         form = form_bytes(list({**command_form(world, world.admin_id), "token": token}.items()))
         headers = [] if authorization is None else [(b"authorization", authorization)]
         if method == "GET":
