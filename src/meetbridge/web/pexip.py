@@ -150,7 +150,8 @@ class PexipEndpoints:
             await self._invalid(send, str(exc))
             return
         try:
-            await self._inbox.append(records)
+            if records:  # an empty bulk envelope: nothing to store (and no empty INSERT)
+                await self._inbox.append(records)
         except InboxUnavailableError:
             self._metrics.events_rejected.labels(SOURCE, "unavailable").inc()
             # Infinity retries with back-off: nothing is lost, the node's queue waits.
