@@ -44,6 +44,7 @@ class RawRequest:
     query: bytes = b""
     headers: Sequence[Header] = ()
     body_chunks: Sequence[bytes] = ()
+    disconnect: bool = False  # the client goes away before the body's end
 
     @property
     def body(self) -> bytes:
@@ -135,7 +136,8 @@ async def call_asgi(app: Any, request: RawRequest) -> Reply:
             return {"type": "http.disconnect"}
         index += 1
         reply.received += len(chunk)
-        return {"type": "http.request", "body": chunk, "more_body": index < len(chunks)}
+        more = index < len(chunks) or request.disconnect
+        return {"type": "http.request", "body": chunk, "more_body": more}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
