@@ -15,7 +15,9 @@ from urllib.parse import quote, urlencode
 
 import orjson
 import pytest
+from sqlalchemy import select
 
+from meetbridge.store.tables import inbox
 from tests.hostile.conftest import ZOOM_SECRET_TOKEN, World
 from tests.hostile.harness import RawRequest
 
@@ -151,9 +153,21 @@ def test_the_applier_carries_on_past_an_event_with_a_non_ascii_call_tag(world: W
         "display_name": "Mallory",
         "call_tag": f"mbu.{world.member_id}.{NON_ASCII * 24}",
     }
-    reply = world.harness.exchange(sink(world, envelope("10.9.9.10", 1, data)))
-    assert reply.status == 200
+    bad = world.harness.exchange(sink(world, envelope("10.9.9.10", 1, data)))
+    good = world.harness.exchange(sink(world, envelope("10.9.9.11", 1)))
+    assert bad.status == good.status == 200
     world.harness.run(world.components.applier.drain())
+
+    async def unapplied() -> list[str]:
+        async with world.components.core.database.read() as conn:
+            rows = await conn.execute(
+                select(inbox.c.node).where(
+                    inbox.c.node == "10.9.9.11", inbox.c.applied_at.is_(None)
+                )
+            )
+            return [row.node for row in rows]
+
+    assert world.harness.run(unapplied()) == []
 
 
 # --- item 3: the Zoom URL-validation oracle and non-finite timestamps -----------------------
