@@ -63,3 +63,13 @@ def test_the_sign_in_callback_with_the_right_code_leads_to_the_meeting(world: Wo
     )
     reply = world.harness.exchange(request)
     assert reply.status == 302 and "/join/" in (reply.header("location") or "")
+
+
+def test_a_page_number_that_int_cannot_read_gets_the_first_page(world: World) -> None:
+    # str.isdigit() accepts "²" and 5,000-digit numbers; int() refuses both (ValueError: 500).
+    cookie, _ = world.admin_session()
+    headers = ((b"cookie", f"meetbridge_admin={cookie}".encode()),)
+    for query in (b"page=%C2%B2", b"page=" + b"0" * 5000, b"ap=%C2%B2&dp=" + b"9" * 5000):
+        path = "/admin/channels" if query.startswith(b"ap") else "/admin/audit"
+        reply = world.harness.exchange(RawRequest("GET", path, query, headers))
+        assert reply.status == 200
