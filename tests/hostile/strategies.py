@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_from_bytes
 
 from hypothesis import strategies as st
 
-from tests.hostile.harness import Header, RawRequest
+from tests.hostile.harness import Header
 
 # --- scalar values ---------------------------------------------------------------------------
 
@@ -272,33 +272,6 @@ def bodies(draw: st.DrawFn, content: st.SearchStrategy[bytes]) -> list[bytes]:
 
 def extra_headers() -> st.SearchStrategy[list[Header]]:
     names = st.sampled_from(
-        [b"content-type", b"origin", b"cookie", b"x-forwarded-for", b"accept", b"user-agent"]
+        [b"content-type", b"content-length", b"origin", b"cookie", b"x-forwarded-for", b"accept"]
     )
     return st.lists(st.tuples(names, header_value), max_size=3)
-
-
-@st.composite
-def hostile_content_length(draw: st.DrawFn, body: bytes) -> list[Header]:
-    """The right Content-Length, none, or one that lies (a server would usually catch it)."""
-    choice = draw(st.sampled_from(["right", "right", "none", "lie"]))
-    if choice == "right":
-        return [(b"content-length", str(len(body)).encode())]
-    if choice == "none":
-        return []
-    lie = draw(st.sampled_from([b"0", b"-1", b"abc", b"99999999999999999999", b"1.5", b" 3"]))
-    return [(b"content-length", lie)]
-
-
-def request_with(
-    method: str,
-    path: str,
-    *,
-    query: bytes = b"",
-    headers: Sequence[Header] = (),
-    body_chunks: Sequence[bytes] = (),
-) -> RawRequest:
-    return RawRequest(method, path, query, tuple(headers), tuple(body_chunks))
-
-
-def one_of_builders(*builders: Callable[[], st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
-    return st.one_of(*(b() for b in builders))
