@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/vite.config.ts web/tsconfig.json
 MEETING_PAGE := src/meetbridge/web/static/meeting/meeting.js
 
-.PHONY: run test env lint web system-deps mattermost-build livekit-build mattermost bench help
+.PHONY: run test env lint web system-deps mattermost-build livekit-build mattermost bench help coverage
 
 help:
 	@echo "make run    install, migrate and serve on SQLite at 127.0.0.1:8787"
@@ -14,6 +14,8 @@ help:
 	@echo "make lint   ruff and mypy only"
 	@echo "make mattermost  start the tests' Mattermost server by hand (prints URL and tokens)"
 	@echo "make bench  policy and event-sink benchmarks (installs wrk)"
+	@echo "make coverage  the suite under coverage.py: line and branch figures for src/"
+	@echo "               (COVERAGE_TESTS=\"tests/unit tests/hostile\" for a quick subset)"
 
 env:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -53,6 +55,17 @@ livekit-build:
 test: env system-deps lint web mattermost-build livekit-build
 	cd web && npm test
 	$(UV) run pytest
+
+# Line and branch coverage of src/ (settings in pyproject.toml). Separate from `make test`, which
+# stays fast: tracing slows the suite down. Subprocess-run services are not measured.
+COVERAGE_TESTS ?= tests
+coverage: env system-deps web mattermost-build
+	$(UV) run coverage erase
+	$(UV) run coverage run -m pytest $(COVERAGE_TESTS); status=$$?; \
+	$(UV) run coverage report --skip-covered; \
+	$(UV) run coverage json -q -o coverage.json; \
+	$(UV) run python -m tests.support.coverage_figures coverage.json; \
+	exit $$status
 
 mattermost: env system-deps mattermost-build
 	$(UV) run python -m tests.e2e.mattermost.manual

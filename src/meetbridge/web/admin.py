@@ -466,7 +466,10 @@ async def _no_url() -> str:
 
 
 def _page_number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    # isdigit() alone lets "²" and 5,000-digit strings through to int(), which raises.
+    if not raw or len(raw) > 5 or not raw.isascii() or not raw.isdigit():
+        return 1
+    return int(raw) if 0 < int(raw) < 100_000 else 1
 
 
 def _channel_label(channel_id: str, names: dict[str, admin_repo.CatalogueEntry]) -> str:

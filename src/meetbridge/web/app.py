@@ -409,8 +409,10 @@ async def housekeep(components: Components) -> None:
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return error_response(404, f"not found: {request.url.path}")
+    # scope["path"], not request.url: building the URL decodes the raw query string as UTF-8.
+    return error_response(404, f"not found: {request.scope['path']}")
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
-    return error_response(405, f"method {request.method} not allowed on {request.url.path}")
+    path = request.scope["path"]
+    return error_response(405, f"method {request.method} not allowed on {path}")

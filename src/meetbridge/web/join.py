@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from meetbridge.chat.mattermost.oauth import MattermostOAuth, OAuthError
+from meetbridge.chat.mattermost.oauth import MattermostOAuth, OAuthCodeRefusedError, OAuthError
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.services.join import JoinRefusedError, JoinService, JoinTarget, Refusal
 from meetbridge.web.identity import JOIN_PATH, OTHER_USER, Flow, IdentityGate
@@ -111,7 +111,9 @@ class JoinEndpoints:
             else:
                 response = await self._to_meeting(ChannelId(channel), user_id)
         except OAuthError as exc:
-            return message_page("Sign-in failed", str(exc), 502, retry_url=retry)
+            # A code Mattermost refused is the browser's bad request; anything else is upstream.
+            status = 400 if isinstance(exc, OAuthCodeRefusedError) else 502
+            return message_page("Sign-in failed", str(exc), status, retry_url=retry)
         except JoinRefusedError as refused:
             return _refused(refused)
         self._identity.end_flow(response, flow)

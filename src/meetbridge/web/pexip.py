@@ -152,7 +152,8 @@ class PexipEndpoints:
             await self._invalid(send, str(exc))
             return
         try:
-            await self._inbox.append(records)
+            if records:  # an empty bulk envelope: nothing to store (and no empty INSERT)
+                await self._inbox.append(records)
         except InboxRejectedError:
             # A value the database cannot store that validation let through: this request is
             # refused on its own (retrying it would fail the same way); other nodes go on.

@@ -22,7 +22,7 @@ from meetbridge.clock import Clock
 from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.tokens import TokenError
 from meetbridge.engines.zoom import webhooks
-from meetbridge.engines.zoom.api import ZoomError
+from meetbridge.engines.zoom.api import ZoomApiError, ZoomError
 from meetbridge.services.shared_state import SharedState
 from meetbridge.services.zoom import (
     Outcome,
@@ -129,6 +129,12 @@ class ZoomEndpoints:
             return message_page("Cannot connect Zoom", str(refused), 403)
         except ZoomError as exc:
             log.warning("zoom.connect_failed", error=str(exc))
+            if isinstance(exc, ZoomApiError) and exc.status == 400:  # a forged or reused code
+                return message_page(
+                    "Cannot connect Zoom",
+                    "Zoom did not accept this connection link. Run /meet connect again.",
+                    400,
+                )
             return message_page(
                 "Cannot connect Zoom", "Zoom did not accept the connection; please try again.", 502
             )

@@ -19,6 +19,10 @@ class OAuthError(Exception):
     """Signing in did not work; the message is safe to show."""
 
 
+class OAuthCodeRefusedError(OAuthError):
+    """Mattermost refused the code the browser brought (forged, reused or expired): a 4xx."""
+
+
 class MattermostOAuth:
     def __init__(self, http: httpx2.AsyncClient, browser_url: str, setup: MattermostSetup) -> None:
         self._http = http  # base_url = Mattermost's server-side URL
@@ -54,6 +58,10 @@ class MattermostOAuth:
                     "redirect_uri": self._setup.oauth_callback_url,
                 },
             )
+            if 400 <= token_response.status_code < 500:
+                raise OAuthCodeRefusedError(
+                    "Mattermost did not accept this sign-in; open the meeting link again."
+                )
             if token_response.status_code != 200:
                 raise OAuthError("Mattermost did not accept the sign-in; please try again.")
             access_token = token_response.json().get("access_token", "")

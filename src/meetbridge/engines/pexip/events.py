@@ -116,7 +116,7 @@ def validate_body(document: Any) -> ValidatedBody:
 
 def _validate_bulk(wrapper: dict[str, Any]) -> list[dict[str, Any]]:
     _check_header(wrapper, "bulk envelope", bulk=True)
-    items = wrapper["data"]
+    items = wrapper.get("data")
     if not isinstance(items, list):
         raise EnvelopeError("bulk envelope: 'data' must be a list of envelopes")
     if len(items) > MAX_BULK_EVENTS:
