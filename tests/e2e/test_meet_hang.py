@@ -77,6 +77,10 @@ async def test_a_meeting_that_starts_and_ends_while_mattermost_hangs_gets_one_ca
         (await live.meet(mattermost.users[who], "public"))["goto_location"]
         for who in ("alice", "bob")
     ]
+    # Each browser gets Mattermost's word on who it is while Mattermost answers (links open
+    # only with it); during the freeze they join with that proof.
+    for link in links:
+        assert (await live.open_link(link)).status_code == 302
     mattermost_server.pause()
     try:
         people = [await live.join(links[0], f"hang-0-{live.since_ms}")]
@@ -100,6 +104,10 @@ async def test_a_card_mattermost_made_before_crashing_is_not_posted_again_after_
         (await live.meet(mattermost.users[who], "public"))["goto_location"]
         for who in ("alice", "bob")
     ]
+    # Each browser gets Mattermost's word on who it is while Mattermost answers (links open
+    # only with it); during the freeze they join with that proof.
+    for link in links:
+        assert (await live.open_link(link)).status_code == 302
     mattermost_server.pause()
     try:
         people = [await live.join(links[0], f"crash-0-{live.since_ms}")]

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from meetbridge.config import ServiceConfig, load_config
@@ -19,6 +20,7 @@ from meetbridge.core import (
     load_metrics_token,
 )
 from meetbridge.crypto import generate_master_key
+from meetbridge.web import app as app_module
 from meetbridge.web.app import create_app
 from tests.conftest import RunningApp, running
 
@@ -207,10 +209,15 @@ def test_a_key_file_others_can_read_is_warned_about(tmp_path: Path) -> None:
     assert "chmod 600" in warning
 
 
-async def test_the_key_storage_warning_is_logged_at_start(tmp_path: Path) -> None:
+async def test_the_key_storage_warning_is_logged_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = ServiceConfig(
         data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'meetbridge.db'}"
     )
+    # A test that ran the CLI configured structlog to cache loggers on first use, and a cached
+    # logger never reaches capture_logs: log through a fresh one.
+    monkeypatch.setattr(app_module, "log", structlog.get_logger("meetbridge.web.app"))
     with capture_logs() as logs:
         async with running(create_app(config, auto_migrate=True, background=False)):
             pass

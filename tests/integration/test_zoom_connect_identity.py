@@ -28,7 +28,7 @@ from tests.conftest import RunningApp, running
 from tests.support.mattermost_standin import MattermostStandIn, register_oauth_app
 from tests.support.zoom import ZoomSimulator
 
-ZOOM_PAGES = ("https://zoom.test", "https://zoom.example")
+ZOOM_PAGES = ("https://zoom.test", "https://us02web.zoom.test")
 
 
 class BrowserTransport(httpx2.AsyncBaseTransport):
@@ -50,7 +50,7 @@ class BrowserTransport(httpx2.AsyncBaseTransport):
 
 @pytest.fixture
 def zoom_sim() -> ZoomSimulator:
-    simulator = ZoomSimulator()
+    simulator = ZoomSimulator(join_base="https://us02web.zoom.test")  # on the configured Zoom
     simulator.add_user("alice@example.com")
     return simulator
 
