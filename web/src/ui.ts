@@ -127,7 +127,7 @@ export class MeetingView {
     private readonly handsEmpty: HTMLElement;
     private readonly hostSection: HTMLElement;
     private readonly chat: HTMLElement;
-    private readonly chatLog: HTMLOListElement;
+    private readonly chatLog: HTMLElement;
     private readonly chatForm: HTMLFormElement;
     private readonly chatInput: HTMLInputElement;
     private readonly hand: HTMLButtonElement;
@@ -668,7 +668,8 @@ export class MeetingView {
             if (shown.has(line.id)) {
                 continue;
             }
-            const item = this.doc.createElement('li');
+            const item = this.doc.createElement('p');
+            item.className = 'mb-chat-line';
             item.dataset['id'] = line.id;
             item.dataset['source'] = line.source;
             const who = this.doc.createElement('strong');
