@@ -163,6 +163,7 @@ class Meeting:
         user: str | None = None,
         start_muted: bool = False,
         identity: str | None = None,
+        init_script: str = "",
     ) -> Page:
         identity = identity or f"{name.lower()}-{uuid.uuid4().hex[:6]}"
         attributes = {"meetbridge.role": role, "meetbridge.user": user or f"user-{name.lower()}"}
@@ -205,6 +206,8 @@ class Meeting:
             ),
         )
         await page.add_init_script(RECORD_PEER_CONNECTIONS)
+        if init_script:
+            await page.add_init_script(init_script)
         await page.goto(url)
         self.pages.append(page)
         return page
@@ -486,3 +489,112 @@ async def test_the_livekit_page_has_no_serious_accessibility_violations(meeting:
     await alice.get_by_role("button", name="Speaker view").click()
     assert await serious_accessibility_violations(alice) == []
     assert await serious_accessibility_violations(bob) == []
+
+
+CONTINUOUS_TONE = """
+(() => {
+    const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+    navigator.mediaDevices.getUserMedia = async constraints => {
+        const stream = await original(constraints);
+        if (!constraints || !constraints.audio) return stream;
+        const context = new AudioContext();
+        const tone = context.createOscillator();
+        const destination = context.createMediaStreamDestination();
+        tone.frequency.value = 220;
+        tone.connect(destination);
+        tone.start();
+        void context.resume();
+        for (const track of stream.getAudioTracks()) {
+            stream.removeTrack(track);
+            track.stop();
+        }
+        stream.addTrack(destination.stream.getAudioTracks()[0]);
+        return stream;
+    };
+})();
+"""
+
+SENT_VIDEO_TRACKS = """async () => {
+    const ids = [];
+    for (const pc of window.__peerConnections || []) {
+        if (pc.connectionState === 'closed') continue;
+        for (const sender of pc.getSenders()) {
+            if (sender.track && sender.track.kind === 'video') ids.push(sender.track.id);
+        }
+    }
+    return ids;
+}"""
+
+SELF_VIEW_TRACK = "() => document.querySelector('#mb-self-view').srcObject.getVideoTracks()[0].id"
+
+
+async def test_background_blur_is_the_published_camera_and_keeps_flowing(
+    meeting: Meeting,
+) -> None:
+    alice = await meeting.open("Alice", role="host")
+    bob = await meeting.open("Bob")
+    for page in (alice, bob):
+        await in_meeting_with(page, 1)
+    camera = await alice.evaluate(SELF_VIEW_TRACK)
+
+    async def sending(track_id: str) -> bool:
+        return track_id in await alice.evaluate(SENT_VIDEO_TRACKS)
+
+    await eventually(lambda: sending(camera), 15, "Alice's camera published")
+
+    await alice.get_by_role("button", name="Devices and effects").click()
+    await alice.get_by_role("button", name="Background blur").click()
+    await expect(alice.locator("#mb-effects-message")).to_have_text(
+        "Background blur is on.", timeout=30_000
+    )
+    processed = await alice.evaluate(SELF_VIEW_TRACK)
+    assert processed != camera
+    # The processed track replaced the camera in the same publication: Bob keeps receiving.
+    await eventually(lambda: sending(processed), 15, "the blurred track published")
+    await media_flows(bob, ("video",))
+
+    await alice.get_by_role("button", name="No effect").click()
+    await expect(alice.locator("#mb-effects-message")).to_have_text("")
+    await eventually(lambda: sending(camera), 15, "the plain camera published again")
+
+
+async def test_network_loss_shows_reconnecting_and_the_session_resumes(meeting: Meeting) -> None:
+    alice = await meeting.open("Alice", role="host")
+    bob = await meeting.open("Bob")
+    for page in (alice, bob):
+        await in_meeting_with(page, 1)
+    identity = await meeting.identity_of("Bob")
+
+    await meeting.contexts[1].set_offline(True)
+    await expect(bob.locator("#mb-status")).to_have_text("Reconnecting…")
+    await expect(bob.locator("#mb-status")).to_have_attribute("data-state", "reconnecting")
+    await meeting.contexts[1].set_offline(False)
+    await in_meeting_with(bob, 1)
+    await media_flows(bob, ("audio", "video"))
+    # The same session: one Bob in the room and in Alice's roster, no ghost.
+    assert [p.identity for p in await meeting.rooms.list_participants(meeting.room)].count(
+        identity
+    ) == 1
+    await expect(alice.locator("#mb-participant-list li")).to_have_count(2)
+
+
+async def test_the_speaker_is_highlighted_and_speaker_view_features_them(
+    meeting: Meeting,
+) -> None:
+    alice = await meeting.open("Alice", role="host", start_muted=True)
+    # Chromium's fake microphone beeps briefly once a second, which LiveKit does not count as
+    # speech; Bob speaks continuously instead.
+    await meeting.open("Bob", init_script=CONTINUOUS_TONE)
+    await in_meeting_with(alice, 1)
+    bob_id = await meeting.identity_of("Bob")
+    tile = alice.locator(f".mb-tile[data-participant='{bob_id}']")
+    await expect(tile).to_have_attribute("data-speaking", "true", timeout=TIMEOUT)
+    await expect(
+        alice.locator("#mb-participant-list li", has_text="Bob").locator(".mb-tags")
+    ).to_contain_text("speaking", timeout=TIMEOUT)
+
+    layout = alice.get_by_role("button", name="Speaker view")
+    await layout.click()
+    await expect(layout).to_have_attribute("aria-pressed", "true")
+    await expect(alice.locator("#mb-tiles")).to_have_attribute("data-layout", "speaker")
+    await expect(tile).to_have_attribute("data-featured", "true")
