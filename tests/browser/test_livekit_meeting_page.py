@@ -413,6 +413,14 @@ async def test_host_controls_show_to_hosts_only_and_refusals_show_the_servers_wo
     await alice.keyboard.press("Escape")
     await expect(menu).to_have_attribute("aria-expanded", "false")
     await expect(menu).to_be_focused()
+    # The roster re-renders when anything changes (here Bob's hand): focus stays where it was.
+    hand = {"identity": bob_id, "name": "Bob", "at": int(time.time() * 1000)}
+    await meeting.send("meetbridge.hands", {"queue": [hand]})
+    await expect(alice.locator("#mb-participant-list")).to_contain_text("hand raised (1)")
+    await expect(menu).to_be_focused()
+    await expect(bob.get_by_role("button", name="Lower hand")).to_be_visible()
+    await meeting.send("meetbridge.hands", {"queue": []})
+    await expect(alice.locator("#mb-hands-empty")).to_be_visible()
 
     # A host action goes to meetbridge with the target's identity and the page's token.
     await menu.click()

@@ -385,7 +385,21 @@ export class MeetingView {
      */
     renderParticipants(people: Person[], canModerate = false): void {
         this.participantCount.textContent = String(people.length);
+        // The roster is re-rendered on every change (speaking, quality…): keep keyboard focus.
+        const focused = this.doc.activeElement;
+        const inRoster = focused instanceof HTMLElement && this.participantList.contains(focused);
+        const focusPerson = inRoster ? focused.closest<HTMLElement>('li')?.dataset['person'] : undefined;
+        const focusAction = inRoster ? (focused.dataset['action'] ?? '') : '';
         this.participantList.replaceChildren(...people.map(person => this.personItem(person, canModerate)));
+        if (focusPerson !== undefined) {
+            const item = [...this.participantList.children].find(
+                element => (element as HTMLElement).dataset['person'] === focusPerson,
+            );
+            const target = focusAction
+                ? item?.querySelector<HTMLElement>(`button[data-action="${focusAction}"]`)
+                : item?.querySelector<HTMLElement>('button.mb-menu-button');
+            target?.focus();
+        }
         if (this.openMenu && !people.some(p => p.key === this.openMenu && !p.isMe && canModerate)) {
             this.openMenu = '';
         }
