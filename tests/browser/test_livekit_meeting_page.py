@@ -164,12 +164,13 @@ class Meeting:
         start_muted: bool = False,
         identity: str | None = None,
         init_script: str = "",
+        secret: str | None = None,
     ) -> Page:
         identity = identity or f"{name.lower()}-{uuid.uuid4().hex[:6]}"
         attributes = {"meetbridge.role": role, "meetbridge.user": user or f"user-{name.lower()}"}
         token = mint(
             self.server.api_key.key,
-            self.server.api_key.secret,
+            secret or self.server.api_key.secret,
             AccessTokenRequest(
                 grant=member_grant(self.room),
                 identity=identity,
@@ -606,3 +607,57 @@ async def test_the_speaker_is_highlighted_and_speaker_view_features_them(
     await expect(layout).to_have_attribute("aria-pressed", "true")
     await expect(alice.locator("#mb-tiles")).to_have_attribute("data-layout", "speaker")
     await expect(tile).to_have_attribute("data-featured", "true")
+
+
+SENT_AUDIO_TRACKS = SENT_VIDEO_TRACKS.replace("'video'", "'audio'")
+
+
+async def test_a_microphone_chosen_in_the_meeting_is_sent_at_once(meeting: Meeting) -> None:
+    alice = await meeting.open("Alice", role="host")
+    bob = await meeting.open("Bob")
+    for page in (alice, bob):
+        await in_meeting_with(page, 1)
+    await alice.get_by_role("button", name="Devices and effects").click()
+    microphones = alice.get_by_label("Microphone", exact=True)
+    await expect(microphones.locator("option")).not_to_have_count(0)
+    options = await microphones.locator("option").evaluate_all("os => os.map(o => o.value)")
+    current = await microphones.input_value()
+    other = next((value for value in options if value and value != current), None)
+    assert other, f"Chromium's fake devices offer one microphone only: {options}"
+    before = await alice.evaluate(SENT_AUDIO_TRACKS)
+
+    await microphones.select_option(other)
+
+    async def replaced() -> bool:
+        now = await alice.evaluate(SENT_AUDIO_TRACKS)
+        return bool(now) and not set(now) & set(before)
+
+    await eventually(replaced, 15, "the new microphone's track in the sender")
+    await expect(microphones).to_have_value(other)
+    await media_flows(bob, ("audio",))
+
+
+async def test_a_participant_made_host_gets_host_controls_live(meeting: Meeting) -> None:
+    alice = await meeting.open("Alice", role="host")
+    bob = await meeting.open("Bob")
+    for page in (alice, bob):
+        await in_meeting_with(page, 1)
+    await expect(bob.get_by_role("heading", name="Host controls")).to_be_hidden()
+
+    bob_id = await meeting.identity_of("Bob")
+    await meeting.rooms.update_participant(
+        meeting.room, bob_id, attributes={"meetbridge.role": "host"}
+    )
+
+    await expect(bob.get_by_role("heading", name="Host controls")).to_be_visible(timeout=TIMEOUT)
+    await expect(bob.get_by_role("button", name="Actions for Alice")).to_be_visible()
+    await expect(alice.locator("#mb-participant-list li", has_text="Bob")).to_contain_text("host")
+
+
+async def test_a_refused_token_is_explained_without_joining(meeting: Meeting) -> None:
+    page = await meeting.open("Eve", secret="not-the-server-secret-" + "x" * 20)
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "refused this join link", timeout=TIMEOUT
+    )
+    await expect(page.locator("#mb-status")).to_have_attribute("data-state", "failed")
+    assert await meeting.rooms.list_participants(meeting.room) == []

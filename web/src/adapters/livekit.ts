@@ -293,7 +293,8 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
             refresh();
         });
         room.on(RoomEvent.Disconnected, reason => {
-            if (this.room !== room || this.leaving) {
+            // Before joining, connect() itself fails and says why (with the HTTP status).
+            if (this.room !== room || this.leaving || !this.joined) {
                 return;
             }
             this.room = null;
