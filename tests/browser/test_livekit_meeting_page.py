@@ -291,10 +291,12 @@ async def test_a_channel_meeting_starts_muted_and_the_others_see_it(meeting: Mee
     await expect(alice.locator("#mb-mic")).to_have_accessible_name("Unmute microphone")
     alice_entry = bob.locator("#mb-participant-list li", has_text="Alice")
     await expect(alice_entry).to_contain_text("muted", timeout=TIMEOUT)
+    await expect(bob.locator(".mb-tile figcaption")).to_have_text(["Alice (muted)"])
 
     await alice.locator("#mb-mic").click()
     await expect(alice.locator("#mb-mic")).to_have_accessible_name("Mute microphone")
     await expect(alice_entry).not_to_contain_text("muted", timeout=TIMEOUT)
+    await expect(bob.locator(".mb-tile figcaption")).to_have_text(["Alice"])
 
 
 async def test_server_messages_show_hands_reactions_and_chat_in_every_page(

@@ -87,6 +87,7 @@ class MeetingPage {
             connection: event => this.updateConnection(event),
             participants: list => {
                 this.participants = list;
+                this.view.describeTiles(list);
                 this.renderPeople();
                 this.renderLayout();
             },

@@ -7,7 +7,7 @@
  */
 
 import type { ControlAction } from './controls';
-import type { ChatLine, HandEntry, VideoTile } from './engine';
+import type { ChatLine, EngineParticipant, HandEntry, VideoTile } from './engine';
 import type { DeviceLists, Effect } from './media';
 import { personTags, REACTIONS, type Person } from './social';
 import {
@@ -138,6 +138,7 @@ export class MeetingView {
     private connected = false;
     private noticeTimer: number | undefined;
     private speakers: string[] = [];
+    private tileDetails = new Map<string, EngineParticipant>();
     /** The person whose host menu is open (kept across re-renders of the roster). */
     private openMenu = '';
 
@@ -575,10 +576,8 @@ export class MeetingView {
             const element = existing.get(tile.participantId) ?? this.newTile(tile.participantId);
             existing.delete(tile.participantId);
             const video = element.querySelector('video');
-            const caption = element.querySelector('figcaption');
-            if (caption) {
-                caption.textContent = tile.displayName;
-            }
+            element.dataset['name'] = tile.displayName;
+            this.describeTile(element);
             if (video && video.srcObject !== tile.stream) {
                 video.srcObject = tile.stream;
                 if (tile.stream) {
@@ -596,6 +595,28 @@ export class MeetingView {
         this.peopleEmpty.hidden = tiles.length > 0;
         this.peopleEmpty.textContent = tiles.length ? '' : 'Nobody else is here yet';
         this.renderSpeakers();
+    }
+
+    /** Muted microphone and a poor connection show on the tile too, in words. */
+    describeTiles(connections: EngineParticipant[]): void {
+        this.tileDetails = new Map(connections.map(c => [c.id, c]));
+        for (const tile of this.tiles.querySelectorAll<HTMLElement>('.mb-tile')) {
+            this.describeTile(tile);
+        }
+    }
+
+    private describeTile(tile: HTMLElement): void {
+        const detail = this.tileDetails.get(tile.dataset['participant'] ?? '');
+        const notes = [
+            detail?.isMuted ? 'muted' : '',
+            detail && (detail.quality === 'poor' || detail.quality === 'lost') ? `${detail.quality} connection` : '',
+        ].filter(Boolean);
+        tile.dataset['quality'] = detail?.quality ?? 'unknown';
+        const caption = tile.querySelector('figcaption');
+        if (caption) {
+            const name = tile.dataset['name'] ?? detail?.displayName ?? '';
+            caption.textContent = notes.length ? `${name} (${notes.join(', ')})` : name;
+        }
     }
 
     private newTile(participantId: string): HTMLElement {

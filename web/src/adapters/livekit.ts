@@ -310,8 +310,12 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
         });
     }
 
+    /** Remote streams in use by the last refresh; the others are forgotten. */
+    private used = new Set<string>();
+
     private streamFor(track: Track): MediaStream {
         const key = track.sid ?? track.mediaStreamTrack.id;
+        this.used.add(key);
         let stream = this.streams.get(key);
         if (!stream || stream.getTracks()[0] !== track.mediaStreamTrack) {
             stream = new MediaStream([track.mediaStreamTrack]);
@@ -332,9 +336,15 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
         const mine = personKey(me);
         const others = new Set(list.filter(p => !p.isMe && personKey(p) !== mine).map(personKey));
         this.events.connection({ type: 'participants', others: others.size });
+        this.used = new Set();
         this.events.tiles(remotes.map(p => this.tileOf(p)));
         this.events.remoteAudio(this.audioStreams(remotes));
         this.updatePresentation(remotes);
+        for (const key of [...this.streams.keys()]) {
+            if (!this.used.has(key)) {
+                this.streams.delete(key);
+            }
+        }
     }
 
     private tileOf(participant: RemoteParticipant): VideoTile {
@@ -365,6 +375,9 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
         const track = presenter?.getTrackPublication(Track.Source.ScreenShare)?.videoTrack;
         const key = track ? (track.sid ?? '') : '';
         if (key === this.presenting) {
+            if (track) {
+                this.streamFor(track); // still in use
+            }
             return;
         }
         this.presenting = key;
