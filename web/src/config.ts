@@ -108,8 +108,101 @@ export const parseConfig = (raw: unknown): MeetingConfig => {
     };
 };
 
-/** Reads the JSON block from the page. */
-export const readConfig = (doc: Document): MeetingConfig => {
+// ---------------------------------------------------------------------------------------------
+// The engine-neutral page config: `engine` picks the adapter ("pexip" when absent).
+
+export interface LiveKitConfig {
+    engine: 'livekit';
+    /** The SFU's WebSocket URL (wss://, or ws:// on loopback) and this participant's token. */
+    livekit: { url: string; token: string };
+    role: 'host' | 'participant';
+    /** Our LiveKit identity (one per device). */
+    identity: string;
+    displayName: string;
+    startMuted: boolean;
+    channelTitle: string;
+    conversation: boolean;
+    /** meetbridge's control API (hands, reactions, chat, host actions). */
+    controls: { url: string; token: string };
+}
+
+export type PageConfig = ({ engine: 'pexip' } & MeetingConfig) | LiveKitConfig;
+
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+
+/** An absolute URL with a secure scheme (or its plain twin on loopback, for tests and `make run`). */
+const secureUrl = (value: string, what: string, secure: string, plain: string): string => {
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        throw new ConfigError(`"${value}" is not a valid ${what} address.`);
+    }
+    if (url.protocol !== secure && !(url.protocol === plain && LOOPBACK.includes(url.hostname))) {
+        throw new ConfigError(`The ${what} must be reached over ${secure.replace(':', '')}.`);
+    }
+    return url.href.replace(/\/+$/, '');
+};
+
+const endpoint = (raw: Raw, key: string): Raw => {
+    const value = raw[key];
+    if (!isRecord(value)) {
+        throw new ConfigError(`The meeting settings have no "${key}".`);
+    }
+    return value;
+};
+
+const parseLiveKit = (raw: Raw): LiveKitConfig => {
+    const livekit = endpoint(raw, 'livekit');
+    const controls = endpoint(raw, 'controls');
+    const role = text(raw, 'role', false) || 'participant';
+    if (role !== 'host' && role !== 'participant') {
+        throw new ConfigError('The meeting setting "role" must be "host" or "participant".');
+    }
+    const controlsUrl = text(controls, 'url', true);
+    const conversation = flag(raw, 'conversation', false);
+    return {
+        engine: 'livekit',
+        livekit: {
+            url: secureUrl(text(livekit, 'url', true), 'LiveKit server', 'wss:', 'ws:'),
+            token: text(livekit, 'token', true),
+        },
+        role,
+        identity: text(raw, 'identity', true),
+        displayName: text(raw, 'displayName', true),
+        startMuted: flag(raw, 'startMuted', !conversation),
+        channelTitle: text(raw, 'channelTitle', false),
+        conversation,
+        controls: {
+            // A path on meetbridge's own origin, or an absolute https URL.
+            url: controlsUrl.startsWith('/') ? controlsUrl : secureUrl(controlsUrl, 'meetbridge control', 'https:', 'http:'),
+            token: text(controls, 'token', true),
+        },
+    };
+};
+
+/** Validates the page config for whichever engine it names. */
+export const parsePageConfig = (raw: unknown): PageConfig => {
+    if (!isRecord(raw)) {
+        throw new ConfigError('The meeting settings are missing or malformed.');
+    }
+    const engine = text(raw, 'engine', false) || 'pexip';
+    if (engine === 'livekit') {
+        return parseLiveKit(raw);
+    }
+    if (engine !== 'pexip') {
+        throw new ConfigError(`This page cannot join meetings on "${engine}".`);
+    }
+    return { engine: 'pexip', ...parseConfig(raw) };
+};
+
+/** Reads the JSON block from the page, whatever the engine. */
+export const readPageConfig = (doc: Document): PageConfig => parsePageConfig(readRaw(doc));
+
+/** Reads the JSON block from the page (Pexip). */
+export const readConfig = (doc: Document): MeetingConfig => parseConfig(readRaw(doc));
+
+const readRaw = (doc: Document): unknown => {
     const element = doc.getElementById(CONFIG_ELEMENT_ID);
     if (!element?.textContent) {
         throw new ConfigError('The meeting settings are missing from this page.');
@@ -120,5 +213,5 @@ export const readConfig = (doc: Document): MeetingConfig => {
     } catch {
         throw new ConfigError('The meeting settings on this page are not valid JSON.');
     }
-    return parseConfig(raw);
+    return raw;
 };

@@ -1,12 +1,16 @@
 /**
  * The meeting page: reads the config the server rendered, opens camera and microphone, joins
- * the Pexip conference and keeps the view in step with the connection and layout states.
+ * the meeting through the engine's adapter (Pexip or LiveKit) and keeps the view in step with
+ * the connection and layout states. Hands, reactions, chat and host actions go through
+ * meetbridge's control API when the engine has them (see engine.ts for the contract).
  */
 
 import './meeting.css';
 
-import { MeetingCall, type ParticipantView } from './call';
-import { ConfigError, readConfig, type MeetingConfig } from './config';
+import { ConfigError, readPageConfig, type PageConfig } from './config';
+import { MeetingControls, type ControlAction } from './controls';
+import type { ChatLine, EngineEvents, EngineParticipant, HandEntry, MeetingEngineAdapter, MeetingMessage } from './engine';
+import { explainLiveKitEnd } from './livekit-state';
 import {
     captureScreen,
     EffectsUnavailableError,
@@ -30,15 +34,26 @@ import {
     type LayoutEvent,
     type LayoutState,
 } from './state';
+import { addChatLine, groupRoster, ReactionLimiter, type Person } from './social';
 import { MeetingView, openPresentationWindow } from './ui';
 
 /** Pause before an automatic rejoin while online, doubled for each further one. */
 const REJOIN_DELAY_MS = 1000;
 
+const REMOVED = explainLiveKitEnd('PARTICIPANT_REMOVED').message;
+
+type AdapterFactory = (events: EngineEvents) => MeetingEngineAdapter;
+
 class MeetingPage {
     private connection: ConnectionState = initialConnection;
     private layout: LayoutState = initialLayout;
-    private participants: ParticipantView[] = [];
+    private participants: EngineParticipant[] = [];
+    private people: Person[] = [];
+    private hands: HandEntry[] = [];
+    private chat: ChatLine[] = [];
+    private speakerId = '';
+    private readonly reactions = new ReactionLimiter();
+    private readonly controls: MeetingControls | null;
     private micMuted: boolean;
     private cameraOff = false;
     private screen: MediaStream | null = null;
@@ -51,10 +66,14 @@ class MeetingPage {
     private joining = false;
     private readonly media = new LocalMedia();
     private readonly view: MeetingView;
-    private readonly call: MeetingCall;
+    private readonly call: MeetingEngineAdapter;
 
-    constructor(private readonly config: MeetingConfig) {
+    constructor(
+        private readonly config: PageConfig,
+        createAdapter: AdapterFactory,
+    ) {
         this.micMuted = config.startMuted;
+        this.controls = config.engine === 'livekit' ? new MeetingControls(config.controls) : null;
         this.view = new MeetingView(document, {
             toggleMicrophone: () => void this.toggleMicrophone(),
             toggleCamera: () => void this.toggleCamera(),
@@ -67,15 +86,30 @@ class MeetingPage {
             chooseCamera: id => void this.chooseCamera(id),
             chooseSpeaker: id => void this.chooseSpeaker(id),
             chooseEffect: effect => void this.chooseEffect(effect),
+            toggleHand: () => void this.toggleHand(),
+            react: emoji => void this.react(emoji),
+            sendChat: text => void this.control('chat', { text }),
+            hostAction: (action, ids) => void this.hostAction(action, ids),
+            meetingAction: action => void this.control(action),
         });
-        this.call = new MeetingCall(config, {
+        this.call = createAdapter({
             connection: event => this.updateConnection(event),
             participants: list => {
                 this.participants = list;
-                this.view.renderParticipants(list);
+                this.view.describeTiles(list);
+                this.renderPeople();
                 this.renderLayout();
             },
             remoteStream: stream => this.view.showRemote(stream),
+            tiles: tiles => this.view.renderTiles(tiles),
+            remoteAudio: streams => {
+                this.view.playAudio(streams);
+                if (this.speakerId) {
+                    void useSpeaker(this.view.mediaElements(), this.speakerId).catch(() => undefined);
+                }
+            },
+            activeSpeakers: ids => this.view.setActiveSpeakers(ids),
+            message: message => this.onMessage(message),
             presentationStream: stream => {
                 this.presentationStream = stream;
                 this.view.showPresentation(stream);
@@ -111,6 +145,11 @@ class MeetingPage {
             this.call.setStream(this.media.stream);
         };
         this.view.setShareSupported(supportsScreenSharing());
+        if (this.call.capabilities.meetbridgeControls) {
+            this.view.enableMeetbridgeControls(this.call.capabilities.tiles);
+            this.view.setHost(config.engine === 'livekit' && config.role === 'host');
+            this.view.setHandRaised(false);
+        }
         this.renderMedia();
         this.view.renderConnection(this.connection);
         this.renderLayout();
@@ -215,6 +254,13 @@ class MeetingPage {
     private updateConnection(event: ConnectionEvent): void {
         this.connection = reduceConnection(this.connection, event);
         this.view.renderConnection(this.connection);
+        if (event.type === 'join') {
+            this.view.setRetryAllowed(true);
+        }
+        if (event.type === 'ended' && event.reason === REMOVED) {
+            // The link still works until it expires; meetbridge decides whether they come back.
+            this.view.setRetryAllowed(false);
+        }
         if (!inCall(this.connection) && event.type !== 'join' && this.layout.presentation !== 'none') {
             this.updateLayout({ type: 'presentation-stopped' });
         }
@@ -253,14 +299,14 @@ class MeetingPage {
         this.micMuted = !this.micMuted;
         this.media.setMicMuted(this.micMuted);
         this.renderMedia();
-        await this.call.muteAudio(this.micMuted);
+        await this.call.setMicrophoneMuted(this.micMuted);
     }
 
     private async toggleCamera(): Promise<void> {
         this.cameraOff = !this.cameraOff;
         this.media.setCameraOff(this.cameraOff);
         this.renderMedia();
-        await this.call.muteVideo(this.cameraOff);
+        await this.call.setCameraOff(this.cameraOff);
     }
 
     private async toggleShare(): Promise<void> {
@@ -272,7 +318,7 @@ class MeetingPage {
             return;
         }
         try {
-            this.screen = await captureScreen();
+            this.screen = await captureScreen(this.call.capabilities.screenAudio);
         } catch (error) {
             if (!(error instanceof Error && error.name === 'NotAllowedError')) {
                 this.view.notice(explainMediaError(error, 'screen capture'));
@@ -281,7 +327,7 @@ class MeetingPage {
         }
         const [track] = this.screen.getVideoTracks();
         track?.addEventListener('ended', () => this.stopSharing());
-        this.call.present(this.screen);
+        await this.call.shareScreen(this.screen);
         this.updateLayout({ type: 'presentation-sending' });
     }
 
@@ -294,10 +340,111 @@ class MeetingPage {
         }
         this.screen = null;
         if (inCall(this.connection)) {
-            this.call.stopPresenting();
+            void this.call.shareScreen(null);
         }
         if (this.layout.presentation === 'sending') {
             this.updateLayout({ type: 'presentation-stopped' });
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Hands, reactions, chat, host actions: asked of meetbridge, answered through the engine
+
+    private get myIds(): Set<string> {
+        const mine = this.people.find(person => person.isMe);
+        return new Set(mine?.ids ?? (this.call.participantId ? [this.call.participantId] : []));
+    }
+
+    private renderPeople(): void {
+        const before = new Map(this.people.map(person => [person.key, person.displayName]));
+        this.people = groupRoster(this.participants, this.hands);
+        const me = this.people.find(person => person.isMe);
+        const isHost = Boolean(me?.isHost);
+        this.view.renderParticipants(this.people, isHost && this.controls !== null);
+        if (this.controls) {
+            this.view.setHost(isHost);
+            const own = this.call.participantId;
+            this.view.setHandRaised(Boolean(own && this.hands.some(entry => entry.identity === own)));
+            this.view.renderHands(this.hands, this.myIds);
+        }
+        if (before.size) {
+            const after = new Set(this.people.map(person => person.key));
+            for (const person of this.people) {
+                if (!before.has(person.key) && !person.isMe) {
+                    this.view.announce(`${person.displayName} joined`);
+                }
+            }
+            for (const [key, name] of before) {
+                if (!after.has(key)) {
+                    this.view.announce(`${name} left`);
+                }
+            }
+        }
+    }
+
+    private onMessage(message: MeetingMessage): void {
+        switch (message.topic) {
+            case 'meetbridge.hands': {
+                const raised = new Set(this.hands.map(entry => entry.identity));
+                this.hands = message.queue;
+                for (const entry of message.queue) {
+                    if (!raised.has(entry.identity)) {
+                        this.view.announce(`${entry.name} raised their hand`);
+                    }
+                }
+                this.renderPeople();
+                return;
+            }
+            case 'meetbridge.reaction':
+                this.view.showReaction(message.name, message.emoji);
+                return;
+            case 'meetbridge.chat':
+                this.chat = addChatLine(this.chat, message.line);
+                this.view.renderChat(this.chat);
+                return;
+            case 'meetbridge.notice':
+                this.view.notice(message.text);
+                this.view.announce(message.text);
+                if (message.kind === 'removed' || message.kind === 'ended') {
+                    this.view.setRetryAllowed(message.kind !== 'removed');
+                }
+                return;
+        }
+    }
+
+    private async control(action: ControlAction, body: Record<string, string> = {}): Promise<boolean> {
+        if (!this.controls) {
+            return false;
+        }
+        const result = await this.controls.send(action, body);
+        if (!result.ok) {
+            this.view.notice(result.error);
+        }
+        return result.ok;
+    }
+
+    private async toggleHand(): Promise<void> {
+        const own = this.call.participantId;
+        const raised = Boolean(own && this.hands.some(entry => entry.identity === own));
+        await this.control(raised ? 'lower-hand' : 'raise-hand');
+    }
+
+    private async react(emoji: string): Promise<void> {
+        if (!this.reactions.allow(Date.now())) {
+            this.view.notice('Too many reactions at once; wait a moment.');
+            return;
+        }
+        await this.control('react', { emoji });
+    }
+
+    private async hostAction(action: ControlAction, ids: string[]): Promise<void> {
+        // One request per device; the first refusal is shown and stops the rest.
+        const targets =
+            action === 'lower-hand' ? ids.filter(id => this.hands.some(entry => entry.identity === id)) : ids;
+        for (const identity of targets) {
+            if (!(await this.control(action, { identity }))) {
+                return;
+            }
         }
     }
 
@@ -356,6 +503,7 @@ class MeetingPage {
     }
 
     private async chooseSpeaker(deviceId: string): Promise<void> {
+        this.speakerId = deviceId;
         try {
             await useSpeaker(this.view.mediaElements(), deviceId);
         } catch (error) {
@@ -407,16 +555,26 @@ const fail = (message: string): void => {
     }
 };
 
-const main = (): void => {
-    let config: MeetingConfig;
+const adapterFor = async (config: PageConfig): Promise<AdapterFactory> => {
+    // Each engine's SDK is its own chunk: a Pexip page never loads livekit-client, and back.
+    if (config.engine === 'livekit') {
+        const { LiveKitAdapter } = await import('./adapters/livekit');
+        return events => new LiveKitAdapter(config, events);
+    }
+    const { PexipAdapter } = await import('./adapters/pexip');
+    return events => new PexipAdapter(config, events);
+};
+
+const main = async (): Promise<void> => {
+    let config: PageConfig;
     try {
-        config = readConfig(document);
+        config = readPageConfig(document);
     } catch (error) {
         fail(error instanceof ConfigError ? error.message : 'The meeting settings could not be read.');
         return;
     }
-    const page = new MeetingPage(config);
-    void page.start();
+    const page = new MeetingPage(config, await adapterFor(config));
+    await page.start();
 };
 
-main();
+void main();

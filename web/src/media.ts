@@ -370,6 +370,6 @@ export const useSpeaker = async (elements: HTMLMediaElement[], deviceId: string)
     );
 };
 
-/** Asks the user what to share (screen, window or tab). */
-export const captureScreen = async (): Promise<MediaStream> =>
-    navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+/** Asks the user what to share (screen, window or tab), with its sound when `audio` and allowed. */
+export const captureScreen = async (audio = false): Promise<MediaStream> =>
+    navigator.mediaDevices.getDisplayMedia({ video: true, audio });

@@ -1,11 +1,15 @@
 /**
  * The DOM: binds the server-rendered markup of meeting.html to actions, and renders state into
- * it. Every control is a real <button> (or a labelled <select>) with an accessible name; toggles
- * keep a constant name and report their state through aria-pressed / aria-expanded.
+ * it. Every control is a real <button> (or a labelled <select>) with an accessible name. A
+ * toggle either keeps a constant name and reports its state through aria-pressed/aria-expanded,
+ * or (microphone, camera, share, hand) has a name that says what pressing it will do, matching
+ * its visible text.
  */
 
-import type { ParticipantView } from './call';
+import type { ControlAction } from './controls';
+import type { ChatLine, EngineParticipant, HandEntry, VideoTile } from './engine';
 import type { DeviceLists, Effect } from './media';
+import { personTags, REACTIONS, type Person } from './social';
 import {
     canRetry,
     inCall,
@@ -28,7 +32,36 @@ export interface ViewActions {
     chooseCamera(deviceId: string): void;
     chooseSpeaker(deviceId: string): void;
     chooseEffect(effect: Effect): void;
+    toggleHand(): void;
+    react(emoji: string): void;
+    sendChat(text: string): void;
+    /** A host action on one person: sent once per device (`ids`). */
+    hostAction(action: ControlAction, ids: string[]): void;
+    /** A host action on the whole meeting. */
+    meetingAction(action: 'mute-all' | 'lower-all-hands' | 'end'): void;
 }
+
+const REACTION_NAMES: Record<string, string> = {
+    '👍': 'Thumbs up',
+    '👏': 'Applause',
+    '😂': 'Laughing',
+    '❤️': 'Heart',
+    '🎉': 'Celebration',
+    '😮': 'Surprised',
+};
+
+/** Host actions offered per person, in menu order. */
+const PERSON_ACTIONS: [ControlAction, string][] = [
+    ['mute', 'Mute'],
+    ['ask-unmute', 'Ask to unmute'],
+    ['lower-hand', 'Lower hand'],
+    ['stop-screenshare', 'Stop screen share'],
+    ['make-host', 'Make host'],
+    ['remove', 'Remove from meeting'],
+];
+
+const REACTION_SHOWN_MS = 4000;
+const MAX_REACTIONS_SHOWN = 8;
 
 const byId = <T extends HTMLElement>(doc: Document, id: string): T => {
     const element = doc.getElementById(id);
@@ -85,8 +118,29 @@ export class MeetingView {
     private readonly participantsToggle: HTMLButtonElement;
     private readonly settingsToggle: HTMLButtonElement;
     private readonly leave: HTMLButtonElement;
+    private readonly tiles: HTMLElement;
+    private readonly audio: HTMLElement;
+    private readonly reactionStream: HTMLUListElement;
+    private readonly announcer: HTMLElement;
+    private readonly handsSection: HTMLElement;
+    private readonly handList: HTMLOListElement;
+    private readonly handsEmpty: HTMLElement;
+    private readonly hostSection: HTMLElement;
+    private readonly chat: HTMLElement;
+    private readonly chatLog: HTMLElement;
+    private readonly chatForm: HTMLFormElement;
+    private readonly chatInput: HTMLInputElement;
+    private readonly hand: HTMLButtonElement;
+    private readonly reactions: HTMLElement;
+    private readonly layoutToggle: HTMLButtonElement;
+    private readonly chatToggle: HTMLButtonElement;
+    private readonly actions: ViewActions;
     private connected = false;
     private noticeTimer: number | undefined;
+    private speakers: string[] = [];
+    private tileDetails = new Map<string, EngineParticipant>();
+    /** The person whose host menu is open (kept across re-renders of the roster). */
+    private openMenu = '';
 
     constructor(doc: Document, actions: ViewActions) {
         this.doc = doc;
@@ -129,6 +183,24 @@ export class MeetingView {
         this.participantsToggle = get('mb-participants-toggle');
         this.settingsToggle = get('mb-settings-toggle');
         this.leave = get('mb-leave');
+        this.tiles = get('mb-tiles');
+        this.audio = get('mb-audio');
+        this.reactionStream = get('mb-reaction-stream');
+        this.announcer = get('mb-announce');
+        this.handsSection = get('mb-hands');
+        this.handList = get('mb-hand-list');
+        this.handsEmpty = get('mb-hands-empty');
+        this.hostSection = get('mb-host');
+        this.chat = get('mb-chat');
+        this.chatLog = get('mb-chat-log');
+        this.chatForm = get('mb-chat-form');
+        this.chatInput = get('mb-chat-input');
+        this.hand = get('mb-hand');
+        this.reactions = get('mb-reactions');
+        this.layoutToggle = get('mb-layout');
+        this.chatToggle = get('mb-chat-toggle');
+        this.actions = actions;
+        this.bindMeetbridgeControls(doc, actions);
 
         this.mic.addEventListener('click', () => actions.toggleMicrophone());
         this.cameraToggle.addEventListener('click', () => actions.toggleCamera());
@@ -157,6 +229,13 @@ export class MeetingView {
             });
         });
         doc.addEventListener('keydown', event => {
+            if (event.key === 'Escape' && this.openMenu) {
+                const person = this.openMenu;
+                this.openMenu = '';
+                this.setMenuOpen(person, false);
+                this.menuButton(person)?.focus();
+                return;
+            }
             if (event.key === 'Escape' && !this.settings.hidden) {
                 this.togglePanel(this.settingsToggle, this.settings);
                 this.settingsToggle.focus();
@@ -208,19 +287,19 @@ export class MeetingView {
         setPressed(this.swap, view.main === 'presentation' && receiving);
         this.popOut.disabled = !receiving;
         setPressed(this.popOut, layout.poppedOut);
-        setPressed(this.share, layout.presentation === 'sending');
+        this.share.dataset['active'] = String(layout.presentation === 'sending');
         setLabel(this.share, layout.presentation === 'sending' ? 'Stop sharing' : 'Share screen');
     }
 
     setMicrophoneMuted(muted: boolean, available: boolean): void {
-        setPressed(this.mic, muted);
+        this.mic.dataset['active'] = String(muted);
         setLabel(this.mic, muted ? 'Unmute' : 'Mute');
         this.mic.dataset['available'] = String(available);
     }
 
     setCameraOff(off: boolean, available: boolean): void {
-        setPressed(this.cameraToggle, off);
-        setLabel(this.cameraToggle, off ? 'Start video' : 'Stop video');
+        this.cameraToggle.dataset['active'] = String(off);
+        setLabel(this.cameraToggle, off ? 'Start camera' : 'Stop camera');
         this.cameraToggle.dataset['available'] = String(available);
         this.selfView.hidden = off || !available;
     }
@@ -301,33 +380,364 @@ export class MeetingView {
         }
     }
 
-    renderParticipants(list: ParticipantView[]): void {
-        this.participantCount.textContent = String(list.length);
-        const sorted = [...list].sort((a, b) =>
-            a.isMe === b.isMe ? a.displayName.localeCompare(b.displayName) : a.isMe ? -1 : 1,
-        );
-        this.participantList.replaceChildren(
-            ...sorted.map(p => {
+    /**
+     * The roster, one entry per person. `canModerate`: we are a host, so each other person gets
+     * a menu of host actions (meetbridge enforces the permission; the menu is a convenience).
+     */
+    renderParticipants(people: Person[], canModerate = false): void {
+        this.participantCount.textContent = String(people.length);
+        // The roster is re-rendered on every change (speaking, quality…): keep keyboard focus.
+        const focused = this.doc.activeElement;
+        const inRoster = focused instanceof HTMLElement && this.participantList.contains(focused);
+        const focusPerson = inRoster ? focused.closest<HTMLElement>('li')?.dataset['person'] : undefined;
+        const focusAction = inRoster ? (focused.dataset['action'] ?? '') : '';
+        this.participantList.replaceChildren(...people.map(person => this.personItem(person, canModerate)));
+        if (focusPerson !== undefined) {
+            const item = [...this.participantList.children].find(
+                element => (element as HTMLElement).dataset['person'] === focusPerson,
+            );
+            const target = focusAction
+                ? item?.querySelector<HTMLElement>(`button[data-action="${focusAction}"]`)
+                : item?.querySelector<HTMLElement>('button.mb-menu-button');
+            target?.focus();
+        }
+        if (this.openMenu && !people.some(p => p.key === this.openMenu && !p.isMe && canModerate)) {
+            this.openMenu = '';
+        }
+    }
+
+    private personItem(person: Person, canModerate: boolean): HTMLLIElement {
+        const item = this.doc.createElement('li');
+        item.dataset['person'] = person.key;
+        item.dataset['speaking'] = String(person.isSpeaking);
+        const name = this.doc.createElement('span');
+        name.className = 'mb-name';
+        name.textContent = person.isMe ? `${person.displayName} (you)` : person.displayName;
+        const detail = this.doc.createElement('span');
+        detail.className = 'mb-tags';
+        detail.textContent = personTags(person).join(', ');
+        item.append(name, ' ', detail);
+        if (canModerate && !person.isMe) {
+            item.append(this.hostMenu(person));
+        }
+        return item;
+    }
+
+    private hostMenu(person: Person): HTMLElement {
+        const wrapper = this.doc.createElement('div');
+        wrapper.className = 'mb-person-actions';
+        const open = this.openMenu === person.key;
+        const menuId = `mb-actions-${person.key.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+        const toggle = this.doc.createElement('button');
+        toggle.type = 'button';
+        toggle.className = 'mb-menu-button';
+        toggle.dataset['menuFor'] = person.key;
+        toggle.textContent = `Actions for ${person.displayName}`;
+        toggle.setAttribute('aria-expanded', String(open));
+        toggle.setAttribute('aria-controls', menuId);
+        toggle.addEventListener('click', () => {
+            const opening = this.openMenu !== person.key;
+            if (this.openMenu) {
+                this.setMenuOpen(this.openMenu, false);
+            }
+            this.openMenu = opening ? person.key : '';
+            this.setMenuOpen(person.key, opening);
+            if (opening) {
+                this.doc.getElementById(menuId)?.querySelector('button')?.focus();
+            }
+        });
+        const menu = this.doc.createElement('div');
+        menu.id = menuId;
+        menu.className = 'mb-person-menu';
+        menu.hidden = !open;
+        menu.setAttribute('role', 'group');
+        menu.setAttribute('aria-label', `Host actions for ${person.displayName}`);
+        for (const [action, label] of PERSON_ACTIONS) {
+            if (action === 'lower-hand' && !person.hand) {
+                continue;
+            }
+            if (action === 'stop-screenshare' && !person.isPresenting) {
+                continue;
+            }
+            if (action === 'make-host' && person.isHost) {
+                continue;
+            }
+            const button = this.doc.createElement('button');
+            button.type = 'button';
+            button.textContent = label;
+            button.dataset['action'] = action;
+            button.addEventListener('click', () => {
+                this.openMenu = '';
+                this.actions.hostAction(action, person.ids);
+            });
+            menu.append(button);
+        }
+        wrapper.append(toggle, menu);
+        return wrapper;
+    }
+
+    private menuButton(personKey: string): HTMLButtonElement | null {
+        return [...this.participantList.querySelectorAll<HTMLButtonElement>('button.mb-menu-button')].find(
+            button => button.dataset['menuFor'] === personKey,
+        ) ?? null;
+    }
+
+    private setMenuOpen(personKey: string, open: boolean): void {
+        const button = this.menuButton(personKey);
+        if (!button) {
+            return;
+        }
+        button.setAttribute('aria-expanded', String(open));
+        const menu = this.doc.getElementById(button.getAttribute('aria-controls') ?? '');
+        if (menu) {
+            menu.hidden = !open;
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // What only engines with meetbridge controls (LiveKit) show
+
+    private bindMeetbridgeControls(doc: Document, actions: ViewActions): void {
+        for (const emoji of REACTIONS) {
+            const button = doc.createElement('button');
+            button.type = 'button';
+            button.className = 'mb-reaction';
+            button.textContent = emoji;
+            button.setAttribute('aria-label', `React: ${REACTION_NAMES[emoji] ?? emoji}`);
+            button.addEventListener('click', () => actions.react(emoji));
+            this.reactions.append(button);
+        }
+        this.hand.addEventListener('click', () => actions.toggleHand());
+        this.layoutToggle.addEventListener('click', () => {
+            const speaker = this.tiles.dataset['layout'] !== 'speaker';
+            this.tiles.dataset['layout'] = speaker ? 'speaker' : 'grid';
+            setPressed(this.layoutToggle, speaker);
+            this.renderFeatured();
+        });
+        this.chatToggle.addEventListener('click', () => {
+            this.togglePanel(this.chatToggle, this.chat);
+            if (!this.chat.hidden) {
+                this.chatInput.focus();
+            }
+        });
+        this.chatForm.addEventListener('submit', event => {
+            event.preventDefault();
+            const text = this.chatInput.value.trim();
+            if (text) {
+                actions.sendChat(text);
+                this.chatInput.value = '';
+            }
+        });
+        doc.getElementById('mb-mute-all')?.addEventListener('click', () => actions.meetingAction('mute-all'));
+        doc.getElementById('mb-lower-all')?.addEventListener('click', () => actions.meetingAction('lower-all-hands'));
+        doc.getElementById('mb-end')?.addEventListener('click', () => actions.meetingAction('end'));
+    }
+
+    /** Shows hands, reactions, chat and (for tiles) the layout toggle. */
+    enableMeetbridgeControls(tiles: boolean): void {
+        this.hand.hidden = false;
+        this.reactions.hidden = false;
+        this.chatToggle.hidden = false;
+        this.handsSection.hidden = false;
+        this.layoutToggle.hidden = !tiles;
+        this.tiles.hidden = !tiles;
+        if (tiles) {
+            this.remoteVideo.hidden = true;
+        }
+    }
+
+    setHost(isHost: boolean): void {
+        this.hostSection.hidden = !isHost;
+    }
+
+    /** Raise/lower, named after what pressing it does. */
+    setHandRaised(raised: boolean): void {
+        setLabel(this.hand, raised ? 'Lower hand' : 'Raise hand');
+        this.hand.dataset['active'] = String(raised);
+    }
+
+    renderHands(queue: HandEntry[], myIds: ReadonlySet<string>): void {
+        this.handsEmpty.hidden = queue.length > 0;
+        this.handList.replaceChildren(
+            ...queue.map(entry => {
                 const item = this.doc.createElement('li');
-                item.dataset['uuid'] = p.uuid;
-                const name = this.doc.createElement('span');
-                name.className = 'mb-name';
-                name.textContent = p.isMe ? `${p.displayName} (you)` : p.displayName;
-                item.append(name);
-                const tags = [
-                    p.isHost ? 'host' : 'guest',
-                    p.isPresenting ? 'presenting' : '',
-                    p.isMuted ? 'muted' : '',
-                    p.isCameraMuted ? 'camera off' : '',
-                    p.isWaiting ? 'waiting' : '',
-                ].filter(Boolean);
-                const detail = this.doc.createElement('span');
-                detail.className = 'mb-tags';
-                detail.textContent = tags.join(', ');
-                item.append(' ', detail);
+                item.dataset['identity'] = entry.identity;
+                item.textContent = myIds.has(entry.identity) ? `${entry.name} (you)` : entry.name;
                 return item;
             }),
         );
+    }
+
+    renderTiles(tiles: VideoTile[]): void {
+        const existing = new Map(
+            [...this.tiles.querySelectorAll<HTMLElement>('.mb-tile')].map(tile => [tile.dataset['participant'] ?? '', tile]),
+        );
+        const ordered = tiles.map(tile => {
+            const element = existing.get(tile.participantId) ?? this.newTile(tile.participantId);
+            existing.delete(tile.participantId);
+            const video = element.querySelector('video');
+            element.dataset['name'] = tile.displayName;
+            this.describeTile(element);
+            if (video && video.srcObject !== tile.stream) {
+                video.srcObject = tile.stream;
+                if (tile.stream) {
+                    void video.play().catch(() => undefined);
+                }
+            }
+            video?.setAttribute('aria-label', `Video of ${tile.displayName}`);
+            element.dataset['video'] = String(tile.stream !== null);
+            return element;
+        });
+        for (const gone of existing.values()) {
+            gone.remove();
+        }
+        this.tiles.replaceChildren(...ordered);
+        this.peopleEmpty.hidden = tiles.length > 0;
+        this.peopleEmpty.textContent = tiles.length ? '' : 'Nobody else is here yet';
+        this.renderSpeakers();
+    }
+
+    /** Muted microphone and a poor connection show on the tile too, in words. */
+    describeTiles(connections: EngineParticipant[]): void {
+        this.tileDetails = new Map(connections.map(c => [c.id, c]));
+        for (const tile of this.tiles.querySelectorAll<HTMLElement>('.mb-tile')) {
+            this.describeTile(tile);
+        }
+    }
+
+    private describeTile(tile: HTMLElement): void {
+        const detail = this.tileDetails.get(tile.dataset['participant'] ?? '');
+        const notes = [
+            detail?.isMuted ? 'muted' : '',
+            detail && (detail.quality === 'poor' || detail.quality === 'lost') ? `${detail.quality} connection` : '',
+        ].filter(Boolean);
+        tile.dataset['quality'] = detail?.quality ?? 'unknown';
+        const caption = tile.querySelector('figcaption');
+        if (caption) {
+            const name = tile.dataset['name'] ?? detail?.displayName ?? '';
+            caption.textContent = notes.length ? `${name} (${notes.join(', ')})` : name;
+        }
+    }
+
+    private newTile(participantId: string): HTMLElement {
+        const figure = this.doc.createElement('figure');
+        figure.className = 'mb-tile';
+        figure.dataset['participant'] = participantId;
+        const video = this.doc.createElement('video');
+        video.autoplay = true;
+        video.playsInline = true;
+        video.muted = true; // sound comes from the audio elements
+        const caption = this.doc.createElement('figcaption');
+        figure.append(video, caption);
+        return figure;
+    }
+
+    setActiveSpeakers(ids: string[]): void {
+        this.speakers = ids;
+        this.renderSpeakers();
+    }
+
+    private renderSpeakers(): void {
+        for (const tile of this.tiles.querySelectorAll<HTMLElement>('.mb-tile')) {
+            tile.dataset['speaking'] = String(this.speakers.includes(tile.dataset['participant'] ?? ''));
+        }
+        this.renderFeatured();
+    }
+
+    /** In speaker layout, the loudest remote speaker (or the first tile) fills the stage. */
+    private renderFeatured(): void {
+        const tiles = [...this.tiles.querySelectorAll<HTMLElement>('.mb-tile')];
+        const speaking = tiles.find(tile => this.speakers.includes(tile.dataset['participant'] ?? ''));
+        const current = tiles.find(tile => tile.dataset['featured'] === 'true');
+        const featured = speaking ?? current ?? tiles[0];
+        for (const tile of tiles) {
+            tile.dataset['featured'] = String(tile === featured);
+        }
+    }
+
+    playAudio(streams: MediaStream[]): void {
+        const keep = new Set(streams);
+        for (const element of [...this.audio.querySelectorAll('audio')]) {
+            if (!keep.has(element.srcObject as MediaStream)) {
+                element.remove();
+            }
+        }
+        const playing = new Set([...this.audio.querySelectorAll('audio')].map(a => a.srcObject));
+        for (const stream of streams) {
+            if (playing.has(stream)) {
+                continue;
+            }
+            const element = this.doc.createElement('audio');
+            element.autoplay = true;
+            element.srcObject = stream;
+            this.audio.append(element);
+            element.play().catch((error: unknown) => {
+                if (error instanceof Error && error.name === 'NotAllowedError') {
+                    this.enableSound.hidden = false;
+                }
+            });
+        }
+    }
+
+    /** A reaction floats over the video for a few seconds and is announced once. */
+    showReaction(name: string, emoji: string): void {
+        const item = this.doc.createElement('li');
+        item.textContent = `${emoji} ${name}`;
+        this.reactionStream.append(item);
+        while (this.reactionStream.children.length > MAX_REACTIONS_SHOWN) {
+            this.reactionStream.firstElementChild?.remove();
+        }
+        window.setTimeout(() => item.remove(), REACTION_SHOWN_MS);
+        this.announce(`${name} reacted ${REACTION_NAMES[emoji] ?? emoji}`);
+    }
+
+    renderChat(lines: ChatLine[]): void {
+        const shown = new Set([...this.chatLog.children].map(item => (item as HTMLElement).dataset['id']));
+        const wanted = new Set(lines.map(line => line.id));
+        for (const item of [...this.chatLog.children] as HTMLElement[]) {
+            if (!wanted.has(item.dataset['id'] ?? '')) {
+                item.remove();
+            }
+        }
+        for (const line of lines) {
+            if (shown.has(line.id)) {
+                continue;
+            }
+            const item = this.doc.createElement('p');
+            item.className = 'mb-chat-line';
+            item.dataset['id'] = line.id;
+            item.dataset['source'] = line.source;
+            const who = this.doc.createElement('strong');
+            who.textContent = line.name;
+            const when = this.doc.createElement('time');
+            const date = new Date(line.at);
+            when.dateTime = date.toISOString();
+            when.textContent = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+            const text = this.doc.createElement('span');
+            text.className = 'mb-chat-text';
+            text.textContent = line.text;
+            item.append(who, ' ', when, ' ', text);
+            if (line.source === 'mattermost') {
+                item.append(' (from Mattermost)');
+            }
+            this.chatLog.append(item);
+        }
+        this.chatLog.scrollTop = this.chatLog.scrollHeight;
+    }
+
+    /** Says something to screen-reader users (joins, hands, reactions) without moving focus. */
+    announce(text: string): void {
+        const line = this.doc.createElement('p');
+        line.textContent = text;
+        this.announcer.append(line);
+        while (this.announcer.children.length > 5) {
+            this.announcer.firstElementChild?.remove();
+        }
+    }
+
+    /** After being removed, re-joining with the same link is not offered. */
+    setRetryAllowed(allowed: boolean): void {
+        this.retry.hidden = !allowed;
     }
 
     notice(message: string): void {
@@ -340,7 +750,7 @@ export class MeetingView {
 
     /** The speaker-bearing elements (for setSinkId). */
     mediaElements(): HTMLMediaElement[] {
-        return [this.remoteVideo, this.presentationVideo];
+        return [this.remoteVideo, this.presentationVideo, ...this.audio.querySelectorAll('audio')];
     }
 
     private togglePanel(button: HTMLButtonElement, panel: HTMLElement): void {
