@@ -29,6 +29,14 @@ from meetbridge.chat.mattermost.websocket import WebSocketListener
 from meetbridge.clock import Clock, SystemClock
 from meetbridge.config import ServiceConfig
 from meetbridge.core import Core, load_master_key, prepare_schema
+from meetbridge.engines.livekit.controls import MeetingControls
+from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
+from meetbridge.engines.livekit.reconcile import LiveKitReconciler
+from meetbridge.engines.livekit.translator import LiveKitTranslator
+from meetbridge.engines.pexip.engine import PexipEngine
+from meetbridge.engines.pexip.policy_service import PolicyService
+from meetbridge.engines.pexip.translator import PexipTranslator
+from meetbridge.engines.registry import EngineRegistry
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
@@ -37,7 +45,6 @@ from meetbridge.services.join import JoinService
 from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
-from meetbridge.services.policy import PolicyService
 from meetbridge.services.shared_state import SharedState
 from meetbridge.services.zoom import ZoomService
 from meetbridge.store import chat_repo, meetings_repo
@@ -46,10 +53,12 @@ from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
 from meetbridge.web.admin import AdminEndpoints
 from meetbridge.web.asgi import PrefixDispatcher
+from meetbridge.web.controls import ControlEndpoints
 from meetbridge.web.health import HealthEndpoints
 from meetbridge.web.identity import IdentityGate
 from meetbridge.web.join import JoinEndpoints
 from meetbridge.web.limits import RequestSizeLimits
+from meetbridge.web.livekit import LiveKitEndpoints
 from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
@@ -96,6 +105,9 @@ class Components:
     console: AdminConsole
     interactions: MeetInteractions
     zoom: ZoomService
+    engines: EngineRegistry
+    livekit: LiveKitEngine
+    livekit_reconciler: LiveKitReconciler
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -109,6 +121,7 @@ def build_components(
     clock: Clock | None = None,
     mattermost_transport: httpx2.AsyncBaseTransport | None = None,
     zoom_transport: httpx2.AsyncBaseTransport | None = None,
+    livekit_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Components:
     clock = clock or SystemClock()
     public_url = config.effective_public_url
@@ -123,9 +136,16 @@ def build_components(
     directory: MattermostDirectory | UnconfiguredDirectory = (
         UnconfiguredDirectory() if chat is None else chat.directory
     )
-    join = JoinService(
-        state, directory, core.database, core.links, core.call_tags, clock, public_url
+    livekit = LiveKitEngine(
+        lambda: livekit_settings(config, state), core.controls, clock, public_url, livekit_transport
     )
+    engines = EngineRegistry(
+        core.database,
+        state,
+        clock,
+        {"livekit": livekit, "pexip": PexipEngine(state, core.call_tags)},
+    )
+    join = JoinService(state, directory, core.database, core.links, clock, public_url, engines)
     outbox = None if chat is None else chat.outbox
     console = AdminConsole(core.database, core.links, directory, clock)
     zoom = ZoomService(
@@ -143,7 +163,10 @@ def build_components(
         core.database,
         state,
         core.box,
-        core.call_tags,
+        [
+            PexipTranslator(lambda: state.settings.alias_prefix, core.call_tags),
+            LiveKitTranslator(),
+        ],
         clock,
         on_meeting_events=None if chat is None else MeetingNotifier(state, clock),
         on_batch=_after_batch(metrics, outbox),
@@ -153,6 +176,7 @@ def build_components(
         metrics.inbox_depth.inc(rows)
         applier.wake()
 
+    inbox = InboxWriter(core.database, on_commit=committed)
     return Components(
         core=core,
         metrics=metrics,
@@ -160,7 +184,7 @@ def build_components(
         admin=admin,
         directory=directory,
         policy=PolicyService(state, directory, directory, core.call_tags),
-        inbox=InboxWriter(core.database, on_commit=committed),
+        inbox=inbox,
         applier=applier,
         join=join,
         buttons=buttons,
@@ -176,8 +200,12 @@ def build_components(
             public_url,
             outbox.wake if outbox is not None else (lambda: None),
             zoom,
+            engines,
         ),
         zoom=zoom,
+        engines=engines,
+        livekit=livekit,
+        livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
         chat=chat,
     )
 
@@ -215,6 +243,18 @@ def _chat_components(
         ),
         oauth_http=oauth_http,
         catalogue=CatalogueSync(client, core.database, clock),
+    )
+
+
+def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettings:
+    """The LiveKit to use: what the deployment's environment says, else the admin settings."""
+    settings = state.settings
+    env_secret = config.livekit_api_secret.get_secret_value() if config.livekit_api_secret else ""
+    return LiveKitSettings(
+        url=config.livekit_url or settings.livekit_url,
+        api_key=config.livekit_api_key or settings.livekit_api_key,
+        api_secret=env_secret or state.secrets.get("livekit_api_secret", ""),
+        max_participants=settings.livekit_max_participants,
     )
 
 
@@ -273,6 +313,15 @@ def create_app(
             identity,
             secure_cookies=config.effective_public_url.startswith("https://"),
         ).routes(),
+        *ControlEndpoints(
+            MeetingControls(components.livekit, components.core.controls, components.core.clock)
+        ).routes(),
+        *LiveKitEndpoints(
+            lambda: livekit_settings(config, components.state),
+            components.inbox,
+            components.core.database,
+            components.core.clock,
+        ).routes(),
         *AdminEndpoints(
             config,
             components.console,
@@ -315,6 +364,7 @@ def _start_background(components: Components) -> None:
         ("event-applier", components.applier.run()),
         ("shared-state", components.state.run_refresher()),
         ("housekeeping", _housekeeping(components)),
+        ("livekit-reconcile", components.livekit_reconciler.run()),
     ]
     if components.chat is not None:
         jobs += [
@@ -332,6 +382,7 @@ async def _stop(components: Components) -> None:
         task.cancel()
     await asyncio.gather(*components.tasks, return_exceptions=True)
     await components.zoom.close()
+    await components.livekit.close()
     if components.chat is not None:
         await components.chat.client.close()
         await components.chat.oauth_http.aclose()

@@ -15,6 +15,7 @@ from meetbridge.domain.commands import MeetCommand, Verb, parse_meet
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.views import describe_duration
+from meetbridge.engines.registry import TITLES, EngineRegistry
 from meetbridge.ports import Directory, DirectoryUnavailableError
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
@@ -54,6 +55,7 @@ class MeetInteractions:
         public_url: str,
         wake_outbox: Any,
         zoom: ZoomService | None = None,
+        engines: EngineRegistry | None = None,
     ) -> None:
         self._join = join
         self._admin = admin
@@ -65,6 +67,7 @@ class MeetInteractions:
         self._public_url = public_url
         self._wake_outbox = wake_outbox
         self._zoom = zoom
+        self._engines = engines
 
     # --- /meet ---------------------------------------------------------------------------
 
@@ -72,10 +75,7 @@ class MeetInteractions:
         command = parse_meet(invocation.text)
         if command.verb in (Verb.START, Verb.JOIN):
             topic = command.argument if command.verb is Verb.START else ""
-            if (
-                self._zoom is not None
-                and await self._zoom.engine_for(invocation.channel_id) == "zoom"
-            ):
+            if self._zoom is not None and await self._engine_of(invocation.channel_id) == "zoom":
                 result = await self._zoom.start(invocation.user_id, invocation.channel_id, topic)
                 return zoom_reply(
                     self._personal(result, invocation.user_id),
@@ -98,7 +98,7 @@ class MeetInteractions:
 
     async def _go(self, invocation: Invocation, topic: str) -> dict[str, Any]:
         try:
-            url = await self._join.issue(invocation.channel_id, invocation.user_id, topic)
+            url = await self._join.start(invocation.channel_id, invocation.user_id, topic)
         except JoinRefusedError as refused:
             return ephemeral(refused.detail)
         return ephemeral(
@@ -172,10 +172,10 @@ class MeetInteractions:
         )
 
     async def _engine(self, invocation: Invocation, engine: str) -> dict[str, Any]:
-        if engine not in ("zoom", "pexip", "default") or self._zoom is None:
-            return ephemeral(
-                "Use `/meet engine zoom`, `/meet engine pexip` or `/meet engine default`."
-            )
+        names = self._engines.names if self._engines is not None else ()
+        if engine not in (*names, "default"):
+            choices = ", ".join(f"`/meet engine {name}`" for name in names)
+            return ephemeral(f"Use {choices} or `/meet engine default`.")
         channel, user = invocation.channel_id, invocation.user_id
         try:
             allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
@@ -189,12 +189,18 @@ class MeetInteractions:
             return ephemeral(
                 "Only channel admins and system admins can choose this channel's engine."
             )
-        await self._zoom.set_engine(
+        if self._engines is None:
+            return ephemeral("meetbridge cannot choose engines here.")
+        await self._engines.set_engine(
             channel, None if engine == "default" else engine, f"mattermost:{user}"
         )
-        current = await self._zoom.engine_for(channel)
-        names = {"zoom": "Zoom", "pexip": "Pexip Infinity"}
-        return ephemeral(f"Meetings in this channel now use {names[current]}.")
+        current = await self._engines.engine_for(channel)
+        return ephemeral(f"Meetings in this channel now use {TITLES.get(current, current)}.")
+
+    async def _engine_of(self, channel: ChannelId) -> str:
+        if self._engines is None:
+            return "pexip"
+        return await self._engines.engine_for(channel)
 
     async def _zoom_account(self, invocation: Invocation, verb: Verb) -> dict[str, Any]:
         zoom, user = self._zoom, invocation.user_id
