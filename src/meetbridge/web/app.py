@@ -63,6 +63,7 @@ from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
 from meetbridge.web.responses import error_response
+from meetbridge.web.status import MattermostStatus, StatusEndpoints
 from meetbridge.web.zoom import ZoomEndpoints
 
 log = structlog.get_logger(__name__)
@@ -258,6 +259,18 @@ def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettin
     )
 
 
+def _mattermost_status(components: Components) -> MattermostStatus:
+    chat = components.chat
+    if chat is None:
+        return MattermostStatus(configured=False, bot=False, command=False, events=False)
+    return MattermostStatus(
+        configured=True,
+        bot=chat.setup.ready.is_set(),
+        command=bool(components.state.command_tokens),
+        events=chat.websocket.connected.is_set(),
+    )
+
+
 def _after_batch(metrics: Metrics, outbox: OutboxWorker | None) -> Callable[[BatchResult], None]:
     def after(result: BatchResult) -> None:
         metrics.inbox_depth.dec(result.total)
@@ -312,6 +325,12 @@ def create_app(
             components.core.clock,
             identity,
             secure_cookies=config.effective_public_url.startswith("https://"),
+        ).routes(),
+        *StatusEndpoints(
+            components.engines,
+            components.livekit,
+            components.state,
+            lambda: _mattermost_status(components),
         ).routes(),
         *ControlEndpoints(
             MeetingControls(components.livekit, components.core.controls, components.core.clock)

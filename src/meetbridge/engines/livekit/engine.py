@@ -10,6 +10,7 @@ participants itself and refuses with a sentence; rooms are created here, never a
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -249,6 +250,14 @@ class LiveKitEngine:
                 f"This meeting is full ({limit} participants at most); try again when someone "
                 "leaves."
             )
+
+    async def reachable(self) -> bool:
+        """Whether the server answers the server API with these credentials."""
+        try:
+            await asyncio.wait_for(self.rooms().list_rooms(["meetbridge-status-check"]), 3.0)
+        except (LiveKitError, EngineUnavailableError, TimeoutError):
+            return False
+        return True
 
     async def is_removed(self, channel_id: ChannelId, user_id: UserId) -> bool:
         rooms = await self.rooms().list_rooms([room_name(channel_id)])
