@@ -180,3 +180,23 @@ async def test_anyone_raises_a_hand_and_reactions_are_rate_limited(
         429,
     ]
     assert (await act(service, bob, "react", emoji="x" * 17)).status_code == 400
+
+
+async def test_a_system_admin_may_take_host_and_end_the_meeting(
+    service: RunningApp,
+    mattermost: MattermostStandIn,
+    meeting: tuple[str, Device, Device, SignallingParticipant],
+    livekit_server: LiveKitServer,
+    room_service: RoomService,
+) -> None:
+    channel, _, _, bob_socket = meeting
+    admin = mattermost.add_user("sysadmin", roles="system_user system_admin")
+    admins = await join(service, channel, admin)
+    assert admins.identity.startswith(f"{admin}.")
+    async with SignallingParticipant(livekit_server.ws_url, admins.livekit_token):
+        taken = await act(service, admins, "make-host", identity=admins.identity)
+        assert taken.status_code == 200, taken.text
+        mine = await room_service.get_participant(f"mb-{channel}", admins.identity)
+        assert mine.attributes["meetbridge.role"] == "host"
+        assert (await act(service, admins, "end")).status_code == 200
+    assert await bob_socket.closed_by_server()

@@ -333,7 +333,12 @@ def create_app(
             lambda: _mattermost_status(components),
         ).routes(),
         *ControlEndpoints(
-            MeetingControls(components.livekit, components.core.controls, components.core.clock)
+            MeetingControls(
+                components.livekit,
+                components.core.controls,
+                components.core.clock,
+                components.directory,
+            )
         ).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),

@@ -33,6 +33,7 @@ from meetbridge.engines.livekit.engine import (
 )
 from meetbridge.engines.livekit.models import Participant
 from meetbridge.engines.livekit.rooms import LiveKitError, LiveKitNotFoundError, RoomService
+from meetbridge.ports import DirectoryUnavailableError, UserDirectory
 
 log = structlog.get_logger(__name__)
 
@@ -81,8 +82,11 @@ Action = Callable[["MeetingControls", Caller, Mapping[str, Any]], Awaitable[None
 
 
 class MeetingControls:
-    def __init__(self, engine: LiveKitEngine, tokens: TokenCodec, clock: Clock) -> None:
+    def __init__(
+        self, engine: LiveKitEngine, tokens: TokenCodec, clock: Clock, users: UserDirectory
+    ) -> None:
         self._engine = engine
+        self._users = users
         self._tokens = tokens
         self._clock = clock
         self._hands: dict[str, list[Hand]] = {}  # by room
@@ -115,7 +119,7 @@ class MeetingControls:
         if me is None or await self._engine.is_removed(caller.channel_id, caller.user_id):
             raise ControlRefusedError(403, "You are not in this meeting.")
         caller = Caller(caller.channel_id, caller.user_id, caller.identity, me.name)
-        if action in HOST_ONLY and not await self._is_host(rooms, caller):
+        if action in HOST_ONLY and not await self._may_host(rooms, caller):
             raise ControlRefusedError(403, "Only the meeting's host can do this.")
         try:
             await handler(self, caller, body)
@@ -124,6 +128,16 @@ class MeetingControls:
         except LiveKitError as exc:
             log.warning("livekit.control_failed", action=action, error=str(exc))
             raise ControlRefusedError(503, "LiveKit cannot be reached right now.") from exc
+
+    async def _may_host(self, rooms: RoomService, caller: Caller) -> bool:
+        """The host, or a system admin (who may take host: make-host on themselves)."""
+        if await self._is_host(rooms, caller):
+            return True
+        try:
+            user = await self._users.user_now(caller.user_id)  # a role that grants: ask now
+        except DirectoryUnavailableError:
+            return False
+        return user is not None and user.is_system_admin
 
     async def _is_host(self, rooms: RoomService, caller: Caller) -> bool:
         rooms_listed = await rooms.list_rooms([caller.room])
