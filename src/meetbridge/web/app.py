@@ -306,6 +306,9 @@ def create_app(
         components.core.clock,
         secure=config.effective_public_url.startswith("https://"),
     )
+    controls = MeetingControls(
+        components.livekit, components.core.controls, components.core.clock, components.directory
+    )
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         *HealthEndpoints(components.core.database, components.metrics).routes(),
@@ -332,19 +335,13 @@ def create_app(
             components.state,
             lambda: _mattermost_status(components),
         ).routes(),
-        *ControlEndpoints(
-            MeetingControls(
-                components.livekit,
-                components.core.controls,
-                components.core.clock,
-                components.directory,
-            )
-        ).routes(),
+        *ControlEndpoints(controls).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),
             components.inbox,
             components.core.database,
             components.core.clock,
+            on_joined=controls.welcome,
         ).routes(),
         *AdminEndpoints(
             config,

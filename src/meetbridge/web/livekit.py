@@ -9,7 +9,7 @@ translator.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import structlog
 from starlette.requests import Request
@@ -17,9 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from meetbridge.clock import Clock
-from meetbridge.engines.livekit.engine import LiveKitSettings
+from meetbridge.engines.livekit.engine import LiveKitSettings, channel_of_room
 from meetbridge.engines.livekit.translator import NODE, SOURCE
-from meetbridge.engines.livekit.webhooks import WebhookRefusal, verify_webhook
+from meetbridge.engines.livekit.webhooks import EventKind, WebhookRefusal, verify_webhook
 from meetbridge.store import zoom_repo
 from meetbridge.store.database import Database
 from meetbridge.store.inbox import InboxRecord, InboxUnavailableError, InboxWriter
@@ -37,7 +37,9 @@ class LiveKitEndpoints:
         inbox: InboxWriter,
         database: Database,
         clock: Clock,
+        on_joined: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
+        self._on_joined = on_joined
         self._settings = settings
         self._inbox = inbox
         self._database = database
@@ -65,7 +67,18 @@ class LiveKitEndpoints:
         except InboxUnavailableError:
             await self._forget(event.id)  # so that LiveKit's retry is taken
             return error_response(503, "meetbridge cannot store events right now")
+        if event.kind is EventKind.PARTICIPANT_JOINED and event.room and event.participant:
+            await self._welcome(event.room.name, event.participant.identity)
         return json_response({"status": "stored"})
+
+    async def _welcome(self, room: str, identity: str) -> None:
+        # Best effort: the event is stored; a page without the hands queue still works.
+        if self._on_joined is None or channel_of_room(room) is None:
+            return
+        try:
+            await self._on_joined(room, identity)
+        except Exception as exc:
+            log.warning("livekit.welcome_failed", error=str(exc))
 
     async def _first_time(self, event_id: str, now: float) -> bool:
         async with self._database.transaction() as conn:

@@ -44,7 +44,7 @@ HANDS, REACTION, CHAT, NOTICE = (
     "meetbridge.notice",
 )
 REACTIONS_PER_WINDOW, REACTION_WINDOW = 3, 5.0
-MAX_CHAT, MAX_EMOJI, MAX_HANDS = 4000, 16, 500
+MAX_CHAT, MAX_EMOJI, MAX_HANDS, RECENT_CHAT = 4000, 16, 500, 50
 HOST_ONLY = frozenset(
     {"lower-all-hands", "mute", "mute-all", "ask-unmute", "stop-screenshare", "remove",
      "make-host", "end"}
@@ -90,6 +90,7 @@ class MeetingControls:
         self._tokens = tokens
         self._clock = clock
         self._hands: dict[str, list[Hand]] = {}  # by room
+        self._chat: dict[str, deque[dict[str, Any]]] = {}  # recent lines, by room
         self._reactions: dict[str, deque[float]] = {}  # by identity
 
     def caller(self, bearer: str) -> Caller:
@@ -219,7 +220,19 @@ class MeetingControls:
             "at": at,
             "source": "meeting",
         }
+        self._chat.setdefault(caller.room, deque(maxlen=RECENT_CHAT)).append(line)
         await self._send(caller.room, CHAT, line)
+
+    async def welcome(self, room: str, identity: str) -> None:
+        """A device joined: send it the hands queue and the recent chat, as the page expects."""
+        to = (identity,)
+        queue = [
+            {"identity": h.identity, "name": h.name, "at": h.at} for h in self._hands.get(room, [])
+        ]
+        if queue:
+            await self._send(room, HANDS, {"queue": queue[:MAX_HANDS]}, to)
+        for line in self._chat.get(room, ()):
+            await self._send(room, CHAT, line, to)
 
     async def mute(self, caller: Caller, body: Mapping[str, Any]) -> None:
         target = await self._target(caller, body)
@@ -274,6 +287,7 @@ class MeetingControls:
         await self._notice(caller.room, "ended", "The host ended the meeting.")
         await self._engine.end(caller.channel_id)
         self._hands.pop(caller.room, None)
+        self._chat.pop(caller.room, None)
 
     async def _mute_sources(
         self, room: str, participant: Participant, sources: tuple[str, ...]
