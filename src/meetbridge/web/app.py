@@ -42,6 +42,7 @@ from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
+from meetbridge.services.meeting_chat import MeetingChat
 from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
@@ -306,8 +307,17 @@ def create_app(
         components.core.clock,
         secure=config.effective_public_url.startswith("https://"),
     )
+    outbox = None if components.chat is None else components.chat.outbox
     controls = MeetingControls(
-        components.livekit, components.core.controls, components.core.clock, components.directory
+        components.livekit,
+        components.core.controls,
+        components.core.clock,
+        components.directory,
+        MeetingChat(
+            components.core.database,
+            components.core.clock,
+            outbox.wake if outbox is not None else (lambda: None),
+        ).to_thread,
     )
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),

@@ -78,13 +78,22 @@ class Hand:
     at: int  # ms
 
 
+ThreadMirror = Callable[[ChannelId, str, str, str], Awaitable[object]]
+"""(channel, author's name, text, line id): the line for the meeting's Mattermost thread."""
+
 Action = Callable[["MeetingControls", Caller, Mapping[str, Any]], Awaitable[None]]
 
 
 class MeetingControls:
     def __init__(
-        self, engine: LiveKitEngine, tokens: TokenCodec, clock: Clock, users: UserDirectory
+        self,
+        engine: LiveKitEngine,
+        tokens: TokenCodec,
+        clock: Clock,
+        users: UserDirectory,
+        to_thread: ThreadMirror | None = None,
     ) -> None:
+        self._to_thread = to_thread
         self._engine = engine
         self._users = users
         self._tokens = tokens
@@ -222,6 +231,8 @@ class MeetingControls:
         }
         self._chat.setdefault(caller.room, deque(maxlen=RECENT_CHAT)).append(line)
         await self._send(caller.room, CHAT, line)
+        if self._to_thread is not None:
+            await self._to_thread(caller.channel_id, caller.name, text, str(line["id"]))
 
     async def welcome(self, room: str, identity: str) -> None:
         """A device joined: send it the hands queue and the recent chat, as the page expects."""
