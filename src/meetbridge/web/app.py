@@ -42,7 +42,7 @@ from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
-from meetbridge.services.meeting_chat import MeetingChat
+from meetbridge.services.meeting_chat import MeetingChat, reply_from_event
 from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
@@ -109,6 +109,7 @@ class Components:
     zoom: ZoomService
     engines: EngineRegistry
     livekit: LiveKitEngine
+    controls: MeetingControls
     livekit_reconciler: LiveKitReconciler
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -179,6 +180,16 @@ def build_components(
         applier.wake()
 
     inbox = InboxWriter(core.database, on_commit=committed)
+    meeting_chat = MeetingChat(
+        core.database,
+        clock,
+        outbox.wake if outbox is not None else (lambda: None),
+        directory,
+        lambda: state.settings.display_name,
+    )
+    controls = MeetingControls(livekit, core.controls, clock, directory, meeting_chat.to_thread)
+    if chat is not None:
+        chat.websocket.on_event = _thread_replies(meeting_chat, controls, chat.setup)
     return Components(
         core=core,
         metrics=metrics,
@@ -207,6 +218,7 @@ def build_components(
         zoom=zoom,
         engines=engines,
         livekit=livekit,
+        controls=controls,
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
         chat=chat,
     )
@@ -260,6 +272,34 @@ def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettin
     )
 
 
+def _thread_replies(
+    chat: MeetingChat, controls: MeetingControls, setup: MattermostSetup
+) -> Callable[[str, dict[str, Any]], None]:
+    """Replies in a meeting card's thread, sent to the meeting (the listener is synchronous:
+    each reply is handled in a task of its own)."""
+    pending: set[asyncio.Task[bool]] = set()
+
+    def on_event(event: str, data: dict[str, Any]) -> None:
+        reply = reply_from_event(data) if event == "posted" else None
+        if reply is None:
+            return
+        bot_id = str((setup.bot or {}).get("id", ""))
+        task = asyncio.create_task(chat.from_thread(reply, bot_id, controls.from_thread))
+        pending.add(task)
+        task.add_done_callback(_forget_task(pending))
+
+    return on_event
+
+
+def _forget_task(pending: set[asyncio.Task[bool]]) -> Callable[[asyncio.Task[bool]], None]:
+    def done(task: asyncio.Task[bool]) -> None:
+        pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("meeting_chat.thread_reply_failed", error=str(task.exception()))
+
+    return done
+
+
 def _mattermost_status(components: Components) -> MattermostStatus:
     chat = components.chat
     if chat is None:
@@ -307,18 +347,6 @@ def create_app(
         components.core.clock,
         secure=config.effective_public_url.startswith("https://"),
     )
-    outbox = None if components.chat is None else components.chat.outbox
-    controls = MeetingControls(
-        components.livekit,
-        components.core.controls,
-        components.core.clock,
-        components.directory,
-        MeetingChat(
-            components.core.database,
-            components.core.clock,
-            outbox.wake if outbox is not None else (lambda: None),
-        ).to_thread,
-    )
     routes: list[BaseRoute] = [
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
         *HealthEndpoints(components.core.database, components.metrics).routes(),
@@ -345,13 +373,13 @@ def create_app(
             components.state,
             lambda: _mattermost_status(components),
         ).routes(),
-        *ControlEndpoints(controls).routes(),
+        *ControlEndpoints(components.controls).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),
             components.inbox,
             components.core.database,
             components.core.clock,
-            on_joined=controls.welcome,
+            on_joined=components.controls.welcome,
         ).routes(),
         *AdminEndpoints(
             config,

@@ -160,3 +160,30 @@ async def test_a_chat_line_typed_in_the_meeting_appears_in_the_cards_thread(
 
     line = await eventually(reply)
     assert line == "**alice** (in the meeting): hello @\u200bchannel"  # no @channel via the bot
+
+    # And back: Bob answers in the thread; the meeting gets the line under his name (what a
+    # device joining now is sent; live devices get the same data message). The bot's own
+    # reply above is not sent back.
+    bob = mattermost.users["bob"]
+    async with SignallingParticipant(livekit_server.ws_url, livekit["token"]):
+        async with mattermost.client(bob) as api:
+            posted = await api.post(
+                "/posts",
+                json={
+                    "channel_id": mattermost.channels["public"],
+                    "root_id": card,
+                    "message": "from the thread",
+                },
+            )
+            assert posted.status_code == 201, posted.text
+
+        def from_thread() -> list[dict[str, object]]:
+            lines = live.components.controls.recent_chat(room)
+            return [line for line in lines if line["source"] == "mattermost"]
+
+        async def arrived() -> list[dict[str, object]]:
+            return from_thread()
+
+        [line_in_meeting] = await eventually(arrived)
+    assert line_in_meeting["name"] == "bob" and line_in_meeting["text"] == "from the thread"
+    assert line_in_meeting["id"] == f"mm-{posted.json()['id']}"

@@ -33,7 +33,7 @@ from meetbridge.engines.livekit.engine import (
 )
 from meetbridge.engines.livekit.models import Participant
 from meetbridge.engines.livekit.rooms import LiveKitError, LiveKitNotFoundError, RoomService
-from meetbridge.ports import DirectoryUnavailableError, UserDirectory
+from meetbridge.ports import DirectoryUnavailableError, EngineUnavailableError, UserDirectory
 
 log = structlog.get_logger(__name__)
 
@@ -233,6 +233,23 @@ class MeetingControls:
         await self._send(caller.room, CHAT, line)
         if self._to_thread is not None:
             await self._to_thread(caller.channel_id, caller.name, text, str(line["id"]))
+
+    async def from_thread(
+        self, channel_id: ChannelId, name: str, text: str, line_id: str, at: int
+    ) -> None:
+        """A reply in the meeting card's Mattermost thread, shown in the meeting."""
+        room = room_name(channel_id)
+        line = {"id": line_id, "name": name, "text": text[:MAX_CHAT], "at": at,
+                "source": "mattermost"}  # fmt: skip
+        try:
+            await self._send(room, CHAT, line)
+        except (LiveKitNotFoundError, EngineUnavailableError):
+            return  # not a LiveKit meeting, its room is gone, or LiveKit is not configured
+        self._chat.setdefault(room, deque(maxlen=RECENT_CHAT)).append(line)
+
+    def recent_chat(self, room: str) -> list[dict[str, Any]]:
+        """The lines a joining device is sent (the newest RECENT_CHAT)."""
+        return list(self._chat.get(room, ()))
 
     async def welcome(self, room: str, identity: str) -> None:
         """A device joined: send it the hands queue and the recent chat, as the page expects."""
