@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from meetbridge.domain.settings import livekit_url
+
 DEFAULT_DATA_DIR = Path("var")
 
 
@@ -55,6 +57,11 @@ class ServiceConfig(BaseSettings):
     log_level: str = "info"
     log_format: str = Field("console", pattern="^(console|json)$")
     server: str = Field("granian", pattern="^(granian|uvicorn)$")
+
+    @field_validator("livekit_url")
+    @classmethod
+    def _check_livekit_url(cls, value: str) -> str:
+        return livekit_url(value)
 
     @field_validator("public_url", "mattermost_url", "mattermost_public_url")
     @classmethod

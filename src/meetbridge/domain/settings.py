@@ -140,12 +140,7 @@ class RuntimeSettings(BaseModel):
     @field_validator("livekit_url")
     @classmethod
     def _check_livekit_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not re.fullmatch(r"(wss|ws|https|http)://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
-            raise ValueError("must be a LiveKit URL such as wss://livekit.example.com")
-        if value.startswith(("ws://", "http://")) and not _is_loopback_url(value):
-            raise ValueError("plain ws:// is accepted only on loopback; use wss://")
-        return value
+        return livekit_url(value)
 
     @field_validator("zoom_url", "zoom_api_url")
     @classmethod
@@ -186,6 +181,20 @@ class RuntimeSettings(BaseModel):
     def _accept_plugin_names(cls, value: Any) -> Any:
         # Accept the Pexip plugin's spelling so configurations can be carried over.
         return "full_name" if value == "firstAndLastName" else value
+
+
+def livekit_url(value: str) -> str:
+    """A LiveKit URL as browsers use it: wss://host[:port] (https:// is accepted and written
+    as wss://); ws:// only on loopback, where there is no network to protect."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return value
+    if not re.fullmatch(r"(wss|ws|https|http)://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
+        raise ValueError("must be a LiveKit URL such as wss://livekit.example.com")
+    value = re.sub(r"^http", "ws", value)
+    if value.startswith("ws://") and not _is_loopback_url(value):
+        raise ValueError("plain ws:// is accepted only on loopback; use wss://")
+    return value
 
 
 def _is_loopback_url(url: str) -> bool:
