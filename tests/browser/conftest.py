@@ -128,8 +128,6 @@ class Served:
                 raise RuntimeError("meetbridge did not start")
             await asyncio.sleep(0.05)
         await register_oauth_app(self.components)
-        await self.components.admin.change_setting("default_engine", "pexip", "test")
-        await self.components.state.refresh()
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:

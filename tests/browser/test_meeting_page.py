@@ -82,6 +82,7 @@ async def meeting_link(
     await make_member(served, channel_id, user_id)
     await served.setting("embedded_experience", True)
     await served.setting("pexip_node", node.address)
+    await served.setting("default_engine", "pexip")  # the Pexip page (new installs: livekit)
     url = await served.join_link(channel_id, user_id)
     target = await served.components.join.open(url.rsplit("/", 1)[1])
     return url, target
