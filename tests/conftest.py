@@ -79,9 +79,17 @@ class RunningApp:
 
 
 @asynccontextmanager
-async def running(app: MeetbridgeApp) -> AsyncIterator[RunningApp]:
-    """Run the app's lifespan and give an HTTP client talking to it in-process."""
+async def running(
+    app: MeetbridgeApp, default_engine: str | None = "pexip"
+) -> AsyncIterator[RunningApp]:
+    """Run the app's lifespan and give an HTTP client talking to it in-process.
+
+    Most tests are about a Pexip install (an upgraded one keeps ``default_engine`` pexip);
+    ``default_engine=None`` leaves a new install's default (livekit)."""
     async with app.starlette.router.lifespan_context(app.starlette):
+        if default_engine is not None:
+            await app.components.admin.change_setting("default_engine", default_engine, "test")
+            await app.components.state.refresh()
         creds = app.components.state.credentials
         assert creds is not None
         transport = httpx2.ASGITransport(app=app)

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from meetbridge.domain.settings import livekit_url
+
 DEFAULT_DATA_DIR = Path("var")
 
 
@@ -54,9 +56,18 @@ class ServiceConfig(BaseSettings):
     command_trigger: str = Field("meet", pattern="^[a-z0-9][a-z0-9._-]{0,127}$")
     # Mattermost look-ups on the policy path must finish well inside Infinity's 5 s budget.
     mattermost_lookup_timeout: float = Field(1.5, gt=0, le=4.0)
+    # A LiveKit given by the deployment (environment) wins over the admin settings.
+    livekit_url: str = ""
+    livekit_api_key: str = ""
+    livekit_api_secret: SecretStr | None = None
     log_level: str = "info"
     log_format: str = Field("console", pattern="^(console|json)$")
     server: str = Field("granian", pattern="^(granian|uvicorn)$")
+
+    @field_validator("livekit_url")
+    @classmethod
+    def _check_livekit_url(cls, value: str) -> str:
+        return livekit_url(value)
 
     @field_validator("public_url", "mattermost_url", "mattermost_public_url")
     @classmethod

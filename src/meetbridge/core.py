@@ -45,6 +45,11 @@ class Core:
     def links(self) -> TokenCodec:
         return TokenCodec(crypto.derive_key(self.master_key, "meetbridge/links"))
 
+    @property
+    def controls(self) -> TokenCodec:
+        """Bearer tokens of the meeting page's control API (one device in one meeting)."""
+        return TokenCodec(crypto.derive_key(self.master_key, "meetbridge/meeting-controls"))
+
     async def close(self) -> None:
         await self.database.close()
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from meetbridge.domain.channels import ChannelInfo
+from meetbridge.domain.delivery import NodeCursor
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.meetings import EngineReport
 from meetbridge.domain.users import UserInfo
 from meetbridge.domain.views import MeetingCard, RingCard
 
@@ -92,3 +97,137 @@ class ChatPlatform(Protocol):
     async def restore_status(self, user_id: UserId, previous: object) -> None:
         """Undo set_in_meeting_status, unless the user changed their status since."""
         ...
+
+
+# --- meeting engines ---------------------------------------------------------------------------
+# Each engine (engines/<name>/) implements MeetingEngine for the join path and EventTranslator for
+# what it reports; services see engines only through these, never a vendor's field names.
+
+
+class Capability(StrEnum):
+    """What an engine can do, so commands and cards offer only what works."""
+
+    EVENTS = "events"  # reports joins and leaves: cards, ringing and statuses follow it
+    EMBEDDED_PAGE = "embedded_page"  # meetbridge's own meeting page can join it
+    HOST_CONTROLS = "host_controls"  # meetbridge can mute, remove, hand over host
+    END_FOR_ALL = "end_for_all"
+    PINS = "pins"  # a host PIN per channel, rotated when a meeting ends
+
+
+class EngineUnavailableError(Exception):
+    """The engine is not configured or cannot be reached; the message says so to the user."""
+
+
+class EngineRefusedError(Exception):
+    """The engine will not let this user in now (a full meeting, a removed participant)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """Someone allowed to meet in a channel (checked by the join service) who wants in."""
+
+    channel: ChannelInfo
+    user_id: UserId
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinTarget:
+    """Where a join link leads: meetbridge's meeting page with the engine's client
+    configuration (``embedded``), or the engine's own web app at ``external_url``."""
+
+    channel: ChannelInfo
+    user_id: UserId
+    display_name: str
+    engine: str
+    embedded: bool
+    page_config: Mapping[str, object] = field(default_factory=dict)
+    external_url: str = ""
+    start_muted: bool = True
+
+
+class MeetingEngine(Protocol):
+    """One way of holding meetings (Pexip Infinity, LiveKit...)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    def missing_configuration(self) -> str | None:
+        """What an admin still has to set for this engine, or None when it can be used."""
+        ...
+
+    async def prepare(self, channel: ChannelInfo, starter: UserId) -> None:
+        """Make sure the engine has a room for the channel's meeting (the /meet start path).
+
+        Raises EngineUnavailableError (unconfigured, unreachable)."""
+        ...
+
+    async def join_target(self, request: JoinRequest) -> JoinTarget:
+        """What this user's join link leads to. Raises EngineUnavailableError or
+        EngineRefusedError with a sentence for the user."""
+        ...
+
+    async def end(self, channel_id: ChannelId) -> bool:
+        """End the channel's meeting for everyone; False where the engine cannot."""
+        ...
+
+
+class StoredEvent(Protocol):
+    """An event as the inbox kept it: what a translator reads."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def node(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """What one stored event amounts to: its outcome ("applied", "duplicate", "unused",
+    "not_ours"), the domain report it states, and where its node's stream is now."""
+
+    outcome: str
+    report: EngineReport | None = None
+    cursor: NodeCursor | None = None
+
+
+class EventTranslator(Protocol):
+    """Turns an engine's stored events (inbox rows of ``source``) into domain reports about
+    meetings of ``engine``. Raises on an event it cannot read: the applier sets it aside."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def engine(self) -> str: ...
+
+    @property
+    def rotates_pins(self) -> bool:
+        """Whether an ended meeting's host PIN is replaced (engines with Capability.PINS)."""
+        ...
+
+    def translate(self, event: StoredEvent, cursor: NodeCursor | None) -> Translation:
+        """``cursor`` is where the event's node had got to (None for a new node); a retried
+        event (attempts > 0) skips the duplicate check it passed when it first came."""
+        ...
+
+
+class Engines(Protocol):
+    """The install's engines and which one a channel uses (engines/registry.py)."""
+
+    def engine(self, name: str) -> MeetingEngine | None:
+        """The engine called ``name``; None for an engine with its own flow (Zoom)."""
+        ...
+
+    async def engine_for(self, channel_id: ChannelId) -> str: ...

@@ -80,6 +80,9 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
     await page.get_by_label("Zoom url", exact=True).fill("https://zoom.example.com")
     await page.get_by_label("Zoom client id", exact=True).fill("client-123")
     await page.get_by_label("Zoom client secret", exact=True).fill("s3cret-value")
+    await page.get_by_label("Livekit url", exact=True).fill("https://livekit.example.com")
+    await page.get_by_label("Livekit api key", exact=True).fill("APIkey123")
+    await page.get_by_label("Livekit max participants", exact=True).fill("25")
     for label in ("Zoom account level", "Zoom restrict public channels"):
         await page.get_by_label(label, exact=True).check()
     for label in ("Direct media for DMs", "Embedded experience", "Allow guests"):
@@ -111,6 +114,9 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
         "zoom_restrict_public_channels": True,
         "zoom_post_recording_password": False,
         "outbox_retention_days": 7,
+        "livekit_url": "wss://livekit.example.com",
+        "livekit_api_key": "APIkey123",
+        "livekit_max_participants": 25,
     }
     assert (await served.components.admin.settings()).model_dump(mode="json") == expected
     assert (await served.components.admin.secrets_set())["zoom_client_secret"] is True

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page, Response, expect
 
-from meetbridge.services.join import JoinTarget
+from meetbridge.ports import JoinTarget
 from tests.browser.conftest import Served
 from tests.browser.meeting_support import serious_accessibility_violations
 from tests.support.conferencing_node import ConferencingNode
@@ -83,6 +83,7 @@ async def meeting_link(
     await make_member(served, channel_id, user_id)
     await served.setting("embedded_experience", True)
     await served.setting("pexip_node", node.address)
+    await served.setting("default_engine", "pexip")  # the Pexip page (new installs: livekit)
     url = await served.join_link(channel_id, user_id)
     target = await served.components.join.open(url.rsplit("/", 1)[1])
     return url, target
@@ -195,12 +196,12 @@ async def test_join_request_carries_alias_display_name_pin_and_call_tag(
     await joined(page)
 
     [request] = node.requests_to("request_token")
-    assert request.alias == target.alias
-    assert request.headers["pin"] == target.pin
-    assert target.pin  # a channel meeting has a Host PIN
+    assert request.alias == target.page_config["alias"]
+    assert request.headers["pin"] == target.page_config["pin"]
+    assert target.page_config["pin"]  # a channel meeting has a Host PIN
     assert request.body["display_name"] == target.display_name == "dana"
-    assert request.body["call_tag"] == target.call_tag
-    assert target.call_tag.startswith("mbu.")
+    assert request.body["call_tag"] == target.page_config["callTag"]
+    assert str(target.page_config["callTag"]).startswith("mbu.")
     assert request.body["node"] == node.address
     assert request.headers["origin"] == served.url
     # The browser asked for the right to send the PIN header (CORS preflight).
@@ -210,7 +211,7 @@ async def test_join_request_carries_alias_display_name_pin_and_call_tag(
     assert preflights and "pin" in preflights[0].headers["access-control-request-headers"]
     # Then the SDK opened the event stream and offered media with the token it was given.
     [events] = await node.wait_for("events", method="GET")
-    assert events.alias == target.alias
+    assert events.alias == target.page_config["alias"]
     assert events.query["token"] in node.tokens
     [offer] = await node.wait_for("/calls")
     assert offer.body["call_type"] == "WEBRTC"
@@ -297,14 +298,16 @@ async def test_a_refused_pin_is_explained_and_retry_joins(
     await expect(problem).to_contain_text("Invalid PIN")
     await expect(page.locator("#mb-status")).to_have_text("Could not join the meeting")
     [refused] = node.requests_to("request_token")
-    assert refused.headers["pin"] == target.pin
+    assert refused.headers["pin"] == target.page_config["pin"]
     # The failed attempt got no further.
     assert node.requests_to("events", method="GET") == []
 
     node.mode = "normal"
     await page.get_by_role("button", name="Retry").click()
     await joined(page)
-    assert [r.headers["pin"] for r in node.requests_to("request_token")] == [target.pin] * 2
+    assert [r.headers["pin"] for r in node.requests_to("request_token")] == [
+        target.page_config["pin"]
+    ] * 2
 
 
 async def test_the_connection_state_is_shown_in_words(

@@ -320,6 +320,7 @@ async def start_live(
     await asyncio.wait_for(chat.setup.ready.wait(), 30)
     await asyncio.wait_for(chat.websocket.connected.wait(), 30)
     await live.setting("pexip_node", "pexip.example.com")
+    await live.setting("default_engine", "pexip")  # these tests are about a Pexip install
     return live, server, task
 
 

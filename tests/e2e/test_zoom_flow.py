@@ -73,7 +73,8 @@ async def test_zoom_meeting_from_connect_to_end(
     chosen = await live.meet_confirmed(mattermost.admin, "private", "engine zoom")
     assert chosen.status_code == 200, chosen.text
     assert (
-        await live.components.zoom.engine_for(ChannelId(mattermost.channels["private"])) == "zoom"
+        await live.components.engines.engine_for(ChannelId(mattermost.channels["private"]))
+        == "zoom"
     )
 
     answer = await live.meet(alice, "private", "start Planning")

@@ -10,6 +10,12 @@ from meetbridge.domain.aliases import alias_for_channel, service_tag_for_channel
 from meetbridge.domain.ids import ChannelId
 from tests.conftest import RunningApp
 from tests.support.infinity import InfinityNode
+from tests.support.livekit_fixtures import (  # noqa: F401 (fixtures, started only when used)
+    livekit_binary,
+    livekit_server,
+    livekit_webhooks,
+    room_service,
+)
 
 SERVICE_CONFIGURATION = "/api/pexip/policy/v1/service/configuration"
 PARTICIPANT_PROPERTIES = "/api/pexip/policy/v1/participant/properties"

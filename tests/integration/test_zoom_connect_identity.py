@@ -199,7 +199,7 @@ async def test_a_forged_zoom_start_gives_a_meeting_link_only_its_user_can_open(
     mattermost.signed_in = alice
     assert (await browser.get(connect_link(zoomed, alice, channel))).status_code == 200
     zoom = zoomed.components.zoom
-    await zoom.set_engine(ChannelId(channel), "zoom", "test")
+    await zoomed.components.engines.set_engine(ChannelId(channel), "zoom", "test")
     await zoom.set_pmi_preference(UserId(alice), PmiPreference.NEW)
     # What a holder of the command token reads back for "/meet start" naming Alice:
     reply = await zoomed.components.interactions.command(

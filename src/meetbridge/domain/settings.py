@@ -97,9 +97,11 @@ class RuntimeSettings(BaseModel):
     enable_chat: Literal["default", "yes", "no"] = Field(
         "yes", description="In-meeting chat: yes, no, or default (Infinity's global setting)."
     )
-    default_engine: Literal["pexip", "zoom"] = Field(
-        "pexip",
-        description="Meeting engine of channels that have not chosen one (/meet engine).",
+    default_engine: Literal["livekit", "pexip", "zoom"] = Field(
+        "livekit",
+        description="Meeting engine of channels that have not chosen one (/meet engine). New "
+        "installs start with livekit; an install upgraded from a version without LiveKit keeps "
+        "pexip.",
     )
     zoom_url: str = Field(
         "",
@@ -127,6 +129,25 @@ class RuntimeSettings(BaseModel):
         description="Days delivered Mattermost updates are kept before being pruned "
         "(undeliverable ones stay until retried: meetbridge outbox dead|retry).",
     )
+
+    livekit_url: str = Field(
+        "",
+        description="LiveKit server URL as browsers reach it (wss://...; ws:// only on "
+        "loopback). MEETBRIDGE_LIVEKIT_URL overrides it.",
+    )
+    livekit_api_key: str = Field(
+        "",
+        max_length=200,
+        description="LiveKit API key (MEETBRIDGE_LIVEKIT_API_KEY overrides it).",
+    )
+    livekit_max_participants: int = Field(
+        100, ge=1, le=10000, description="Most people in one LiveKit meeting (devices count)."
+    )
+
+    @field_validator("livekit_url")
+    @classmethod
+    def _check_livekit_url(cls, value: str) -> str:
+        return livekit_url(value)
 
     @field_validator("zoom_url", "zoom_api_url")
     @classmethod
@@ -169,6 +190,25 @@ class RuntimeSettings(BaseModel):
         return "full_name" if value == "firstAndLastName" else value
 
 
+def livekit_url(value: str) -> str:
+    """A LiveKit URL as browsers use it: wss://host[:port] (https:// is accepted and written
+    as wss://); ws:// only on loopback, where there is no network to protect."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return value
+    if not re.fullmatch(r"(wss|ws|https|http)://[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
+        raise ValueError("must be a LiveKit URL such as wss://livekit.example.com")
+    value = re.sub(r"^http", "ws", value)
+    if value.startswith("ws://") and not _is_loopback_url(value):
+        raise ValueError("plain ws:// is accepted only on loopback; use wss://")
+    return value
+
+
+def _is_loopback_url(url: str) -> bool:
+    host = url.split("://", 1)[1].rsplit(":", 1)[0]
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 SETTING_KEYS: tuple[str, ...] = tuple(RuntimeSettings.model_fields)
 
 # Settings that are secrets: stored sealed (AES-GCM), never shown back, set like the others.
@@ -176,6 +216,7 @@ SECRET_SETTINGS: dict[str, str] = {
     "zoom_client_secret": "Client secret of the Zoom OAuth app.",
     "zoom_webhook_secret_token": "Secret Token of the Zoom app's event subscription (used to "
     "verify webhook signatures and answer Zoom's URL validation).",
+    "livekit_api_secret": "LiveKit API secret (MEETBRIDGE_LIVEKIT_API_SECRET overrides it).",
 }
 
 

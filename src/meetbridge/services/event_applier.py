@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-import orjson
 import structlog
 from sqlalchemy import exc as sql_errors
 from sqlalchemy import text
@@ -33,23 +32,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox
-from meetbridge.domain.aliases import channel_of_conference
-from meetbridge.domain.call_tags import TagSigner, user_from_call_tag
-from meetbridge.domain.delivery import Delivery, NodeCursor, advance, classify
-from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.delivery import NodeCursor
+from meetbridge.domain.ids import ChannelId
 from meetbridge.domain.meetings import (
     EngineReport,
     Meeting,
     MeetingEvent,
     apply_report,
 )
-from meetbridge.engines.pexip.events import (
-    SINK_EVENTS,
-    USED_EVENTS,
-    Envelope,
-    envelope_from_dict,
-    to_report,
-)
+from meetbridge.ports import EventTranslator
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store import audit_repo, chat_repo, inbox, meetings_repo, pins_repo, sink_nodes_repo
 from meetbridge.store.chat_repo import JoinIntent
@@ -58,8 +49,6 @@ from meetbridge.store.inbox import FAILED, FailedEvent, PendingEvent, printable
 
 log = structlog.get_logger(__name__)
 
-ENGINE = "pexip"
-SOURCE = "pexip"
 STALE = "stale"
 _APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
 
@@ -106,21 +95,12 @@ class _Work:
     result: BatchResult
     outcomes: list[tuple[int, str]] = field(default_factory=list)
     failures: list[tuple[int, str]] = field(default_factory=list)
-    cursors: dict[str, NodeCursor] = field(default_factory=dict)
-    meetings: list[Meeting] = field(default_factory=list)
+    cursors: dict[tuple[str, str], NodeCursor] = field(default_factory=dict)  # (source, node)
+    meetings: list[tuple[str, Meeting]] = field(default_factory=list)  # (engine, meeting)
 
     def fail(self, row_id: int, error: str) -> None:
         self.failures.append((row_id, error))
         self.result.count(FAILED)
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    """What one event amounts to: its outcome, its report, where its node's stream is now."""
-
-    outcome: str
-    report: EngineReport | None = None
-    cursor: NodeCursor | None = None
 
 
 class _EventFailed(Exception):
@@ -145,7 +125,7 @@ class EventApplier:
         database: Database,
         state: SharedState,
         box: SecretBox,
-        call_tags: TagSigner,
+        translators: Sequence[EventTranslator],
         clock: Clock,
         batch_size: int = 1000,
         on_meeting_events: MeetingEventsHook | None = None,
@@ -155,7 +135,8 @@ class EventApplier:
         self._database = database
         self._state = state
         self._box = box
-        self._call_tags = call_tags
+        # Engines translate their own events; the applier folds domain reports only.
+        self._translators = {translator.source: translator for translator in translators}
         self._clock = clock
         self._batch_size = batch_size
         self._on_meeting_events = on_meeting_events
@@ -296,79 +277,88 @@ class EventApplier:
         self, conn: AsyncConnection, pending: list[PendingEvent], failed: dict[int, str]
     ) -> _Work:
         work = _Work(result=BatchResult())
-        cursors = await sink_nodes_repo.load(conn, SOURCE, {event.node for event in pending})
-        reports: list[tuple[int, EngineReport]] = []
+        cursors = await self._load_cursors(conn, pending)
+        reports: dict[str, list[tuple[int, EngineReport]]] = {}  # by engine
         retried: set[int] = set()
         for row in pending:
             if row.id in failed:
                 work.fail(row.id, failed[row.id])
                 continue
             try:
-                step = self._translate(row, cursors)
+                translator = self._translator(row)
+                step = translator.translate(row, cursors.get((row.source, row.node)))
             except Exception as exc:
                 failed[row.id] = _describe(exc)
                 log.warning("event_applier.event_failed", inbox_id=row.id, error=failed[row.id])
                 work.fail(row.id, failed[row.id])
                 continue
             if step.cursor is not None:
-                cursors[row.node] = work.cursors[row.node] = step.cursor
+                key = (row.source, row.node)
+                cursors[key] = work.cursors[key] = step.cursor
             work.outcomes.append((row.id, step.outcome))
             work.result.count(step.outcome)
             if step.report is not None:
-                reports.append((row.id, step.report))
+                reports.setdefault(translator.engine, []).append((row.id, step.report))
                 if row.attempts:
                     retried.add(row.id)
-        if reports:
-            channels = {report.channel_id for _, report in reports}
-            intents = await chat_repo.recent_intents(
-                conn, channels, self._clock.now() - INTENT_WINDOW
-            )
-            current = await meetings_repo.active(conn, ENGINE, channels)
-            work.meetings, stale = self._fold(current, reports, retried, work.result)
-            if stale:
-                work.outcomes = [(i, STALE if i in stale else o) for i, o in work.outcomes]
-                work.result.applied -= len(stale)
-                work.result.stale += len(stale)
-            for meeting in work.meetings:
-                _credit_starter(meeting, intents)
+        for engine, engine_reports in reports.items():
+            await self._fold_engine(conn, work, engine, engine_reports, retried)
         return work
 
-    def _translate(self, row: PendingEvent, cursors: dict[str, NodeCursor]) -> _Step:
-        envelope = _envelope(row)
-        cursor = None
-        if row.attempts == 0:  # a retried event passed the duplicate check when it first came
-            delivery = classify(cursors.get(row.node), envelope.event, envelope.seq, envelope.time)
-            if delivery is Delivery.DUPLICATE:
-                return _Step("duplicate")
-            cursor = advance(
-                cursors.get(row.node), delivery, envelope.event, envelope.seq, envelope.time
-            )
-        report = to_report(envelope, self._channel_of, self._user_of)
-        return _Step(self._outcome(envelope, report), report, cursor)
+    async def _fold_engine(
+        self,
+        conn: AsyncConnection,
+        work: _Work,
+        engine: str,
+        reports: list[tuple[int, EngineReport]],
+        retried: set[int],
+    ) -> None:
+        channels = {report.channel_id for _, report in reports}
+        intents = await chat_repo.recent_intents(conn, channels, self._clock.now() - INTENT_WINDOW)
+        current = await meetings_repo.active(conn, engine, channels)
+        meetings, stale = self._fold(current, reports, retried, work.result)
+        if stale:
+            work.outcomes = [(i, STALE if i in stale else o) for i, o in work.outcomes]
+            work.result.applied -= len(stale)
+            work.result.stale += len(stale)
+        for meeting in meetings:
+            _credit_starter(meeting, intents)
+            work.meetings.append((engine, meeting))
+
+    def _translator(self, row: PendingEvent) -> EventTranslator:
+        translator = self._translators.get(row.source)
+        if translator is None:
+            raise ValueError(f"no engine reads events from {row.source!r}")
+        return translator
+
+    async def _load_cursors(
+        self, conn: AsyncConnection, pending: list[PendingEvent]
+    ) -> dict[tuple[str, str], NodeCursor]:
+        cursors: dict[tuple[str, str], NodeCursor] = {}
+        for source in {row.source for row in pending}:
+            nodes = {row.node for row in pending if row.source == source}
+            loaded = await sink_nodes_repo.load(conn, source, nodes)
+            cursors.update({(source, node): cursor for node, cursor in loaded.items()})
+        return cursors
 
     async def _write(self, conn: AsyncConnection, work: _Work) -> None:
         now = self._clock.now()
-        await meetings_repo.save_all(conn, ENGINE, work.meetings)
-        for meeting in work.meetings:
-            if meeting.is_over:
+        for engine in {engine for engine, _ in work.meetings}:
+            meetings = [meeting for e, meeting in work.meetings if e == engine]
+            await meetings_repo.save_all(conn, engine, meetings)
+        rotating = {t.engine for t in self._translators.values() if t.rotates_pins}
+        for engine, meeting in work.meetings:
+            if meeting.is_over and engine in rotating:
                 await pins_repo.rotate(conn, self._box, meeting.channel_id, now)
                 self._state.forget_pins(meeting.channel_id)
-        await sink_nodes_repo.save(conn, SOURCE, work.cursors)
+        for source in {source for source, _ in work.cursors}:
+            nodes = {node: c for (s, node), c in work.cursors.items() if s == source}
+            await sink_nodes_repo.save(conn, source, nodes)
         await inbox.mark_applied(conn, work.outcomes, now)
         await inbox.mark_failed(conn, work.failures, now)
         if work.result.events and self._on_meeting_events is not None:
             pairs = [(m.id, event) for m, event in work.result.events if m.id is not None]
             await self._on_meeting_events(conn, pairs)
-
-    @staticmethod
-    def _outcome(envelope: Envelope, report: EngineReport | None) -> str:
-        if report is not None:
-            return "applied"
-        if envelope.event not in USED_EVENTS:
-            return "unused"
-        if envelope.event in SINK_EVENTS:
-            return "applied"
-        return "not_ours"
 
     @staticmethod
     def _fold(
@@ -400,12 +390,6 @@ class EventApplier:
             else:
                 current[report.channel_id] = meeting
         return list(touched.values()), stale
-
-    def _channel_of(self, conference: str, tag: str) -> ChannelId | None:
-        return channel_of_conference(conference, tag, self._state.settings.alias_prefix)
-
-    def _user_of(self, call_tag: str, name: str, channel_id: ChannelId) -> UserId | None:
-        return user_from_call_tag(self._call_tags, call_tag, channel_id) if call_tag else None
 
 
 # --- failed events, for admins ---------------------------------------------------------------
@@ -454,10 +438,6 @@ def _credit_starter(meeting: Meeting, intents: list[JoinIntent]) -> None:
         topics = [i.topic for i in window if i.topic]
         if topics:
             meeting.topic = topics[-1]
-
-
-def _envelope(row: PendingEvent) -> Envelope:
-    return envelope_from_dict(orjson.loads(row.body))
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,21 +8,25 @@ itself never contains the PIN: the PIN is added only on the way to the meeting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
 
 from meetbridge.clock import Clock
 from meetbridge.domain.access import Access, channel_access
-from meetbridge.domain.aliases import alias_for_channel
-from meetbridge.domain.call_tags import TagSigner, make_call_tag
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.domain.users import display_name
-from meetbridge.engines.pexip.webapp3 import webapp3_url
-from meetbridge.ports import Directory, DirectoryUnavailableError
+from meetbridge.ports import (
+    Directory,
+    DirectoryUnavailableError,
+    EngineRefusedError,
+    Engines,
+    EngineUnavailableError,
+    JoinRequest,
+    JoinTarget,
+)
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store import chat_repo
 from meetbridge.store.database import Database
@@ -39,6 +43,8 @@ class Refusal(StrEnum):
     UNAVAILABLE = "Mattermost cannot be reached right now; please try again in a moment."
     NOT_CONFIGURED = "meetbridge has no Pexip Infinity server configured yet; ask an admin."
     BAD_LINK = "This meeting link is not valid."
+    OTHER_ENGINE = "This channel's meetings now take place elsewhere; run /meet again."
+    ENGINE_REFUSED = "You cannot join this meeting now."
 
 
 class JoinRefusedError(Exception):
@@ -48,23 +54,6 @@ class JoinRefusedError(Exception):
         self.detail = detail or refusal.value
 
 
-@dataclass(frozen=True, slots=True)
-class JoinTarget:
-    """Where a join link leads: the Pexip web app, or meetbridge's own meeting page."""
-
-    channel: ChannelInfo
-    user_id: UserId
-    display_name: str
-    alias: str
-    pin: str
-    call_tag: str
-    node: str
-    embedded: bool
-    webapp3: str
-    start_muted: bool
-    direct_media: bool
-
-
 class JoinService:
     def __init__(
         self,
@@ -72,15 +61,15 @@ class JoinService:
         directory: Directory,
         database: Database,
         links: TokenCodec,
-        call_tags: TagSigner,
         clock: Clock,
         public_url: str,
+        engines: Engines,
     ) -> None:
+        self._engines = engines
         self._state = state
         self._directory = directory
         self._database = database
         self._links = links
-        self._call_tags = call_tags
         self._clock = clock
         self._public_url = public_url
 
@@ -109,6 +98,18 @@ class JoinService:
         )
         return f"{self._public_url}/join/{token}"
 
+    async def start(self, channel_id: ChannelId, user_id: UserId, topic: str | None = None) -> str:
+        """``/meet``: have the channel's engine ready its room (whoever creates it is host),
+        then a personal join link as issue() gives."""
+        channel = await self.check(channel_id, user_id)
+        engine = self._engines.engine(await self._engines.engine_for(channel_id))
+        if engine is not None:
+            try:
+                await engine.prepare(channel, user_id)
+            except EngineUnavailableError as exc:
+                raise JoinRefusedError(Refusal.NOT_CONFIGURED, str(exc)) from exc
+        return await self.issue(channel_id, user_id, topic)
+
     def link_user(self, token: str) -> UserId:
         """Whom a join link was made for (it opens only for them); raises for a bad link."""
         return self._read(token)[0]
@@ -124,31 +125,21 @@ class JoinService:
         return UserId(user_id), ChannelId(channel_id)
 
     async def open(self, token: str) -> JoinTarget:
-        """What the link leads to; the caller has made sure the link's user is the one here."""
+        """What the link leads to; the caller has made sure the link's user is the one here.
+
+        The channel's engine decides (its page configuration or its own web app)."""
         user_id, channel_id = self._read(token)
-        channel = await self.check(ChannelId(channel_id), UserId(user_id))
-        settings = self._state.settings
-        if not settings.pexip_node:
-            raise JoinRefusedError(Refusal.NOT_CONFIGURED)
-        name = await self._display_name(UserId(user_id))
-        alias = alias_for_channel(settings.alias_prefix, channel.id)
-        pins = await self._state.pins_for(channel.id)
-        return JoinTarget(
-            channel=channel,
-            user_id=UserId(user_id),
-            display_name=name,
-            alias=alias,
-            pin=pins.host_pin,
-            call_tag=make_call_tag(self._call_tags, channel.id, UserId(user_id)),
-            node=settings.pexip_node,
-            embedded=settings.embedded_experience,
-            webapp3=webapp3_url(
-                settings.pexip_node, settings.webapp_path, alias, name, pins.host_pin
-            ),
-            # As in Calls: muted when joining a channel, unmuted in a direct or group message.
-            start_muted=not channel.is_conversation,
-            direct_media=channel.is_direct and settings.direct_media_dms,
-        )
+        channel = await self.check(channel_id, user_id)
+        name = await self._display_name(user_id)
+        engine = self._engines.engine(await self._engines.engine_for(channel.id))
+        if engine is None:
+            raise JoinRefusedError(Refusal.OTHER_ENGINE)
+        try:
+            return await engine.join_target(JoinRequest(channel, user_id, name))
+        except EngineUnavailableError as exc:
+            raise JoinRefusedError(Refusal.NOT_CONFIGURED, str(exc)) from exc
+        except EngineRefusedError as exc:
+            raise JoinRefusedError(Refusal.ENGINE_REFUSED, str(exc)) from exc
 
     async def _display_name(self, user_id: UserId) -> str:
         try:

@@ -92,3 +92,14 @@ class MeetingNotifier:
         for ring in await chat_repo.rings_of(conn, meeting_id):
             if await chat_repo.set_ring_state(conn, ring.id, chat_repo.MISSED, now):
                 await enqueue_ring_update(conn, ring.id, now)
+
+
+MEETING_REPLY = "meeting.reply"
+
+
+async def enqueue_meeting_reply(
+    conn: AsyncConnection, meeting_id: int, message: str, key: str, now: float
+) -> None:
+    """A line for the meeting card's thread (delivered once the card exists)."""
+    payload = {"meeting_id": meeting_id, "message": message, "key": key}
+    await outbox_repo.enqueue(conn, MEETING_REPLY, payload, now, key)

@@ -88,6 +88,7 @@ class OutboxWorker:
             notifications.RING_EXPIRE: self._expire_ring,
             ZOOM_CARD: self._sync_zoom_card,
             ZOOM_REPLY: self._zoom_reply,
+            notifications.MEETING_REPLY: self._meeting_reply,
         }
         self.permission_warnings: set[str] = set()
 
@@ -253,6 +254,18 @@ class OutboxWorker:
             meeting.post_id,
             str(payload["message"]),
             str(payload["key"]),
+        )
+
+    async def _meeting_reply(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        async with self._database.read() as conn:
+            meeting = await meetings_repo.get(conn, int(payload["meeting_id"]))
+            post_id = await chat_repo.card_post(conn, int(payload["meeting_id"]))
+        if meeting is None:
+            return
+        if post_id is None:  # the card is on its way: the line waits for its thread
+            raise ChatUnavailableError("the meeting card is not posted yet")
+        await self._platform.post_reply(
+            meeting.channel_id, post_id, str(payload["message"]), str(payload["key"])
         )
 
     # --- custom statuses -----------------------------------------------------------------

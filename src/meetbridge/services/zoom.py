@@ -173,21 +173,6 @@ class ZoomService:
             )
         return self._path_secret
 
-    # --- channels ---------------------------------------------------------------------
-
-    async def engine_for(self, channel_id: ChannelId) -> str:
-        async with self._database.read() as conn:
-            chosen = await zoom_repo.channel_engine(conn, channel_id)
-        return chosen or self._state.settings.default_engine
-
-    async def set_engine(self, channel_id: ChannelId, engine: str | None, actor: str) -> None:
-        async with self._database.transaction() as conn:
-            now = self._clock.now()
-            await zoom_repo.set_channel_engine(conn, channel_id, engine, actor, now)
-            await audit_repo.record(
-                conn, actor, "channel.engine", {"channel_id": channel_id, "engine": engine}, now
-            )
-
     # --- connecting -------------------------------------------------------------------
 
     def connect_link(

@@ -246,3 +246,11 @@ async def save_status_backup(
 
 async def drop_status_backup(conn: AsyncConnection, user_id: str) -> None:
     await conn.execute(delete(status_backups).where(status_backups.c.user_id == user_id))
+
+
+async def meeting_of_card(conn: AsyncConnection, post_id: str) -> int | None:
+    """The meeting whose card is ``post_id`` (a reply in its thread belongs to it)."""
+    meeting_id: int | None = await conn.scalar(
+        select(meeting_cards.c.meeting_id).where(meeting_cards.c.post_id == post_id)
+    )
+    return meeting_id

@@ -226,3 +226,11 @@ async def current_for_channel(conn: AsyncConnection, channel_id: ChannelId) -> M
         )
     ).first()
     return None if row is None else _from_row(row)
+
+
+async def in_progress_of(conn: AsyncConnection, engine: str) -> list[Meeting]:
+    """The meetings in progress on one engine (reconciling with its room list)."""
+    rows = await conn.execute(
+        select(meetings).where(meetings.c.engine == engine, meetings.c.ended_at.is_(None))
+    )
+    return [_from_row(row) for row in rows]

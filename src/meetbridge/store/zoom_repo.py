@@ -1,5 +1,5 @@
-"""Zoom connections (tokens sealed with the Zoom key), Zoom meetings, preferences, channel
-engines and the webhook signatures already seen."""
+"""Zoom connections (tokens sealed with the Zoom key), Zoom meetings, preferences and the
+webhook signatures already seen."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from meetbridge.crypto import SecretBox
 from meetbridge.domain.oauth import OAuthTokens as ZoomTokens
 from meetbridge.store.sql import upsert
 from meetbridge.store.tables import (
-    channel_engines,
     user_preferences,
     webhook_receipts,
     zoom_connections,
@@ -247,25 +246,6 @@ async def set_preference(conn: AsyncConnection, user_id: str, name: str, value: 
     )
 
 
-async def channel_engine(conn: AsyncConnection, channel_id: str) -> str | None:
-    engine: str | None = await conn.scalar(
-        select(channel_engines.c.engine).where(channel_engines.c.channel_id == channel_id)
-    )
-    return engine
-
-
-async def set_channel_engine(
-    conn: AsyncConnection, channel_id: str, engine: str | None, actor: str, now: float
-) -> None:
-    if engine is None:
-        await conn.execute(
-            delete(channel_engines).where(channel_engines.c.channel_id == channel_id)
-        )
-        return
-    values = {"channel_id": channel_id, "engine": engine, "updated_by": actor, "updated_at": now}
-    await upsert(conn, channel_engines, values, key=["channel_id"])
-
-
 # --- webhook replay protection ------------------------------------------------------------------
 
 
@@ -285,3 +265,8 @@ async def first_receipt(conn: AsyncConnection, signature: str, now: float, keep:
         .returning(webhook_receipts.c.signature)
     )
     return inserted is not None
+
+
+async def forget_receipt(conn: AsyncConnection, signature: str) -> None:
+    """Undo first_receipt when the webhook could not be stored after all (its retry counts)."""
+    await conn.execute(delete(webhook_receipts).where(webhook_receipts.c.signature == signature))

@@ -35,6 +35,14 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
+from meetbridge.engines.livekit.controls import MeetingControls
+from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
+from meetbridge.engines.livekit.reconcile import LiveKitReconciler
+from meetbridge.engines.livekit.translator import LiveKitTranslator
+from meetbridge.engines.pexip.engine import PexipEngine
+from meetbridge.engines.pexip.policy_service import PolicyService
+from meetbridge.engines.pexip.translator import PexipTranslator
+from meetbridge.engines.registry import EngineRegistry
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
@@ -42,10 +50,10 @@ from meetbridge.services.command_auth import CommandTokenCheck, LookupBudget
 from meetbridge.services.confirmations import Confirmations
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
+from meetbridge.services.meeting_chat import MeetingChat, reply_from_event
 from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
-from meetbridge.services.policy import PolicyService
 from meetbridge.services.shared_state import SharedState
 from meetbridge.services.zoom import ZoomService
 from meetbridge.store import chat_repo, meetings_repo, outbox_repo
@@ -54,14 +62,17 @@ from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
 from meetbridge.web.admin import AdminEndpoints
 from meetbridge.web.asgi import PrefixDispatcher
+from meetbridge.web.controls import ControlEndpoints
 from meetbridge.web.health import HealthEndpoints
 from meetbridge.web.identity import IdentityGate
 from meetbridge.web.join import JoinEndpoints
 from meetbridge.web.limits import RequestSizeLimits
+from meetbridge.web.livekit import LiveKitEndpoints
 from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
 from meetbridge.web.responses import error_response
+from meetbridge.web.status import MattermostStatus, StatusEndpoints
 from meetbridge.web.zoom import ZoomEndpoints
 
 log = structlog.get_logger(__name__)
@@ -105,6 +116,10 @@ class Components:
     interactions: MeetInteractions
     zoom: ZoomService
     confirmations: Confirmations
+    engines: EngineRegistry
+    livekit: LiveKitEngine
+    controls: MeetingControls
+    livekit_reconciler: LiveKitReconciler
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -118,6 +133,7 @@ def build_components(
     clock: Clock | None = None,
     mattermost_transport: httpx2.AsyncBaseTransport | None = None,
     zoom_transport: httpx2.AsyncBaseTransport | None = None,
+    livekit_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Components:
     clock = clock or SystemClock()
     public_url = config.effective_public_url
@@ -132,9 +148,16 @@ def build_components(
     directory: MattermostDirectory | UnconfiguredDirectory = (
         UnconfiguredDirectory() if chat is None else chat.directory
     )
-    join = JoinService(
-        state, directory, core.database, core.links, core.call_tags, clock, public_url
+    livekit = LiveKitEngine(
+        lambda: livekit_settings(config, state), core.controls, clock, public_url, livekit_transport
     )
+    engines = EngineRegistry(
+        core.database,
+        state,
+        clock,
+        {"livekit": livekit, "pexip": PexipEngine(state, core.call_tags)},
+    )
+    join = JoinService(state, directory, core.database, core.links, clock, public_url, engines)
     outbox = None if chat is None else chat.outbox
     console = AdminConsole(core.database, core.links, directory, clock)
     zoom = ZoomService(
@@ -153,7 +176,10 @@ def build_components(
         core.database,
         state,
         core.box,
-        core.call_tags,
+        [
+            PexipTranslator(lambda: state.settings.alias_prefix, core.call_tags),
+            LiveKitTranslator(),
+        ],
         clock,
         on_meeting_events=None if chat is None else MeetingNotifier(state, clock),
         on_batch=_after_batch(metrics, outbox),
@@ -163,6 +189,17 @@ def build_components(
         metrics.inbox_depth.inc(rows)
         applier.wake()
 
+    inbox = InboxWriter(core.database, on_commit=committed)
+    meeting_chat = MeetingChat(
+        core.database,
+        clock,
+        outbox.wake if outbox is not None else (lambda: None),
+        directory,
+        lambda: state.settings.display_name,
+    )
+    controls = MeetingControls(livekit, core.controls, clock, directory, meeting_chat.to_thread)
+    if chat is not None:
+        chat.websocket.on_event = _thread_replies(meeting_chat, controls, chat.setup)
     return Components(
         core=core,
         metrics=metrics,
@@ -170,7 +207,7 @@ def build_components(
         admin=admin,
         directory=directory,
         policy=PolicyService(state, directory, directory, core.call_tags),
-        inbox=InboxWriter(core.database, on_commit=committed),
+        inbox=inbox,
         applier=applier,
         join=join,
         buttons=buttons,
@@ -188,9 +225,14 @@ def build_components(
             zoom,
             confirmations,
             None if chat is None else chat.client,
+            engines,
         ),
         zoom=zoom,
         confirmations=confirmations,
+        engines=engines,
+        livekit=livekit,
+        controls=controls,
+        livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
         chat=chat,
     )
 
@@ -234,6 +276,58 @@ def _chat_components(
         ),
         oauth_http=oauth_http,
         catalogue=CatalogueSync(client, core.database, clock),
+    )
+
+
+def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettings:
+    """The LiveKit to use: what the deployment's environment says, else the admin settings."""
+    settings = state.settings
+    env_secret = config.livekit_api_secret.get_secret_value() if config.livekit_api_secret else ""
+    return LiveKitSettings(
+        url=config.livekit_url or settings.livekit_url,
+        api_key=config.livekit_api_key or settings.livekit_api_key,
+        api_secret=env_secret or state.secrets.get("livekit_api_secret", ""),
+        max_participants=settings.livekit_max_participants,
+    )
+
+
+def _thread_replies(
+    chat: MeetingChat, controls: MeetingControls, setup: MattermostSetup
+) -> Callable[[str, dict[str, Any]], None]:
+    """Replies in a meeting card's thread, sent to the meeting (the listener is synchronous:
+    each reply is handled in a task of its own)."""
+    pending: set[asyncio.Task[bool]] = set()
+
+    def on_event(event: str, data: dict[str, Any]) -> None:
+        reply = reply_from_event(data) if event == "posted" else None
+        if reply is None:
+            return
+        bot_id = str((setup.bot or {}).get("id", ""))
+        task = asyncio.create_task(chat.from_thread(reply, bot_id, controls.from_thread))
+        pending.add(task)
+        task.add_done_callback(_forget_task(pending))
+
+    return on_event
+
+
+def _forget_task(pending: set[asyncio.Task[bool]]) -> Callable[[asyncio.Task[bool]], None]:
+    def done(task: asyncio.Task[bool]) -> None:
+        pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("meeting_chat.thread_reply_failed", error=str(task.exception()))
+
+    return done
+
+
+def _mattermost_status(components: Components) -> MattermostStatus:
+    chat = components.chat
+    if chat is None:
+        return MattermostStatus(configured=False, bot=False, command=False, events=False)
+    return MattermostStatus(
+        configured=True,
+        bot=chat.setup.ready.is_set(),
+        command=bool(components.state.command_tokens),
+        events=chat.websocket.connected.is_set(),
     )
 
 
@@ -301,6 +395,20 @@ def create_app(
             identity,
             secure_cookies=config.effective_public_url.startswith("https://"),
         ).routes(),
+        *StatusEndpoints(
+            components.engines,
+            components.livekit,
+            components.state,
+            lambda: _mattermost_status(components),
+        ).routes(),
+        *ControlEndpoints(components.controls).routes(),
+        *LiveKitEndpoints(
+            lambda: livekit_settings(config, components.state),
+            components.inbox,
+            components.core.database,
+            components.core.clock,
+            on_joined=components.controls.welcome,
+        ).routes(),
         *AdminEndpoints(
             config,
             components.console,
@@ -345,6 +453,7 @@ def _start_background(components: Components) -> None:
         ("event-applier", components.applier.run()),
         ("shared-state", components.state.run_refresher()),
         ("housekeeping", _housekeeping(components)),
+        ("livekit-reconcile", components.livekit_reconciler.run()),
     ]
     if components.chat is not None:
         jobs += [
@@ -362,6 +471,7 @@ async def _stop(components: Components) -> None:
         task.cancel()
     await asyncio.gather(*components.tasks, return_exceptions=True)
     await components.zoom.close()
+    await components.livekit.close()
     if components.chat is not None:
         await components.chat.client.close()
         await components.chat.oauth_http.aclose()

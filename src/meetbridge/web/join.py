@@ -1,8 +1,9 @@
 """Join links (personal, short-lived) and the channel's stable meeting link.
 
-``/join/{token}`` leads a user to the meeting: with the embedded experience off, a redirect to
-the Pexip web app with their name and the PIN (the PIN appears only here, in the user's own
-browser, never in Mattermost); with it on, meetbridge's meeting page. It opens only in a browser
+``/join/{token}`` leads a user to the meeting, where the channel's engine says: the engine's own
+web app (Pexip with the embedded experience off: a redirect with their name and the PIN, which
+appears only here, in the user's own browser, never in Mattermost), or meetbridge's meeting page
+with the engine's client configuration. It opens only in a browser
 that Mattermost has confirmed to be the link's user (web/identity.py); any other browser is
 sent through Mattermost's sign-in first and refused if it is someone else.
 
@@ -19,7 +20,7 @@ from starlette.routing import Route
 
 from meetbridge.chat.mattermost.oauth import MattermostOAuth, OAuthCodeRefusedError, OAuthError
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
-from meetbridge.services.join import JoinRefusedError, JoinService, JoinTarget, Refusal
+from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
 from meetbridge.web.identity import JOIN_PATH, OTHER_USER, Flow, IdentityGate
 from meetbridge.web.pages import NO_STORE, message_page, render
 
@@ -65,7 +66,7 @@ class JoinEndpoints:
         except JoinRefusedError as refused:
             return _refused(refused)
         if not target.embedded:
-            return RedirectResponse(target.webapp3, status_code=302, headers=NO_STORE)
+            return RedirectResponse(target.external_url, status_code=302, headers=NO_STORE)
         return render(
             "meeting.html",
             headers={
@@ -73,11 +74,11 @@ class JoinEndpoints:
                 "X-Frame-Options": "",
                 "Content-Security-Policy": f"frame-ancestors 'self' {self._frame_ancestors}",
             },
-            config=meeting_page_config(target),
+            config=dict(target.page_config),
             asset_base=MEETING_ASSETS,
             channel_title=target.channel.title,
             display_name=target.display_name,
-            webapp3=target.webapp3,
+            webapp3=target.external_url,
         )
 
     async def stable_link(self, request: Request) -> Response:
@@ -139,23 +140,6 @@ class JoinEndpoints:
 
 
 MEETING_ASSETS = "/static/meeting"
-
-
-def meeting_page_config(target: JoinTarget) -> dict[str, object]:
-    """What the meeting page needs to connect; everything comes from the signed join link."""
-    return {
-        "host": f"https://{target.node}",
-        "node": target.node,
-        "alias": target.alias,
-        "displayName": target.display_name,
-        "pin": target.pin,
-        "callTag": target.call_tag,
-        "startMuted": target.start_muted,
-        "channelTitle": target.channel.title,
-        "conversation": target.channel.is_conversation,
-        "directMedia": target.direct_media,
-        "webapp3Url": target.webapp3,
-    }
 
 
 def _refused(refused: JoinRefusedError) -> Response:

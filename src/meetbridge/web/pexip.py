@@ -22,8 +22,8 @@ import structlog
 from meetbridge.engines.pexip import policy as answers
 from meetbridge.engines.pexip.events import EnvelopeError, parse_body
 from meetbridge.engines.pexip.policy import PolicyAnswer
+from meetbridge.engines.pexip.policy_service import PolicyService
 from meetbridge.metrics import Metrics
-from meetbridge.services.policy import PolicyService
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store.inbox import (
     InboxRecord,

@@ -20,6 +20,7 @@ from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
+from meetbridge.engines.registry import TITLES, EngineRegistry
 from meetbridge.ports import Directory, DirectoryUnavailableError
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
@@ -76,6 +77,7 @@ class MeetInteractions:
         zoom: ZoomService | None = None,
         confirmations: Confirmations | None = None,
         dialogs: MattermostClient | None = None,
+        engines: EngineRegistry | None = None,
     ) -> None:
         self._join = join
         self._admin = admin
@@ -90,6 +92,7 @@ class MeetInteractions:
         self._confirmations = confirmations
         self._dialogs = dialogs
         self.dialog_url = f"{public_url}/api/mattermost/dialog"
+        self._engines = engines
 
     # --- /meet ---------------------------------------------------------------------------
 
@@ -97,10 +100,7 @@ class MeetInteractions:
         command = parse_meet(invocation.text)
         if command.verb in (Verb.START, Verb.JOIN):
             topic = command.argument if command.verb is Verb.START else ""
-            if (
-                self._zoom is not None
-                and await self._zoom.engine_for(invocation.channel_id) == "zoom"
-            ):
+            if self._zoom is not None and await self._engine_of(invocation.channel_id) == "zoom":
                 result = await self._zoom.start(invocation.user_id, invocation.channel_id, topic)
                 return zoom_reply(
                     self._personal(result, invocation.user_id),
@@ -123,7 +123,7 @@ class MeetInteractions:
 
     async def _go(self, invocation: Invocation, topic: str) -> dict[str, Any]:
         try:
-            url = await self._join.issue(invocation.channel_id, invocation.user_id, topic)
+            url = await self._join.start(invocation.channel_id, invocation.user_id, topic)
         except JoinRefusedError as refused:
             return ephemeral(refused.detail)
         return ephemeral(
@@ -197,10 +197,10 @@ class MeetInteractions:
         )
 
     async def _engine(self, invocation: Invocation, engine: str) -> dict[str, Any]:
-        if engine not in ("zoom", "pexip", "default") or self._zoom is None:
-            return ephemeral(
-                "Use `/meet engine zoom`, `/meet engine pexip` or `/meet engine default`."
-            )
+        names = self._engines.names if self._engines is not None else ()
+        if engine not in (*names, "default"):
+            choices = ", ".join(f"`/meet engine {name}`" for name in names)
+            return ephemeral(f"Use {choices} or `/meet engine default`.")
         channel, user = invocation.channel_id, invocation.user_id
         try:
             allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
@@ -217,6 +217,7 @@ class MeetInteractions:
         titles = {
             "zoom": "Use Zoom here?",
             "pexip": "Use Pexip Infinity here?",
+            "livekit": "Use LiveKit here?",
             "default": "Use the default engine?",
         }
         return ephemeral(
@@ -231,7 +232,7 @@ class MeetInteractions:
         )
 
     async def _apply_engine(self, claim: Claim) -> str:
-        assert self._zoom is not None
+        assert self._engines is not None
         channel, user, engine = claim.channel_id, claim.user_id, claim.target
         try:
             allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
@@ -241,10 +242,15 @@ class MeetInteractions:
             return "Mattermost cannot be reached right now; please try again in a moment."
         if not allowed:
             return "Only channel admins and system admins can choose this channel's engine."
-        await self._zoom.set_engine(
+        await self._engines.set_engine(
             channel, None if engine == "default" else engine, f"mattermost:{user}"
         )
         return ""
+
+    async def _engine_of(self, channel: ChannelId) -> str:
+        if self._engines is None:
+            return "pexip"
+        return await self._engines.engine_for(channel)
 
     async def _zoom_account(self, invocation: Invocation, verb: Verb) -> dict[str, Any]:
         zoom, user = self._zoom, invocation.user_id
@@ -370,13 +376,12 @@ class MeetInteractions:
             if not await self._is_admin(user):
                 return {"error": "Only system admins can change this."}
             return await self._set_allowed(claim.channel_id, user, claim.action == "admin_allow")
-        if claim.action == "engine" and zoom is not None:
+        if claim.action == "engine" and self._engines is not None:
             refused = await self._apply_engine(claim)
             if refused:
                 return {"error": refused}
-            names = {"zoom": "Zoom", "pexip": "Pexip Infinity"}
-            current = await zoom.engine_for(claim.channel_id)
-            return f"Meetings in this channel now use {names.get(current, current)}."
+            current = await self._engines.engine_for(claim.channel_id)
+            return f"Meetings in this channel now use {TITLES.get(current, current)}."
         if claim.action == "zoom_disconnect" and zoom is not None:
             is_admin = await self._is_admin(user)
             if zoom.account_level and not is_admin:

@@ -163,7 +163,7 @@ HELP = """\
 * `/meet join` — join the channel's meeting
 * `/meet status` — who is in the meeting, and for how long
 * `/meet link` — a lasting link to this channel's meeting, for members of the channel
-* `/meet engine zoom|pexip|default` — the meeting engine of this channel (channel admins)
+* `/meet engine livekit|pexip|zoom|default` — the meeting engine of this channel (channel admins)
 * `/meet connect` / `/meet disconnect` — connect or disconnect your Zoom account
 * `/meet settings` — whether Zoom meetings use your personal meeting ID
 * `/meet help` — this help"""

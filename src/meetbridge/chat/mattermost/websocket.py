@@ -42,7 +42,7 @@ class WebSocketListener:
         self._url += "/api/v4/websocket"
         self._token = token
         self._directory = directory
-        self._on_event = on_event
+        self.on_event = on_event
         self._connection_id = ""
         self._sequence = -1
         self.connected = asyncio.Event()
@@ -86,8 +86,8 @@ class WebSocketListener:
                 self._hello(data)
             else:
                 self.handle(event, data, message.get("broadcast") or {})
-            if self._on_event is not None:
-                self._on_event(event, data)
+            if self.on_event is not None:
+                self.on_event(event, data)
 
     def _hello(self, data: dict[str, Any]) -> None:
         connection_id = str(data.get("connection_id", ""))

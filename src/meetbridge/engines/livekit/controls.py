@@ -1,0 +1,343 @@
+"""The meeting page's control API for LiveKit meetings (web/CONTRACT.md of the page).
+
+The page asks, meetbridge decides and tells every page through LiveKit data messages. Who asks
+is the bearer token meetbridge gave that device with its join (one identity in one channel's
+meeting); whether they may is decided here, from the room's metadata (its host) in LiveKit, never
+from what the page shows. Hands and the reaction rate limit live in this process: with several
+replicas, route a meeting's control calls to one of them (or keep one replica).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+
+from meetbridge.clock import Clock
+from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.domain.tokens import TokenCodec, TokenError
+from meetbridge.engines.livekit.engine import (
+    CONTROLS_PURPOSE,
+    HOST,
+    PARTICIPANT,
+    ROLE_ATTRIBUTE,
+    USER_ATTRIBUTE,
+    LiveKitEngine,
+    meeting_state,
+    room_name,
+)
+from meetbridge.engines.livekit.models import Participant
+from meetbridge.engines.livekit.rooms import LiveKitError, LiveKitNotFoundError, RoomService
+from meetbridge.ports import DirectoryUnavailableError, EngineUnavailableError, UserDirectory
+
+log = structlog.get_logger(__name__)
+
+HANDS, REACTION, CHAT, NOTICE = (
+    "meetbridge.hands",
+    "meetbridge.reaction",
+    "meetbridge.chat",
+    "meetbridge.notice",
+)
+REACTIONS_PER_WINDOW, REACTION_WINDOW = 3, 5.0
+MAX_CHAT, MAX_EMOJI, MAX_HANDS, RECENT_CHAT = 4000, 16, 500, 50
+HOST_ONLY = frozenset(
+    {"lower-all-hands", "mute", "mute-all", "ask-unmute", "stop-screenshare", "remove",
+     "make-host", "end"}
+)  # fmt: skip
+
+
+class ControlRefusedError(Exception):
+    """The action is not allowed or not possible; the message is for the user."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    channel_id: ChannelId
+    user_id: UserId
+    identity: str
+    name: str = ""
+
+    @property
+    def room(self) -> str:
+        return room_name(self.channel_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Hand:
+    identity: str
+    name: str
+    at: int  # ms
+
+
+ThreadMirror = Callable[[ChannelId, str, str, str], Awaitable[object]]
+"""(channel, author's name, text, line id): the line for the meeting's Mattermost thread."""
+
+Action = Callable[["MeetingControls", Caller, Mapping[str, Any]], Awaitable[None]]
+
+
+class MeetingControls:
+    def __init__(
+        self,
+        engine: LiveKitEngine,
+        tokens: TokenCodec,
+        clock: Clock,
+        users: UserDirectory,
+        to_thread: ThreadMirror | None = None,
+    ) -> None:
+        self._to_thread = to_thread
+        self._engine = engine
+        self._users = users
+        self._tokens = tokens
+        self._clock = clock
+        self._hands: dict[str, list[Hand]] = {}  # by room
+        self._chat: dict[str, deque[dict[str, Any]]] = {}  # recent lines, by room
+        self._reactions: dict[str, deque[float]] = {}  # by identity
+
+    def caller(self, bearer: str) -> Caller:
+        try:
+            claims = self._tokens.decode(bearer, CONTROLS_PURPOSE, self._clock.now())
+        except TokenError as exc:
+            raise ControlRefusedError(401, "This meeting session is not valid any more.") from exc
+        channel, user, identity = claims.get("c"), claims.get("u"), claims.get("i")
+        if not (isinstance(channel, str) and isinstance(user, str) and isinstance(identity, str)):
+            raise ControlRefusedError(401, "This meeting session is not valid any more.")
+        if not (is_mattermost_id(channel) and is_mattermost_id(user)):
+            raise ControlRefusedError(401, "This meeting session is not valid any more.")
+        return Caller(ChannelId(channel), UserId(user), identity)
+
+    async def perform(self, caller: Caller, action: str, body: Mapping[str, Any]) -> None:
+        handler = _ACTIONS.get(action)
+        if handler is None:
+            raise ControlRefusedError(404, f"Unknown meeting action {action[:40]!r}.")
+        rooms = self._engine.rooms()
+        try:
+            present = {p.identity: p for p in await rooms.list_participants(caller.room)}
+        except LiveKitNotFoundError as exc:
+            raise ControlRefusedError(409, "This meeting has ended.") from exc
+        except LiveKitError as exc:
+            raise ControlRefusedError(503, "LiveKit cannot be reached right now.") from exc
+        me = present.get(caller.identity)
+        if me is None or await self._engine.is_removed(caller.channel_id, caller.user_id):
+            raise ControlRefusedError(403, "You are not in this meeting.")
+        caller = Caller(caller.channel_id, caller.user_id, caller.identity, me.name)
+        if action in HOST_ONLY and not await self._may_host(rooms, caller):
+            raise ControlRefusedError(403, "Only the meeting's host can do this.")
+        try:
+            await handler(self, caller, body)
+        except LiveKitNotFoundError as exc:
+            raise ControlRefusedError(404, "That participant is no longer in the meeting.") from exc
+        except LiveKitError as exc:
+            log.warning("livekit.control_failed", action=action, error=str(exc))
+            raise ControlRefusedError(503, "LiveKit cannot be reached right now.") from exc
+
+    async def _may_host(self, rooms: RoomService, caller: Caller) -> bool:
+        """The host, or a system admin (who may take host: make-host on themselves)."""
+        if await self._is_host(rooms, caller):
+            return True
+        try:
+            user = await self._users.user_now(caller.user_id)  # a role that grants: ask now
+        except DirectoryUnavailableError:
+            return False
+        return user is not None and user.is_system_admin
+
+    async def _is_host(self, rooms: RoomService, caller: Caller) -> bool:
+        rooms_listed = await rooms.list_rooms([caller.room])
+        return any(meeting_state(room).host == caller.user_id for room in rooms_listed)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    async def _send(
+        self, room: str, topic: str, payload: Mapping[str, Any], to: tuple[str, ...] = ()
+    ) -> None:
+        data = orjson.dumps(dict(payload))
+        await self._engine.rooms().send_data(room, data, topic=topic, destination_identities=to)
+
+    async def _notice(self, room: str, kind: str, text: str, to: tuple[str, ...] = ()) -> None:
+        await self._send(room, NOTICE, {"kind": kind, "text": text}, to)
+
+    async def _send_hands(self, room: str) -> None:
+        queue = [
+            {"identity": h.identity, "name": h.name, "at": h.at} for h in self._hands.get(room, [])
+        ]
+        await self._send(room, HANDS, {"queue": queue[:MAX_HANDS]})
+
+    async def _target(self, caller: Caller, body: Mapping[str, Any]) -> Participant:
+        identity = body.get("identity")
+        if not isinstance(identity, str) or not identity or len(identity) > 128:
+            raise ControlRefusedError(400, "Say whom this is for (identity).")
+        return await self._engine.rooms().get_participant(caller.room, identity)
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    # --- actions -------------------------------------------------------------------------
+
+    async def raise_hand(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        hands = self._hands.setdefault(caller.room, [])
+        if all(h.identity != caller.identity for h in hands):
+            hands.append(Hand(caller.identity, caller.name, self._now_ms()))
+        await self._send_hands(caller.room)
+
+    async def lower_hand(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        identity = body.get("identity", caller.identity)
+        if identity != caller.identity and not await self._is_host(self._engine.rooms(), caller):
+            raise ControlRefusedError(403, "Only the meeting's host can lower someone's hand.")
+        hands = self._hands.get(caller.room, [])
+        self._hands[caller.room] = [h for h in hands if h.identity != identity]
+        await self._send_hands(caller.room)
+
+    async def lower_all_hands(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        self._hands[caller.room] = []
+        await self._send_hands(caller.room)
+
+    async def react(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        emoji = body.get("emoji")
+        if (
+            not isinstance(emoji, str)
+            or not emoji
+            or len(emoji.encode("utf-16-le")) > 2 * MAX_EMOJI
+        ):
+            raise ControlRefusedError(400, "That is not a reaction.")
+        recent = self._reactions.setdefault(caller.identity, deque())
+        now = time.monotonic()
+        while recent and now - recent[0] > REACTION_WINDOW:
+            recent.popleft()
+        if len(recent) >= REACTIONS_PER_WINDOW:
+            raise ControlRefusedError(429, "Slow down: three reactions every five seconds.")
+        recent.append(now)
+        payload = {"identity": caller.identity, "name": caller.name, "emoji": emoji}
+        await self._send(caller.room, REACTION, payload)
+
+    async def chat(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_CHAT:
+            raise ControlRefusedError(400, f"A chat message is 1 to {MAX_CHAT} characters.")
+        at = self._now_ms()
+        line = {
+            "id": f"{caller.identity}-{at}",
+            "name": caller.name,
+            "text": text,
+            "at": at,
+            "source": "meeting",
+        }
+        self._chat.setdefault(caller.room, deque(maxlen=RECENT_CHAT)).append(line)
+        await self._send(caller.room, CHAT, line)
+        if self._to_thread is not None:
+            await self._to_thread(caller.channel_id, caller.name, text, str(line["id"]))
+
+    async def from_thread(
+        self, channel_id: ChannelId, name: str, text: str, line_id: str, at: int
+    ) -> None:
+        """A reply in the meeting card's Mattermost thread, shown in the meeting."""
+        room = room_name(channel_id)
+        line = {"id": line_id, "name": name, "text": text[:MAX_CHAT], "at": at,
+                "source": "mattermost"}  # fmt: skip
+        try:
+            await self._send(room, CHAT, line)
+        except (LiveKitNotFoundError, EngineUnavailableError):
+            return  # not a LiveKit meeting, its room is gone, or LiveKit is not configured
+        self._chat.setdefault(room, deque(maxlen=RECENT_CHAT)).append(line)
+
+    def recent_chat(self, room: str) -> list[dict[str, Any]]:
+        """The lines a joining device is sent (the newest RECENT_CHAT)."""
+        return list(self._chat.get(room, ()))
+
+    async def welcome(self, room: str, identity: str) -> None:
+        """A device joined: send it the hands queue and the recent chat, as the page expects."""
+        to = (identity,)
+        queue = [
+            {"identity": h.identity, "name": h.name, "at": h.at} for h in self._hands.get(room, [])
+        ]
+        if queue:
+            await self._send(room, HANDS, {"queue": queue[:MAX_HANDS]}, to)
+        for line in self._chat.get(room, ()):
+            await self._send(room, CHAT, line, to)
+
+    async def mute(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        target = await self._target(caller, body)
+        await self._mute_sources(caller.room, target, ("MICROPHONE",))
+        await self._notice(
+            caller.room, "muted-by-host", "You were muted by the host.", (target.identity,)
+        )
+
+    async def mute_all(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        for participant in await self._engine.rooms().list_participants(caller.room):
+            if participant.identity != caller.identity:
+                await self._mute_sources(caller.room, participant, ("MICROPHONE",))
+        await self._notice(caller.room, "muted-by-host", "The host muted everyone.")
+
+    async def ask_unmute(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        target = await self._target(caller, body)
+        text = "The host asks you to unmute."
+        await self._notice(caller.room, "ask-unmute", text, (target.identity,))
+
+    async def stop_screenshare(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        target = await self._target(caller, body)
+        await self._mute_sources(caller.room, target, ("SCREEN_SHARE", "SCREEN_SHARE_AUDIO"))
+
+    async def remove(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        target = await self._target(caller, body)
+        user = target.attributes.get(USER_ATTRIBUTE, "")
+        # LiveKit does not revoke the removed device's token: meetbridge refuses that person
+        # new tokens for this meeting, and the removed identity's control calls.
+        await self._engine.update_state(caller.channel_id, removed=user or target.identity)
+        await self._notice(
+            caller.room, "removed", "You were removed from the meeting.", (target.identity,)
+        )
+        await self._engine.rooms().remove_participant(caller.room, target.identity)
+
+    async def make_host(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        target = await self._target(caller, body)
+        user = target.attributes.get(USER_ATTRIBUTE, "")
+        if not is_mattermost_id(user):
+            raise ControlRefusedError(400, "Only a Mattermost user can be host.")
+        await self._engine.update_state(caller.channel_id, host=UserId(user))
+        rooms = self._engine.rooms()
+        for participant in await rooms.list_participants(caller.room):
+            role = HOST if participant.attributes.get(USER_ATTRIBUTE) == user else PARTICIPANT
+            if participant.attributes.get(ROLE_ATTRIBUTE) != role:
+                await rooms.update_participant(
+                    caller.room, participant.identity, attributes={ROLE_ATTRIBUTE: role}
+                )
+        text = f"{target.name or 'Someone'} is now the host."
+        await self._notice(caller.room, "host-changed", text)
+
+    async def end(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        await self._notice(caller.room, "ended", "The host ended the meeting.")
+        await self._engine.end(caller.channel_id)
+        self._hands.pop(caller.room, None)
+        self._chat.pop(caller.room, None)
+
+    async def _mute_sources(
+        self, room: str, participant: Participant, sources: tuple[str, ...]
+    ) -> None:
+        for track in participant.tracks:
+            if track.source in sources and not track.muted:
+                await self._engine.rooms().mute_published_track(
+                    room, participant.identity, track.sid
+                )
+
+
+_ACTIONS: dict[str, Action] = {
+    "raise-hand": MeetingControls.raise_hand,
+    "lower-hand": MeetingControls.lower_hand,
+    "lower-all-hands": MeetingControls.lower_all_hands,
+    "react": MeetingControls.react,
+    "chat": MeetingControls.chat,
+    "mute": MeetingControls.mute,
+    "mute-all": MeetingControls.mute_all,
+    "ask-unmute": MeetingControls.ask_unmute,
+    "stop-screenshare": MeetingControls.stop_screenshare,
+    "remove": MeetingControls.remove,
+    "make-host": MeetingControls.make_host,
+    "end": MeetingControls.end,
+}

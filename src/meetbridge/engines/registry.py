@@ -1,0 +1,64 @@
+"""The engines this install has, and which one a channel uses.
+
+A channel uses the engine chosen for it with ``/meet engine``, else the install's default
+(setting ``default_engine``). Adding an engine is one package under engines/ plus one entry
+here, made in web/app.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from meetbridge.clock import Clock
+from meetbridge.domain.ids import ChannelId
+from meetbridge.ports import MeetingEngine
+from meetbridge.services.shared_state import SharedState
+from meetbridge.store import audit_repo, engines_repo
+from meetbridge.store.database import Database
+
+# Engines whose meetings are started outside MeetingEngine (Zoom has its own OAuth-bound flow
+# in services/zoom.py); they can still be chosen for a channel.
+EXTERNAL = ("zoom",)
+
+TITLES = {"pexip": "Pexip Infinity", "zoom": "Zoom", "livekit": "LiveKit"}
+
+
+class EngineRegistry:
+    def __init__(
+        self,
+        database: Database,
+        state: SharedState,
+        clock: Clock,
+        engines: Mapping[str, MeetingEngine],
+    ) -> None:
+        self._database = database
+        self._state = state
+        self._clock = clock
+        self._engines = dict(engines)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self._engines, *EXTERNAL)
+
+    def engine(self, name: str) -> MeetingEngine | None:
+        """The engine called ``name``, None for an external or unknown one."""
+        return self._engines.get(name)
+
+    def all(self) -> Mapping[str, MeetingEngine]:
+        return dict(self._engines)
+
+    async def engine_for(self, channel_id: ChannelId) -> str:
+        async with self._database.read() as conn:
+            chosen = await engines_repo.channel_engine(conn, channel_id)
+        return chosen or self._state.settings.default_engine
+
+    async def set_engine(self, channel_id: ChannelId, engine: str | None, actor: str) -> None:
+        """Choose the channel's engine (None: back to the install's default); audited."""
+        if engine is not None and engine not in self.names:
+            raise ValueError(f"unknown engine {engine!r}")
+        async with self._database.transaction() as conn:
+            now = self._clock.now()
+            await engines_repo.set_channel_engine(conn, channel_id, engine, actor, now)
+            await audit_repo.record(
+                conn, actor, "channel.engine", {"channel_id": channel_id, "engine": engine}, now
+            )

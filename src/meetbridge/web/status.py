@@ -1,0 +1,80 @@
+"""``GET /``: what this meetbridge is connected to and what is left to configure.
+
+For whoever runs it: no secrets (no keys, tokens, PINs), only yes/no and setting names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from meetbridge.engines.livekit.engine import LiveKitEngine
+from meetbridge.engines.registry import TITLES, EngineRegistry
+from meetbridge.services.shared_state import SharedState
+from meetbridge.web.pages import render
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStatus:
+    name: str
+    title: str
+    default: bool
+    missing: str | None
+    reachable: str  # "yes", "no" or "not checked"
+
+
+@dataclass(frozen=True, slots=True)
+class MattermostStatus:
+    configured: bool
+    bot: bool
+    command: bool
+    events: bool
+
+
+class StatusEndpoints:
+    def __init__(
+        self,
+        engines: EngineRegistry,
+        livekit: LiveKitEngine,
+        state: SharedState,
+        mattermost: Callable[[], MattermostStatus],
+    ) -> None:
+        self._engines = engines
+        self._livekit = livekit
+        self._state = state
+        self._mattermost = mattermost
+
+    def routes(self) -> list[Route]:
+        return [Route("/", self.status, methods=["GET"])]
+
+    async def status(self, request: Request) -> Response:
+        engines = [await self._engine_status(name) for name in self._engines.all()]
+        mattermost = self._mattermost()
+        todo = [
+            f"{e.title}: set {e.missing} (admin console or `meetbridge settings set`)"
+            for e in engines
+            if e.missing
+        ]
+        if not mattermost.configured:
+            todo.append("Mattermost: set MEETBRIDGE_MATTERMOST_URL and MEETBRIDGE_MATTERMOST_TOKEN")
+        elif not mattermost.command:
+            todo.append("Mattermost: the /meet command is not registered yet (see the log)")
+        return render("status.html", engines=engines, mattermost=mattermost, todo=todo)
+
+    async def _engine_status(self, name: str) -> EngineStatus:
+        engine = self._engines.engine(name)
+        assert engine is not None
+        missing = engine.missing_configuration()
+        reachable = "not checked"
+        if engine is self._livekit and missing is None:
+            reachable = "yes" if await self._livekit.reachable() else "no"
+        return EngineStatus(
+            name=name,
+            title=TITLES.get(name, name),
+            default=self._state.settings.default_engine == name,
+            missing=missing,
+            reachable=reachable,
+        )
