@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from tests.hostile.conftest import World
+from tests.hostile.conftest import SignIn, World
 from tests.hostile.harness import RawRequest
 
 SINK = "/api/pexip/event_sink"
@@ -32,16 +32,15 @@ def test_an_undecodable_query_string_gets_a_405_or_404_not_a_500(world: World) -
         assert reply.status in (404, 405) and path in reply.message()
 
 
-def _callback(path: str, state: str, code: str, cookie: str) -> RawRequest:
-    query = urlencode({"code": code, "state": state}).encode()
-    return RawRequest("GET", path, query, ((b"cookie", cookie.encode()),))
+def _callback(path: str, sign_in: SignIn, code: str) -> RawRequest:
+    query = urlencode({"code": code, "state": sign_in.state}).encode()
+    return RawRequest("GET", path, query, ((b"cookie", sign_in.cookie()),))
 
 
 def test_a_zoom_connect_callback_with_a_code_zoom_refuses_is_a_400(world: World) -> None:
     # Zoom answers 400 invalid_grant for a forged, reused or expired code: the browser's
     # request was bad, meetbridge and Zoom are fine, so no 502.
-    state, nonce = world.zoom_oauth_state()
-    request = _callback("/zoom/oauth/callback", state, "forged", f"meetbridge_zoom_oauth={nonce}")
+    request = _callback("/zoom/oauth/callback", world.zoom_oauth_state(), "forged")
     reply = world.harness.exchange(request, refusal_expected=True)
     assert reply.status == 400 and "/meet connect" in reply.message()
 
@@ -49,17 +48,15 @@ def test_a_zoom_connect_callback_with_a_code_zoom_refuses_is_a_400(world: World)
 def test_a_mattermost_sign_in_callback_with_a_code_mattermost_refuses_is_a_400(
     world: World,
 ) -> None:
-    state, nonce = world.mattermost_oauth_state()
-    request = _callback("/oauth/mattermost/callback", state, "forged", f"meetbridge_oauth={nonce}")
+    request = _callback("/oauth/mattermost/callback", world.mattermost_oauth_state(), "forged")
     reply = world.harness.exchange(request, refusal_expected=True)
     assert reply.status == 400 and "sign-in" in reply.message()
 
 
 def test_the_sign_in_callback_with_the_right_code_leads_to_the_meeting(world: World) -> None:
     # The counterpart of the refusals above: the harness's code really signs the member in.
-    state, nonce = world.mattermost_oauth_state()
     request = _callback(
-        "/oauth/mattermost/callback", state, world.oauth_code, f"meetbridge_oauth={nonce}"
+        "/oauth/mattermost/callback", world.mattermost_oauth_state(), world.oauth_code
     )
     reply = world.harness.exchange(request)
     assert reply.status == 302 and "/join/" in (reply.header("location") or "")

@@ -28,7 +28,7 @@ from tests.conftest import RunningApp, running
 from tests.support.mattermost_standin import MattermostStandIn, register_oauth_app
 from tests.support.zoom import ZoomSimulator
 
-ZOOM_PAGES = ("https://zoom.test", "https://zoom.example")
+ZOOM_PAGES = ("https://zoom.test", "https://us02web.zoom.test")
 
 
 class BrowserTransport(httpx2.AsyncBaseTransport):
@@ -43,14 +43,14 @@ class BrowserTransport(httpx2.AsyncBaseTransport):
         if request.url.host == "mattermost.test" and request.url.path == "/oauth/authorize":
             query = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
             return httpx2.Response(302, headers={"location": self._standin.authorize(query)})
-        if request.url.host == "zoom.test":
+        if request.url.host.endswith("zoom.test"):  # the API and the meeting host
             return await self._zoom.handle_async_request(request)
         return await self._meetbridge.handle_async_request(request)
 
 
 @pytest.fixture
 def zoom_sim() -> ZoomSimulator:
-    simulator = ZoomSimulator()
+    simulator = ZoomSimulator(join_base="https://us02web.zoom.test")  # under zoom_url
     simulator.add_user("alice@example.com")
     return simulator
 
