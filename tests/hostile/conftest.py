@@ -26,6 +26,7 @@ from meetbridge.crypto import generate_master_key
 from meetbridge.domain.aliases import alias_for_channel, service_tag_for_channel
 from meetbridge.domain.call_tags import make_call_tag
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.services.confirmations import Claim
 from meetbridge.store import chat_repo
 from meetbridge.web import identity
 from meetbridge.web.app import create_app
@@ -43,6 +44,7 @@ from tests.support.postgres import PostgresServer
 from tests.support.zoom import ZoomSimulator
 
 ZOOM_SECRET_TOKEN = "zoom-webhook-secret-token"
+METRICS_TOKEN = "metrics-bearer-token"
 
 # Examples per property: enough to find the known holes in a few seconds each, small enough for
 # the CI budget. HOSTILE_EXAMPLES raises it for a long local hunt. Failing examples are kept in
@@ -70,6 +72,7 @@ class SignInMattermost(MattermostStandIn):
     """The REST stand-in plus Mattermost's OAuth provider: a code names the user it signs in."""
 
     codes: dict[str, str] = field(default_factory=dict)
+    bot_id: str = field(default_factory=new_id)
 
     async def _handle(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path == "/oauth/access_token":
@@ -78,6 +81,12 @@ class SignInMattermost(MattermostStandIn):
             if user is None:
                 return httpx2.Response(400, json={"error": "invalid_grant"})
             return httpx2.Response(200, json={"access_token": f"at-{user}"})
+        signed_in = request.headers.get("authorization", "").startswith("Bearer at-")
+        if request.url.path == "/api/v4/users/me" and not signed_in:  # the bot itself
+            return httpx2.Response(200, json={"id": self.bot_id, "username": "meetbridge"})
+        if request.url.path == "/api/v4/commands":  # the command look-up of command_auth.py
+            self.requests.append(f"{request.method} {request.url.path}")
+            return httpx2.Response(200, json=[])
         if request.url.path == "/api/v4/users/me":
             user = request.headers.get("authorization", "").removeprefix("Bearer at-")
             if user in self.users:
@@ -183,6 +192,13 @@ class World:
         nonce = str(zoom.read_state(state)["n"])
         return SignIn(state, "meetbridge_zoom_oauth", nonce, self.identity_cookie())
 
+    def dialog_state(self, action: str = "admin_allow", user_id: str | None = None) -> str:
+        """The signed, single-use state of a confirmation dialog meetbridge showed ``user_id``
+        (the admin by default), as Mattermost sends it back with the submission."""
+        claim = Claim(UserId(user_id or self.admin_id), action, ChannelId(self.channel_id), "")
+        state: str = self.components.confirmations.state_for(claim)
+        return state
+
     def button_context(self, action: str = "join", target: str = "") -> dict[str, Any]:
         button = self.components.buttons.button("Join", action, self.channel_id, target)
         context: dict[str, Any] = button["integration"]["context"]
@@ -208,6 +224,7 @@ def build_world(database_url: str, data_dir: Path) -> World:
         mattermost_url="http://mattermost.test",
         mattermost_token="bot-token",
         mattermost_lookup_timeout=0.5,
+        metrics_token=METRICS_TOKEN,
     )
     app = create_app(
         config,
