@@ -251,3 +251,14 @@ def test_zoom_cancelling_the_connection_is_a_400(world: World) -> None:
         RawRequest("GET", "/zoom/oauth/callback", query, headers), refusal_expected=True
     )
     assert reply.status == 400 and "did not grant access" in reply.message()
+
+
+def test_a_click_on_a_button_signed_in_the_old_format_says_it_is_outdated(world: World) -> None:
+    context = {**world.button_context()}
+    del context["v"]
+    click = {"user_id": world.member_id, "channel_id": world.channel_id, "context": context}
+    reply = world.harness.exchange(
+        RawRequest("POST", "/api/mattermost/action", body_chunks=(orjson.dumps(click),)),
+        refusal_expected=True,
+    )
+    assert reply.status == 403 and "before a meetbridge update" in reply.message()
