@@ -607,7 +607,7 @@ async def test_the_same_webhook_delivered_twice_at_once_is_applied_once(
     recording = meeting_event(
         "recording.completed",
         meeting.meeting_id,
-        recording_files=[{"file_type": "MP4", "play_url": "https://zoom.example/rec/play/2"}],
+        recording_files=[{"file_type": "MP4", "play_url": "https://us02web.zoom.test/rec/play/2"}],
     )
     body, headers = signed_webhook("recording.completed", recording, SECRET_TOKEN)
     answers = await asyncio.gather(
