@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import httpx2
 import orjson
 
 from tests.hostile.conftest import SignIn, World
@@ -70,3 +71,32 @@ def test_a_page_number_that_int_cannot_read_gets_the_first_page(world: World) ->
         path = "/admin/channels" if query.startswith(b"ap") else "/admin/audit"
         reply = world.harness.exchange(RawRequest("GET", path, query, headers))
         assert reply.status == 200
+
+
+def test_a_personal_link_with_a_query_that_is_not_utf8_goes_to_sign_in(world: World) -> None:
+    # The identity gate rebuilt the link from request.url, which decodes the query as UTF-8:
+    # b"\x80" made /join (and /admin/login, /zoom) answer 500 to a browser without the proof.
+    request = RawRequest("GET", f"/join/{world.join_token()}", b"\x80=\xff")
+    reply = world.harness.exchange(request)
+    assert reply.status == 302 and "/oauth/authorize" in (reply.header("location") or "")
+
+
+def test_an_id_that_is_not_an_id_never_reaches_the_mattermost_api(world: World) -> None:
+    # A click or dialog names channel and user ids; "../users" would have been another API path
+    # called with the bot's token.
+    from meetbridge.chat.mattermost.client import MattermostClient
+
+    async def ask() -> list[object]:
+        async with httpx2.AsyncClient(
+            transport=world.mattermost.transport(), base_url="http://mattermost.test/api/v4"
+        ) as http:
+            client = MattermostClient(http)
+            return [
+                await client.get_channel("../users"),
+                await client.get_user("me/../../teams"),
+                await client.get_channel_member(world.channel_id, "../../x"),
+            ]
+
+    asked = len(world.mattermost.requests)
+    assert world.harness.run(ask()) == [None, None, None]
+    assert len(world.mattermost.requests) == asked
