@@ -5,7 +5,7 @@ carry no form, a connect link for no user, the admin console's channel catalogue
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.web import identity
@@ -111,3 +111,28 @@ def test_the_body_reader_gives_nothing_past_its_limit(world: World) -> None:
         return messages[0]
 
     assert world.harness.run(read_body(receive, 5)) is None
+
+
+def test_moving_channels_in_the_admin_console_says_how_many_moved(world: World) -> None:
+    fields = [("move", "allow"), ("channel", world.channel_id), ("channel", "../x"), ("aq", "p")]
+    moved = world.harness.exchange(with_csrf(world, "/admin/channels", fields))
+    notice = moved.header("set-cookie") or ""
+    assert moved.status == 303 and moved.header("location") == "/admin/channels?aq=p"
+    assert "1 channel allowed." in unquote(notice), "the id that is not an id is not counted"
+    nothing = world.harness.exchange(with_csrf(world, "/admin/channels", [("move", "sideways")]))
+    assert nothing.status == 303 and nothing.header("set-cookie") is None
+
+
+def test_a_later_page_of_the_audit_log_is_served(world: World) -> None:
+    cookie, _ = world.admin_session()
+    headers = ((b"cookie", f"meetbridge_admin={cookie}".encode()),)
+    for query in (b"page=2", b"page=99999"):
+        reply = world.harness.exchange(RawRequest("GET", "/admin/audit", query, headers))
+        assert reply.status == 200
+
+
+def test_a_policy_request_that_is_not_a_get_is_a_405(world: World) -> None:
+    auth = ((b"authorization", world.pexip_authorization()),)
+    path = "/api/pexip/policy/v1/participant/properties"
+    reply = world.harness.exchange(RawRequest("POST", path, b"", auth), refusal_expected=True)
+    assert reply.status == 405 and "GET" in (reply.header("allow") or reply.message())
