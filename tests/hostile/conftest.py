@@ -26,15 +26,25 @@ from meetbridge.crypto import generate_master_key
 from meetbridge.domain.aliases import alias_for_channel, service_tag_for_channel
 from meetbridge.domain.call_tags import make_call_tag
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.services.confirmations import Claim
 from meetbridge.store import chat_repo
+from meetbridge.web import identity
 from meetbridge.web.app import create_app
-from meetbridge.web.identity import STATE_PURPOSE as MATTERMOST_STATE_PURPOSE
-from tests.hostile.harness import Harness
+from meetbridge.web.identity import (
+    FLOW_LIFETIME,
+    FLOW_PURPOSE,
+    IDENTITY_COOKIE,
+    IDENTITY_LIFETIME,
+    IDENTITY_PURPOSE,
+    STATE_PURPOSE,
+)
+from tests.hostile.harness import Harness, Header
 from tests.support.mattermost_standin import MattermostStandIn, new_id
 from tests.support.postgres import PostgresServer
 from tests.support.zoom import ZoomSimulator
 
 ZOOM_SECRET_TOKEN = "zoom-webhook-secret-token"
+METRICS_TOKEN = "metrics-bearer-token"
 
 # Examples per property: enough to find the known holes in a few seconds each, small enough for
 # the CI budget. HOSTILE_EXAMPLES raises it for a long local hunt. Failing examples are kept in
@@ -62,6 +72,7 @@ class SignInMattermost(MattermostStandIn):
     """The REST stand-in plus Mattermost's OAuth provider: a code names the user it signs in."""
 
     codes: dict[str, str] = field(default_factory=dict)
+    bot_id: str = field(default_factory=new_id)
 
     async def _handle(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path == "/oauth/access_token":
@@ -70,12 +81,35 @@ class SignInMattermost(MattermostStandIn):
             if user is None:
                 return httpx2.Response(400, json={"error": "invalid_grant"})
             return httpx2.Response(200, json={"access_token": f"at-{user}"})
+        signed_in = request.headers.get("authorization", "").startswith("Bearer at-")
+        if request.url.path == "/api/v4/users/me" and not signed_in:  # the bot itself
+            return httpx2.Response(200, json={"id": self.bot_id, "username": "meetbridge"})
+        if request.url.path == "/api/v4/commands":  # the command look-up of command_auth.py
+            self.requests.append(f"{request.method} {request.url.path}")
+            return httpx2.Response(200, json=[])
         if request.url.path == "/api/v4/users/me":
             user = request.headers.get("authorization", "").removeprefix("Bearer at-")
             if user in self.users:
                 return httpx2.Response(200, content=orjson.dumps(self.users[user]))
             return httpx2.Response(401, json={"message": "Invalid or expired session"})
         return await super()._handle(request)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """An OAuth round trip under way in a browser: the ``state`` meetbridge sent to the provider,
+    the browser-bound cookie the callback must carry, and any other cookie the callback needs
+    (the Zoom callback also wants the Mattermost identity of the link's user)."""
+
+    state: str
+    cookie_name: str
+    cookie_value: str
+    other_cookies: str = ""
+
+    def cookie(self, value: str | None = None) -> bytes:
+        """The Cookie header with the flow cookie (``value`` replaces its value)."""
+        own = f"{self.cookie_name}={self.cookie_value if value is None else value}"
+        return "; ".join(c for c in (own, self.other_cookies) if c).encode()
 
 
 @dataclass
@@ -123,24 +157,47 @@ class World:
         """A signed-in admin's cookie and CSRF token (a new session if a test logged out)."""
         console = self.components.console
         token = console.login_link_token(UserId(self.admin_id))
-        signed_in = self.harness.run(console.sign_in(token))
+        signed_in = self.harness.run(console.sign_in(token, UserId(self.admin_id)))
         return signed_in.cookie, signed_in.session.csrf_token
 
-    def mattermost_oauth_state(self) -> tuple[str, str]:
-        nonce = secrets.token_urlsafe(16)
-        state = self.components.core.links.encode(
-            MATTERMOST_STATE_PURPOSE,
-            {"c": self.channel_id, "n": nonce},
-            self.components.core.clock.now(),
-            600.0,
+    def identity_cookie(self, user_id: str | None = None) -> str:
+        """The Cookie pair Mattermost's sign-in leaves for ``user_id`` (the member by default),
+        so that hostile input to /join, /admin/login and /zoom reaches the checks behind it."""
+        core = self.components.core
+        token = core.links.encode(
+            IDENTITY_PURPOSE, {"u": user_id or self.member_id}, core.clock.now(), IDENTITY_LIFETIME
         )
-        return state, nonce
+        return f"{IDENTITY_COOKIE}={token}"
 
-    def zoom_oauth_state(self) -> tuple[str, str]:
+    def identity_header(self, user_id: str | None = None) -> Header:
+        return (b"cookie", self.identity_cookie(user_id).encode())
+
+    def mattermost_oauth_state(
+        self, channel_id: str | None = None, return_to: str = "", expected_user: str = ""
+    ) -> SignIn:
+        """A Mattermost sign-in this browser started: for the stable link of ``channel_id`` or,
+        with ``return_to``, to prove the identity a personal link asks for."""
+        core = self.components.core
+        nonce, now = secrets.token_urlsafe(16), core.clock.now()
+        claims = {"n": nonce} if return_to else {"c": channel_id or self.channel_id, "n": nonce}
+        state = core.links.encode(STATE_PURPOSE, claims, now, FLOW_LIFETIME)
+        flow = {"n": nonce, "r": return_to, "u": expected_user, "k": "/join" if return_to else ""}
+        cookie = core.links.encode(FLOW_PURPOSE, flow, now, FLOW_LIFETIME)
+        return SignIn(state, identity._flow_cookie(nonce), cookie)
+
+    def zoom_oauth_state(self) -> SignIn:
         zoom = self.components.zoom
         link = zoom.connect_link(UserId(self.member_id), ChannelId(self.channel_id))
         state = parse_qs(urlsplit(link).query)["state"][0]
-        return state, str(zoom.read_state(state)["n"])
+        nonce = str(zoom.read_state(state)["n"])
+        return SignIn(state, "meetbridge_zoom_oauth", nonce, self.identity_cookie())
+
+    def dialog_state(self, action: str = "admin_allow", user_id: str | None = None) -> str:
+        """The signed, single-use state of a confirmation dialog meetbridge showed ``user_id``
+        (the admin by default), as Mattermost sends it back with the submission."""
+        claim = Claim(UserId(user_id or self.admin_id), action, ChannelId(self.channel_id), "")
+        state: str = self.components.confirmations.state_for(claim)
+        return state
 
     def button_context(self, action: str = "join", target: str = "") -> dict[str, Any]:
         button = self.components.buttons.button("Join", action, self.channel_id, target)
@@ -157,7 +214,7 @@ def build_world(database_url: str, data_dir: Path) -> World:
     outsider_id = mattermost.add_user("erin")
     oauth_code = "good-code"
     mattermost.codes[oauth_code] = member_id
-    zoom_sim = ZoomSimulator()
+    zoom_sim = ZoomSimulator(join_base="https://us02web.zoom.test")  # under zoom_url
     zoom_sim.add_user("alice@example.com", pmi=5551234567)
     config = ServiceConfig(
         data_dir=data_dir,
@@ -167,6 +224,7 @@ def build_world(database_url: str, data_dir: Path) -> World:
         mattermost_url="http://mattermost.test",
         mattermost_token="bot-token",
         mattermost_lookup_timeout=0.5,
+        metrics_token=METRICS_TOKEN,
     )
     app = create_app(
         config,

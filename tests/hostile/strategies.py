@@ -275,3 +275,12 @@ def extra_headers() -> st.SearchStrategy[list[Header]]:
         [b"content-type", b"content-length", b"origin", b"cookie", b"x-forwarded-for", b"accept"]
     )
     return st.lists(st.tuples(names, header_value), max_size=3)
+
+
+def is_valid_unicode(text: str) -> bool:
+    """Whether ``text`` can be sent at all (no lone surrogates): a URL path must be UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

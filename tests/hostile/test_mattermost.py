@@ -7,12 +7,10 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tests.hostile import known_holes
 from tests.hostile.conftest import HOSTILE, World
 from tests.hostile.harness import RawRequest
 from tests.hostile.strategies import (
     CONTENT_TYPES,
-    JsonObject,
     bodies,
     extra_headers,
     form_bytes,
@@ -107,7 +105,9 @@ def test_the_command_stores_nothing_without_the_command_token(world: World) -> N
         else:
             request = RawRequest("POST", COMMAND, b"", tuple(headers), (form,))
         reply = world.harness.exchange(request, refusal_expected=True)
-        assert reply.status == 401
+        # A POST body over the route's 64 KiB is refused while streaming, before its token.
+        oversized = method == "POST" and len(form) > 64 * 1024
+        assert reply.status == (413 if oversized else 401)
 
     check()
 
@@ -158,19 +158,6 @@ def hostile_contexts(draw: st.DrawFn, world: World) -> Any:
     return draw(hostile_json)
 
 
-def _signature_is_known_hole(document: Any) -> bool:
-    """Issue 9 item 1: a non-ASCII signature makes hmac.compare_digest raise."""
-    pairs = document.pairs if isinstance(document, JsonObject) else ()
-    context = dict(pairs).get("context")
-    if isinstance(context, JsonObject):
-        values = [v for k, v in context.pairs if k == "signature"]
-        return any(isinstance(v, str) and known_holes.non_ascii(v) for v in values)
-    if isinstance(context, dict):
-        signature = context.get("signature")
-        return isinstance(signature, str) and known_holes.non_ascii(signature)
-    return False
-
-
 def test_button_actions_refuse_forged_and_malformed_clicks(world: World) -> None:
     users = st.sampled_from([world.member_id, world.admin_id, world.outsider_id])
 
@@ -179,7 +166,6 @@ def test_button_actions_refuse_forged_and_malformed_clicks(world: World) -> None
     def check(data: st.DataObject, user: str, content_type: bytes) -> None:
         context = data.draw(hostile_contexts(world))
         document = data.draw(mutated_object(click(world, context, user)))
-        assume(not _signature_is_known_hole(document))
         body = data.draw(bodies(st.just(json_bytes(document))))
         request = RawRequest(
             "POST", ACTION, headers=((b"content-type", content_type),), body_chunks=body

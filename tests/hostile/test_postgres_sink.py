@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from tests.hostile.conftest import HOSTILE, World
 from tests.hostile.harness import RawRequest
 from tests.hostile.test_pexip import (
-    assume_not_known_sink_hole,
     bulk_envelopes,
     check_sink,
     single_envelopes,
@@ -33,7 +32,6 @@ def test_the_event_sink_on_postgresql_refuses_hostile_envelopes_cleanly(
     @given(data=st.data(), bulk=st.booleans())
     def check(data: st.DataObject, bulk: bool) -> None:
         raw = data.draw(bulk_envelopes(world) if bulk else single_envelopes(world))
-        assume_not_known_sink_hole(world, raw)
         check_sink(world, sink_request(world, [raw], []))
 
     check()
@@ -47,9 +45,6 @@ def test_valid_events_are_stored_on_postgresql(postgres_world: World) -> None:
     assert reply.status == 200
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 9 item 1: a NUL in 'node' fails the group commit on PostgreSQL"
-)
 def test_a_nul_in_the_node_is_refused_with_400_on_postgresql(postgres_world: World) -> None:
     document = {**valid_envelope(postgres_world), "node": "10.0.0.1\x00"}
     request = RawRequest(

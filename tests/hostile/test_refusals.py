@@ -11,6 +11,7 @@ from tests.hostile.conftest import World
 from tests.hostile.harness import Header, RawRequest
 from tests.hostile.strategies import form_bytes
 from tests.hostile.test_pexip import valid_envelope
+from tests.hostile.test_zoom_webhook import signed
 
 
 def admin_post(
@@ -41,10 +42,13 @@ def with_csrf(world: World, path: str, fields: list[tuple[str, str]]) -> RawRequ
 def test_an_admin_sign_in_link_works_once(world: World) -> None:
     token = world.components.console.login_link_token(world.admin_id)
     query = f"token={quote(token)}".encode()
-    first = world.harness.exchange(RawRequest("GET", "/admin/login", query))
+    proof = (world.identity_header(world.admin_id),)
+    first = world.harness.exchange(RawRequest("GET", "/admin/login", query, proof))
     cookie = first.header("set-cookie") or ""
     assert first.status == 303 and "httponly" in cookie.lower() and "Path=/admin" in cookie
-    again = world.harness.exchange(RawRequest("GET", "/admin/login", query), refusal_expected=True)
+    again = world.harness.exchange(
+        RawRequest("GET", "/admin/login", query, proof), refusal_expected=True
+    )
     assert again.status == 403 and "used already" in again.message()
 
 
@@ -103,9 +107,9 @@ def test_admin_pages_render_for_a_signed_in_admin(world: World) -> None:
 
 
 def test_a_sign_in_mattermost_did_not_complete_is_refused(world: World) -> None:
-    state, nonce = world.mattermost_oauth_state()
-    query = urlencode({"state": state, "error": "access_denied"}).encode()
-    headers = ((b"cookie", f"meetbridge_oauth={nonce}".encode()),)
+    sign_in = world.mattermost_oauth_state()
+    query = urlencode({"state": sign_in.state, "error": "access_denied"}).encode()
+    headers = ((b"cookie", sign_in.cookie()),)
     reply = world.harness.exchange(
         RawRequest("GET", "/oauth/mattermost/callback", query, headers), refusal_expected=True
     )
@@ -116,11 +120,9 @@ def test_someone_outside_a_private_channel_cannot_sign_in_to_its_meeting(world: 
     private = world.mattermost.add_channel("Board", kind="P", team_id=world.team_id)
     world.mattermost.channels[private]["members"] = [world.member_id]
     world.mattermost.codes["outsider-code"] = world.outsider_id
-    state = world.components.core.links.encode(
-        "oauth-state", {"c": private, "n": "nonce"}, world.components.core.clock.now(), 600.0
-    )
-    query = urlencode({"state": state, "code": "outsider-code"}).encode()
-    headers = ((b"cookie", b"meetbridge_oauth=nonce"),)
+    sign_in = world.mattermost_oauth_state(private)
+    query = urlencode({"state": sign_in.state, "code": "outsider-code"}).encode()
+    headers = ((b"cookie", sign_in.cookie()),)
     reply = world.harness.exchange(
         RawRequest("GET", "/oauth/mattermost/callback", query, headers), refusal_expected=True
     )
@@ -131,7 +133,9 @@ def test_the_embedded_meeting_page_may_be_framed_only_by_mattermost(world: World
     world.harness.run(world.components.admin.change_setting("embedded_experience", True, "test"))
     world.harness.run(world.components.state.refresh())
     try:
-        reply = world.harness.exchange(RawRequest("GET", f"/join/{world.join_token()}"))
+        reply = world.harness.exchange(
+            RawRequest("GET", f"/join/{world.join_token()}", headers=(world.identity_header(),))
+        )
     finally:
         world.harness.run(
             world.components.admin.change_setting("embedded_experience", False, "test")
@@ -193,46 +197,68 @@ def test_an_unknown_policy_request_is_a_404_that_says_so(world: World) -> None:
 # --- Zoom ---------------------------------------------------------------------------------
 
 
-def test_a_zoom_webhook_that_is_not_json_is_refused(world: World) -> None:
+def test_a_signed_zoom_webhook_that_is_not_a_json_event_is_refused(world: World) -> None:
     query = f"secret={quote(world.webhook_secret)}".encode()
     for content_type, body, says in [
         (b"text/plain", b"{}", "expected application/json"),
         (b"application/json", b"{", "not valid JSON"),
         (b"application/json", b"[]", "expected a Zoom event"),
-        (b"application/json", b"x" * (1024 * 1024 + 1), "too large"),
     ]:
-        request = RawRequest(
-            "POST", "/api/zoom/webhook", query, ((b"content-type", content_type),), (body,)
-        )
+        headers = ((b"content-type", content_type), *signed(body)[1:])
+        request = RawRequest("POST", "/api/zoom/webhook", query, headers, (body,))
         reply = world.harness.exchange(request, refusal_expected=True)
-        assert says in reply.message()
+        assert reply.status == 400 and says in reply.message()
+    oversized = RawRequest(
+        "POST", "/api/zoom/webhook", query, signed(b"")[:1], (b"x" * (1024 * 1024 + 1),)
+    )
+    reply = world.harness.exchange(oversized, refusal_expected=True)
+    assert reply.status == 413 and "too large" in reply.message()
 
 
-def test_a_zoom_url_validation_without_a_plain_token_is_refused(world: World) -> None:
+def test_a_signed_zoom_url_validation_without_a_plain_token_is_refused(world: World) -> None:
     query = f"secret={quote(world.webhook_secret)}".encode()
     body = orjson.dumps({"event": "endpoint.url_validation", "payload": {}})
-    request = RawRequest(
-        "POST", "/api/zoom/webhook", query, ((b"content-type", b"application/json"),), (body,)
-    )
+    request = RawRequest("POST", "/api/zoom/webhook", query, tuple(signed(body)), (body,))
     reply = world.harness.exchange(request, refusal_expected=True)
-    assert "plainToken" in reply.message()
+    assert reply.status == 400 and "plainToken" in reply.message()
+
+
+def test_an_unsigned_zoom_body_is_refused_before_it_is_parsed(world: World) -> None:
+    # The signature is checked first: an unsigned body learns nothing about its parsing.
+    query = f"secret={quote(world.webhook_secret)}".encode()
+    headers = ((b"content-type", b"application/json"),)
+    request = RawRequest("POST", "/api/zoom/webhook", query, headers, (b"{",))
+    reply = world.harness.exchange(request, refusal_expected=True)
+    assert reply.status == 401 and "signature" in reply.message()
 
 
 def test_a_zoom_connect_link_leads_to_zoom_with_a_browser_bound_cookie(world: World) -> None:
-    state, nonce = world.zoom_oauth_state()
+    sign_in = world.zoom_oauth_state()
+    query = f"state={quote(sign_in.state)}".encode()
     reply = world.harness.exchange(
-        RawRequest("GET", "/zoom/oauth/start", f"state={quote(state)}".encode())
+        RawRequest("GET", "/zoom/oauth/start", query, (world.identity_header(),))
     )
     cookie = reply.header("set-cookie") or ""
-    assert reply.status == 302 and f"meetbridge_zoom_oauth={nonce}" in cookie
+    assert reply.status == 302 and f"meetbridge_zoom_oauth={sign_in.cookie_value}" in cookie
     assert "httponly" in cookie.lower()
 
 
 def test_zoom_cancelling_the_connection_is_a_400(world: World) -> None:
-    state, nonce = world.zoom_oauth_state()
-    query = urlencode({"state": state, "error": "access_denied"}).encode()
-    headers = ((b"cookie", f"meetbridge_zoom_oauth={nonce}".encode()),)
+    sign_in = world.zoom_oauth_state()
+    query = urlencode({"state": sign_in.state, "error": "access_denied"}).encode()
+    headers = ((b"cookie", sign_in.cookie()),)
     reply = world.harness.exchange(
         RawRequest("GET", "/zoom/oauth/callback", query, headers), refusal_expected=True
     )
     assert reply.status == 400 and "did not grant access" in reply.message()
+
+
+def test_a_click_on_a_button_signed_in_the_old_format_says_it_is_outdated(world: World) -> None:
+    context = {**world.button_context()}
+    del context["v"]
+    click = {"user_id": world.member_id, "channel_id": world.channel_id, "context": context}
+    reply = world.harness.exchange(
+        RawRequest("POST", "/api/mattermost/action", body_chunks=(orjson.dumps(click),)),
+        refusal_expected=True,
+    )
+    assert reply.status == 403 and "before a meetbridge update" in reply.message()

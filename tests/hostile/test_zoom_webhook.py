@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from meetbridge.domain.ids import ChannelId, UserId
@@ -47,6 +47,7 @@ def zoom_meeting_id(world: World) -> str:
             UserId(world.member_id), ChannelId(world.channel_id), "Retro", use_pmi=False
         )
         url: str = result.url
+        assert url, result
         return url.rsplit("/", 1)[1].split("?")[0]
 
     return world.harness.run(start())
@@ -104,24 +105,10 @@ def test_signed_webhooks_with_hostile_payloads_never_fail(
         payload = {"account_id": "acct", "object": data.draw(st.one_of(objects, hostile_json))}
         document = data.draw(mutated_object({"event": event, "event_ts": 1, "payload": payload}))
         body = json_bytes(document)
-        assume(b"endpoint.url_validation" not in body)  # issue 9 item 3 (unsigned oracle)
         request = RawRequest("POST", WEBHOOK, webhook_query(world), tuple(signed(body)), (body,))
         world.harness.exchange(request)
 
     check()
-
-
-def signature_is_known_hole(headers: list[Header]) -> bool:
-    """Issue 9 items 1 and 3: a non-ASCII signature makes compare_digest raise; a non-finite
-    timestamp passes the freshness check."""
-    for name, value in headers:
-        if name == b"x-zm-signature" and not value.isascii():
-            return True
-        if name == b"x-zm-request-timestamp":
-            text = value.decode("latin-1").strip().lower()
-            if any(word in text for word in ("nan", "inf")):
-                return True
-    return False
 
 
 def test_unsigned_or_badly_signed_webhooks_are_refused_and_change_nothing(
@@ -141,7 +128,6 @@ def test_unsigned_or_badly_signed_webhooks_are_refused_and_change_nothing(
             headers.append((b"x-zm-request-timestamp", timestamp))
         if signature is not None:
             headers.append((b"x-zm-signature", signature))
-        assume(not signature_is_known_hole(headers))
         request = RawRequest("POST", WEBHOOK, webhook_query(world), tuple(headers), (body,))
         world.harness.exchange(request, refusal_expected=True)
 
@@ -176,7 +162,6 @@ def test_webhook_bodies_that_are_not_zoom_events_are_refused(world: World) -> No
     )
     def check(body: list[bytes], content_type: bytes) -> None:
         raw = b"".join(body)
-        assume(b"endpoint.url_validation" not in raw)  # issue 9 item 3
         headers = [(b"content-type", content_type), *signed(raw)[1:]]
         request = RawRequest("POST", WEBHOOK, webhook_query(world), tuple(headers), tuple(body))
         world.harness.exchange(request)

@@ -114,10 +114,6 @@ def test_no_made_up_ascii_signature_verifies(signature: str) -> None:
     assert signer.verify("m", signature) == (signature == signer.sign("m"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 1: Signer.verify raises on a non-ASCII signature (compare_digest on str)",
-)
 def test_a_non_ascii_signature_does_not_verify() -> None:
     assert not Signer(KEY).verify("m", "é" * 32)
 

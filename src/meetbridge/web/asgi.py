@@ -22,14 +22,19 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
+class IncompleteBodyError(Exception):
+    """The client went away (or was cut off) before the body's end."""
+
+
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit`` bytes or incomplete."""
+    """The request body, or None when it is larger than ``limit`` bytes; IncompleteBodyError
+    when it never arrived whole (never act on half a body)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return None  # the client went away (or was cut off): never act on half a body
+            raise IncompleteBodyError
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -17,6 +17,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -110,8 +111,7 @@ class IdentityGate:
         the proof (a redirect through Mattermost's sign-in), or a refusal."""
         if self.proven_user(request) == user_id:
             return None
-        return_to = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return await self.sign_in(Flow("", return_to, user_id, cookie_path), {})
+        return await self.sign_in(Flow("", this_link(request), user_id, cookie_path), {})
 
     async def sign_in(self, flow: Flow, state_claims: dict[str, Any]) -> Response:
         """Send the browser to Mattermost; the callback comes back to this browser only."""
@@ -169,6 +169,15 @@ class IdentityGate:
     @staticmethod
     def end_flow(response: Response, flow: Flow) -> None:
         response.delete_cookie(_flow_cookie(flow.nonce), path=FLOW_PATH)
+
+
+def this_link(request: Request) -> str:
+    """The path and query of ``request``, to come back to after the sign-in. Read from the raw
+    scope and percent-encoded: ``request.url`` decodes the query as UTF-8 and raises on other
+    bytes, which a hostile link may carry."""
+    path = quote(request.scope["path"], safe="/")
+    query = quote(request.scope.get("query_string", b""), safe="&=%+")
+    return f"{path}?{query}" if query else path
 
 
 def _flow_cookie(nonce: str) -> str:

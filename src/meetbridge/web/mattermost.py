@@ -103,13 +103,12 @@ class MattermostEndpoints:
         verified = self._buttons.verify(click.get("context"), channel_id, user_id)
         if verified is None:
             log.warning("mattermost.action_refused", channel_id=channel_id[:26])
-            return json_response(
-                {
-                    "error": {"message": "This button is not valid."},
-                    "ephemeral_text": "This button is not valid.",
-                },
-                403,
+            text = (
+                OUTDATED_BUTTON
+                if self._buttons.is_outdated(click.get("context"))
+                else "This button is not valid."
             )
+            return json_response({"error": {"message": text}, "ephemeral_text": text}, 403)
         trigger_id = click.get("trigger_id")
         return json_response(
             await self._interactions.click(
@@ -145,6 +144,11 @@ class MattermostEndpoints:
             log.warning("mattermost.dialog_refused", reason=str(refused))
             return json_response({"error": str(refused)}, 403)
         return json_response(await self._interactions.submitted(claim, submission))
+
+
+OUTDATED_BUTTON = (
+    "This button is not valid: it is from before a meetbridge update. Run the command again."
+)
 
 
 def _form(body: str) -> dict[str, str]:

@@ -31,7 +31,14 @@ from meetbridge.store.inbox import (
     InboxUnavailableError,
     InboxWriter,
 )
-from meetbridge.web.asgi import Receive, Scope, Send, read_body, send_json
+from meetbridge.web.asgi import (
+    IncompleteBodyError,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_json,
+)
 from meetbridge.web.basic_auth import BasicAuthChecker
 
 log = structlog.get_logger(__name__)
@@ -140,7 +147,11 @@ class PexipEndpoints:
             self._metrics.events_rejected.labels(SOURCE, "unauthorized").inc()
             await send_json(send, 401, _UNAUTHORIZED, _UNAUTHORIZED_HEADERS)
             return
-        body = await read_body(receive, MAX_SINK_BODY)
+        try:
+            body = await read_body(receive, MAX_SINK_BODY)
+        except IncompleteBodyError:
+            await self._invalid(send, "the event-sink body ended before its declared end")
+            return
         if body is None:
             self._metrics.events_rejected.labels(SOURCE, "too_large").inc()
             message = f"event-sink body larger than {MAX_SINK_BODY} bytes"

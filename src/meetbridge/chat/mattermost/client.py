@@ -16,6 +16,7 @@ from meetbridge.chat.mattermost.errors import (
     MattermostError,
     MattermostUnavailableError,
 )
+from meetbridge.domain.ids import is_mattermost_id
 
 API = "/api/v4"
 
@@ -75,9 +76,15 @@ class MattermostClient:
         return isinstance(answer, dict) and str(answer.get("status", "")).upper() == "OK"
 
     async def get_channel(self, channel_id: str) -> dict[str, Any] | None:
+        # Ids reach here from requests (a click, a dialog): one that is not an id must not
+        # become another path of the API, called with the bot's token ("../users").
+        if not is_mattermost_id(channel_id):
+            return None
         return await self._get_or_none(f"/channels/{channel_id}")
 
     async def get_user(self, user_id: str) -> dict[str, Any] | None:
+        if not is_mattermost_id(user_id):
+            return None
         return await self._get_or_none(f"/users/{user_id}")
 
     async def get_me(self) -> dict[str, Any]:
@@ -89,6 +96,8 @@ class MattermostClient:
         return teams
 
     async def get_channel_member(self, channel_id: str, user_id: str) -> dict[str, Any] | None:
+        if not (is_mattermost_id(channel_id) and is_mattermost_id(user_id)):
+            return None
         return await self._get_or_none(f"/channels/{channel_id}/members/{user_id}")
 
     async def get_channel_members(self, channel_id: str) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
-"""The holes issue 9 lists, each reproduced by one example the property tests skip.
+"""The holes issue 9 lists, each pinned by one example through the whole app.
 
-Every test here is a strict xfail: it fails today, and the moment a fix is merged it passes,
-which strict mode turns into a failure, so that whoever merges the fix removes the mark (and,
-in tests/hostile/known_holes.py, the ``assume`` that kept the property tests off that input).
+These were strict xfails while the holes were open (and the property tests skipped their
+inputs); now that the fixes are merged they assert the fixed behaviour, and the properties
+generate those inputs too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
-import pytest
 from sqlalchemy import select
 
 from meetbridge.store.tables import inbox
@@ -22,10 +21,6 @@ from tests.hostile.conftest import ZOOM_SECRET_TOKEN, World
 from tests.hostile.harness import RawRequest
 
 NON_ASCII = "é"
-
-
-def _xfail(item: int, what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 9 item {item}: {what}")
 
 
 def envelope(node: str, seq: int, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -51,7 +46,6 @@ def sink(world: World, document: Any) -> RawRequest:
 # --- item 1: verifiers raise on non-ASCII input -----------------------------------------------
 
 
-@_xfail(1, "a non-ASCII call tag signature makes the policy server answer 500")
 def test_policy_survives_a_non_ascii_call_tag(world: World) -> None:
     tag = f"mbu.{world.member_id}.{NON_ASCII * 24}"
     query = urlencode(
@@ -67,24 +61,22 @@ def test_policy_survives_a_non_ascii_call_tag(world: World) -> None:
     assert reply.status == 200
 
 
-@_xfail(1, "a non-ASCII signature in a join link makes /join answer 500")
 def test_a_join_link_with_a_non_ascii_signature_is_refused(world: World) -> None:
     body = world.join_token().partition(".")[0]
-    reply = world.harness.exchange(
-        RawRequest("GET", f"/join/{body}.{NON_ASCII}"), refusal_expected=True
-    )
+    request = RawRequest("GET", f"/join/{body}.{NON_ASCII}", headers=(world.identity_header(),))
+    reply = world.harness.exchange(request, refusal_expected=True)
     assert reply.status == 403
 
 
-@_xfail(1, "a non-ASCII signature in an admin sign-in link makes /admin/login answer 500")
 def test_an_admin_sign_in_link_with_a_non_ascii_signature_is_refused(world: World) -> None:
     body = world.components.console.login_link_token(world.admin_id).partition(".")[0]
     query = f"token={quote(body + '.' + NON_ASCII)}".encode()
-    reply = world.harness.exchange(RawRequest("GET", "/admin/login", query), refusal_expected=True)
+    headers = (world.identity_header(world.admin_id),)
+    request = RawRequest("GET", "/admin/login", query, headers)
+    reply = world.harness.exchange(request, refusal_expected=True)
     assert reply.status == 403
 
 
-@_xfail(1, "a non-ASCII button signature makes /api/mattermost/action answer 500")
 def test_a_button_click_with_a_non_ascii_signature_is_refused(world: World) -> None:
     context = {**world.button_context(), "signature": NON_ASCII * 32}
     click = {"user_id": world.member_id, "channel_id": world.channel_id, "context": context}
@@ -93,7 +85,6 @@ def test_a_button_click_with_a_non_ascii_signature_is_refused(world: World) -> N
     assert reply.status == 403
 
 
-@_xfail(1, "a non-ASCII x-zm-signature makes the Zoom webhook answer 500")
 def test_a_zoom_webhook_with_a_non_ascii_signature_is_refused(world: World) -> None:
     body = orjson.dumps({"event": "meeting.started", "payload": {"object": {"id": "1"}}})
     headers = (
@@ -107,44 +98,29 @@ def test_a_zoom_webhook_with_a_non_ascii_signature_is_refused(world: World) -> N
     assert reply.status == 401
 
 
-@pytest.mark.parametrize(
-    ("path", "cookie"),
-    [
-        pytest.param(
-            "/oauth/mattermost/callback",
-            "meetbridge_oauth",
-            marks=_xfail(1, "a non-ASCII OAuth state cookie makes the sign-in callback 500"),
-            id="mattermost",
-        ),
-        pytest.param(
-            "/zoom/oauth/callback",
-            "meetbridge_zoom_oauth",
-            marks=_xfail(1, "a non-ASCII OAuth state cookie makes the Zoom callback 500"),
-            id="zoom",
-        ),
-    ],
-)
-def test_an_oauth_callback_with_a_non_ascii_cookie_is_refused(
-    world: World, path: str, cookie: str
-) -> None:
-    state = (
-        world.mattermost_oauth_state()[0]
-        if path.startswith("/oauth/mattermost")
-        else world.zoom_oauth_state()[0]
-    )
-    headers = ((b"cookie", f"{cookie}={NON_ASCII}".encode()),)
-    query = urlencode({"state": state, "code": "x"}).encode()
-    reply = world.harness.exchange(RawRequest("GET", path, query, headers), refusal_expected=True)
+def test_the_sign_in_callback_refuses_a_non_ascii_flow_cookie(world: World) -> None:
+    sign_in = world.mattermost_oauth_state()
+    query = urlencode({"state": sign_in.state, "code": world.oauth_code}).encode()
+    headers = ((b"cookie", sign_in.cookie(NON_ASCII)),)
+    request = RawRequest("GET", "/oauth/mattermost/callback", query, headers)
+    reply = world.harness.exchange(request, refusal_expected=True)
+    assert reply.status == 400 and "did not start in this browser" in reply.message()
+
+
+def test_the_zoom_connect_callback_refuses_a_non_ascii_state_cookie(world: World) -> None:
+    sign_in = world.zoom_oauth_state()
+    query = urlencode({"state": sign_in.state, "code": "x"}).encode()
+    headers = ((b"cookie", sign_in.cookie(NON_ASCII)),)
+    request = RawRequest("GET", "/zoom/oauth/callback", query, headers)
+    reply = world.harness.exchange(request, refusal_expected=True)
     assert reply.status == 400
 
 
-@_xfail(1, "a seq of 2^63 passes validation and fails the group commit with a 500")
 def test_a_sequence_number_beyond_64_bits_is_refused_with_400(world: World) -> None:
     reply = world.harness.exchange(sink(world, envelope("10.9.9.9", 2**63)), refusal_expected=True)
     assert reply.status == 400 and "seq" in reply.message()
 
 
-@_xfail(1, "one participant's non-ASCII call tag makes the applier fail the whole batch")
 def test_the_applier_carries_on_past_an_event_with_a_non_ascii_call_tag(world: World) -> None:
     data = {
         "conference": world.alias(),
@@ -186,14 +162,12 @@ def _zoom_request(
     )
 
 
-@_xfail(3, "endpoint.url_validation is answered without a signature (a signing oracle)")
 def test_an_unsigned_url_validation_is_refused(world: World) -> None:
     body = orjson.dumps({"event": "endpoint.url_validation", "payload": {"plainToken": "v0:1:{}"}})
     reply = world.harness.exchange(_zoom_request(world, body, ()), refusal_expected=True)
     assert reply.status == 401
 
 
-@_xfail(3, "a 'nan' timestamp passes the freshness check")
 def test_a_zoom_webhook_with_a_nan_timestamp_is_refused(world: World) -> None:
     body = orjson.dumps({"event": "meeting.started", "payload": {"object": {"id": "404"}}})
     digest = hmac.new(ZOOM_SECRET_TOKEN.encode(), b"v0:nan:" + body, hashlib.sha256).hexdigest()
@@ -205,7 +179,6 @@ def test_a_zoom_webhook_with_a_nan_timestamp_is_refused(world: World) -> None:
 # --- item 4: bodies are buffered whole before the size check --------------------------------
 
 
-@_xfail(4, "an unauthenticated POST is read whole before its size is checked")
 def test_an_oversized_button_action_is_refused_before_it_is_read(world: World) -> None:
     chunk = b"x" * (1024 * 1024)
     request = RawRequest(
