@@ -258,6 +258,7 @@ async def _configure(harness: Harness, team_id: str, command_token: str) -> str:
     components = harness.components
     admin, core = components.admin, components.core
     for key, value in {
+        "default_engine": "pexip",  # the engine whose join path these tests attack
         "pexip_node": "pexip.example.com",
         "zoom_url": "https://zoom.test",
         "zoom_api_url": "https://zoom.test/v2",
