@@ -343,3 +343,14 @@ async def test_admin_pages_have_no_serious_accessibility_violations(
     await sign_in(page, served)
     await page.goto(f"{served.url}{path}")
     assert await serious_accessibility_violations(page) == []
+
+
+async def test_a_refused_settings_form_has_no_serious_accessibility_violations(
+    page: Page, served: Served
+) -> None:
+    await sign_in(page, served)
+    await page.goto(f"{served.url}/admin/settings")
+    await page.get_by_label("Ringing timeout (seconds)", exact=True).fill("9999")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("alert")).to_contain_text("ringing_timeout")
+    assert await serious_accessibility_violations(page) == []
