@@ -13,7 +13,7 @@ help:
 	@echo "make test   install everything the tests need and run the whole suite"
 	@echo "make lint   ruff and mypy only"
 	@echo "make mattermost  start the tests' Mattermost server by hand (prints URL and tokens)"
-	@echo "make bench  policy and event-sink benchmarks (installs wrk)"
+	@echo "make bench  policy, event-sink and LiveKit benchmarks (installs wrk)"
 	@echo "make coverage  the suite under coverage.py: line and branch figures for src/"
 	@echo "               (COVERAGE_TESTS=\"tests/unit tests/hostile\" for a quick subset)"
 
@@ -72,7 +72,9 @@ coverage: env system-deps web mattermost-build
 mattermost: env system-deps mattermost-build
 	$(UV) run python -m tests.e2e.mattermost.manual
 
-bench: env
+bench: env system-deps web mattermost-build livekit-build
 	scripts/install-system-deps.sh wrk
 	$(UV) run python -m benchmarks.policy
 	$(UV) run python -m benchmarks.event_sink
+	$(UV) run python -m benchmarks.livekit_control_plane
+	$(UV) run python -m benchmarks.join_latency

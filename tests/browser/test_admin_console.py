@@ -10,7 +10,10 @@ from sqlalchemy import update
 from meetbridge.domain.ids import UserId
 from meetbridge.store.tables import admin_sessions
 from tests.browser.conftest import Served
+from tests.browser.meeting_support import serious_accessibility_violations
 from tests.support.infinity import InfinityNode, basic_auth
+from tests.support.livekit import LiveKitServer
+from tests.support.livekit_fixtures import livekit_binary, livekit_server, livekit_webhooks  # noqa: F401
 
 
 async def sign_in(page: Page, served: Served, user_id: str | None = None) -> None:
@@ -80,9 +83,9 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
     await page.get_by_label("Zoom url", exact=True).fill("https://zoom.example.com")
     await page.get_by_label("Zoom client id", exact=True).fill("client-123")
     await page.get_by_label("Zoom client secret", exact=True).fill("s3cret-value")
-    await page.get_by_label("Livekit url", exact=True).fill("https://livekit.example.com")
-    await page.get_by_label("Livekit api key", exact=True).fill("APIkey123")
-    await page.get_by_label("Livekit max participants", exact=True).fill("25")
+    await page.get_by_label("LiveKit URL", exact=True).fill("https://livekit.example.com")
+    await page.get_by_label("LiveKit API key", exact=True).fill("APIkey123")
+    await page.get_by_label("Max participants", exact=True).fill("25")
     for label in ("Zoom account level", "Zoom restrict public channels"):
         await page.get_by_label(label, exact=True).check()
     for label in ("Direct media for DMs", "Embedded experience", "Allow guests"):
@@ -275,3 +278,79 @@ async def test_every_control_has_a_label_and_takes_the_keyboard(page: Page, serv
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_contain_text("Saved")
     assert (await served.components.admin.settings()).alias_prefix == "kb-"
+
+
+ENGINE_GROUPS = {
+    "General": ("Default engine", "Display name", "Ringing timeout (seconds)"),
+    "Pexip Infinity": ("Pexip Infinity server", "Alias prefix", "Layout", "Allow guests"),
+    "Zoom": ("Zoom url", "Zoom client id", "Zoom client secret", "Zoom webhook secret token"),
+    "LiveKit": ("LiveKit URL", "LiveKit API key", "LiveKit API secret", "Max participants"),
+}
+
+
+async def test_settings_are_grouped_by_engine(page: Page, served: Served) -> None:
+    await sign_in(page, served)
+    await page.goto(f"{served.url}/admin/settings")
+    for group, labels in ENGINE_GROUPS.items():
+        section = page.get_by_role("group", name=group, exact=True)
+        for label in labels:
+            await expect(section.get_by_label(label, exact=True)).to_have_count(1)
+    livekit = page.get_by_role("group", name="LiveKit", exact=True)
+    await expect(livekit.get_by_label("LiveKit API secret", exact=True)).to_have_attribute(
+        "type", "password"
+    )
+    await expect(livekit.locator("#livekit-reachability")).to_contain_text("Not configured")
+
+
+async def test_the_livekit_section_saves_a_write_only_secret_and_shows_reachability(
+    page: Page,
+    served: Served,
+    livekit_server: LiveKitServer,  # noqa: F811
+) -> None:
+    await sign_in(page, served)
+    await page.goto(f"{served.url}/admin/settings")
+    livekit = page.get_by_role("group", name="LiveKit", exact=True)
+    await livekit.get_by_label("LiveKit URL", exact=True).fill(livekit_server.ws_url)
+    await livekit.get_by_label("LiveKit API key", exact=True).fill(livekit_server.api_key.key)
+    await livekit.get_by_label("LiveKit API secret", exact=True).fill("wrong-secret-value")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("status")).to_contain_text("Saved")
+    await expect(livekit.locator("#livekit-reachability")).to_contain_text("Not reachable")
+    await expect(livekit.get_by_label("LiveKit API secret", exact=True)).to_have_value("")
+
+    await livekit.get_by_label("LiveKit API secret", exact=True).fill(livekit_server.api_key.secret)
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(livekit.locator("#livekit-reachability")).to_contain_text("Reachable")
+    assert livekit_server.api_key.secret not in await page.content()
+    assert (await served.components.admin.secrets_set())["livekit_api_secret"] is True
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin",
+        "/admin/settings",
+        "/admin/pexip",
+        "/admin/channels",
+        "/admin/meetings",
+        "/admin/audit",
+    ],
+)
+async def test_admin_pages_have_no_serious_accessibility_violations(
+    page: Page, served: Served, path: str
+) -> None:
+    served.mattermost.add_channel("Town square")
+    await sign_in(page, served)
+    await page.goto(f"{served.url}{path}")
+    assert await serious_accessibility_violations(page) == []
+
+
+async def test_a_refused_settings_form_has_no_serious_accessibility_violations(
+    page: Page, served: Served
+) -> None:
+    await sign_in(page, served)
+    await page.goto(f"{served.url}/admin/settings")
+    await page.get_by_label("Ringing timeout (seconds)", exact=True).fill("9999")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.get_by_role("alert")).to_contain_text("ringing_timeout")
+    assert await serious_accessibility_violations(page) == []

@@ -64,7 +64,67 @@ _LABELS = {
     "conference_layout": "Layout",
     "enable_overlay_text": "Names over video",
     "enable_chat": "In-meeting chat",
+    "livekit_url": "LiveKit URL",
+    "livekit_api_key": "LiveKit API key",
+    "livekit_max_participants": "Max participants",
 }
+_SECRET_LABELS = {"livekit_api_secret": "LiveKit API secret"}
+
+
+@dataclass(frozen=True)
+class SettingGroup:
+    """One engine's section of the settings form (or the general one)."""
+
+    key: str
+    title: str
+    fields: tuple[str, ...]
+    secrets: tuple[str, ...] = ()
+
+
+# Settings no engine claims fall into "General", so a new setting is never left off the page.
+_ENGINE_GROUPS = (
+    SettingGroup(
+        "pexip",
+        "Pexip Infinity",
+        (
+            "pexip_node",
+            "webapp_path",
+            "alias_prefix",
+            "direct_media_dms",
+            "embedded_experience",
+            "allow_guests",
+            "crypto_mode",
+            "ivr_theme_name",
+            "conference_layout",
+            "enable_overlay_text",
+            "enable_chat",
+        ),
+    ),
+    SettingGroup(
+        "zoom",
+        "Zoom",
+        tuple(k for k in RuntimeSettings.model_fields if k.startswith("zoom_")),
+        tuple(k for k in SECRET_SETTINGS if k.startswith("zoom_")),
+    ),
+    SettingGroup(
+        "livekit",
+        "LiveKit",
+        tuple(k for k in RuntimeSettings.model_fields if k.startswith("livekit_")),
+        tuple(k for k in SECRET_SETTINGS if k.startswith("livekit_")),
+    ),
+)
+
+
+def setting_groups() -> tuple[SettingGroup, ...]:
+    """General settings first, then one group per engine."""
+    claimed = {key for group in _ENGINE_GROUPS for key in (*group.fields, *group.secrets)}
+    general = SettingGroup(
+        "general",
+        "General",
+        tuple(k for k in RuntimeSettings.model_fields if k not in claimed),
+        tuple(k for k in SECRET_SETTINGS if k not in claimed),
+    )
+    return (general, *_ENGINE_GROUPS)
 
 
 @dataclass(frozen=True)
@@ -130,7 +190,9 @@ class AdminEndpoints:
         clock: Clock,
         identity: IdentityGate,
         zoom_webhook_url: Callable[[], Awaitable[str]] | None = None,
+        livekit_reachability: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
+        self._livekit_reachability = livekit_reachability
         self._identity = identity
         self._config = config
         self._console = console
@@ -267,11 +329,8 @@ class AdminEndpoints:
             return self._page(
                 "admin_settings.html",
                 session,
-                section="settings",
-                fields=settings_form(current),
-                secrets=await self._secret_fields(),
-                zoom_webhook_url=await self._zoom_webhook_url(),
                 saved=saved,
+                **await self._settings_context(settings_form(current)),
             )
         form: dict[str, list[str]] = request.state.form
         changes = self._submitted_settings(form)
@@ -294,13 +353,30 @@ class AdminEndpoints:
                 "admin_settings.html",
                 session,
                 400,
-                section="settings",
-                fields=fields,
-                secrets=await self._secret_fields(),
-                zoom_webhook_url=await self._zoom_webhook_url(),
                 error=str(exc),
+                **await self._settings_context(fields),
             )
         return RedirectResponse("/admin/settings?saved=1", status_code=303)
+
+    async def _settings_context(self, fields: list[FieldSpec]) -> dict[str, Any]:
+        by_key = {field.key: field for field in fields}
+        secrets = {secret["key"]: secret for secret in await self._secret_fields()}
+        groups = [
+            {
+                "key": group.key,
+                "title": group.title,
+                "fields": [by_key[key] for key in group.fields],
+                "secrets": [secrets[key] for key in group.secrets],
+            }
+            for group in setting_groups()
+        ]
+        reachability = self._livekit_reachability
+        return {
+            "section": "settings",
+            "groups": groups,
+            "zoom_webhook_url": await self._zoom_webhook_url(),
+            "livekit_reachability": await reachability() if reachability else "",
+        }
 
     async def _zoom_webhook_url(self) -> str:
         return await (self._zoom_webhook_url_source or _no_url)()
@@ -310,7 +386,7 @@ class AdminEndpoints:
         return [
             {
                 "key": key,
-                "label": key.replace("_", " ").capitalize(),
+                "label": _SECRET_LABELS.get(key, key.replace("_", " ").capitalize()),
                 "help": text,
                 "set": stored[key],
             }

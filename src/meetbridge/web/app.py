@@ -279,6 +279,17 @@ def _chat_components(
     )
 
 
+async def livekit_reachability(components: Components) -> str:
+    """The admin console's LiveKit indicator, from the settings as just saved."""
+    await components.state.refresh()
+    missing = components.livekit.missing_configuration()
+    if missing is not None:
+        return f"Not configured: set {missing}."
+    if await components.livekit.reachable():
+        return "Reachable with these credentials."
+    return "Not reachable: check the URL, API key and secret."
+
+
 def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettings:
     """The LiveKit to use: what the deployment's environment says, else the admin settings."""
     settings = state.settings
@@ -419,6 +430,7 @@ def create_app(
             components.core.clock,
             identity,
             components.zoom.webhook_url,
+            lambda: livekit_reachability(components),
         ).routes(),
     ]
 

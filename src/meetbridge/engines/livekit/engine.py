@@ -145,6 +145,7 @@ class LiveKitEngine:
         self._public_url = public_url
         self._transport = transport
         self._service: tuple[LiveKitSettings, RoomService] | None = None
+        self._retired: list[RoomService] = []
 
     def missing_configuration(self) -> str | None:
         return self._settings().missing()
@@ -155,6 +156,9 @@ class LiveKitEngine:
         if not current.complete:
             raise EngineUnavailableError(NOT_CONFIGURED)
         if self._service is None or self._service[0] != current:
+            if self._service is not None:
+                # Requests may still be in flight on the old client: close it at shutdown.
+                self._retired.append(self._service[1])
             http = build_http_client(current.url, transport=self._transport)
             self._service = (
                 current,
@@ -165,6 +169,9 @@ class LiveKitEngine:
     async def close(self) -> None:
         if self._service is not None:
             await self._service[1].close()
+        for retired in self._retired:
+            await retired.close()
+        self._retired.clear()
 
     async def prepare(self, channel: ChannelInfo, starter: UserId) -> None:
         await self._ensure_room(channel.id, starter)
