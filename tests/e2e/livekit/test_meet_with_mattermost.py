@@ -55,8 +55,8 @@ async def test_meet_start_in_a_livekit_channel_leads_its_user_to_the_livekit_pag
     live: LiveMeetbridge, mattermost: MattermostWorld, livekit_server: LiveKitServer
 ) -> None:
     alice, erin = mattermost.users["alice"], mattermost.users["erin"]
-    chosen = await live.meet(mattermost.admin, "private", "engine livekit")
-    assert chosen["text"] == "Meetings in this channel now use LiveKit."
+    chosen = await live.meet_confirmed(mattermost.admin, "private", "engine livekit")
+    assert chosen.status_code == 200 and not chosen.json(), chosen.text  # {}: applied
 
     answer = await live.meet(alice, "private", "start Roadmap")
     link = answer["goto_location"]
@@ -83,7 +83,8 @@ async def test_a_chat_line_typed_in_the_meeting_appears_in_the_cards_thread(
     livekit_webhooks: WebhookReceiver,
 ) -> None:
     alice = mattermost.users["alice"]
-    await live.meet(mattermost.admin, "public", "engine livekit")
+    chosen = await live.meet_confirmed(mattermost.admin, "public", "engine livekit")
+    assert chosen.status_code == 200 and not chosen.json(), chosen.text
     link = (await live.meet(alice, "public", "start Roadmap"))["goto_location"]
     config = page_config((await live.open_link_as(link, alice)).text)
     room = f"mb-{mattermost.channels['public']}"

@@ -14,14 +14,20 @@ from meetbridge.chat.mattermost.client import MattermostClient
 from meetbridge.chat.mattermost.errors import MattermostError
 from meetbridge.chat.mattermost.rendering import NOT_AVAILABLE, help_text
 from meetbridge.clock import Clock
-from meetbridge.domain.commands import MeetCommand, Verb, parse_meet
+from meetbridge.domain.commands import MeetCommand, Verb, mentioned_username, parse_meet
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
 from meetbridge.engines.registry import TITLES, EngineRegistry
-from meetbridge.ports import Directory, DirectoryUnavailableError
+from meetbridge.ports import (
+    Capability,
+    Directory,
+    DirectoryUnavailableError,
+    EngineUnavailableError,
+    HostControls,
+)
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
@@ -119,6 +125,15 @@ class MeetInteractions:
             return await self._link(invocation)
         if command.verb is Verb.ADMIN:
             return await self._admin_command(invocation, command)
+        if command.verb in (Verb.LEAVE, Verb.END, Verb.HOST):
+            text = await self._meeting_change(
+                invocation.trigger_id,
+                invocation.user_id,
+                invocation.channel_id,
+                command.verb,
+                command.argument,
+            )
+            return ephemeral(text)
         return ephemeral(help_text(await self._is_admin(invocation.user_id), command.unknown))
 
     async def _go(self, invocation: Invocation, topic: str) -> dict[str, Any]:
@@ -246,6 +261,127 @@ class MeetInteractions:
             channel, None if engine == "default" else engine, f"mattermost:{user}"
         )
         return ""
+
+    # --- leave, end, host: changes to a running meeting --------------------------------------
+
+    async def _meeting_change(
+        self, trigger_id: str, user: UserId, channel: ChannelId, verb: Verb, argument: str
+    ) -> str:
+        """Ask the user to confirm leaving, ending or handing over host (what they may do is
+        checked now to answer at once, and again when they confirm)."""
+        name, controls = await self._host_controls(channel, verb)
+        if controls is None:
+            return f"`/meet {verb.value}` is not available for {TITLES.get(name, name)} meetings."
+        try:
+            refused = await self._refusal(controls, verb.value, channel, user)
+            target, username = "", ""
+            if not refused and verb is Verb.HOST:
+                refused, target, username = await self._new_host(controls, channel, argument)
+        except EngineUnavailableError as exc:
+            return str(exc)
+        if refused:
+            return refused
+        where = await self._channel_mention(channel)
+        dialogs = {
+            Verb.LEAVE: _dialog(
+                "Leave the meeting?",
+                f"Every device you have in the meeting of {where} leaves it. You can join again.",
+                submit_label="Leave",
+            ),
+            Verb.END: _dialog(
+                "End the meeting?",
+                f"Everyone in the meeting of {where} is disconnected.",
+                submit_label="End meeting",
+            ),
+            Verb.HOST: _dialog(
+                "Hand over host?",
+                f"@{escape_markdown(username)} becomes the host of the meeting of {where}.",
+                submit_label="Make host",
+            ),
+        }
+        return await self._confirm(
+            trigger_id, Claim(user, verb.value, channel, target), dialogs[verb]
+        )
+
+    async def _host_controls(
+        self, channel: ChannelId, verb: Verb
+    ) -> tuple[str, HostControls | None]:
+        """The channel's engine name, and its host controls if it can do ``verb``."""
+        name = await self._engine_of(channel)
+        engine = self._engines.engine(name) if self._engines is not None else None
+        if engine is None or not isinstance(engine, HostControls):
+            return name, None
+        needed = Capability.END_FOR_ALL if verb is Verb.END else Capability.HOST_CONTROLS
+        return name, engine if needed in engine.capabilities else None
+
+    async def _refusal(
+        self, controls: HostControls, action: str, channel: ChannelId, user: UserId
+    ) -> str:
+        """Why ``user`` may not do ``action`` in the channel's meeting now ("" when they may)."""
+        if action == "leave":
+            if user not in await controls.present_users(channel):
+                return "You are not in this channel's meeting."
+            return ""
+        host = await controls.host_of(channel)
+        if host is None:
+            return "No meeting is in progress in this channel."
+        if host == user or await self._is_admin_now(user):
+            return ""
+        if action == "end":
+            return "Only the meeting's host or a system admin can end it."
+        return "Only the meeting's host or a system admin can hand host over."
+
+    async def _new_host(
+        self, controls: HostControls, channel: ChannelId, argument: str
+    ) -> tuple[str, str, str]:
+        """(refusal, user id, username) of the member ``argument`` names, who must be present."""
+        username = mentioned_username(argument)
+        if username is None:
+            return "Say who is to be host: `/meet host @username`.", "", ""
+        for present in await controls.present_users(channel):
+            try:
+                info = await self._directory.user(present)
+            except DirectoryUnavailableError:
+                return "Mattermost cannot be reached right now; please try again.", "", ""
+            if info is not None and info.username == username:
+                return "", present, username
+        return f"@{escape_markdown(username)} is not in this meeting.", "", ""
+
+    async def _apply_meeting_change(self, claim: Claim) -> str | dict[str, Any]:
+        verb = Verb(claim.action)
+        name, controls = await self._host_controls(claim.channel_id, verb)
+        if controls is None:
+            return {"error": f"Meetings here use {TITLES.get(name, name)} now; nothing changed."}
+        channel, user = claim.channel_id, claim.user_id
+        try:
+            refused = await self._refusal(controls, claim.action, channel, user)
+            if refused:
+                return {"error": refused}
+            if verb is Verb.LEAVE:
+                await controls.remove_user(channel, user)
+                return "You left the meeting. Use `/meet join` to join again."
+            if verb is Verb.END:
+                await self._end(name, channel)
+                return "The meeting was ended for everyone."
+            if UserId(claim.target) not in await controls.present_users(channel):
+                return {"error": "That member is no longer in the meeting."}
+            await controls.hand_host(channel, UserId(claim.target))
+        except EngineUnavailableError as exc:
+            return {"error": str(exc)}
+        return "The host was handed over."
+
+    async def _end(self, name: str, channel: ChannelId) -> None:
+        engine = self._engines.engine(name) if self._engines is not None else None
+        if engine is not None:
+            await engine.end(channel)
+
+    async def _is_admin_now(self, user_id: UserId) -> bool:
+        """A role that grants host powers: asked of Mattermost now, never from a cache."""
+        try:
+            user = await self._directory.user_now(user_id)
+        except DirectoryUnavailableError:
+            return False
+        return user is not None and user.is_system_admin
 
     async def _engine_of(self, channel: ChannelId) -> str:
         if self._engines is None:
@@ -382,6 +518,8 @@ class MeetInteractions:
                 return {"error": refused}
             current = await self._engines.engine_for(claim.channel_id)
             return f"Meetings in this channel now use {TITLES.get(current, current)}."
+        if claim.action in ("leave", "end", "host"):
+            return await self._apply_meeting_change(claim)
         if claim.action == "zoom_disconnect" and zoom is not None:
             is_admin = await self._is_admin(user)
             if zoom.account_level and not is_admin:

@@ -163,6 +163,9 @@ HELP = """\
 * `/meet join` — join the channel's meeting
 * `/meet status` — who is in the meeting, and for how long
 * `/meet link` — a lasting link to this channel's meeting, for members of the channel
+* `/meet leave` — take all your devices out of the meeting (LiveKit; you confirm first)
+* `/meet end` — end the meeting for everyone (LiveKit; its host or a system admin)
+* `/meet host @user` — hand host to someone in the meeting (LiveKit; its host or a system admin)
 * `/meet engine livekit|pexip|zoom|default` — the meeting engine of this channel (channel admins)
 * `/meet connect` / `/meet disconnect` — connect or disconnect your Zoom account
 * `/meet settings` — whether Zoom meetings use your personal meeting ID

@@ -23,9 +23,6 @@ from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.engines.livekit.engine import (
     CONTROLS_PURPOSE,
-    HOST,
-    PARTICIPANT,
-    ROLE_ATTRIBUTE,
     USER_ATTRIBUTE,
     LiveKitEngine,
     meeting_state,
@@ -300,14 +297,7 @@ class MeetingControls:
         user = target.attributes.get(USER_ATTRIBUTE, "")
         if not is_mattermost_id(user):
             raise ControlRefusedError(400, "Only a Mattermost user can be host.")
-        await self._engine.update_state(caller.channel_id, host=UserId(user))
-        rooms = self._engine.rooms()
-        for participant in await rooms.list_participants(caller.room):
-            role = HOST if participant.attributes.get(USER_ATTRIBUTE) == user else PARTICIPANT
-            if participant.attributes.get(ROLE_ATTRIBUTE) != role:
-                await rooms.update_participant(
-                    caller.room, participant.identity, attributes={ROLE_ATTRIBUTE: role}
-                )
+        await self._engine.apply_host(caller.channel_id, UserId(user))
         text = f"{target.name or 'Someone'} is now the host."
         await self._notice(caller.room, "host-changed", text)
 

@@ -23,7 +23,7 @@ from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.tokens import TokenCodec
-from meetbridge.engines.livekit.models import Room
+from meetbridge.engines.livekit.models import Participant, Room
 from meetbridge.engines.livekit.rooms import (
     LiveKitError,
     LiveKitNotFoundError,
@@ -278,6 +278,67 @@ class LiveKitEngine:
             state = MeetingState(state.host, (*state.removed, removed))
         await self.rooms().update_room_metadata(name, state.metadata())
         return state
+
+    async def host_of(self, channel_id: ChannelId) -> UserId | None:
+        try:
+            listed = await self.rooms().list_rooms([room_name(channel_id)])
+        except LiveKitError as exc:
+            raise EngineUnavailableError(UNREACHABLE) from exc
+        host = meeting_state(listed[0]).host if listed else None
+        return UserId(host) if host else None
+
+    async def present_users(self, channel_id: ChannelId) -> list[UserId]:
+        users = {
+            participant.attributes.get(USER_ATTRIBUTE, "")
+            for participant in await self._participants(channel_id)
+        }
+        return sorted(UserId(user) for user in users if user)
+
+    async def remove_user(self, channel_id: ChannelId, user_id: UserId) -> int:
+        """Every device of the user leaves; unlike the host's remove, they may join again."""
+        mine = [
+            participant
+            for participant in await self._participants(channel_id)
+            if participant.attributes.get(USER_ATTRIBUTE) == user_id
+        ]
+        removed = 0
+        for participant in mine:
+            try:
+                await self.rooms().remove_participant(room_name(channel_id), participant.identity)
+            except LiveKitNotFoundError:
+                continue  # it left meanwhile: what was asked for
+            except LiveKitError as exc:
+                raise EngineUnavailableError(UNREACHABLE) from exc
+            removed += 1
+        return removed
+
+    async def hand_host(self, channel_id: ChannelId, user_id: UserId) -> None:
+        try:
+            await self.apply_host(channel_id, user_id)
+        except LiveKitNotFoundError:
+            raise EngineUnavailableError("This meeting has ended.") from None
+        except LiveKitError as exc:
+            raise EngineUnavailableError(UNREACHABLE) from exc
+
+    async def apply_host(self, channel_id: ChannelId, user_id: UserId) -> None:
+        """The room's metadata names the new host; every device's role attribute follows.
+        Raises LiveKitError (the control API answers it in its own terms)."""
+        room = room_name(channel_id)
+        await self.update_state(channel_id, host=user_id)
+        for participant in await self.rooms().list_participants(room):
+            role = HOST if participant.attributes.get(USER_ATTRIBUTE) == user_id else PARTICIPANT
+            if participant.attributes.get(ROLE_ATTRIBUTE) != role:
+                await self.rooms().update_participant(
+                    room, participant.identity, attributes={ROLE_ATTRIBUTE: role}
+                )
+
+    async def _participants(self, channel_id: ChannelId) -> list[Participant]:
+        try:
+            return await self.rooms().list_participants(room_name(channel_id))
+        except LiveKitNotFoundError:
+            return []
+        except LiveKitError as exc:
+            raise EngineUnavailableError(UNREACHABLE) from exc
 
     async def end(self, channel_id: ChannelId) -> bool:
         try:
