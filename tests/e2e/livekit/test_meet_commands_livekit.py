@@ -5,16 +5,25 @@ the room through LiveKit's server API. Participants here are signalling-only Liv
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx2
+import orjson
 import pytest
 
 from meetbridge.domain.commands import Verb
-from meetbridge.engines.livekit.rooms import RoomService
-from tests.e2e.live import LiveMeetbridge, start_live, stop_live
+from meetbridge.domain.ids import ChannelId
+from meetbridge.engines.livekit import hs256
+from meetbridge.engines.livekit.rooms import LiveKitNotFoundError, RoomService
+from meetbridge.store import chat_repo, meetings_repo
+from tests.e2e.live import LiveMeetbridge, eventually, start_live, stop_live
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
 from tests.support.livekit import LiveKitServer, SignallingParticipant
 
@@ -34,6 +43,13 @@ async def live(
     )
     yield running
     await stop_live(running, server, task)
+
+
+@pytest.fixture(autouse=True)
+async def fresh_room(mattermost: MattermostWorld, room_service: RoomService) -> None:
+    """The channel's room may remain from an earlier test on the shared server (with its host)."""
+    with contextlib.suppress(LiveKitNotFoundError):
+        await room_service.delete_room(f"mb-{mattermost.channels['public']}")
 
 
 def livekit_token(html: str) -> str:
@@ -163,3 +179,118 @@ async def test_meet_autocomplete_and_help_name_every_subcommand(
         if verb is not Verb.ADMIN:  # for system admins only: in their help, not in the hint
             assert verb.value in meet["auto_complete_hint"], verb
             assert f"/meet {verb.value}" in helped or verb is Verb.START, verb
+
+
+def signed_webhook(livekit_server: LiveKitServer, body: bytes) -> dict[str, str]:
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    now = int(time.time())
+    claims = {"iss": livekit_server.api_key.key, "nbf": now, "iat": now, "exp": now + 300,
+              "sha256": digest}  # fmt: skip
+    return {"Authorization": hs256.encode(claims, livekit_server.api_key.secret)}
+
+
+async def card_of_meeting(
+    live: LiveMeetbridge, mattermost: MattermostWorld, livekit_server: LiveKitServer, host: Account
+) -> dict[str, Any]:
+    """The meeting card, once LiveKit reported ``host`` in the meeting (this test sends what
+    LiveKit would, signed with its key: a signalling-only participant makes no webhook)."""
+    room = f"mb-{mattermost.channels['public']}"
+    for event, extra in (
+        ("room_started", {}),
+        ("participant_joined", {"participant": {
+            "sid": "PA_host", "identity": f"{host.id}.card", "name": host.username,
+            "attributes": {"meetbridge.user": host.id, "meetbridge.role": "host"}}}),
+    ):  # fmt: skip
+        body = orjson.dumps(
+            {"event": event, "id": f"EV_{event}_{time.time_ns()}",
+             "createdAt": str(int(time.time())), "room": {"name": room}, **extra}
+        )  # fmt: skip
+        sent = await live.http.post(
+            f"{live.url}/api/livekit/webhook",
+            content=body,
+            headers=signed_webhook(livekit_server, body),
+        )
+        assert sent.status_code == 200, sent.text
+    await live.settle()
+
+    async with live.components.core.database.read() as conn:
+        meeting = await meetings_repo.current_for_channel(
+            conn, ChannelId(mattermost.channels["public"])
+        )
+    assert meeting is not None and meeting.id is not None
+    meeting_id = meeting.id
+
+    async def card() -> dict[str, Any] | None:  # this meetbridge's card (not an earlier test's)
+        async with live.components.core.database.read() as conn:
+            post_id = await chat_repo.card_post(conn, meeting_id)
+        if post_id is None:
+            return None
+        async with mattermost.client(host) as api:
+            post: dict[str, Any] = (await api.get(f"/posts/{post_id}")).json()
+        return post
+
+    found: dict[str, Any] = await eventually(card)
+    return found
+
+
+def button(card: dict[str, Any], name: str) -> str:
+    actions = card["props"]["attachments"][0]["actions"]
+    return str(next(a["id"] for a in actions if a["name"] == name))
+
+
+async def click_confirmed(
+    live: LiveMeetbridge, user: Account, card: dict[str, Any], name: str
+) -> httpx2.Response:
+    async with live.dialogs_of(user) as dialogs:
+        clicked = await live.click(user, card["id"], button(card, name))
+        assert clicked.status_code == 200, clicked.text
+        opened = await dialogs.next()
+    return await live.submit_dialog(user, opened, "public")
+
+
+async def test_the_cards_leave_button_takes_the_clickers_devices_out_after_they_confirm(
+    live: LiveMeetbridge,
+    mattermost: MattermostWorld,
+    livekit_server: LiveKitServer,
+    room_service: RoomService,
+) -> None:
+    alice, bob = mattermost.users["alice"], mattermost.users["bob"]
+    await use_engine(live, mattermost, "livekit")
+    room = f"mb-{mattermost.channels['public']}"
+    alice_token, bob_token = await token_for(live, alice, "start"), await token_for(live, bob)
+    async with (
+        SignallingParticipant(livekit_server.ws_url, alice_token),
+        SignallingParticipant(livekit_server.ws_url, bob_token),
+    ):
+        card = await card_of_meeting(live, mattermost, livekit_server, alice)
+        assert card["props"]["meeting_engine"] == "LiveKit"
+        submitted = await click_confirmed(live, bob, card, "Leave")
+        assert submitted.status_code == 200 and not submitted.json(), submitted.text
+        assert await users_in(room_service, room) == [alice.id]
+
+
+async def test_the_cards_end_button_ends_the_meeting_for_its_host_only(
+    live: LiveMeetbridge,
+    mattermost: MattermostWorld,
+    livekit_server: LiveKitServer,
+    room_service: RoomService,
+) -> None:
+    alice, bob = mattermost.users["alice"], mattermost.users["bob"]
+    await use_engine(live, mattermost, "livekit")
+    room = f"mb-{mattermost.channels['public']}"
+    alice_token, bob_token = await token_for(live, alice, "start"), await token_for(live, bob)
+    async with (
+        SignallingParticipant(livekit_server.ws_url, alice_token),
+        SignallingParticipant(livekit_server.ws_url, bob_token),
+    ):
+        card = await card_of_meeting(live, mattermost, livekit_server, alice)
+        async with live.dialogs_of(bob) as dialogs:
+            clicked = await live.click(bob, card["id"], button(card, "End"))
+            assert clicked.status_code == 200, clicked.text
+            with pytest.raises(TimeoutError):
+                await dialogs.next(timeout=3.0)  # refused before any dialog
+        assert await room_service.list_rooms([room])
+
+        submitted = await click_confirmed(live, alice, card, "End")
+        assert submitted.status_code == 200 and not submitted.json(), submitted.text
+        assert await room_service.list_rooms([room]) == []

@@ -564,11 +564,8 @@ class MeetInteractions:
     ) -> dict[str, Any]:
         if action.action == "join":
             return await self._click_join(ChannelId(action.channel_id), user_id)
-        if action.action == "leave":
-            return {
-                "ephemeral_text": "To leave the meeting, select Disconnect in the meeting "
-                "window (or close it)."
-            }
+        if action.action in ("leave", "end"):
+            return await self._click_leave_or_end(action, user_id, trigger_id)
         if action.action in ("ring_join", "ring_ignore"):
             return await self._click_ring(action, user_id)
         if action.action.startswith("zoom") and self._zoom is not None:
@@ -582,6 +579,22 @@ class MeetInteractions:
             )
             return {"ephemeral_text": text} if text else {}
         return {"ephemeral_text": "This button does nothing any more."}
+
+    async def _click_leave_or_end(
+        self, action: VerifiedAction, user_id: UserId, trigger_id: str
+    ) -> dict[str, Any]:
+        """The card is shared by the channel: the click acts for whoever clicked, and only once
+        they confirm in the dialog Mattermost opens for them alone (as /meet leave and end)."""
+        channel = ChannelId(action.channel_id)
+        verb = Verb.LEAVE if action.action == "leave" else Verb.END
+        _, controls = await self._host_controls(channel, verb)
+        if controls is None and verb is Verb.LEAVE:
+            return {
+                "ephemeral_text": "To leave the meeting, select Disconnect in the meeting "
+                "window (or close it)."
+            }
+        text = await self._meeting_change(trigger_id, user_id, channel, verb, "")
+        return {"ephemeral_text": text} if text else {}
 
     async def _click_join(self, channel_id: ChannelId, user_id: UserId) -> dict[str, Any]:
         try:

@@ -92,6 +92,10 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
                 buttons.button("Join", "join", card.channel_id, target, style="primary"),
                 buttons.button("Leave", "leave", card.channel_id, target),
             ]
+            if card.can_end:  # shown to everyone; only the host or an admin may confirm it
+                actions.append(
+                    buttons.button("End", "end", card.channel_id, target, style="danger")
+                )
             link = "Use /meet join to take part."
         attachment = {
             "fallback": plain_text(_unescape(f"{message} {link}")),
