@@ -21,6 +21,7 @@ class Verb(StrEnum):
     LEAVE = "leave"
     END = "end"
     HOST = "host"
+    MAX = "max"
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,3 +294,28 @@ async def test_the_cards_end_button_ends_the_meeting_for_its_host_only(
         submitted = await click_confirmed(live, alice, card, "End")
         assert submitted.status_code == 200 and not submitted.json(), submitted.text
         assert await room_service.list_rooms([room]) == []
+
+
+async def test_meet_max_sets_this_channels_participant_limit_for_channel_and_system_admins(
+    live: LiveMeetbridge, mattermost: MattermostWorld, livekit_server: LiveKitServer
+) -> None:
+    alice, bob = mattermost.users["alice"], mattermost.users["bob"]
+    await use_engine(live, mattermost, "livekit")
+    refused = await live.meet(bob, "public", "max 1")
+    assert refused["text"] == (
+        "Only channel admins and system admins can set this channel's participant limit."
+    )
+    wrong = await live.meet(mattermost.admin, "public", "max many")
+    assert wrong["text"] == "Use `/meet max N` (1 to 1000) or `/meet max default`."
+
+    confirmed = await live.meet_confirmed(mattermost.admin, "public", "max 1")
+    assert confirmed.status_code == 200 and not confirmed.json(), confirmed.text
+    async with SignallingParticipant(livekit_server.ws_url, await token_for(live, alice, "start")):
+        link = (await live.meet(bob, "public", "join"))["goto_location"]
+        full = await live.open_link_as(link, bob)
+        assert full.status_code != 200 or "meetbridge-config" not in full.text
+        assert "This meeting is full (1 participant at most)" in full.text
+
+        back = await live.meet_confirmed(mattermost.admin, "public", "max default")
+        assert back.status_code == 200 and not back.json(), back.text
+        assert await token_for(live, bob)  # the install's limit (100) again

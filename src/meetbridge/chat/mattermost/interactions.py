@@ -31,6 +31,7 @@ from meetbridge.ports import (
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
+from meetbridge.services.channel_limits import MAX_LIMIT, ChannelLimits, parse_limit
 from meetbridge.services.confirmations import Claim, Confirmations
 from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
 from meetbridge.services.zoom import Outcome, PmiPreference, StartResult, ZoomService
@@ -84,7 +85,9 @@ class MeetInteractions:
         confirmations: Confirmations | None = None,
         dialogs: MattermostClient | None = None,
         engines: EngineRegistry | None = None,
+        limits: ChannelLimits | None = None,
     ) -> None:
+        self._limits = limits
         self._join = join
         self._admin = admin
         self._directory = directory
@@ -117,6 +120,8 @@ class MeetInteractions:
             return await self._go(invocation, topic)
         if command.verb is Verb.ENGINE:
             return await self._engine(invocation, command.argument.lower())
+        if command.verb is Verb.MAX:
+            return ephemeral(await self._max(invocation, command.argument))
         if command.verb in (Verb.CONNECT, Verb.DISCONNECT, Verb.SETTINGS):
             return await self._zoom_account(invocation, command.verb)
         if command.verb is Verb.STATUS:
@@ -245,6 +250,48 @@ class MeetInteractions:
                 ),
             )
         )
+
+    async def _max(self, invocation: Invocation, argument: str) -> str:
+        limit = parse_limit(argument)
+        if limit == "" or self._limits is None:
+            return f"Use `/meet max N` (1 to {MAX_LIMIT}) or `/meet max default`."
+        channel, user = invocation.channel_id, invocation.user_id
+        refused = await self._may_set_limit(channel, user)
+        if refused:
+            return refused
+        shown = "the install's limit" if limit is None else f"at most {limit}"
+        return await self._confirm(
+            invocation.trigger_id,
+            Claim(user, "max", channel, "default" if limit is None else str(limit)),
+            _dialog(
+                "Set participant limit?",
+                f"Meetings in {await self._channel_mention(channel)} take {shown} "
+                "participants (devices) from now on.",
+            ),
+        )
+
+    async def _may_set_limit(self, channel: ChannelId, user: UserId) -> str:
+        try:
+            allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
+                channel, user
+            )
+        except DirectoryUnavailableError:
+            return "Mattermost cannot be reached right now; please try again in a moment."
+        if not allowed:
+            return "Only channel admins and system admins can set this channel's participant limit."
+        return ""
+
+    async def _apply_max(self, claim: Claim) -> str | dict[str, Any]:
+        limit = parse_limit(claim.target)
+        if self._limits is None or limit == "":
+            return {"error": "This confirmation does nothing any more."}
+        refused = await self._may_set_limit(claim.channel_id, claim.user_id)
+        if refused:
+            return {"error": refused}
+        await self._limits.set_limit(claim.channel_id, limit if isinstance(limit, int) else None)
+        if limit is None:
+            return "Meetings in this channel now take as many participants as the install allows."
+        return f"Meetings in this channel now take at most {limit} participants."
 
     async def _apply_engine(self, claim: Claim) -> str:
         assert self._engines is not None
@@ -518,6 +565,8 @@ class MeetInteractions:
                 return {"error": refused}
             current = await self._engines.engine_for(claim.channel_id)
             return f"Meetings in this channel now use {TITLES.get(current, current)}."
+        if claim.action == "max":
+            return await self._apply_max(claim)
         if claim.action in ("leave", "end", "host"):
             return await self._apply_meeting_change(claim)
         if claim.action == "zoom_disconnect" and zoom is not None:

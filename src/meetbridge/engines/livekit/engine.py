@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx2
@@ -138,7 +138,9 @@ class LiveKitEngine:
         clock: Clock,
         public_url: str,
         transport: httpx2.AsyncBaseTransport | None = None,
+        channel_limit: Callable[[ChannelId], Awaitable[int | None]] | None = None,
     ) -> None:
+        self._channel_limit = channel_limit  # a channel's own limit (/meet max), if it has one
         self._settings = settings
         self._controls = controls
         self._clock = clock
@@ -172,10 +174,11 @@ class LiveKitEngine:
     async def _ensure_room(self, channel_id: ChannelId, host: UserId) -> Room:
         """The channel's room, created with ``host`` if it did not exist (CreateRoom leaves an
         existing room, and its host, unchanged)."""
+        limit = await self._limit(channel_id)
         try:
             return await self.rooms().create_room(
                 room_name(channel_id),
-                max_participants=self._settings().max_participants,
+                max_participants=limit,
                 empty_timeout=EMPTY_TIMEOUT,
                 metadata=MeetingState(host=host).metadata(),
             )
@@ -189,7 +192,7 @@ class LiveKitEngine:
         state = meeting_state(room)
         if request.user_id in state.removed:
             raise EngineRefusedError("The host removed you from this meeting.")
-        await self._check_room_has_space(room, settings.max_participants)
+        await self._check_room_has_space(room, await self._limit(request.channel.id))
         role = HOST if state.host == request.user_id else PARTICIPANT
         # One identity per device: the same identity twice would disconnect the first device.
         identity = f"{request.user_id}.{secrets.token_hex(4)}"
@@ -237,6 +240,10 @@ class LiveKitEngine:
         claims = {"c": channel_id, "u": user_id, "i": identity}
         return self._controls.encode(CONTROLS_PURPOSE, claims, self._clock.now(), CONTROLS_TTL)
 
+    async def _limit(self, channel_id: ChannelId) -> int:
+        own = await self._channel_limit(channel_id) if self._channel_limit is not None else None
+        return own if own is not None else self._settings().max_participants
+
     async def _check_room_has_space(self, room: Room, limit: int) -> None:
         # LiveKit answers a join to a full room with a bare 500: count first, say why.
         try:
@@ -247,8 +254,8 @@ class LiveKitEngine:
             raise EngineUnavailableError(UNREACHABLE) from exc
         if len(present) >= limit:
             raise EngineRefusedError(
-                f"This meeting is full ({limit} participants at most); try again when someone "
-                "leaves."
+                f"This meeting is full ({limit} participant{'' if limit == 1 else 's'} at most); "
+                "try again when someone leaves."
             )
 
     async def reachable(self) -> bool:
