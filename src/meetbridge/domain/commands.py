@@ -22,6 +22,7 @@ class Verb(StrEnum):
     END = "end"
     HOST = "host"
     MAX = "max"
+    STATS = "stats"
 
 
 @dataclass(frozen=True, slots=True)

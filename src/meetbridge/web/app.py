@@ -234,6 +234,7 @@ def build_components(
             None if chat is None else chat.client,
             engines,
             channel_limits,
+            controls.last_stats,
         ),
         zoom=zoom,
         confirmations=confirmations,

@@ -319,3 +319,31 @@ async def test_meet_max_sets_this_channels_participant_limit_for_channel_and_sys
         back = await live.meet_confirmed(mattermost.admin, "public", "max default")
         assert back.status_code == 200 and not back.json(), back.text
         assert await token_for(live, bob)  # the install's limit (100) again
+
+
+async def test_meet_stats_answers_from_the_last_report_of_the_callers_meeting_page(
+    live: LiveMeetbridge, mattermost: MattermostWorld, livekit_server: LiveKitServer
+) -> None:
+    alice = mattermost.users["alice"]
+    await use_engine(live, mattermost, "livekit")
+    before = await live.meet(alice, "public", "stats")
+    assert before["text"].startswith("No call statistics from you yet.")
+    link = (await live.meet(alice, "public", "start"))["goto_location"]
+    page = await live.open_link_as(link, alice)
+    start = page.text.index('id="meetbridge-config">') + len('id="meetbridge-config">')
+    config = json.loads(page.text[start : page.text.index("</script>", start)])
+    controls, token = config["controls"], config["livekit"]["token"]
+    bearer = {"Authorization": f"Bearer {controls['token']}"}
+    async with SignallingParticipant(livekit_server.ws_url, token):
+        bad = await live.http.post(
+            f"{controls['url']}/stats", json={"sendKbps": -1}, headers=bearer
+        )
+        assert bad.status_code == 400, bad.text
+        report = {"sendKbps": 512, "receiveKbps": 2048, "packetLossPercent": 1.25, "rttMs": 38}
+        sent = await live.http.post(f"{controls['url']}/stats", json=report, headers=bearer)
+        assert sent.status_code == 200, sent.text
+    after = (await live.meet(alice, "public", "stats"))["text"]
+    assert "sending 512 kbit/s, receiving 2,048 kbit/s, packet loss 1.2 %" in after
+    assert "round-trip time 38 ms" in after
+    bob = await live.meet(mattermost.users["bob"], "public", "stats")
+    assert bob["text"].startswith("No call statistics from you yet.")  # alice's are hers

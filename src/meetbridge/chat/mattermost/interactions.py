@@ -4,6 +4,7 @@ terms (CommandResponse and action-response JSON)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,6 +15,7 @@ from meetbridge.chat.mattermost.client import MattermostClient
 from meetbridge.chat.mattermost.errors import MattermostError
 from meetbridge.chat.mattermost.rendering import NOT_AVAILABLE, help_text
 from meetbridge.clock import Clock
+from meetbridge.domain.call_stats import CallStats, describe_stats
 from meetbridge.domain.commands import MeetCommand, Verb, mentioned_username, parse_meet
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.markdown import escape_markdown
@@ -86,7 +88,9 @@ class MeetInteractions:
         dialogs: MattermostClient | None = None,
         engines: EngineRegistry | None = None,
         limits: ChannelLimits | None = None,
+        call_stats: Callable[[UserId], CallStats | None] | None = None,
     ) -> None:
+        self._call_stats = call_stats
         self._limits = limits
         self._join = join
         self._admin = admin
@@ -120,6 +124,9 @@ class MeetInteractions:
             return await self._go(invocation, topic)
         if command.verb is Verb.ENGINE:
             return await self._engine(invocation, command.argument.lower())
+        if command.verb is Verb.STATS:
+            stats = self._call_stats(invocation.user_id) if self._call_stats else None
+            return ephemeral(describe_stats(stats, self._clock.now()))
         if command.verb is Verb.MAX:
             return ephemeral(await self._max(invocation, command.argument))
         if command.verb in (Verb.CONNECT, Verb.DISCONNECT, Verb.SETTINGS):

@@ -32,7 +32,7 @@ COMMAND_LOOKUP_TIME_LIMIT = 2.0
 
 
 AUTOCOMPLETE_HINT = (
-    "[start [topic] | join | leave | end | host @user | status | link | "
+    "[start [topic] | join | leave | end | host @user | stats | status | link | "
     "max N|default | engine livekit|pexip|zoom|default | connect | disconnect | settings | help]"
 )
 

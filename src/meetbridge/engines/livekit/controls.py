@@ -19,6 +19,7 @@ import orjson
 import structlog
 
 from meetbridge.clock import Clock
+from meetbridge.domain.call_stats import CallStats, parse_stats
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.engines.livekit.engine import (
@@ -98,6 +99,7 @@ class MeetingControls:
         self._hands: dict[str, list[Hand]] = {}  # by room
         self._chat: dict[str, deque[dict[str, Any]]] = {}  # recent lines, by room
         self._reactions: dict[str, deque[float]] = {}  # by identity
+        self._stats: dict[UserId, CallStats] = {}  # each user's last report, from any device
 
     def caller(self, bearer: str) -> Caller:
         try:
@@ -259,6 +261,16 @@ class MeetingControls:
         for line in self._chat.get(room, ()):
             await self._send(room, CHAT, line, to)
 
+    async def stats(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        """The page's summary of its own connection (what /meet stats shows its user)."""
+        report = parse_stats(body, self._clock.now())
+        if report is None:
+            raise ControlRefusedError(400, "Statistics are four numbers within their bounds.")
+        self._stats[caller.user_id] = report
+
+    def last_stats(self, user_id: UserId) -> CallStats | None:
+        return self._stats.get(user_id)
+
     async def mute(self, caller: Caller, body: Mapping[str, Any]) -> None:
         target = await self._target(caller, body)
         await self._mute_sources(caller.room, target, ("MICROPHONE",))
@@ -323,6 +335,7 @@ _ACTIONS: dict[str, Action] = {
     "lower-all-hands": MeetingControls.lower_all_hands,
     "react": MeetingControls.react,
     "chat": MeetingControls.chat,
+    "stats": MeetingControls.stats,
     "mute": MeetingControls.mute,
     "mute-all": MeetingControls.mute_all,
     "ask-unmute": MeetingControls.ask_unmute,
