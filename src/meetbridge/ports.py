@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.delivery import NodeCursor
@@ -172,6 +172,29 @@ class MeetingEngine(Protocol):
 
     async def end(self, channel_id: ChannelId) -> bool:
         """End the channel's meeting for everyone; False where the engine cannot."""
+        ...
+
+
+@runtime_checkable
+class HostControls(Protocol):
+    """What an engine with Capability.HOST_CONTROLS does for /meet leave, host and end.
+
+    Raise EngineUnavailableError when the engine cannot be asked now."""
+
+    async def host_of(self, channel_id: ChannelId) -> UserId | None:
+        """The host of the channel's running meeting; None when none is running."""
+        ...
+
+    async def present_users(self, channel_id: ChannelId) -> list[UserId]:
+        """The users with at least one device in the channel's meeting."""
+        ...
+
+    async def remove_user(self, channel_id: ChannelId, user_id: UserId) -> int:
+        """Take every device of the user out of the meeting (they may come back); how many."""
+        ...
+
+    async def hand_host(self, channel_id: ChannelId, user_id: UserId) -> None:
+        """Make the user the meeting's host (and nobody else)."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,6 +18,11 @@ class Verb(StrEnum):
     CONNECT = "connect"
     DISCONNECT = "disconnect"
     SETTINGS = "settings"
+    LEAVE = "leave"
+    END = "end"
+    HOST = "host"
+    MAX = "max"
+    STATS = "stats"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +42,12 @@ def parse_meet(text: str) -> MeetCommand:
     except ValueError:
         return MeetCommand(Verb.HELP, unknown=words[0])
     return MeetCommand(verb, rest[:200])
+
+
+_USERNAME = re.compile(r"@?([a-z0-9._-]{1,64})")  # Mattermost's username characters
+
+
+def mentioned_username(argument: str) -> str | None:
+    """The username in ``@bob`` or ``bob`` (one word, lower-cased); None for anything else."""
+    match = _USERNAME.fullmatch(argument.strip().lower())
+    return match.group(1) if match else None

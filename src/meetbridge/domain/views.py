@@ -25,6 +25,7 @@ class MeetingCard:
     roster: bool = True  # whether the engine reports who is in the meeting
     minutes: int | None = None  # the engine's own figure for how long it lasted
     created_at: float | None = None  # when the meeting record began, if not ``started_at``
+    can_end: bool = False  # the engine ends meetings for everyone (an End button, for the host)
 
     @property
     def key(self) -> str:

@@ -49,7 +49,8 @@ from meetbridge.store.outbox_repo import OutboxItem
 
 log = structlog.get_logger(__name__)
 
-ENGINE_NAMES = {"pexip": "Pexip Infinity"}
+ENGINE_NAMES = {"pexip": "Pexip Infinity", "livekit": "LiveKit"}
+ENDS_FOR_ALL = frozenset({"livekit"})  # engines whose card offers End (Capability.END_FOR_ALL)
 LEASE = 120.0
 # Items that render a target's current state: the last one for a card, a status or a ringing
 # message is what people see for good (a meeting's end, a status restored, a missed call).
@@ -188,10 +189,13 @@ class OutboxWorker:
 
     async def _card(self, meeting: Meeting, meeting_id: int) -> MeetingCard:
         attendees = sorted(meeting.attendees.values(), key=lambda a: a.first_joined_at)
+        async with self._database.read() as conn:
+            engine = await meetings_repo.engine_of(conn, meeting_id) or "pexip"
         return MeetingCard(
             meeting_id=meeting_id,
             channel_id=meeting.channel_id,
-            engine=ENGINE_NAMES["pexip"],
+            engine=ENGINE_NAMES.get(engine, engine),
+            can_end=engine in ENDS_FOR_ALL,
             topic=meeting.topic,
             started_by=await self._name(meeting.started_by),
             started_at=meeting.started_at,

@@ -205,6 +205,13 @@ async def get(conn: AsyncConnection, meeting_id: int) -> Meeting | None:
     return None if row is None else _from_row(row)
 
 
+async def engine_of(conn: AsyncConnection, meeting_id: int) -> str | None:
+    """The engine that holds the meeting (None for an unknown meeting)."""
+    query = select(meetings.c.engine).where(meetings.c.id == meeting_id)
+    engine = (await conn.execute(query)).scalar_one_or_none()
+    return None if engine is None else str(engine)
+
+
 async def last_ended(conn: AsyncConnection, channel_id: ChannelId) -> Meeting | None:
     row = (
         await conn.execute(

@@ -46,6 +46,7 @@ from meetbridge.engines.registry import EngineRegistry
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
+from meetbridge.services.channel_limits import ChannelLimits
 from meetbridge.services.command_auth import CommandTokenCheck, LookupBudget
 from meetbridge.services.confirmations import Confirmations
 from meetbridge.services.event_applier import BatchResult, EventApplier
@@ -148,8 +149,14 @@ def build_components(
     directory: MattermostDirectory | UnconfiguredDirectory = (
         UnconfiguredDirectory() if chat is None else chat.directory
     )
+    channel_limits = ChannelLimits(core.database)
     livekit = LiveKitEngine(
-        lambda: livekit_settings(config, state), core.controls, clock, public_url, livekit_transport
+        lambda: livekit_settings(config, state),
+        core.controls,
+        clock,
+        public_url,
+        livekit_transport,
+        channel_limits.limit_for,
     )
     engines = EngineRegistry(
         core.database,
@@ -226,6 +233,8 @@ def build_components(
             confirmations,
             None if chat is None else chat.client,
             engines,
+            channel_limits,
+            controls.last_stats,
         ),
         zoom=zoom,
         confirmations=confirmations,

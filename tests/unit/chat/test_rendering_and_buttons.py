@@ -145,3 +145,12 @@ def test_a_zoom_card_links_only_the_join_url_it_is_given() -> None:
     refused = card_post(card(engine="Zoom", engine_key="zoom", join_url="", roster=False), BUTTONS)
     assert "](" not in refused["props"]["attachments"][0].get("text", "")
     assert [a["name"] for a in refused["props"]["attachments"][0]["actions"]] == ["Join"]
+
+
+def test_a_live_card_of_an_engine_that_can_end_offers_end_to_the_channel() -> None:
+    post = card_post(card(engine="LiveKit", can_end=True), BUTTONS)
+    actions = post["props"]["attachments"][0]["actions"]
+    assert [a["name"] for a in actions] == ["Join", "Leave", "End"]
+    assert actions[2]["style"] == "danger"
+    ended = card_post(card(can_end=True, ended_at=2000.0), BUTTONS)
+    assert "actions" not in ended["props"]["attachments"][0]

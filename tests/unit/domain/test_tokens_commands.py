@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from meetbridge.domain.commands import Verb, parse_meet
+from meetbridge.domain.commands import Verb, mentioned_username, parse_meet
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.domain.views import describe_duration
 
@@ -40,6 +40,9 @@ def test_tokens_round_trip_and_refuse_everything_else() -> None:
         ("help", Verb.HELP, "", ""),
         ("admin disallow", Verb.ADMIN, "disallow", ""),
         ("dance now", Verb.HELP, "", "dance"),
+        ("leave", Verb.LEAVE, "", ""),
+        ("end", Verb.END, "", ""),
+        ("host @bob", Verb.HOST, "@bob", ""),
     ],
 )
 def test_meet_parsing(text: str, verb: Verb, argument: str, unknown: str) -> None:
@@ -61,3 +64,20 @@ def test_meet_parsing(text: str, verb: Verb, argument: str, unknown: str) -> Non
 )
 def test_durations_read_naturally(seconds: float, text: str) -> None:
     assert describe_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("argument", "username"),
+    [
+        ("@bob", "bob"),
+        (" Bob.Smith-2 ", "bob.smith-2"),
+        ("", None),
+        ("@", None),
+        ("@bob @carol", None),
+        ("@b*b", None),
+        ("@" + "x" * 65, None),
+        ("@bób", None),
+    ],
+)
+def test_the_username_a_host_command_names(argument: str, username: str | None) -> None:
+    assert mentioned_username(argument) == username

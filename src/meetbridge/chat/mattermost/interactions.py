@@ -4,6 +4,7 @@ terms (CommandResponse and action-response JSON)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,17 +15,25 @@ from meetbridge.chat.mattermost.client import MattermostClient
 from meetbridge.chat.mattermost.errors import MattermostError
 from meetbridge.chat.mattermost.rendering import NOT_AVAILABLE, help_text
 from meetbridge.clock import Clock
-from meetbridge.domain.commands import MeetCommand, Verb, parse_meet
+from meetbridge.domain.call_stats import CallStats, describe_stats
+from meetbridge.domain.commands import MeetCommand, Verb, mentioned_username, parse_meet
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
 from meetbridge.engines.registry import TITLES, EngineRegistry
-from meetbridge.ports import Directory, DirectoryUnavailableError
+from meetbridge.ports import (
+    Capability,
+    Directory,
+    DirectoryUnavailableError,
+    EngineUnavailableError,
+    HostControls,
+)
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
+from meetbridge.services.channel_limits import MAX_LIMIT, ChannelLimits, parse_limit
 from meetbridge.services.confirmations import Claim, Confirmations
 from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
 from meetbridge.services.zoom import Outcome, PmiPreference, StartResult, ZoomService
@@ -78,7 +87,11 @@ class MeetInteractions:
         confirmations: Confirmations | None = None,
         dialogs: MattermostClient | None = None,
         engines: EngineRegistry | None = None,
+        limits: ChannelLimits | None = None,
+        call_stats: Callable[[UserId], CallStats | None] | None = None,
     ) -> None:
+        self._call_stats = call_stats
+        self._limits = limits
         self._join = join
         self._admin = admin
         self._directory = directory
@@ -111,6 +124,11 @@ class MeetInteractions:
             return await self._go(invocation, topic)
         if command.verb is Verb.ENGINE:
             return await self._engine(invocation, command.argument.lower())
+        if command.verb is Verb.STATS:
+            stats = self._call_stats(invocation.user_id) if self._call_stats else None
+            return ephemeral(describe_stats(stats, self._clock.now()))
+        if command.verb is Verb.MAX:
+            return ephemeral(await self._max(invocation, command.argument))
         if command.verb in (Verb.CONNECT, Verb.DISCONNECT, Verb.SETTINGS):
             return await self._zoom_account(invocation, command.verb)
         if command.verb is Verb.STATUS:
@@ -119,6 +137,15 @@ class MeetInteractions:
             return await self._link(invocation)
         if command.verb is Verb.ADMIN:
             return await self._admin_command(invocation, command)
+        if command.verb in (Verb.LEAVE, Verb.END, Verb.HOST):
+            text = await self._meeting_change(
+                invocation.trigger_id,
+                invocation.user_id,
+                invocation.channel_id,
+                command.verb,
+                command.argument,
+            )
+            return ephemeral(text)
         return ephemeral(help_text(await self._is_admin(invocation.user_id), command.unknown))
 
     async def _go(self, invocation: Invocation, topic: str) -> dict[str, Any]:
@@ -231,6 +258,48 @@ class MeetInteractions:
             )
         )
 
+    async def _max(self, invocation: Invocation, argument: str) -> str:
+        limit = parse_limit(argument)
+        if limit == "" or self._limits is None:
+            return f"Use `/meet max N` (1 to {MAX_LIMIT}) or `/meet max default`."
+        channel, user = invocation.channel_id, invocation.user_id
+        refused = await self._may_set_limit(channel, user)
+        if refused:
+            return refused
+        shown = "the install's limit" if limit is None else f"at most {limit}"
+        return await self._confirm(
+            invocation.trigger_id,
+            Claim(user, "max", channel, "default" if limit is None else str(limit)),
+            _dialog(
+                "Set participant limit?",
+                f"Meetings in {await self._channel_mention(channel)} take {shown} "
+                "participants (devices) from now on.",
+            ),
+        )
+
+    async def _may_set_limit(self, channel: ChannelId, user: UserId) -> str:
+        try:
+            allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
+                channel, user
+            )
+        except DirectoryUnavailableError:
+            return "Mattermost cannot be reached right now; please try again in a moment."
+        if not allowed:
+            return "Only channel admins and system admins can set this channel's participant limit."
+        return ""
+
+    async def _apply_max(self, claim: Claim) -> str | dict[str, Any]:
+        limit = parse_limit(claim.target)
+        if self._limits is None or limit == "":
+            return {"error": "This confirmation does nothing any more."}
+        refused = await self._may_set_limit(claim.channel_id, claim.user_id)
+        if refused:
+            return {"error": refused}
+        await self._limits.set_limit(claim.channel_id, limit if isinstance(limit, int) else None)
+        if limit is None:
+            return "Meetings in this channel now take as many participants as the install allows."
+        return f"Meetings in this channel now take at most {limit} participants."
+
     async def _apply_engine(self, claim: Claim) -> str:
         assert self._engines is not None
         channel, user, engine = claim.channel_id, claim.user_id, claim.target
@@ -246,6 +315,127 @@ class MeetInteractions:
             channel, None if engine == "default" else engine, f"mattermost:{user}"
         )
         return ""
+
+    # --- leave, end, host: changes to a running meeting --------------------------------------
+
+    async def _meeting_change(
+        self, trigger_id: str, user: UserId, channel: ChannelId, verb: Verb, argument: str
+    ) -> str:
+        """Ask the user to confirm leaving, ending or handing over host (what they may do is
+        checked now to answer at once, and again when they confirm)."""
+        name, controls = await self._host_controls(channel, verb)
+        if controls is None:
+            return f"`/meet {verb.value}` is not available for {TITLES.get(name, name)} meetings."
+        try:
+            refused = await self._refusal(controls, verb.value, channel, user)
+            target, username = "", ""
+            if not refused and verb is Verb.HOST:
+                refused, target, username = await self._new_host(controls, channel, argument)
+        except EngineUnavailableError as exc:
+            return str(exc)
+        if refused:
+            return refused
+        where = await self._channel_mention(channel)
+        dialogs = {
+            Verb.LEAVE: _dialog(
+                "Leave the meeting?",
+                f"Every device you have in the meeting of {where} leaves it. You can join again.",
+                submit_label="Leave",
+            ),
+            Verb.END: _dialog(
+                "End the meeting?",
+                f"Everyone in the meeting of {where} is disconnected.",
+                submit_label="End meeting",
+            ),
+            Verb.HOST: _dialog(
+                "Hand over host?",
+                f"@{escape_markdown(username)} becomes the host of the meeting of {where}.",
+                submit_label="Make host",
+            ),
+        }
+        return await self._confirm(
+            trigger_id, Claim(user, verb.value, channel, target), dialogs[verb]
+        )
+
+    async def _host_controls(
+        self, channel: ChannelId, verb: Verb
+    ) -> tuple[str, HostControls | None]:
+        """The channel's engine name, and its host controls if it can do ``verb``."""
+        name = await self._engine_of(channel)
+        engine = self._engines.engine(name) if self._engines is not None else None
+        if engine is None or not isinstance(engine, HostControls):
+            return name, None
+        needed = Capability.END_FOR_ALL if verb is Verb.END else Capability.HOST_CONTROLS
+        return name, engine if needed in engine.capabilities else None
+
+    async def _refusal(
+        self, controls: HostControls, action: str, channel: ChannelId, user: UserId
+    ) -> str:
+        """Why ``user`` may not do ``action`` in the channel's meeting now ("" when they may)."""
+        if action == "leave":
+            if user not in await controls.present_users(channel):
+                return "You are not in this channel's meeting."
+            return ""
+        host = await controls.host_of(channel)
+        if host is None:
+            return "No meeting is in progress in this channel."
+        if host == user or await self._is_admin_now(user):
+            return ""
+        if action == "end":
+            return "Only the meeting's host or a system admin can end it."
+        return "Only the meeting's host or a system admin can hand host over."
+
+    async def _new_host(
+        self, controls: HostControls, channel: ChannelId, argument: str
+    ) -> tuple[str, str, str]:
+        """(refusal, user id, username) of the member ``argument`` names, who must be present."""
+        username = mentioned_username(argument)
+        if username is None:
+            return "Say who is to be host: `/meet host @username`.", "", ""
+        for present in await controls.present_users(channel):
+            try:
+                info = await self._directory.user(present)
+            except DirectoryUnavailableError:
+                return "Mattermost cannot be reached right now; please try again.", "", ""
+            if info is not None and info.username == username:
+                return "", present, username
+        return f"@{escape_markdown(username)} is not in this meeting.", "", ""
+
+    async def _apply_meeting_change(self, claim: Claim) -> str | dict[str, Any]:
+        verb = Verb(claim.action)
+        name, controls = await self._host_controls(claim.channel_id, verb)
+        if controls is None:
+            return {"error": f"Meetings here use {TITLES.get(name, name)} now; nothing changed."}
+        channel, user = claim.channel_id, claim.user_id
+        try:
+            refused = await self._refusal(controls, claim.action, channel, user)
+            if refused:
+                return {"error": refused}
+            if verb is Verb.LEAVE:
+                await controls.remove_user(channel, user)
+                return "You left the meeting. Use `/meet join` to join again."
+            if verb is Verb.END:
+                await self._end(name, channel)
+                return "The meeting was ended for everyone."
+            if UserId(claim.target) not in await controls.present_users(channel):
+                return {"error": "That member is no longer in the meeting."}
+            await controls.hand_host(channel, UserId(claim.target))
+        except EngineUnavailableError as exc:
+            return {"error": str(exc)}
+        return "The host was handed over."
+
+    async def _end(self, name: str, channel: ChannelId) -> None:
+        engine = self._engines.engine(name) if self._engines is not None else None
+        if engine is not None:
+            await engine.end(channel)
+
+    async def _is_admin_now(self, user_id: UserId) -> bool:
+        """A role that grants host powers: asked of Mattermost now, never from a cache."""
+        try:
+            user = await self._directory.user_now(user_id)
+        except DirectoryUnavailableError:
+            return False
+        return user is not None and user.is_system_admin
 
     async def _engine_of(self, channel: ChannelId) -> str:
         if self._engines is None:
@@ -382,6 +572,10 @@ class MeetInteractions:
                 return {"error": refused}
             current = await self._engines.engine_for(claim.channel_id)
             return f"Meetings in this channel now use {TITLES.get(current, current)}."
+        if claim.action == "max":
+            return await self._apply_max(claim)
+        if claim.action in ("leave", "end", "host"):
+            return await self._apply_meeting_change(claim)
         if claim.action == "zoom_disconnect" and zoom is not None:
             is_admin = await self._is_admin(user)
             if zoom.account_level and not is_admin:
@@ -426,11 +620,8 @@ class MeetInteractions:
     ) -> dict[str, Any]:
         if action.action == "join":
             return await self._click_join(ChannelId(action.channel_id), user_id)
-        if action.action == "leave":
-            return {
-                "ephemeral_text": "To leave the meeting, select Disconnect in the meeting "
-                "window (or close it)."
-            }
+        if action.action in ("leave", "end"):
+            return await self._click_leave_or_end(action, user_id, trigger_id)
         if action.action in ("ring_join", "ring_ignore"):
             return await self._click_ring(action, user_id)
         if action.action.startswith("zoom") and self._zoom is not None:
@@ -444,6 +635,22 @@ class MeetInteractions:
             )
             return {"ephemeral_text": text} if text else {}
         return {"ephemeral_text": "This button does nothing any more."}
+
+    async def _click_leave_or_end(
+        self, action: VerifiedAction, user_id: UserId, trigger_id: str
+    ) -> dict[str, Any]:
+        """The card is shared by the channel: the click acts for whoever clicked, and only once
+        they confirm in the dialog Mattermost opens for them alone (as /meet leave and end)."""
+        channel = ChannelId(action.channel_id)
+        verb = Verb.LEAVE if action.action == "leave" else Verb.END
+        _, controls = await self._host_controls(channel, verb)
+        if controls is None and verb is Verb.LEAVE:
+            return {
+                "ephemeral_text": "To leave the meeting, select Disconnect in the meeting "
+                "window (or close it)."
+            }
+        text = await self._meeting_change(trigger_id, user_id, channel, verb, "")
+        return {"ephemeral_text": text} if text else {}
 
     async def _click_join(self, channel_id: ChannelId, user_id: UserId) -> dict[str, Any]:
         try:

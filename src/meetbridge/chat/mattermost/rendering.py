@@ -92,6 +92,10 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
                 buttons.button("Join", "join", card.channel_id, target, style="primary"),
                 buttons.button("Leave", "leave", card.channel_id, target),
             ]
+            if card.can_end:  # shown to everyone; only the host or an admin may confirm it
+                actions.append(
+                    buttons.button("End", "end", card.channel_id, target, style="danger")
+                )
             link = "Use /meet join to take part."
         attachment = {
             "fallback": plain_text(_unescape(f"{message} {link}")),
@@ -163,6 +167,11 @@ HELP = """\
 * `/meet join` — join the channel's meeting
 * `/meet status` — who is in the meeting, and for how long
 * `/meet link` — a lasting link to this channel's meeting, for members of the channel
+* `/meet leave` — take all your devices out of the meeting (LiveKit; you confirm first)
+* `/meet end` — end the meeting for everyone (LiveKit; its host or a system admin)
+* `/meet host @user` — hand host to someone in the meeting (LiveKit; its host or a system admin)
+* `/meet stats` — bitrate, packet loss and round-trip time of your last LiveKit session
+* `/meet max N|default` — the participant limit of this channel's LiveKit meetings (channel admins)
 * `/meet engine livekit|pexip|zoom|default` — the meeting engine of this channel (channel admins)
 * `/meet connect` / `/meet disconnect` — connect or disconnect your Zoom account
 * `/meet settings` — whether Zoom meetings use your personal meeting ID

@@ -31,6 +31,12 @@ OAUTH_APP_NAME = "meetbridge"
 COMMAND_LOOKUP_TIME_LIMIT = 2.0
 
 
+AUTOCOMPLETE_HINT = (
+    "[start [topic] | join | leave | end | host @user | stats | status | link | "
+    "max N|default | engine livekit|pexip|zoom|default | connect | disconnect | settings | help]"
+)
+
+
 @dataclass(frozen=True)
 class OAuthApp:
     client_id: str
@@ -108,7 +114,7 @@ class MattermostSetup:
             "description": "Start or join this channel's video meeting",
             "auto_complete": True,
             "auto_complete_desc": "Start or join this channel's video meeting",
-            "auto_complete_hint": "[start [topic] | join | status | link | help]",
+            "auto_complete_hint": AUTOCOMPLETE_HINT,
         }
         existing = [
             c

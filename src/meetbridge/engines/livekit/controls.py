@@ -19,13 +19,11 @@ import orjson
 import structlog
 
 from meetbridge.clock import Clock
+from meetbridge.domain.call_stats import CallStats, parse_stats
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.engines.livekit.engine import (
     CONTROLS_PURPOSE,
-    HOST,
-    PARTICIPANT,
-    ROLE_ATTRIBUTE,
     USER_ATTRIBUTE,
     LiveKitEngine,
     meeting_state,
@@ -101,6 +99,7 @@ class MeetingControls:
         self._hands: dict[str, list[Hand]] = {}  # by room
         self._chat: dict[str, deque[dict[str, Any]]] = {}  # recent lines, by room
         self._reactions: dict[str, deque[float]] = {}  # by identity
+        self._stats: dict[UserId, CallStats] = {}  # each user's last report, from any device
 
     def caller(self, bearer: str) -> Caller:
         try:
@@ -262,6 +261,16 @@ class MeetingControls:
         for line in self._chat.get(room, ()):
             await self._send(room, CHAT, line, to)
 
+    async def stats(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        """The page's summary of its own connection (what /meet stats shows its user)."""
+        report = parse_stats(body, self._clock.now())
+        if report is None:
+            raise ControlRefusedError(400, "Statistics are four numbers within their bounds.")
+        self._stats[caller.user_id] = report
+
+    def last_stats(self, user_id: UserId) -> CallStats | None:
+        return self._stats.get(user_id)
+
     async def mute(self, caller: Caller, body: Mapping[str, Any]) -> None:
         target = await self._target(caller, body)
         await self._mute_sources(caller.room, target, ("MICROPHONE",))
@@ -300,14 +309,7 @@ class MeetingControls:
         user = target.attributes.get(USER_ATTRIBUTE, "")
         if not is_mattermost_id(user):
             raise ControlRefusedError(400, "Only a Mattermost user can be host.")
-        await self._engine.update_state(caller.channel_id, host=UserId(user))
-        rooms = self._engine.rooms()
-        for participant in await rooms.list_participants(caller.room):
-            role = HOST if participant.attributes.get(USER_ATTRIBUTE) == user else PARTICIPANT
-            if participant.attributes.get(ROLE_ATTRIBUTE) != role:
-                await rooms.update_participant(
-                    caller.room, participant.identity, attributes={ROLE_ATTRIBUTE: role}
-                )
+        await self._engine.apply_host(caller.channel_id, UserId(user))
         text = f"{target.name or 'Someone'} is now the host."
         await self._notice(caller.room, "host-changed", text)
 
@@ -333,6 +335,7 @@ _ACTIONS: dict[str, Action] = {
     "lower-all-hands": MeetingControls.lower_all_hands,
     "react": MeetingControls.react,
     "chat": MeetingControls.chat,
+    "stats": MeetingControls.stats,
     "mute": MeetingControls.mute,
     "mute-all": MeetingControls.mute_all,
     "ask-unmute": MeetingControls.ask_unmute,

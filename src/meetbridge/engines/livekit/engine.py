@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx2
@@ -23,7 +23,7 @@ from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.tokens import TokenCodec
-from meetbridge.engines.livekit.models import Room
+from meetbridge.engines.livekit.models import Participant, Room
 from meetbridge.engines.livekit.rooms import (
     LiveKitError,
     LiveKitNotFoundError,
@@ -138,7 +138,9 @@ class LiveKitEngine:
         clock: Clock,
         public_url: str,
         transport: httpx2.AsyncBaseTransport | None = None,
+        channel_limit: Callable[[ChannelId], Awaitable[int | None]] | None = None,
     ) -> None:
+        self._channel_limit = channel_limit  # a channel's own limit (/meet max), if it has one
         self._settings = settings
         self._controls = controls
         self._clock = clock
@@ -179,10 +181,11 @@ class LiveKitEngine:
     async def _ensure_room(self, channel_id: ChannelId, host: UserId) -> Room:
         """The channel's room, created with ``host`` if it did not exist (CreateRoom leaves an
         existing room, and its host, unchanged)."""
+        limit = await self._limit(channel_id)
         try:
             return await self.rooms().create_room(
                 room_name(channel_id),
-                max_participants=self._settings().max_participants,
+                max_participants=limit,
                 empty_timeout=EMPTY_TIMEOUT,
                 metadata=MeetingState(host=host).metadata(),
             )
@@ -196,7 +199,7 @@ class LiveKitEngine:
         state = meeting_state(room)
         if request.user_id in state.removed:
             raise EngineRefusedError("The host removed you from this meeting.")
-        await self._check_room_has_space(room, settings.max_participants)
+        await self._check_room_has_space(room, await self._limit(request.channel.id))
         role = HOST if state.host == request.user_id else PARTICIPANT
         # One identity per device: the same identity twice would disconnect the first device.
         identity = f"{request.user_id}.{secrets.token_hex(4)}"
@@ -244,6 +247,10 @@ class LiveKitEngine:
         claims = {"c": channel_id, "u": user_id, "i": identity}
         return self._controls.encode(CONTROLS_PURPOSE, claims, self._clock.now(), CONTROLS_TTL)
 
+    async def _limit(self, channel_id: ChannelId) -> int:
+        own = await self._channel_limit(channel_id) if self._channel_limit is not None else None
+        return own if own is not None else self._settings().max_participants
+
     async def _check_room_has_space(self, room: Room, limit: int) -> None:
         # LiveKit answers a join to a full room with a bare 500: count first, say why.
         try:
@@ -254,8 +261,8 @@ class LiveKitEngine:
             raise EngineUnavailableError(UNREACHABLE) from exc
         if len(present) >= limit:
             raise EngineRefusedError(
-                f"This meeting is full ({limit} participants at most); try again when someone "
-                "leaves."
+                f"This meeting is full ({limit} participant{'' if limit == 1 else 's'} at most); "
+                "try again when someone leaves."
             )
 
     async def reachable(self) -> bool:
@@ -285,6 +292,67 @@ class LiveKitEngine:
             state = MeetingState(state.host, (*state.removed, removed))
         await self.rooms().update_room_metadata(name, state.metadata())
         return state
+
+    async def host_of(self, channel_id: ChannelId) -> UserId | None:
+        try:
+            listed = await self.rooms().list_rooms([room_name(channel_id)])
+        except LiveKitError as exc:
+            raise EngineUnavailableError(UNREACHABLE) from exc
+        host = meeting_state(listed[0]).host if listed else None
+        return UserId(host) if host else None
+
+    async def present_users(self, channel_id: ChannelId) -> list[UserId]:
+        users = {
+            participant.attributes.get(USER_ATTRIBUTE, "")
+            for participant in await self._participants(channel_id)
+        }
+        return sorted(UserId(user) for user in users if user)
+
+    async def remove_user(self, channel_id: ChannelId, user_id: UserId) -> int:
+        """Every device of the user leaves; unlike the host's remove, they may join again."""
+        mine = [
+            participant
+            for participant in await self._participants(channel_id)
+            if participant.attributes.get(USER_ATTRIBUTE) == user_id
+        ]
+        removed = 0
+        for participant in mine:
+            try:
+                await self.rooms().remove_participant(room_name(channel_id), participant.identity)
+            except LiveKitNotFoundError:
+                continue  # it left meanwhile: what was asked for
+            except LiveKitError as exc:
+                raise EngineUnavailableError(UNREACHABLE) from exc
+            removed += 1
+        return removed
+
+    async def hand_host(self, channel_id: ChannelId, user_id: UserId) -> None:
+        try:
+            await self.apply_host(channel_id, user_id)
+        except LiveKitNotFoundError:
+            raise EngineUnavailableError("This meeting has ended.") from None
+        except LiveKitError as exc:
+            raise EngineUnavailableError(UNREACHABLE) from exc
+
+    async def apply_host(self, channel_id: ChannelId, user_id: UserId) -> None:
+        """The room's metadata names the new host; every device's role attribute follows.
+        Raises LiveKitError (the control API answers it in its own terms)."""
+        room = room_name(channel_id)
+        await self.update_state(channel_id, host=user_id)
+        for participant in await self.rooms().list_participants(room):
+            role = HOST if participant.attributes.get(USER_ATTRIBUTE) == user_id else PARTICIPANT
+            if participant.attributes.get(ROLE_ATTRIBUTE) != role:
+                await self.rooms().update_participant(
+                    room, participant.identity, attributes={ROLE_ATTRIBUTE: role}
+                )
+
+    async def _participants(self, channel_id: ChannelId) -> list[Participant]:
+        try:
+            return await self.rooms().list_participants(room_name(channel_id))
+        except LiveKitNotFoundError:
+            return []
+        except LiveKitError as exc:
+            raise EngineUnavailableError(UNREACHABLE) from exc
 
     async def end(self, channel_id: ChannelId) -> bool:
         try:
