@@ -229,18 +229,9 @@ class MeetInteractions:
             choices = ", ".join(f"`/meet engine {name}`" for name in names)
             return ephemeral(f"Use {choices} or `/meet engine default`.")
         channel, user = invocation.channel_id, invocation.user_id
-        try:
-            allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
-                channel, user
-            )
-        except DirectoryUnavailableError:
-            return ephemeral(
-                "Mattermost cannot be reached right now; please try again in a moment."
-            )
-        if not allowed:
-            return ephemeral(
-                "Only channel admins and system admins can choose this channel's engine."
-            )
+        refused = await self._channel_admin_refusal(channel, user, "choose this channel's engine")
+        if refused:
+            return ephemeral(refused)
         titles = {
             "zoom": "Use Zoom here?",
             "pexip": "Use Pexip Infinity here?",
@@ -278,6 +269,13 @@ class MeetInteractions:
         )
 
     async def _may_set_limit(self, channel: ChannelId, user: UserId) -> str:
+        return await self._channel_admin_refusal(
+            channel, user, "set this channel's participant limit"
+        )
+
+    async def _channel_admin_refusal(self, channel: ChannelId, user: UserId, what: str) -> str:
+        """Why ``user`` may not do ``what`` in the channel (they are neither a channel admin nor
+        a system admin), or "" when they may."""
         try:
             allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
                 channel, user
@@ -285,7 +283,7 @@ class MeetInteractions:
         except DirectoryUnavailableError:
             return "Mattermost cannot be reached right now; please try again in a moment."
         if not allowed:
-            return "Only channel admins and system admins can set this channel's participant limit."
+            return f"Only channel admins and system admins can {what}."
         return ""
 
     async def _apply_max(self, claim: Claim) -> str | dict[str, Any]:
@@ -303,14 +301,9 @@ class MeetInteractions:
     async def _apply_engine(self, claim: Claim) -> str:
         assert self._engines is not None
         channel, user, engine = claim.channel_id, claim.user_id, claim.target
-        try:
-            allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
-                channel, user
-            )
-        except DirectoryUnavailableError:
-            return "Mattermost cannot be reached right now; please try again in a moment."
-        if not allowed:
-            return "Only channel admins and system admins can choose this channel's engine."
+        refused = await self._channel_admin_refusal(channel, user, "choose this channel's engine")
+        if refused:
+            return refused
         await self._engines.set_engine(
             channel, None if engine == "default" else engine, f"mattermost:{user}"
         )
