@@ -7,10 +7,7 @@ what meetbridge itself decided for that link (``JoinService.open``).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from playwright.async_api import BrowserContext, Page, Response, expect
 
 from meetbridge.ports import JoinTarget
 from tests.browser.conftest import Served
-from tests.browser.meeting_support import serious_accessibility_violations
+from tests.browser.meeting_support import build_meeting_assets, serious_accessibility_violations
 from tests.support.conferencing_node import ConferencingNode
 from tests.support.requirements import require
 
@@ -29,30 +26,9 @@ BUILT = ROOT / "src" / "meetbridge" / "web" / "static" / "meeting"
 TIMEOUT = 15_000  # ms, for expectations that wait on the SDK
 
 
-def _newest(paths: list[Path]) -> float:
-    return max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)
-
-
 @pytest.fixture(scope="session")
 def meeting_assets() -> Path:
-    """The built meeting page; built here (npm ci && npm run build) when missing or stale."""
-    sources = [
-        *WEB.glob("src/**/*"),
-        WEB / "package-lock.json",
-        WEB / "vite.config.ts",
-        ROOT / "src" / "meetbridge" / "web" / "templates" / "meeting.html",
-    ]
-    built = BUILT / "meeting.js"
-    if not built.exists() or built.stat().st_mtime < _newest(sources):
-        npm = shutil.which("npm")
-        require(npm is not None, "npm (to build the meeting page in web/)")
-        assert npm is not None
-        env = {**os.environ, "CI": "true"}
-        if not (WEB / "node_modules" / ".package-lock.json").exists():
-            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, env=env, check=True)
-        subprocess.run([npm, "run", "build"], cwd=WEB, env=env, check=True)
-    require(built.exists(), "the built meeting page (cd web && npm ci && npm run build)")
-    return BUILT
+    return build_meeting_assets()
 
 
 pytestmark = pytest.mark.usefixtures("meeting_assets")
