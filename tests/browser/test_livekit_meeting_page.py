@@ -665,3 +665,34 @@ async def test_a_refused_token_is_explained_without_joining(meeting: Meeting) ->
     )
     await expect(page.locator("#mb-status")).to_have_attribute("data-state", "failed")
     assert await meeting.rooms.list_participants(meeting.room) == []
+
+
+async def test_the_page_reports_its_connection_while_joined_and_once_more_on_leaving(
+    meeting: Meeting,
+) -> None:
+    alice = await meeting.open("Alice", role="host")
+    bob = await meeting.open("Bob")
+    for page in (alice, bob):
+        await in_meeting_with(page, 1)
+    await media_flows(bob, ("audio", "video"))
+
+    def reports_from(page_token: str) -> list[dict[str, Any]]:
+        return [c.body for c in meeting.host.calls if c.action == "stats" and c.token == page_token]
+
+    alice_token = f"control-{await meeting.identity_of('Alice')}"
+
+    async def reported() -> bool:
+        return bool(reports_from(alice_token))
+
+    await eventually(reported, 25, "Alice's page reporting its connection (every 10 s)")
+    [first] = reports_from(alice_token)
+    assert set(first) == {"sendKbps", "receiveKbps", "packetLossPercent", "rttMs"}
+    assert first["sendKbps"] > 20 and first["receiveKbps"] > 20, first  # audio and video
+    assert 0 <= first["packetLossPercent"] <= 100 and 0 <= first["rttMs"] < 1000, first
+
+    before = len(reports_from(alice_token))
+    await alice.get_by_role("button", name="Leave").click()
+    await expect(alice.locator("#mb-status")).to_have_attribute("data-state", "ended")
+    # The last part of the interval, sent before the page disconnected (the next periodic
+    # report would come 10 s after the first).
+    assert len(reports_from(alice_token)) == before + 1, reports_from(alice_token)

@@ -288,11 +288,16 @@ async def eventually(
 
 
 async def start_live(
-    world: MattermostWorld, data_dir: Any, wait_for_setup: bool = True, **settings: Any
+    world: MattermostWorld,
+    data_dir: Any,
+    wait_for_setup: bool = True,
+    port: int | None = None,
+    **settings: Any,
 ) -> tuple[LiveMeetbridge, uvicorn.Server, asyncio.Task[None]]:
-    """meetbridge serving; unless ``wait_for_setup`` is False, also registered in Mattermost,
-    listening to its WebSocket and pointed at a Pexip node."""
-    port = free_port()
+    """meetbridge serving (on ``port``, known beforehand to whatever must call it back: a
+    LiveKit server's webhooks); unless ``wait_for_setup`` is False, also registered in
+    Mattermost, listening to its WebSocket and pointed at a Pexip node."""
+    port = port or free_port()
     config = ServiceConfig(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'meetbridge.db'}",

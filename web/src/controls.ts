@@ -10,6 +10,7 @@ export type ControlAction =
     | 'lower-all-hands'
     | 'react'
     | 'chat'
+    | 'stats'
     | 'mute'
     | 'mute-all'
     | 'ask-unmute'
@@ -49,7 +50,12 @@ export class MeetingControls {
         private readonly fetchImpl: typeof fetch = (...args) => fetch(...args),
     ) {}
 
-    async send(action: ControlAction, body: Record<string, string> = {}): Promise<ControlResult> {
+    /** `keepalive`: the request outlives the page (a report sent while leaving). */
+    async send(
+        action: ControlAction,
+        body: Record<string, string | number> = {},
+        keepalive = false,
+    ): Promise<ControlResult> {
         let response: Response;
         try {
             response = await this.fetchImpl(`${this.endpoint.url.replace(/\/+$/, '')}/${action}`, {
@@ -60,6 +66,7 @@ export class MeetingControls {
                 },
                 body: JSON.stringify(body),
                 credentials: 'omit',
+                keepalive,
             });
         } catch {
             return { ok: false, error: 'meetbridge cannot be reached; check your network connection.' };

@@ -12,6 +12,7 @@
  *   lower-all-hands {}       react {emoji}            chat {text}
  *   mute {identity}          mute-all {}              ask-unmute {identity}
  *   stop-screenshare {identity}   remove {identity}   make-host {identity}   end {}
+ *   stats {sendKbps, receiveKbps, packetLossPercent, rttMs}   (every 10 s, and on leaving)
  * `identity` is one LiveKit participant identity (one device). For a person with several devices
  * the page sends one request per device. 2xx means accepted; anything else is refused, with
  * `{"error": "<text for the user>"}` as the body (the page shows that text).
@@ -141,4 +142,9 @@ export interface MeetingEngineAdapter {
     setCameraOff(off: boolean): Promise<void>;
     /** Starts presenting `stream`, or stops with null. */
     shareScreen(stream: MediaStream | null): Promise<void>;
+    /**
+     * WebRTC statistics of every track sent and received now, one report per track (engines
+     * that report their connection to meetbridge: LiveKit). Absent: the page does not report.
+     */
+    statsReports?(): Promise<RTCStatsReport[]>;
 }

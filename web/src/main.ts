@@ -8,6 +8,7 @@
 import './meeting.css';
 
 import { ConfigError, readPageConfig, type PageConfig } from './config';
+import { StatsReporter, type StatsObject, type StatsSummary } from './connection-stats';
 import { MeetingControls, type ControlAction } from './controls';
 import type { ChatLine, EngineEvents, EngineParticipant, HandEntry, MeetingEngineAdapter, MeetingMessage } from './engine';
 import { explainLiveKitEnd } from './livekit-state';
@@ -67,6 +68,8 @@ class MeetingPage {
     private readonly media = new LocalMedia();
     private readonly view: MeetingView;
     private readonly call: MeetingEngineAdapter;
+    /** Reports our connection to meetbridge (for /meet stats) while joined, where it can. */
+    private readonly stats: StatsReporter | null;
 
     constructor(
         private readonly config: PageConfig,
@@ -138,6 +141,7 @@ class MeetingPage {
             },
             notice: message => this.view.notice(message),
         });
+        this.stats = this.statsReporter();
         this.media.onEffectFailed = message => {
             this.view.setEffect('none');
             this.view.setEffectsMessage(message);
@@ -159,7 +163,25 @@ class MeetingPage {
             this.updateConnection({ type: 'online' });
             this.recover(true);
         });
-        window.addEventListener('pagehide', () => this.call.leaveOnUnload());
+        window.addEventListener('pagehide', () => {
+            // Best effort: the stats are read asynchronously while the page goes away.
+            void this.stats?.finish();
+            this.call.leaveOnUnload();
+        });
+    }
+
+    private statsReporter(): StatsReporter | null {
+        const controls = this.controls;
+        const call = this.call;
+        if (!controls || !call.statsReports) {
+            return null;
+        }
+        const collect = async (): Promise<StatsObject[][]> =>
+            (await (call.statsReports?.() ?? Promise.resolve([]))).map(report => [...report.values()] as StatsObject[]);
+        const send = async (summary: StatsSummary, final: boolean): Promise<void> => {
+            await controls.send('stats', { ...summary }, final); // a refusal is not the user's concern
+        };
+        return new StatsReporter(collect, send);
     }
 
     async start(): Promise<void> {
@@ -246,6 +268,7 @@ class MeetingPage {
         this.stopSharing();
         this.closePopOut?.();
         this.closePopOut = null;
+        await this.stats?.finish();
         await this.call.leave();
         this.updateLayout({ type: 'presentation-stopped' });
         this.view.focusRetry();
@@ -266,7 +289,11 @@ class MeetingPage {
         }
         if (event.type === 'joined') {
             this.rejoins = 0;
-        } else if (event.type === 'lost') {
+            this.stats?.start();
+        } else if (event.type === 'ended' || event.type === 'failed' || event.type === 'lost') {
+            this.stats?.stop();
+        }
+        if (event.type === 'lost') {
             this.recover();
         }
     }

@@ -17,6 +17,20 @@ describe('MeetingControls', () => {
         expect(new Headers(seen[0]!.init.headers).get('Authorization')).toBe('Bearer tok');
     });
 
+    it('sends numbers as numbers, and a report made while leaving with keepalive', async () => {
+        const seen: RequestInit[] = [];
+        const controls = new MeetingControls({ url: '/c', token: 't' }, async (_url, init) => {
+            seen.push(init ?? {});
+            return new Response(null, { status: 204 });
+        });
+        await controls.send('stats', { sendKbps: 512.5, rttMs: 38 }, true);
+        await controls.send('chat', { text: 'hi' });
+        expect(seen[0]!.body).toBe('{"sendKbps":512.5,"rttMs":38}');
+        expect(seen[0]!.keepalive).toBe(true);
+        expect(seen[1]!.keepalive).toBe(false);
+        expect(seen[1]!.credentials).toBe('omit');
+    });
+
     it("returns the server's words when refused", async () => {
         const controls = new MeetingControls({ url: '/c', token: 't' }, async () =>
             Response.json({ error: 'Only a host can mute others.' }, { status: 403 }),

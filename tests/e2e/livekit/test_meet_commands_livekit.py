@@ -345,5 +345,14 @@ async def test_meet_stats_answers_from_the_last_report_of_the_callers_meeting_pa
     after = (await live.meet(alice, "public", "stats"))["text"]
     assert "sending 512 kbit/s, receiving 2,048 kbit/s, packet loss 1.2 %" in after
     assert "round-trip time 38 ms" in after
+    # The page's last report, sent as it leaves, may arrive after LiveKit saw it go.
+    final = {"sendKbps": 300, "receiveKbps": 900, "packetLossPercent": 0, "rttMs": 41}
+    late = await live.http.post(f"{controls['url']}/stats", json=final, headers=bearer)
+    assert late.status_code == 200, late.text
+    assert "sending 300 kbit/s" in (await live.meet(alice, "public", "stats"))["text"]
+    forged = await live.http.post(
+        f"{controls['url']}/stats", json=final, headers={"Authorization": "Bearer forged"}
+    )
+    assert forged.status_code == 401
     bob = await live.meet(mattermost.users["bob"], "public", "stats")
     assert bob["text"].startswith("No call statistics from you yet.")  # alice's are hers

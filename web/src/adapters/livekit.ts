@@ -168,6 +168,23 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
         this.refresh();
     }
 
+    async statsReports(): Promise<RTCStatsReport[]> {
+        const room = this.room;
+        if (!room || !this.joined) {
+            return [];
+        }
+        // Each track's own sender or receiver stats (livekit-client's public API); they include
+        // the transport and candidate pair the track uses.
+        const tracks = [
+            ...[...room.localParticipant.trackPublications.values()].map(publication => publication.track),
+            ...[...room.remoteParticipants.values()].flatMap(participant =>
+                [...participant.trackPublications.values()].map(publication => publication.track),
+            ),
+        ].filter((track): track is NonNullable<typeof track> => Boolean(track));
+        const reports = await Promise.all(tracks.map(track => track.getRTCStatsReport().catch(() => undefined)));
+        return reports.filter((report): report is RTCStatsReport => Boolean(report));
+    }
+
     // -----------------------------------------------------------------------------------------
 
     private async publish(room: Room, stream: MediaStream, options: JoinOptions): Promise<void> {
