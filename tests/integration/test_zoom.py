@@ -16,9 +16,9 @@ from sqlalchemy import func, select, update
 
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.engines.zoom import service as zoom_service
 from meetbridge.engines.zoom import webhooks
-from meetbridge.services import zoom as zoom_service
-from meetbridge.services.zoom import Outcome, PmiPreference, ZoomService, regenerate_key
+from meetbridge.engines.zoom.service import Outcome, PmiPreference, ZoomService, regenerate_key
 from meetbridge.store import zoom_repo
 from meetbridge.store.tables import outbox, zoom_connections, zoom_meetings
 from meetbridge.web.app import create_app

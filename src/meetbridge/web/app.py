@@ -43,6 +43,9 @@ from meetbridge.engines.pexip.engine import PexipEngine
 from meetbridge.engines.pexip.policy_service import PolicyService
 from meetbridge.engines.pexip.translator import PexipTranslator
 from meetbridge.engines.registry import EngineRegistry
+from meetbridge.engines.zoom.cards import ZOOM_CARD, ZOOM_REPLY, ZoomCards
+from meetbridge.engines.zoom.engine import ZoomEngine
+from meetbridge.engines.zoom.service import ZoomService
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
@@ -56,7 +59,6 @@ from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.shared_state import SharedState
-from meetbridge.services.zoom import ZoomService
 from meetbridge.store import chat_repo, meetings_repo, outbox_repo
 from meetbridge.store import inbox as inbox_store
 from meetbridge.store.database import open_database
@@ -178,6 +180,12 @@ def build_components(
         clock,
         public_url,
     )
+    engines.register(ZoomEngine(zoom, join))
+    if outbox is not None:
+        outbox.use_engines(engines)
+        cards = ZoomCards(core.database, directory, state)
+        outbox.register(ZOOM_CARD, cards.sync_card, final_state=True)
+        outbox.register(ZOOM_REPLY, cards.reply)
     confirmations = Confirmations(core.links, core.database, clock)
     applier = EventApplier(
         core.database,
@@ -417,7 +425,6 @@ def create_app(
         ).routes(),
         *StatusEndpoints(
             components.engines,
-            components.livekit,
             components.state,
             lambda: _mattermost_status(components),
         ).routes(),
