@@ -35,7 +35,7 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
-from meetbridge.engines.livekit.controls import MeetingControls
+from meetbridge.engines.livekit.controls import ROOM_STATE_KEPT, STATS_KEPT, MeetingControls
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
 from meetbridge.engines.livekit.translator import LiveKitTranslator
@@ -59,7 +59,7 @@ from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import chat_repo, meetings_repo, outbox_repo
+from meetbridge.store import chat_repo, meetings_repo, outbox_repo, room_state_repo
 from meetbridge.store import inbox as inbox_store
 from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
@@ -212,7 +212,9 @@ def build_components(
         directory,
         lambda: state.settings.display_name,
     )
-    controls = MeetingControls(livekit, core.controls, clock, directory, meeting_chat.to_thread)
+    controls = MeetingControls(
+        livekit, core.controls, clock, directory, core.database, meeting_chat.to_thread
+    )
     if chat is not None:
         chat.websocket.on_event = _thread_replies(meeting_chat, controls, chat.setup)
     return Components(
@@ -435,6 +437,7 @@ def create_app(
             components.core.database,
             components.core.clock,
             on_joined=components.controls.welcome,
+            on_finished=components.controls.forget,
         ).routes(),
         *AdminEndpoints(
             config,
@@ -544,6 +547,7 @@ async def housekeep(components: Components) -> None:
         await outbox_repo.prune_finished(conn, clock.now() - retention)
         await inbox_store.prune(conn, clock.now() - INBOX_RETENTION)
         await chat_repo.prune_intents(conn, clock.now() - INTENT_RETENTION)
+        await room_state_repo.prune(conn, clock.now(), ROOM_STATE_KEPT, STATS_KEPT)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -4,7 +4,7 @@ terms (CommandResponse and action-response JSON)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +89,7 @@ class MeetInteractions:
         dialogs: MattermostClient | None = None,
         engines: EngineRegistry | None = None,
         limits: ChannelLimits | None = None,
-        call_stats: Callable[[UserId], CallStats | None] | None = None,
+        call_stats: Callable[[UserId], Awaitable[CallStats | None]] | None = None,
     ) -> None:
         self._call_stats = call_stats
         self._limits = limits
@@ -118,7 +118,7 @@ class MeetInteractions:
         if command.verb is Verb.ENGINE:
             return await self._engine(invocation, command.argument.lower())
         if command.verb is Verb.STATS:
-            stats = self._call_stats(invocation.user_id) if self._call_stats else None
+            stats = await self._call_stats(invocation.user_id) if self._call_stats else None
             return ephemeral(describe_stats(stats, self._clock.now()))
         if command.verb is Verb.MAX:
             return ephemeral(await self._max(invocation, command.argument))
