@@ -68,7 +68,7 @@ class ZoomEngine:
         return self._answer(result, StartRequest(channel_id, user_id, target))
 
     async def _join_card(self, target: str, channel_id: ChannelId, user_id: UserId) -> StartAnswer:
-        meeting = await self._zoom.meeting(int(target)) if target.isdigit() else None
+        meeting = await self._zoom.meeting(int(target)) if _is_row_id(target) else None
         if meeting is None or meeting.ended_at is not None:
             return StartAnswer(text="This Zoom meeting has ended.")
         try:
@@ -105,3 +105,8 @@ class ZoomEngine:
                 ),
             )
         return StartAnswer(text=result.text)
+
+
+def _is_row_id(target: str) -> bool:
+    # isdigit() alone takes "²", which int() refuses.
+    return target.isascii() and target.isdigit() and len(target) <= 18
