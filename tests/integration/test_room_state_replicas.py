@@ -21,7 +21,7 @@ from meetbridge.config import ServiceConfig
 from meetbridge.domain.call_stats import CallStats
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.engines.livekit import hs256
-from meetbridge.engines.livekit.controls import HANDS, REACTIONS_PER_WINDOW
+from meetbridge.engines.livekit.controls import HANDS, REACTIONS_PER_WINDOW, RECENT_CHAT
 from meetbridge.engines.livekit.rooms import RoomService
 from meetbridge.store import room_state_repo
 from meetbridge.web.app import create_app, housekeep
@@ -235,6 +235,25 @@ async def test_housekeeping_forgets_room_state_and_stats_by_age(
         assert await room_state_repo.last_stats(conn, UserId(new_user)) is not None
     async with database.transaction() as conn:  # the old window was dropped: counting restarts
         assert await room_state_repo.count_reaction(conn, old_room, f"{old_room}.1", now, 5.0) == 1
+
+
+async def test_housekeeping_keeps_only_the_chat_lines_a_joining_device_is_sent(
+    replicas: tuple[RunningApp, RunningApp],
+) -> None:
+    a, _ = replicas
+    database, now = a.components.core.database, time.time()
+    busy, quiet = "mb-" + "b" * 26, "mb-" + "q" * 26
+    async with database.transaction() as conn:
+        for number in range(RECENT_CHAT + 5):
+            for room in (busy, quiet) if number < 3 else (busy,):
+                line = {"id": f"{room}-{number}", "name": "Ann", "text": str(number),
+                        "at": number, "source": "meeting"}  # fmt: skip
+                await room_state_repo.add_chat_line(conn, room, line, now)
+    await housekeep(a.components)
+    async with database.read() as conn:
+        kept = await room_state_repo.recent_chat(conn, busy, 10 * RECENT_CHAT)
+        assert [line["text"] for line in kept] == [str(n) for n in range(5, RECENT_CHAT + 5)]
+        assert len(await room_state_repo.recent_chat(conn, quiet, 10 * RECENT_CHAT)) == 3
 
 
 async def test_a_reaction_window_reopens_after_its_time_and_after_the_clock_went_back(

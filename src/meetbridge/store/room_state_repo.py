@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -133,9 +133,24 @@ async def forget_room(conn: AsyncConnection, room: str) -> None:
     await conn.execute(delete(reaction_windows).where(reaction_windows.c.room == room))
 
 
-async def prune(conn: AsyncConnection, now: float, room_state_age: float, stats_age: float) -> None:
-    """Forget what a missed meeting end left behind, and statistics nobody asked for in time
-    (hands are stamped in milliseconds, the rest in seconds)."""
+async def prune(
+    conn: AsyncConnection,
+    now: float,
+    room_state_age: float,
+    stats_age: float,
+    chat_lines: int,
+) -> None:
+    """Forget what a missed meeting end left behind, statistics nobody asked for in time
+    (hands are stamped in milliseconds, the rest in seconds), and each room's chat lines but
+    the newest ``chat_lines`` (all a joining device is sent), so a long meeting stays small."""
+    newest_first = (
+        func.row_number()
+        .over(partition_by=meeting_chat.c.room, order_by=meeting_chat.c.id.desc())
+        .label("place")
+    )
+    ranked = select(meeting_chat.c.id, newest_first).subquery()
+    older = select(ranked.c.id).where(ranked.c.place > chat_lines)
+    await conn.execute(delete(meeting_chat).where(meeting_chat.c.id.in_(older)))
     cutoff = now - room_state_age
     await conn.execute(delete(meeting_hands).where(meeting_hands.c.raised_at_ms < cutoff * 1000))
     await conn.execute(delete(meeting_chat).where(meeting_chat.c.stored_at < cutoff))

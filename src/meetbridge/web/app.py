@@ -35,7 +35,12 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
-from meetbridge.engines.livekit.controls import ROOM_STATE_KEPT, STATS_KEPT, MeetingControls
+from meetbridge.engines.livekit.controls import (
+    RECENT_CHAT,
+    ROOM_STATE_KEPT,
+    STATS_KEPT,
+    MeetingControls,
+)
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
 from meetbridge.engines.livekit.translator import LiveKitTranslator
@@ -547,7 +552,7 @@ async def housekeep(components: Components) -> None:
         await outbox_repo.prune_finished(conn, clock.now() - retention)
         await inbox_store.prune(conn, clock.now() - INBOX_RETENTION)
         await chat_repo.prune_intents(conn, clock.now() - INTENT_RETENTION)
-        await room_state_repo.prune(conn, clock.now(), ROOM_STATE_KEPT, STATS_KEPT)
+        await room_state_repo.prune(conn, clock.now(), ROOM_STATE_KEPT, STATS_KEPT, RECENT_CHAT)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
