@@ -140,7 +140,7 @@ def zoom() -> None:
 @click.pass_obj
 def zoom_webhook_url(config: ServiceConfig) -> None:
     """Print the URL to paste into the Zoom app's event subscription."""
-    from meetbridge.services import zoom as zoom_service
+    from meetbridge.engines.zoom import service as zoom_service
 
     url = _run(
         config,
@@ -155,7 +155,7 @@ def zoom_webhook_url(config: ServiceConfig) -> None:
 @click.pass_obj
 def zoom_regenerate_key(config: ServiceConfig) -> None:
     """Replace the key Zoom tokens are encrypted with (every user must connect again)."""
-    from meetbridge.services import zoom as zoom_service
+    from meetbridge.engines.zoom import service as zoom_service
 
     click.confirm("Every stored Zoom connection will stop working. Continue?", abort=True, err=True)
     dropped = _run(

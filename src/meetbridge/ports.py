@@ -147,10 +147,15 @@ class JoinTarget:
 
 
 class MeetingEngine(Protocol):
-    """One way of holding meetings (Pexip Infinity, LiveKit...)."""
+    """One way of holding meetings (Pexip Infinity, LiveKit, Zoom...)."""
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def title(self) -> str:
+        """The engine's name for people ("Pexip Infinity")."""
+        ...
 
     @property
     def capabilities(self) -> frozenset[Capability]: ...
@@ -196,6 +201,81 @@ class HostControls(Protocol):
     async def hand_host(self, channel_id: ChannelId, user_id: UserId) -> None:
         """Make the user the meeting's host (and nobody else)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """Someone who asked to start the channel's meeting (/meet start, or a button on an
+    engine's earlier answer)."""
+
+    channel_id: ChannelId
+    user_id: UserId
+    topic: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartChoice:
+    """A button on an engine's answer; a click goes back to the engine (OwnStartFlow.clicked)
+    with ``action`` and ``target``."""
+
+    label: str
+    action: str
+    target: str
+    style: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class StartAnswer:
+    """What the user is told after asking to start or join a meeting.
+
+    ``join_link``: meetbridge's personal join link (the meeting is ready on meetbridge's side).
+    Otherwise the engine answered itself: ``text`` (Markdown) to show, ``goto`` a link to open
+    at once (the user's way into the engine's meeting), ``choices`` to offer as buttons (a
+    question, or "start another one")."""
+
+    join_link: str = ""
+    text: str = ""
+    goto: str = ""
+    choices: tuple[StartChoice, ...] = ()
+
+
+@runtime_checkable
+class OwnStartFlow(Protocol):
+    """An engine whose meetings start in a flow of its own rather than on meetbridge's join
+    page (Zoom: the user's account must be connected first, a meeting ID may have to be chosen,
+    the meeting is created and joined on the engine). /meet start and the buttons of its
+    answers and cards get the engine's answer instead of meetbridge's join link.
+
+    It checks who may meet in the channel itself (a click never went through /meet)."""
+
+    @property
+    def button_actions(self) -> frozenset[str]:
+        """The button actions its answers and cards carry, which clicks route back to it."""
+        ...
+
+    async def start(self, request: StartRequest) -> StartAnswer:
+        """Answer /meet start (the user may meet in the channel: checked before)."""
+        ...
+
+    async def clicked(
+        self, action: str, target: str, channel_id: ChannelId, user_id: UserId
+    ) -> StartAnswer:
+        """Answer ``user_id``'s click on one of its buttons in the channel (``target``: what
+        the button carries: a topic, a meeting)."""
+        ...
+
+
+@runtime_checkable
+class Reachability(Protocol):
+    """An engine meetbridge can ask whether its server answers (the status page says)."""
+
+    async def reachable(self) -> bool: ...
+
+
+def own_start_flow(engine: object) -> OwnStartFlow | None:
+    """The engine's own start flow, if it has one (typed ``object``: a MeetingEngine narrowed by
+    isinstance to a second Protocol is an intersection mypy cannot build)."""
+    return engine if isinstance(engine, OwnStartFlow) else None
 
 
 class StoredEvent(Protocol):
@@ -250,7 +330,11 @@ class Engines(Protocol):
     """The install's engines and which one a channel uses (engines/registry.py)."""
 
     def engine(self, name: str) -> MeetingEngine | None:
-        """The engine called ``name``; None for an engine with its own flow (Zoom)."""
+        """The engine called ``name``; None for an unknown one."""
+        ...
+
+    def title(self, name: str) -> str:
+        """The engine's name for people; ``name`` itself for an unknown engine."""
         ...
 
     async def engine_for(self, channel_id: ChannelId) -> str: ...

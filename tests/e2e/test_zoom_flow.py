@@ -13,7 +13,7 @@ import uvicorn
 from sqlalchemy import func, select
 
 from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.services.zoom import PmiPreference
+from meetbridge.engines.zoom.service import PmiPreference
 from meetbridge.store.tables import zoom_connections
 from tests.e2e.live import LiveMeetbridge, eventually
 from tests.e2e.mattermost.bootstrap import MattermostWorld

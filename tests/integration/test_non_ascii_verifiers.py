@@ -11,7 +11,7 @@ import pytest
 
 from meetbridge.domain.aliases import service_tag_for_channel
 from meetbridge.domain.ids import ChannelId
-from meetbridge.services import zoom as zoom_service
+from meetbridge.engines.zoom import service as zoom_service
 from meetbridge.web import identity
 from meetbridge.web import zoom as zoom_web
 from tests.conftest import RunningApp

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from meetbridge.config import ServiceConfig
+from meetbridge.engines.zoom.cards import ZOOM_CARD, ZOOM_REPLY
 from meetbridge.services.notifications import STATUS_SYNC
-from meetbridge.services.zoom import ZOOM_CARD, ZOOM_REPLY
 from meetbridge.store import chat_repo, outbox_repo, zoom_repo
 from meetbridge.store.tables import outbox
 from meetbridge.web.app import create_app, housekeep

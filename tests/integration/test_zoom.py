@@ -14,11 +14,13 @@ import orjson
 import pytest
 from sqlalchemy import func, select, update
 
+from meetbridge.chat.mattermost.actions import VerifiedAction
+from meetbridge.chat.mattermost.interactions import Invocation
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.engines.zoom import service as zoom_service
 from meetbridge.engines.zoom import webhooks
-from meetbridge.services import zoom as zoom_service
-from meetbridge.services.zoom import Outcome, PmiPreference, ZoomService, regenerate_key
+from meetbridge.engines.zoom.service import Outcome, PmiPreference, ZoomService, regenerate_key
 from meetbridge.store import zoom_repo
 from meetbridge.store.tables import outbox, zoom_connections, zoom_meetings
 from meetbridge.web.app import create_app
@@ -688,3 +690,55 @@ async def test_recording_links_off_the_zoom_host_and_markdown_passwords_are_not_
     assert "https://zoom.test/rec/play/2" in reply
     assert "evil.example/rec" not in reply and "](https://evil" not in reply
     assert "@all" not in reply
+
+
+# --- Zoom through the engine seam: /meet and its buttons reach ZoomEngine via the registry ----
+
+
+def _buttons(answer: dict[str, object]) -> list[dict[str, object]]:
+    attachments = answer.get("attachments") or []
+    assert isinstance(attachments, list)
+    return [action for attachment in attachments for action in attachment["actions"]]
+
+
+async def test_meet_start_in_a_zoom_channel_asks_then_the_buttons_start_through_the_engine(
+    zoomed: RunningApp, zoom_sim: ZoomSimulator, people: tuple[str, str]
+) -> None:
+    alice, channel = people
+    components = zoomed.components
+    await components.engines.set_engine(ChannelId(channel), "zoom", "test")
+    await connect(zoomed, zoom_sim, alice, channel)
+    invocation = Invocation(UserId(alice), ChannelId(channel), "t" * 26, "start Retro")
+
+    asked = await components.interactions.command(invocation)
+    assert asked["text"].startswith("Which meeting ID would you like to use?")
+    choices = {b["name"]: b["integration"]["context"] for b in _buttons(asked)}  # type: ignore[index]
+    assert set(choices) == {"Use my personal meeting ID", "Use a new meeting ID"}
+    pmi = choices["Use my personal meeting ID"]
+    clicked = await components.interactions.click(
+        VerifiedAction(pmi["action"], channel, pmi["target"], alice), UserId(alice)
+    )
+    assert clicked["goto_location"].startswith("https://meetbridge.example.com/zoom/join/")
+    assert "5551234567" not in clicked["ephemeral_text"]  # meetbridge's link, not Zoom's
+
+    again = await components.interactions.command(invocation)
+    assert "started in this channel moments ago" in again["text"]
+    [force] = [b["integration"]["context"] for b in _buttons(again)]  # type: ignore[index]
+    assert force["action"] == "zoomforce"
+    # A click's answer cannot carry buttons: a user who has not chosen asks /meet settings first.
+    await components.zoom.set_pmi_preference(UserId(alice), PmiPreference.NEW)
+    forced = await components.interactions.click(
+        VerifiedAction(force["action"], channel, force["target"], alice), UserId(alice)
+    )
+    assert "Your Zoom meeting is ready" in forced["ephemeral_text"]
+    assert len(zoom_sim.created) == 1 and zoom_sim.created[0]["topic"] == "Retro"
+
+
+async def test_the_status_page_lists_zoom_with_what_it_still_needs(service: RunningApp) -> None:
+    page = await service.http.get("/")
+    assert "Zoom: set zoom_client_id, zoom_client_secret" in page.text
+
+
+async def test_the_status_page_lists_a_configured_zoom_as_ready(zoomed: RunningApp) -> None:
+    page = await zoomed.http.get("/")
+    assert '<th scope="row">Zoom' in page.text and "Zoom: set" not in page.text

@@ -20,7 +20,7 @@ from meetbridge.chat.mattermost.actions import VerifiedAction
 from meetbridge.chat.mattermost.interactions import Invocation
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.services.zoom import PmiPreference
+from meetbridge.engines.zoom.service import PmiPreference
 from meetbridge.store.tables import zoom_connections, zoom_meetings
 from meetbridge.store.zoom_repo import ACCOUNT
 from meetbridge.web.app import create_app

@@ -11,16 +11,10 @@ from collections.abc import Mapping
 
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId
-from meetbridge.ports import MeetingEngine
+from meetbridge.ports import MeetingEngine, OwnStartFlow, own_start_flow
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store import audit_repo, engines_repo
 from meetbridge.store.database import Database
-
-# Engines whose meetings are started outside MeetingEngine (Zoom has its own OAuth-bound flow
-# in services/zoom.py); they can still be chosen for a channel.
-EXTERNAL = ("zoom",)
-
-TITLES = {"pexip": "Pexip Infinity", "zoom": "Zoom", "livekit": "LiveKit"}
 
 
 class EngineRegistry:
@@ -36,16 +30,33 @@ class EngineRegistry:
         self._clock = clock
         self._engines = dict(engines)
 
+    def register(self, engine: MeetingEngine) -> None:
+        """Add an engine built after the registry (Zoom's needs the join service, which needs
+        the registry)."""
+        self._engines[engine.name] = engine
+
     @property
     def names(self) -> tuple[str, ...]:
-        return (*self._engines, *EXTERNAL)
+        return tuple(self._engines)
 
     def engine(self, name: str) -> MeetingEngine | None:
-        """The engine called ``name``, None for an external or unknown one."""
+        """The engine called ``name``, None for an unknown one."""
         return self._engines.get(name)
+
+    def title(self, name: str) -> str:
+        engine = self._engines.get(name)
+        return name if engine is None else engine.title
 
     def all(self) -> Mapping[str, MeetingEngine]:
         return dict(self._engines)
+
+    def button_owner(self, action: str) -> OwnStartFlow | None:
+        """The engine whose answers or cards carry buttons with ``action``, if any."""
+        for engine in self._engines.values():
+            own_flow = own_start_flow(engine)
+            if own_flow is not None and action in own_flow.button_actions:
+                return own_flow
+        return None
 
     async def engine_for(self, channel_id: ChannelId) -> str:
         async with self._database.read() as conn:

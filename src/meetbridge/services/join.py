@@ -26,6 +26,10 @@ from meetbridge.ports import (
     EngineUnavailableError,
     JoinRequest,
     JoinTarget,
+    MeetingEngine,
+    StartAnswer,
+    StartRequest,
+    own_start_flow,
 )
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store import chat_repo
@@ -103,12 +107,31 @@ class JoinService:
         then a personal join link as issue() gives."""
         channel = await self.check(channel_id, user_id)
         engine = self._engines.engine(await self._engines.engine_for(channel_id))
+        return await self._prepared_link(channel, engine, user_id, topic)
+
+    async def begin(self, channel_id: ChannelId, user_id: UserId, topic: str = "") -> StartAnswer:
+        """``/meet start``: the answer of an engine with a start flow of its own, else
+        meetbridge's join link as start() gives. Raises JoinRefusedError."""
+        channel = await self.check(channel_id, user_id)
+        engine = self._engines.engine(await self._engines.engine_for(channel_id))
+        own_flow = own_start_flow(engine)
+        if own_flow is not None:
+            return await own_flow.start(StartRequest(channel_id, user_id, topic))
+        return StartAnswer(join_link=await self._prepared_link(channel, engine, user_id, topic))
+
+    async def _prepared_link(
+        self,
+        channel: ChannelInfo,
+        engine: MeetingEngine | None,
+        user_id: UserId,
+        topic: str | None,
+    ) -> str:
         if engine is not None:
             try:
                 await engine.prepare(channel, user_id)
             except EngineUnavailableError as exc:
                 raise JoinRefusedError(Refusal.NOT_CONFIGURED, str(exc)) from exc
-        return await self.issue(channel_id, user_id, topic)
+        return await self.issue(channel.id, user_id, topic)
 
     def link_user(self, token: str) -> UserId:
         """Whom a join link was made for (it opens only for them); raises for a bad link."""

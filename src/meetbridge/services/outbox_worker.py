@@ -27,30 +27,27 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo, ChannelKind
 from meetbridge.domain.delivery import gives_up, retry_delay
-from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.domain.markdown import safe_link_target
+from meetbridge.domain.ids import UserId
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.users import display_name
 from meetbridge.domain.views import MeetingCard, RingCard, RingState
-from meetbridge.engines.zoom.api import DEFAULT_ZOOM_URL
 from meetbridge.ports import (
+    Capability,
     ChatPlatform,
     ChatRefusedError,
     ChatUnavailableError,
     Directory,
     DirectoryUnavailableError,
+    Engines,
 )
 from meetbridge.services import notifications
 from meetbridge.services.shared_state import SharedState
-from meetbridge.services.zoom import ZOOM_CARD, ZOOM_REPLY
-from meetbridge.store import chat_repo, meetings_repo, outbox_repo, zoom_repo
+from meetbridge.store import chat_repo, meetings_repo, outbox_repo
 from meetbridge.store.database import Database
 from meetbridge.store.outbox_repo import OutboxItem
 
 log = structlog.get_logger(__name__)
 
-ENGINE_NAMES = {"pexip": "Pexip Infinity", "livekit": "LiveKit"}
-ENDS_FOR_ALL = frozenset({"livekit"})  # engines whose card offers End (Capability.END_FOR_ALL)
 LEASE = 120.0
 # Items that render a target's current state: the last one for a card, a status or a ringing
 # message is what people see for good (a meeting's end, a status restored, a missed call).
@@ -59,9 +56,11 @@ FINAL_STATE_KINDS = frozenset(
         notifications.CARD_SYNC,
         notifications.STATUS_SYNC,
         notifications.RING_UPDATE,
-        ZOOM_CARD,
     }
 )
+
+# What an engine adds to the outbox (its own cards: Zoom's), registered with register().
+Delivery = Callable[[ChatPlatform, dict[str, Any]], Awaitable[None]]
 
 
 class OutboxWorker:
@@ -80,6 +79,8 @@ class OutboxWorker:
         self._state = state
         self._clock = clock
         self._batch_size = batch_size
+        self._engines: Engines | None = None
+        self._final_state_kinds = set(FINAL_STATE_KINDS)
         self._wakeup = asyncio.Event()
         self._handlers: dict[str, Callable[[dict[str, Any], OutboxItem], Awaitable[None]]] = {
             notifications.CARD_SYNC: self._sync_card,
@@ -87,11 +88,24 @@ class OutboxWorker:
             notifications.RING_START: self._start_ringing,
             notifications.RING_UPDATE: self._update_ring,
             notifications.RING_EXPIRE: self._expire_ring,
-            ZOOM_CARD: self._sync_zoom_card,
-            ZOOM_REPLY: self._zoom_reply,
             notifications.MEETING_REPLY: self._meeting_reply,
         }
         self.permission_warnings: set[str] = set()
+
+    def use_engines(self, engines: Engines) -> None:
+        """Where cards learn an engine's title and whether it ends meetings for everyone."""
+        self._engines = engines
+
+    def register(self, kind: str, delivery: Delivery, final_state: bool = False) -> None:
+        """Deliver outbox items of ``kind`` (an engine's own) with ``delivery``; ``final_state``
+        as for FINAL_STATE_KINDS (never given up on while Mattermost is unreachable)."""
+
+        async def handle(payload: dict[str, Any], item: OutboxItem) -> None:
+            await delivery(self._platform, payload)
+
+        self._handlers[kind] = handle
+        if final_state:
+            self._final_state_kinds.add(kind)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -130,7 +144,7 @@ class OutboxWorker:
             await handler(item.payload, item)
         except (ChatUnavailableError, DirectoryUnavailableError) as exc:
             age = now() - item.created_at
-            if gives_up(age, final_state=item.kind in FINAL_STATE_KINDS):
+            if gives_up(age, final_state=item.kind in self._final_state_kinds):
                 await self._finish(outbox_repo.give_up, item, now(), str(exc))
                 log.error("outbox.gave_up", kind=item.kind, item=item.id, error=str(exc))
                 return
@@ -139,7 +153,7 @@ class OutboxWorker:
                 await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
             log.info("outbox.retry", kind=item.kind, attempt=item.attempts, delay=round(delay, 1))
         except ChatRefusedError as exc:
-            level = log.error if item.kind in FINAL_STATE_KINDS else log.warning
+            level = log.error if item.kind in self._final_state_kinds else log.warning
             level("outbox.refused", kind=item.kind, item=item.id, error=str(exc))
             await self._finish(outbox_repo.give_up, item, now(), str(exc))
         except Exception as exc:
@@ -190,12 +204,13 @@ class OutboxWorker:
     async def _card(self, meeting: Meeting, meeting_id: int) -> MeetingCard:
         attendees = sorted(meeting.attendees.values(), key=lambda a: a.first_joined_at)
         async with self._database.read() as conn:
-            engine = await meetings_repo.engine_of(conn, meeting_id) or "pexip"
+            name = await meetings_repo.engine_of(conn, meeting_id) or ""
+        engine = self._engines.engine(name) if self._engines is not None else None
         return MeetingCard(
             meeting_id=meeting_id,
             channel_id=meeting.channel_id,
-            engine=ENGINE_NAMES.get(engine, engine),
-            can_end=engine in ENDS_FOR_ALL,
+            engine=name if engine is None else engine.title,
+            can_end=engine is not None and Capability.END_FOR_ALL in engine.capabilities,
             topic=meeting.topic,
             started_by=await self._name(meeting.started_by),
             started_at=meeting.started_at,
@@ -209,56 +224,6 @@ class OutboxWorker:
             return None
         user = await self._directory.user(user_id)
         return None if user is None else display_name(user, self._state.settings.display_name)
-
-    # --- Zoom ------------------------------------------------------------------------------
-
-    async def _sync_zoom_card(self, payload: dict[str, Any], item: OutboxItem) -> None:
-        row_id = int(payload["row_id"])
-        async with self._database.read() as conn:
-            meeting = await zoom_repo.meeting(conn, row_id)
-        if meeting is None:
-            return
-        card = MeetingCard(
-            meeting_id=row_id,
-            channel_id=ChannelId(meeting.channel_id),
-            engine="Zoom",
-            topic=meeting.topic,
-            started_by=await self._name(UserId(meeting.creator_id)),
-            started_at=meeting.started_at or meeting.created_at,
-            ended_at=meeting.ended_at,
-            participants=(),
-            attendees=(),
-            engine_key="zoom",
-            # Checked again here: a row written before links were validated must not be linked.
-            join_url=self._zoom_link(meeting.join_url) or "",
-            meeting_number=meeting.meeting_id,
-            roster=False,
-            minutes=meeting.duration_minutes,
-            created_at=meeting.created_at,  # started_at changes when Zoom reports the start
-        )
-        post_id = meeting.post_id
-        if post_id is None:  # as for Pexip cards: an earlier create may have got through
-            post_id = await self._platform.find_card(card.channel_id, card.key)
-        new_post_id = await self._platform.publish_card(card, post_id)
-        if new_post_id != meeting.post_id:
-            async with self._database.transaction() as conn:
-                await zoom_repo.update_meeting(conn, row_id, post_id=new_post_id)
-
-    def _zoom_link(self, url: str) -> str | None:
-        base = self._state.settings.zoom_url or DEFAULT_ZOOM_URL
-        return safe_link_target(url, base)
-
-    async def _zoom_reply(self, payload: dict[str, Any], item: OutboxItem) -> None:
-        async with self._database.read() as conn:
-            meeting = await zoom_repo.meeting(conn, int(payload["row_id"]))
-        if meeting is None:
-            return
-        await self._platform.post_reply(
-            ChannelId(meeting.channel_id),
-            meeting.post_id,
-            str(payload["message"]),
-            str(payload["key"]),
-        )
 
     async def _meeting_reply(self, payload: dict[str, Any], item: OutboxItem) -> None:
         async with self._database.read() as conn:

@@ -327,6 +327,55 @@ used_confirmations = Table(
     Column("used_at", Float, nullable=False),
 )
 
+# The state of a running meeting's room that every replica must see (meeting page controls):
+# raised hands, recent in-meeting chat, reaction rate windows. Forgotten when the meeting ends,
+# and by age (housekeeping) for meetings whose end was missed.
+meeting_hands = Table(
+    "meeting_hands",
+    metadata,
+    Column("room", String(64), primary_key=True),
+    Column("identity", String(128), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("raised_at_ms", BigInteger, nullable=False),
+)
+
+meeting_chat = Table(
+    "meeting_chat",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("room", String(64), nullable=False),
+    Column("line_id", String(200), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("stored_at", Float, nullable=False),
+    Index("ix_meeting_chat_room", "room", "id"),
+    Index("ix_meeting_chat_stored", "stored_at"),
+)
+
+reaction_windows = Table(
+    "reaction_windows",
+    metadata,
+    Column("identity", String(128), primary_key=True),
+    Column("room", String(64), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_reaction_windows_room", "room"),
+)
+
+# Each user's last connection summary from a meeting page (/meet stats), kept past the meeting.
+call_stats = Table(
+    "call_stats",
+    metadata,
+    Column("user_id", String(26), primary_key=True),
+    Column("send_kbps", Float, nullable=False),
+    Column("receive_kbps", Float, nullable=False),
+    Column("packet_loss_percent", Float, nullable=False),
+    Column("rtt_ms", Float, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
 revisions = Table(
     "revisions",
     metadata,
@@ -348,6 +397,7 @@ audit_log = Table(
 __all__ = [
     "admin_sessions",
     "audit_log",
+    "call_stats",
     "channel_catalogue",
     "channel_engines",
     "channel_filter",
@@ -357,10 +407,13 @@ __all__ = [
     "integration_secrets",
     "join_intents",
     "meeting_cards",
+    "meeting_chat",
+    "meeting_hands",
     "meetings",
     "metadata",
     "outbox",
     "pexip_credentials",
+    "reaction_windows",
     "revisions",
     "ringing",
     "settings",

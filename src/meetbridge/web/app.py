@@ -35,7 +35,12 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
-from meetbridge.engines.livekit.controls import MeetingControls
+from meetbridge.engines.livekit.controls import (
+    RECENT_CHAT,
+    ROOM_STATE_KEPT,
+    STATS_KEPT,
+    MeetingControls,
+)
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
 from meetbridge.engines.livekit.translator import LiveKitTranslator
@@ -43,6 +48,9 @@ from meetbridge.engines.pexip.engine import PexipEngine
 from meetbridge.engines.pexip.policy_service import PolicyService
 from meetbridge.engines.pexip.translator import PexipTranslator
 from meetbridge.engines.registry import EngineRegistry
+from meetbridge.engines.zoom.cards import ZOOM_CARD, ZOOM_REPLY, ZoomCards
+from meetbridge.engines.zoom.engine import ZoomEngine
+from meetbridge.engines.zoom.service import ZoomService
 from meetbridge.metrics import Metrics
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
@@ -56,8 +64,7 @@ from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.shared_state import SharedState
-from meetbridge.services.zoom import ZoomService
-from meetbridge.store import chat_repo, meetings_repo, outbox_repo
+from meetbridge.store import chat_repo, meetings_repo, outbox_repo, room_state_repo
 from meetbridge.store import inbox as inbox_store
 from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
@@ -178,6 +185,12 @@ def build_components(
         clock,
         public_url,
     )
+    engines.register(ZoomEngine(zoom, join))
+    if outbox is not None:
+        outbox.use_engines(engines)
+        cards = ZoomCards(core.database, directory, state)
+        outbox.register(ZOOM_CARD, cards.sync_card, final_state=True)
+        outbox.register(ZOOM_REPLY, cards.reply)
     confirmations = Confirmations(core.links, core.database, clock)
     applier = EventApplier(
         core.database,
@@ -204,7 +217,9 @@ def build_components(
         directory,
         lambda: state.settings.display_name,
     )
-    controls = MeetingControls(livekit, core.controls, clock, directory, meeting_chat.to_thread)
+    controls = MeetingControls(
+        livekit, core.controls, clock, directory, core.database, meeting_chat.to_thread
+    )
     if chat is not None:
         chat.websocket.on_event = _thread_replies(meeting_chat, controls, chat.setup)
     return Components(
@@ -417,7 +432,6 @@ def create_app(
         ).routes(),
         *StatusEndpoints(
             components.engines,
-            components.livekit,
             components.state,
             lambda: _mattermost_status(components),
         ).routes(),
@@ -428,6 +442,7 @@ def create_app(
             components.core.database,
             components.core.clock,
             on_joined=components.controls.welcome,
+            on_finished=components.controls.forget,
         ).routes(),
         *AdminEndpoints(
             config,
@@ -537,6 +552,7 @@ async def housekeep(components: Components) -> None:
         await outbox_repo.prune_finished(conn, clock.now() - retention)
         await inbox_store.prune(conn, clock.now() - INBOX_RETENTION)
         await chat_repo.prune_intents(conn, clock.now() - INTENT_RETENTION)
+        await room_state_repo.prune(conn, clock.now(), ROOM_STATE_KEPT, STATS_KEPT, RECENT_CHAT)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -38,8 +38,10 @@ class LiveKitEndpoints:
         database: Database,
         clock: Clock,
         on_joined: Callable[[str, str], Awaitable[None]] | None = None,
+        on_finished: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._on_joined = on_joined
+        self._on_finished = on_finished
         self._settings = settings
         self._inbox = inbox
         self._database = database
@@ -69,6 +71,8 @@ class LiveKitEndpoints:
             return error_response(503, "meetbridge cannot store events right now")
         if event.kind is EventKind.PARTICIPANT_JOINED and event.room and event.participant:
             await self._welcome(event.room.name, event.participant.identity)
+        if event.kind is EventKind.ROOM_FINISHED and event.room:
+            await self._finished(event.room.name)
         return json_response({"status": "stored"})
 
     async def _welcome(self, room: str, identity: str) -> None:
@@ -79,6 +83,15 @@ class LiveKitEndpoints:
             await self._on_joined(room, identity)
         except Exception as exc:
             log.warning("livekit.welcome_failed", error=str(exc))
+
+    async def _finished(self, room: str) -> None:
+        # Best effort, like the welcome: housekeeping forgets a room's state by age anyway.
+        if self._on_finished is None or channel_of_room(room) is None:
+            return
+        try:
+            await self._on_finished(room)
+        except Exception as exc:
+            log.warning("livekit.room_state_not_forgotten", error=str(exc))
 
     async def _first_time(self, event_id: str, now: float) -> bool:
         async with self._database.transaction() as conn:

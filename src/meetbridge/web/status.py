@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from meetbridge.engines.livekit.engine import LiveKitEngine
-from meetbridge.engines.registry import TITLES, EngineRegistry
+from meetbridge.engines.registry import EngineRegistry
+from meetbridge.ports import Reachability
 from meetbridge.services.shared_state import SharedState
 from meetbridge.web.pages import render
 
@@ -38,12 +38,10 @@ class StatusEndpoints:
     def __init__(
         self,
         engines: EngineRegistry,
-        livekit: LiveKitEngine,
         state: SharedState,
         mattermost: Callable[[], MattermostStatus],
     ) -> None:
         self._engines = engines
-        self._livekit = livekit
         self._state = state
         self._mattermost = mattermost
 
@@ -69,11 +67,12 @@ class StatusEndpoints:
         assert engine is not None
         missing = engine.missing_configuration()
         reachable = "not checked"
-        if engine is self._livekit and missing is None:
-            reachable = "yes" if await self._livekit.reachable() else "no"
+        probe: object = engine  # a second Protocol: isinstance on object (see ports)
+        if isinstance(probe, Reachability) and missing is None:
+            reachable = "yes" if await probe.reachable() else "no"
         return EngineStatus(
             name=name,
-            title=TITLES.get(name, name),
+            title=engine.title,
             default=self._state.settings.default_engine == name,
             missing=missing,
             reachable=reachable,

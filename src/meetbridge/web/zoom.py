@@ -23,13 +23,13 @@ from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.tokens import TokenError
 from meetbridge.engines.zoom import webhooks
 from meetbridge.engines.zoom.api import ZoomApiError, ZoomError
-from meetbridge.services.shared_state import SharedState
-from meetbridge.services.zoom import (
+from meetbridge.engines.zoom.service import (
     Outcome,
     ZoomConnectRefusedError,
     ZoomJoinRefusedError,
     ZoomService,
 )
+from meetbridge.services.shared_state import SharedState
 from meetbridge.store.database import Database
 from meetbridge.web.identity import OTHER_USER, ZOOM_PATH, IdentityGate
 from meetbridge.web.pages import NO_STORE, message_page, render

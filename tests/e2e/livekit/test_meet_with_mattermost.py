@@ -180,12 +180,12 @@ async def test_a_chat_line_typed_in_the_meeting_appears_in_the_cards_thread(
             )
             assert posted.status_code == 201, posted.text
 
-        def from_thread() -> list[dict[str, object]]:
-            lines = live.components.controls.recent_chat(room)
+        async def from_thread() -> list[dict[str, object]]:
+            lines = await live.components.controls.recent_chat(room)
             return [line for line in lines if line["source"] == "mattermost"]
 
         async def arrived() -> list[dict[str, object]]:
-            return from_thread()
+            return await from_thread()
 
         [line_in_meeting] = await eventually(arrived)
     assert line_in_meeting["name"] == "bob" and line_in_meeting["text"] == "from the thread"

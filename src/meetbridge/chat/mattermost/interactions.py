@@ -4,8 +4,8 @@ terms (CommandResponse and action-response JSON)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -22,13 +22,15 @@ from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
-from meetbridge.engines.registry import TITLES, EngineRegistry
+from meetbridge.engines.registry import EngineRegistry
+from meetbridge.engines.zoom.service import PmiPreference, ZoomService
 from meetbridge.ports import (
     Capability,
     Directory,
     DirectoryUnavailableError,
     EngineUnavailableError,
     HostControls,
+    StartAnswer,
 )
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
@@ -36,7 +38,6 @@ from meetbridge.services.admin_console import AdminConsole
 from meetbridge.services.channel_limits import MAX_LIMIT, ChannelLimits, parse_limit
 from meetbridge.services.confirmations import Claim, Confirmations
 from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
-from meetbridge.services.zoom import Outcome, PmiPreference, StartResult, ZoomService
 from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store.database import Database
 
@@ -88,7 +89,7 @@ class MeetInteractions:
         dialogs: MattermostClient | None = None,
         engines: EngineRegistry | None = None,
         limits: ChannelLimits | None = None,
-        call_stats: Callable[[UserId], CallStats | None] | None = None,
+        call_stats: Callable[[UserId], Awaitable[CallStats | None]] | None = None,
     ) -> None:
         self._call_stats = call_stats
         self._limits = limits
@@ -113,19 +114,11 @@ class MeetInteractions:
         command = parse_meet(invocation.text)
         if command.verb in (Verb.START, Verb.JOIN):
             topic = command.argument if command.verb is Verb.START else ""
-            if self._zoom is not None and await self._engine_of(invocation.channel_id) == "zoom":
-                result = await self._zoom.start(invocation.user_id, invocation.channel_id, topic)
-                return zoom_reply(
-                    self._personal(result, invocation.user_id),
-                    self._buttons,
-                    invocation.channel_id,
-                    invocation.user_id,
-                )
             return await self._go(invocation, topic)
         if command.verb is Verb.ENGINE:
             return await self._engine(invocation, command.argument.lower())
         if command.verb is Verb.STATS:
-            stats = self._call_stats(invocation.user_id) if self._call_stats else None
+            stats = await self._call_stats(invocation.user_id) if self._call_stats else None
             return ephemeral(describe_stats(stats, self._clock.now()))
         if command.verb is Verb.MAX:
             return ephemeral(await self._max(invocation, command.argument))
@@ -150,9 +143,12 @@ class MeetInteractions:
 
     async def _go(self, invocation: Invocation, topic: str) -> dict[str, Any]:
         try:
-            url = await self._join.start(invocation.channel_id, invocation.user_id, topic)
+            answer = await self._join.begin(invocation.channel_id, invocation.user_id, topic)
         except JoinRefusedError as refused:
             return ephemeral(refused.detail)
+        if not answer.join_link:  # the engine answered in its own terms (Zoom)
+            return engine_reply(answer, self._buttons, invocation.channel_id, invocation.user_id)
+        url = answer.join_link
         return ephemeral(
             f"Opening the meeting… If it does not open, [join the meeting here]({url}) "
             "(this link is yours alone and works for 10 minutes).",
@@ -232,18 +228,15 @@ class MeetInteractions:
         refused = await self._channel_admin_refusal(channel, user, "choose this channel's engine")
         if refused:
             return ephemeral(refused)
-        titles = {
-            "zoom": "Use Zoom here?",
-            "pexip": "Use Pexip Infinity here?",
-            "livekit": "Use LiveKit here?",
-            "default": "Use the default engine?",
-        }
+        title = (
+            "Use the default engine?" if engine == "default" else f"Use {self._title(engine)} here?"
+        )
         return ephemeral(
             await self._confirm(
                 invocation.trigger_id,
                 Claim(user, "engine", channel, engine),
                 _dialog(
-                    titles[engine],
+                    title,
                     f"Meetings in {await self._channel_mention(channel)} will use it from now on.",
                 ),
             )
@@ -318,7 +311,7 @@ class MeetInteractions:
         checked now to answer at once, and again when they confirm)."""
         name, controls = await self._host_controls(channel, verb)
         if controls is None:
-            return f"`/meet {verb.value}` is not available for {TITLES.get(name, name)} meetings."
+            return f"`/meet {verb.value}` is not available for {self._title(name)} meetings."
         try:
             refused = await self._refusal(controls, verb.value, channel, user)
             target, username = "", ""
@@ -398,7 +391,7 @@ class MeetInteractions:
         verb = Verb(claim.action)
         name, controls = await self._host_controls(claim.channel_id, verb)
         if controls is None:
-            return {"error": f"Meetings here use {TITLES.get(name, name)} now; nothing changed."}
+            return {"error": f"Meetings here use {self._title(name)} now; nothing changed."}
         channel, user = claim.channel_id, claim.user_id
         try:
             refused = await self._refusal(controls, claim.action, channel, user)
@@ -429,6 +422,9 @@ class MeetInteractions:
         except DirectoryUnavailableError:
             return False
         return user is not None and user.is_system_admin
+
+    def _title(self, name: str) -> str:
+        return name if self._engines is None else self._engines.title(name)
 
     async def _engine_of(self, channel: ChannelId) -> str:
         if self._engines is None:
@@ -564,7 +560,7 @@ class MeetInteractions:
             if refused:
                 return {"error": refused}
             current = await self._engines.engine_for(claim.channel_id)
-            return f"Meetings in this channel now use {TITLES.get(current, current)}."
+            return f"Meetings in this channel now use {self._title(current)}."
         if claim.action == "max":
             return await self._apply_max(claim)
         if claim.action in ("leave", "end", "host"):
@@ -617,8 +613,15 @@ class MeetInteractions:
             return await self._click_leave_or_end(action, user_id, trigger_id)
         if action.action in ("ring_join", "ring_ignore"):
             return await self._click_ring(action, user_id)
-        if action.action.startswith("zoom") and self._zoom is not None:
-            return await self._click_zoom(action, user_id)
+        owner = self._engines.button_owner(action.action) if self._engines is not None else None
+        if owner is not None:
+            answer = await owner.clicked(
+                action.action, action.target, ChannelId(action.channel_id), user_id
+            )
+            clicked: dict[str, Any] = {"ephemeral_text": answer.text}
+            if answer.goto:
+                clicked["goto_location"] = answer.goto
+            return clicked
         if action.action in ("admin_allow", "admin_disallow"):
             if not await self._is_admin(user_id):
                 return {"ephemeral_text": "Only system admins can change this."}
@@ -656,41 +659,6 @@ class MeetInteractions:
             "ephemeral_text": f"Opening the meeting… If it does not open, [join here]({url}).",
         }
 
-    async def _click_zoom(self, action: VerifiedAction, user_id: UserId) -> dict[str, Any]:
-        assert self._zoom is not None
-        channel = ChannelId(action.channel_id)
-        if action.action == "zoomjoin":
-            meeting = (
-                await self._zoom.meeting(int(action.target)) if action.target.isdigit() else None
-            )
-            if meeting is None or meeting.ended_at is not None:
-                return {"ephemeral_text": "This Zoom meeting has ended."}
-            try:
-                await self._join.check(channel, user_id)
-            except JoinRefusedError as refused:
-                return {"ephemeral_text": refused.detail}
-            # The answer goes to whoever posted the click: a link only the clicker can open.
-            link = self._zoom.join_link(user_id, meeting.id)
-            return {"goto_location": link, "ephemeral_text": f"[Join the Zoom meeting]({link})"}
-        if action.action == "zoompref":  # on replies from before /meet settings was a dialog
-            return {"ephemeral_text": "Use `/meet settings` to change this."}
-        use_pmi = {"zoompmi": True, "zoomnew": False}.get(action.action)
-        result = await self._zoom.start(
-            user_id, channel, action.target, use_pmi=use_pmi, force=action.action == "zoomforce"
-        )
-        reply = zoom_reply(self._personal(result, user_id), self._buttons, channel, user_id)
-        answer: dict[str, Any] = {"ephemeral_text": reply["text"]}
-        if reply.get("goto_location"):
-            answer["goto_location"] = reply["goto_location"]
-        return answer
-
-    def _personal(self, result: StartResult, user_id: UserId) -> StartResult:
-        """The reply may reach someone else (a forged command), so it carries meetbridge's
-        personal link to the meeting, never Zoom's own URL."""
-        if self._zoom is None or result.meeting_row is None:
-            return result
-        return replace(result, url=self._zoom.join_link(user_id, result.meeting_row))
-
     async def _click_ring(self, action: VerifiedAction, user_id: UserId) -> dict[str, Any]:
         if not action.target.isdigit():
             return {"ephemeral_text": "This call is no longer available."}
@@ -708,53 +676,20 @@ class MeetInteractions:
         return {"ephemeral_text": "Call ignored."}
 
 
-def zoom_reply(
-    result: StartResult, buttons: ActionSigner, channel: ChannelId, user: UserId
+def engine_reply(
+    answer: StartAnswer, buttons: ActionSigner, channel: ChannelId, user: UserId
 ) -> dict[str, Any]:
-    """A Zoom start outcome as an ephemeral command answer."""
-    if result.outcome is Outcome.STARTED and result.url:
-        return ephemeral(
-            f"{result.text} [Join the Zoom meeting]({result.url})", goto_location=result.url
-        )
-    if result.outcome is Outcome.CONNECT:
-        return ephemeral(
-            f"{result.text} [Connect your Zoom account]({result.url}); the meeting starts then."
-        )
-    if result.outcome is Outcome.RECENT:
-        return ephemeral(
-            f"{result.text} [Join that meeting]({result.url}), or start another one:",
-            attachments=[
-                {
-                    "actions": [
-                        buttons.button(
-                            "Start a new meeting", "zoomforce", channel, result.topic, user
-                        )
-                    ]
-                }
-            ],
-        )
-    if result.outcome is Outcome.ASK_PMI:
-        return ephemeral(
-            f"{result.text} You can set a default with `/meet settings`.",
-            attachments=[
-                {
-                    "actions": [
-                        buttons.button(
-                            "Use my personal meeting ID",
-                            "zoompmi",
-                            channel,
-                            result.topic,
-                            user,
-                            "primary",
-                        ),
-                        buttons.button(
-                            "Use a new meeting ID", "zoomnew", channel, result.topic, user
-                        ),
-                    ]
-                }
-            ],
-        )
-    return ephemeral(result.text)
+    """An engine's own answer to /meet start as an ephemeral command answer."""
+    extra: dict[str, Any] = {}
+    if answer.goto:
+        extra["goto_location"] = answer.goto
+    if answer.choices:
+        actions = [
+            buttons.button(choice.label, choice.action, channel, choice.target, user, choice.style)
+            for choice in answer.choices
+        ]
+        extra["attachments"] = [{"actions": actions}]
+    return ephemeral(answer.text, **extra)
 
 
 def _dialog(

@@ -3,14 +3,16 @@
 The page asks, meetbridge decides and tells every page through LiveKit data messages. Who asks
 is the bearer token meetbridge gave that device with its join (one identity in one channel's
 meeting); whether they may is decided here, from the room's metadata (its host) in LiveKit, never
-from what the page shows. Hands and the reaction rate limit live in this process: with several
-replicas, route a meeting's control calls to one of them (or keep one replica).
+from what the page shows.
+
+Replicas behind a load balancer share the room's state through the database (one small
+statement per action): raised hands, the recent chat a joining device is sent, the reaction rate
+limit, and each user's last statistics (/meet stats may reach another replica than the page's
+reports). It is forgotten when the meeting ends and, for an end that was missed, by age.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,8 @@ from meetbridge.engines.livekit.engine import (
 from meetbridge.engines.livekit.models import Participant
 from meetbridge.engines.livekit.rooms import LiveKitError, LiveKitNotFoundError, RoomService
 from meetbridge.ports import DirectoryUnavailableError, EngineUnavailableError, UserDirectory
+from meetbridge.store import room_state_repo
+from meetbridge.store.database import Database
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +47,9 @@ HANDS, REACTION, CHAT, NOTICE = (
 )
 REACTIONS_PER_WINDOW, REACTION_WINDOW = 3, 5.0
 MAX_CHAT, MAX_EMOJI, MAX_HANDS, RECENT_CHAT = 4000, 16, 500, 50
+MAX_IDENTITY = 128
+ROOM_STATE_KEPT = 24 * 3600.0  # a meeting whose end was missed is forgotten after a day
+STATS_KEPT = 30 * 24 * 3600.0  # /meet stats answers about the user's last session, for a month
 HOST_ONLY = frozenset(
     {"lower-all-hands", "mute", "mute-all", "ask-unmute", "stop-screenshare", "remove",
      "make-host", "end"}
@@ -69,13 +76,6 @@ class Caller:
         return room_name(self.channel_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Hand:
-    identity: str
-    name: str
-    at: int  # ms
-
-
 ThreadMirror = Callable[[ChannelId, str, str, str], Awaitable[object]]
 """(channel, author's name, text, line id): the line for the meeting's Mattermost thread."""
 
@@ -89,6 +89,7 @@ class MeetingControls:
         tokens: TokenCodec,
         clock: Clock,
         users: UserDirectory,
+        database: Database,
         to_thread: ThreadMirror | None = None,
     ) -> None:
         self._to_thread = to_thread
@@ -96,10 +97,7 @@ class MeetingControls:
         self._users = users
         self._tokens = tokens
         self._clock = clock
-        self._hands: dict[str, list[Hand]] = {}  # by room
-        self._chat: dict[str, deque[dict[str, Any]]] = {}  # recent lines, by room
-        self._reactions: dict[str, deque[float]] = {}  # by identity
-        self._stats: dict[UserId, CallStats] = {}  # each user's last report, from any device
+        self._database = database
 
     def caller(self, bearer: str) -> Caller:
         try:
@@ -168,11 +166,8 @@ class MeetingControls:
     async def _notice(self, room: str, kind: str, text: str, to: tuple[str, ...] = ()) -> None:
         await self._send(room, NOTICE, {"kind": kind, "text": text}, to)
 
-    async def _send_hands(self, room: str) -> None:
-        queue = [
-            {"identity": h.identity, "name": h.name, "at": h.at} for h in self._hands.get(room, [])
-        ]
-        await self._send(room, HANDS, {"queue": queue[:MAX_HANDS]})
+    async def _send_hands(self, room: str, queue: list[dict[str, Any]]) -> None:
+        await self._send(room, HANDS, {"queue": queue})
 
     async def _target(self, caller: Caller, body: Mapping[str, Any]) -> Participant:
         identity = body.get("identity")
@@ -186,22 +181,28 @@ class MeetingControls:
     # --- actions -------------------------------------------------------------------------
 
     async def raise_hand(self, caller: Caller, body: Mapping[str, Any]) -> None:
-        hands = self._hands.setdefault(caller.room, [])
-        if all(h.identity != caller.identity for h in hands):
-            hands.append(Hand(caller.identity, caller.name, self._now_ms()))
-        await self._send_hands(caller.room)
+        async with self._database.transaction() as conn:
+            await room_state_repo.raise_hand(
+                conn, caller.room, caller.identity, caller.name, self._now_ms()
+            )
+            queue = await room_state_repo.hands(conn, caller.room, MAX_HANDS)
+        await self._send_hands(caller.room, queue)
 
     async def lower_hand(self, caller: Caller, body: Mapping[str, Any]) -> None:
         identity = body.get("identity", caller.identity)
+        if not isinstance(identity, str) or not identity or len(identity) > MAX_IDENTITY:
+            raise ControlRefusedError(400, "Say whose hand to lower (identity).")
         if identity != caller.identity and not await self._is_host(self._engine.rooms(), caller):
             raise ControlRefusedError(403, "Only the meeting's host can lower someone's hand.")
-        hands = self._hands.get(caller.room, [])
-        self._hands[caller.room] = [h for h in hands if h.identity != identity]
-        await self._send_hands(caller.room)
+        async with self._database.transaction() as conn:
+            await room_state_repo.lower_hand(conn, caller.room, identity)
+            queue = await room_state_repo.hands(conn, caller.room, MAX_HANDS)
+        await self._send_hands(caller.room, queue)
 
     async def lower_all_hands(self, caller: Caller, body: Mapping[str, Any]) -> None:
-        self._hands[caller.room] = []
-        await self._send_hands(caller.room)
+        async with self._database.transaction() as conn:
+            await room_state_repo.lower_all_hands(conn, caller.room)
+        await self._send_hands(caller.room, [])
 
     async def react(self, caller: Caller, body: Mapping[str, Any]) -> None:
         emoji = body.get("emoji")
@@ -211,13 +212,14 @@ class MeetingControls:
             or len(emoji.encode("utf-16-le")) > 2 * MAX_EMOJI
         ):
             raise ControlRefusedError(400, "That is not a reaction.")
-        recent = self._reactions.setdefault(caller.identity, deque())
-        now = time.monotonic()
-        while recent and now - recent[0] > REACTION_WINDOW:
-            recent.popleft()
-        if len(recent) >= REACTIONS_PER_WINDOW:
+        # Shared by the replicas (a row per device): the page's calls may be spread over them,
+        # and a limit per replica would multiply by their number what a room can be sent.
+        async with self._database.transaction() as conn:
+            count = await room_state_repo.count_reaction(
+                conn, caller.room, caller.identity, self._clock.now(), REACTION_WINDOW
+            )
+        if count > REACTIONS_PER_WINDOW:
             raise ControlRefusedError(429, "Slow down: three reactions every five seconds.")
-        recent.append(now)
         payload = {"identity": caller.identity, "name": caller.name, "emoji": emoji}
         await self._send(caller.room, REACTION, payload)
 
@@ -233,7 +235,8 @@ class MeetingControls:
             "at": at,
             "source": "meeting",
         }
-        self._chat.setdefault(caller.room, deque(maxlen=RECENT_CHAT)).append(line)
+        async with self._database.transaction() as conn:
+            await room_state_repo.add_chat_line(conn, caller.room, line, self._clock.now())
         await self._send(caller.room, CHAT, line)
         if self._to_thread is not None:
             await self._to_thread(caller.channel_id, caller.name, text, str(line["id"]))
@@ -249,32 +252,43 @@ class MeetingControls:
             await self._send(room, CHAT, line)
         except (LiveKitNotFoundError, EngineUnavailableError):
             return  # not a LiveKit meeting, its room is gone, or LiveKit is not configured
-        self._chat.setdefault(room, deque(maxlen=RECENT_CHAT)).append(line)
+        async with self._database.transaction() as conn:
+            await room_state_repo.add_chat_line(conn, room, line, self._clock.now())
 
-    def recent_chat(self, room: str) -> list[dict[str, Any]]:
+    async def recent_chat(self, room: str) -> list[dict[str, Any]]:
         """The lines a joining device is sent (the newest RECENT_CHAT)."""
-        return list(self._chat.get(room, ()))
+        async with self._database.read() as conn:
+            return await room_state_repo.recent_chat(conn, room, RECENT_CHAT)
 
     async def welcome(self, room: str, identity: str) -> None:
         """A device joined: send it the hands queue and the recent chat, as the page expects."""
         to = (identity,)
-        queue = [
-            {"identity": h.identity, "name": h.name, "at": h.at} for h in self._hands.get(room, [])
-        ]
+        async with self._database.read() as conn:
+            queue = await room_state_repo.hands(conn, room, MAX_HANDS)
+            lines = await room_state_repo.recent_chat(conn, room, RECENT_CHAT)
         if queue:
-            await self._send(room, HANDS, {"queue": queue[:MAX_HANDS]}, to)
-        for line in self._chat.get(room, ()):
+            await self._send(room, HANDS, {"queue": queue}, to)
+        for line in lines:
             await self._send(room, CHAT, line, to)
+
+    async def forget(self, room: str) -> None:
+        """The room's meeting is over: a new one in the same channel starts with no hands up,
+        no chat and fresh reaction limits."""
+        async with self._database.transaction() as conn:
+            await room_state_repo.forget_room(conn, room)
 
     async def stats(self, caller: Caller, body: Mapping[str, Any]) -> None:
         """The page's summary of its own connection (what /meet stats shows its user)."""
         report = parse_stats(body, self._clock.now())
         if report is None:
             raise ControlRefusedError(400, "Statistics are four numbers within their bounds.")
-        self._stats[caller.user_id] = report
+        async with self._database.transaction() as conn:
+            await room_state_repo.save_stats(conn, caller.user_id, report)
 
-    def last_stats(self, user_id: UserId) -> CallStats | None:
-        return self._stats.get(user_id)
+    async def last_stats(self, user_id: UserId) -> CallStats | None:
+        """The user's last report, from any device, whichever replica it reached."""
+        async with self._database.read() as conn:
+            return await room_state_repo.last_stats(conn, user_id)
 
     async def mute(self, caller: Caller, body: Mapping[str, Any]) -> None:
         target = await self._target(caller, body)
@@ -321,8 +335,7 @@ class MeetingControls:
     async def end(self, caller: Caller, body: Mapping[str, Any]) -> None:
         await self._notice(caller.room, "ended", "The host ended the meeting.")
         await self._engine.end(caller.channel_id)
-        self._hands.pop(caller.room, None)
-        self._chat.pop(caller.room, None)
+        await self.forget(caller.room)
 
     async def _mute_sources(
         self, room: str, participant: Participant, sources: tuple[str, ...]

@@ -122,6 +122,7 @@ def meeting_state(room: Room) -> MeetingState:
 
 class LiveKitEngine:
     name = NAME
+    title = "LiveKit"
     capabilities = frozenset(
         {
             Capability.EVENTS,

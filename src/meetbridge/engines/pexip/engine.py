@@ -22,6 +22,7 @@ NOT_CONFIGURED = "meetbridge has no Pexip Infinity server configured yet; ask an
 
 class PexipEngine:
     name = NAME
+    title = "Pexip Infinity"
     capabilities = frozenset({Capability.EVENTS, Capability.EMBEDDED_PAGE, Capability.PINS})
 
     def __init__(self, state: SharedState, call_tags: TagSigner) -> None:

@@ -3,14 +3,19 @@ contract): what MeetingControls asks LiveKit to send, recorded by a stand-in Roo
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.tokens import TokenCodec
 from meetbridge.engines.livekit.controls import Caller, MeetingControls
 from meetbridge.engines.livekit.models import Participant
+from meetbridge.store import migrate
+from meetbridge.store.database import Database, open_database
 
 CHANNEL = ChannelId("c" * 26)
 ROOM = f"mb-{CHANNEL}"
@@ -50,10 +55,25 @@ class Users:
         return None
 
 
-async def test_a_joining_device_gets_the_hands_queue_and_recent_chat_alone() -> None:
-    rooms = Rooms()
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    """Where the room's state is kept (shared by replicas); SQLite will do here."""
+    database = open_database(f"sqlite:///{tmp_path / 'meetbridge.db'}")
+    await migrate.upgrade(database)
+    yield database
+    await database.close()
+
+
+def controls_for(rooms: Rooms, database: Database) -> MeetingControls:
     engine: Any = Engine(rooms)
-    controls = MeetingControls(engine, TokenCodec(b"k" * 32), Clock(), Users())  # type: ignore[arg-type]
+    return MeetingControls(engine, TokenCodec(b"k" * 32), Clock(), Users(), database)  # type: ignore[arg-type]
+
+
+async def test_a_joining_device_gets_the_hands_queue_and_recent_chat_alone(
+    database: Database,
+) -> None:
+    rooms = Rooms()
+    controls = controls_for(rooms, database)
     ann = Caller(CHANNEL, UserId("a" * 26), "a.1")
     await controls.perform(ann, "raise-hand", {})
     await controls.perform(ann, "chat", {"text": "hello"})
@@ -69,9 +89,8 @@ async def test_a_joining_device_gets_the_hands_queue_and_recent_chat_alone() -> 
     assert rooms.sent[1][1]["text"] == "hello" and rooms.sent[1][1]["name"] == "Ann"
 
 
-async def test_an_empty_meeting_welcomes_with_nothing() -> None:
+async def test_an_empty_meeting_welcomes_with_nothing(database: Database) -> None:
     rooms = Rooms()
-    engine: Any = Engine(rooms)
-    controls = MeetingControls(engine, TokenCodec(b"k" * 32), Clock(), Users())  # type: ignore[arg-type]
+    controls = controls_for(rooms, database)
     await controls.welcome(ROOM, "b.2")
     assert rooms.sent == []

@@ -41,6 +41,7 @@ from meetbridge.engines.zoom.api import (
     ZoomRateLimitedError,
     ZoomUnavailableError,
 )
+from meetbridge.engines.zoom.cards import ZOOM_CARD, ZOOM_REPLY
 from meetbridge.engines.zoom.webhooks import WINDOW as WEBHOOK_WINDOW
 from meetbridge.ports import Directory, DirectoryUnavailableError
 from meetbridge.services.join import JoinRefusedError, JoinService
@@ -63,9 +64,6 @@ REFRESH_POLL = 0.1  # how often a replica waiting for another's refresh looks ag
 RECEIPT_KEEP = 2 * WEBHOOK_WINDOW  # a signature stays valid for at most twice the window
 PMI_PREFERENCE = "zoom_pmi"
 DEFAULT_TOPIC = "Zoom Meeting"
-
-ZOOM_CARD = "zoom.card"
-ZOOM_REPLY = "zoom.reply"
 
 
 class Outcome(StrEnum):
