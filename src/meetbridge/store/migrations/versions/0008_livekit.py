@@ -51,13 +51,15 @@ def upgrade() -> None:
                     "key": "default_engine",
                     "value": "pexip",
                     "updated_at": time.time(),
-                    "updated_by": "migration:0009",
+                    "updated_by": "migration:0008",
                 }
             ],
         )
 
 
 def downgrade() -> None:
+    # Databases upgraded before the label was corrected carry "migration:0009".
     op.execute(
-        "DELETE FROM settings WHERE key = 'default_engine' AND updated_by = 'migration:0009'"
+        "DELETE FROM settings WHERE key = 'default_engine'"
+        " AND updated_by IN ('migration:0008', 'migration:0009')"
     )
