@@ -23,9 +23,10 @@ BUILD_SCRIPT = Path(__file__).with_name("build.sh")
 
 # What meetbridge needs, and nothing more: bots and their tokens, custom slash commands, custom
 # statuses, integrations calling loopback services, the OAuth provider (sign-in for stable
-# meeting links); no telemetry, marketplace, plugins, e-mail
-# or other outbound calls. Sign-up stays closed: the first account is created while no user
-# exists (the bootstrap), all others by that admin.
+# meeting links), uploaded plugins (meetbridge's companion plugin, unsigned as it is built
+# here); no telemetry, marketplace, prepackaged plugins, e-mail or other outbound calls.
+# Sign-up stays closed: the first account is created while no user exists (the bootstrap),
+# all others by that admin.
 _SETTINGS = {
     "MM_SERVICESETTINGS_ENABLEBOTACCOUNTCREATION": "true",
     "MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS": "true",
@@ -49,7 +50,9 @@ _SETTINGS = {
     "MM_LOGSETTINGS_CONSOLELEVEL": "WARN",
     "MM_LOGSETTINGS_ENABLECOLOR": "false",
     "MM_EXPERIMENTALAUDITSETTINGS_FILEENABLED": "false",
-    "MM_PLUGINSETTINGS_ENABLE": "false",
+    "MM_PLUGINSETTINGS_ENABLE": "true",
+    "MM_PLUGINSETTINGS_ENABLEUPLOADS": "true",
+    "MM_PLUGINSETTINGS_REQUIREPLUGINSIGNATURE": "false",
     "MM_PLUGINSETTINGS_ENABLEMARKETPLACE": "false",
     "MM_PLUGINSETTINGS_ENABLEREMOTEMARKETPLACE": "false",
     "MM_PLUGINSETTINGS_AUTOMATICPREPACKAGEDPLUGINS": "false",
