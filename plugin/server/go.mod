@@ -2,7 +2,10 @@ module github.com/meetbridge/meetbridge/plugin/server
 
 go 1.24.11
 
-require github.com/mattermost/mattermost/server/public v0.1.22
+require (
+	github.com/mattermost/mattermost/server/public v0.1.22
+	github.com/stretchr/testify v1.11.1
+)
 
 require (
 	github.com/beevik/etree v1.6.0 // indirect
@@ -38,7 +41,7 @@ require (
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
 	github.com/russellhaering/goxmldsig v1.5.0 // indirect
-	github.com/stretchr/testify v1.11.1 // indirect
+	github.com/stretchr/objx v0.5.3 // indirect
 	github.com/tinylib/msgp v1.4.0 // indirect
 	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/plugin/plugintest"
+	"github.com/stretchr/testify/mock"
 )
 
 const aliceID = "abcdefghijklmnopqrstuvwxyz"
@@ -222,5 +224,40 @@ func TestConfigurationWillBeSavedRejectsABadURL(t *testing.T) {
 	cfg.PluginSettings.Plugins[manifestID]["meetbridgeurl"] = "https://meet.example.com"
 	if _, err := p.ConfigurationWillBeSaved(cfg); err != nil {
 		t.Fatalf("a good configuration was refused: %v", err)
+	}
+}
+
+func TestOnConfigurationChangeWithABadURLLeavesThePluginUnconfigured(t *testing.T) {
+	p := newPlugin()
+	api := &plugintest.API{}
+	api.On("LoadPluginConfiguration", mock.Anything).Run(func(args mock.Arguments) {
+		*args.Get(0).(*configuration) = configuration{
+			MeetbridgeURL: "javascript:alert(1)", SharedSecret: testSecret,
+		}
+	}).Return(nil)
+	p.SetAPI(api)
+	p.config.Store(&configuration{MeetbridgeURL: "https://old.example.com", SharedSecret: testSecret})
+	if err := p.OnConfigurationChange(); err == nil {
+		t.Fatal("a javascript: URL was applied")
+	}
+	if p.configuration().ready() {
+		t.Fatalf("the plugin still talks to %q", p.configuration().MeetbridgeURL)
+	}
+}
+
+func TestOnConfigurationChangeAppliesGoodSettingsNormalised(t *testing.T) {
+	p := newPlugin()
+	api := &plugintest.API{}
+	api.On("LoadPluginConfiguration", mock.Anything).Run(func(args mock.Arguments) {
+		*args.Get(0).(*configuration) = configuration{
+			MeetbridgeURL: "https://meet.example.com/", SharedSecret: testSecret,
+		}
+	}).Return(nil)
+	p.SetAPI(api)
+	if err := p.OnConfigurationChange(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.configuration(); !got.ready() || got.MeetbridgeURL != "https://meet.example.com" {
+		t.Fatalf("applied %+v", got)
 	}
 }

@@ -24,6 +24,7 @@ from meetbridge.domain.plugin_signature import signed_headers
 from meetbridge.services.join import Refusal
 from tests.e2e.live import LiveMeetbridge, eventually
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
+from tests.e2e.mattermost.server import MattermostServer
 from tests.e2e.test_meet_flows import card_of, fields
 from tests.support.requirements import require
 
@@ -259,3 +260,33 @@ async def test_the_plugin_route_applies_the_same_membership_check_as_meet(
     # meetbridge's membership check (JoinService.check, as for /meet and join links) that holds.
     assert through_plugin.status_code == 403
     assert through_plugin.json()["error"] == Refusal.NOT_MEMBER.value
+
+
+async def test_a_bad_url_that_bypasses_the_save_hook_leaves_the_plugin_unconfigured(
+    companion: Companion, mattermost: MattermostWorld, mattermost_server: MattermostServer
+) -> None:
+    """An admin editing config.json by hand skips ConfigurationWillBeSaved; on reload the
+    plugin's OnConfigurationChange refuses the URL and talks to nobody instead."""
+    alice, public = mattermost.users["alice"], mattermost.channels["public"]
+    config_file = mattermost_server.run_dir / "config" / "config.json"
+    stored = orjson.loads(config_file.read_bytes())
+    stored["PluginSettings"]["Plugins"][PLUGIN_ID]["meetbridgeurl"] = "javascript:alert(1)"
+    config_file.write_bytes(orjson.dumps(stored))
+    try:
+        async with mattermost.client(mattermost.admin) as api:
+            reloaded = await api.post("/config/reload")
+        assert reloaded.status_code == 200, reloaded.text
+        status = await companion.as_user(alice, "GET", "/api/v1/status")
+        assert status.json() == {"configured": False}
+        refused = await companion.as_user(
+            alice, "POST", "/api/v1/meeting", json={"channel_id": public}
+        )
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "the meetbridge plugin is not configured"
+    finally:
+        restored = await patch_plugin_settings(
+            mattermost, {"meetbridgeurl": companion.live.url, "sharedsecret": companion.secret}
+        )
+        assert restored.status_code == 200, restored.text
+    working = await companion.as_user(alice, "GET", "/api/v1/status")
+    assert working.json() == {"configured": True}
