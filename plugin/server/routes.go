@@ -19,6 +19,9 @@ const (
 	meetbridgeMeetingPath = "/api/plugin/meeting"
 )
 
+const misconfigured = "meetbridge and this plugin are not set up with the same shared secret; " +
+	"ask a system admin"
+
 var (
 	mattermostID = regexp.MustCompile(`^[a-z0-9]{26}$`)
 	eventName    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
@@ -88,6 +91,13 @@ func (p *Plugin) startMeeting(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p.warn("meetbridge cannot be reached", "error", err.Error())
 		writeError(w, http.StatusBadGateway, "meetbridge cannot be reached right now")
+		return
+	}
+	if status == http.StatusUnauthorized || status == http.StatusServiceUnavailable {
+		// Not the user's fault: the two sides do not share a secret (or meetbridge has none).
+		p.warn("meetbridge refused the plugin: check the shared secret on both sides",
+			"status", status)
+		writeError(w, http.StatusBadGateway, misconfigured)
 		return
 	}
 	if status >= 500 || !json.Valid(answer) {

@@ -261,3 +261,20 @@ func TestOnConfigurationChangeAppliesGoodSettingsNormalised(t *testing.T) {
 		t.Fatalf("applied %+v", got)
 	}
 }
+
+func TestMeetbridgeRefusingThePluginIsReportedAsMisconfigurationNotAsTheUsersFault(t *testing.T) {
+	for _, refusal := range []int{http.StatusUnauthorized, http.StatusServiceUnavailable} {
+		meetbridge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(refusal)
+			_, _ = w.Write([]byte(`{"error":"the request's signature does not match"}`))
+		}))
+		p, _ := configuredPlugin(t, meetbridge.URL)
+		r := httptest.NewRequest("POST", "/api/v1/meeting", strings.NewReader(`{"channel_id":"`+channelID+`"}`))
+		r.Header.Set(headerUserID, aliceID)
+		w := serve(p, r)
+		meetbridge.Close()
+		if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), "same shared secret") {
+			t.Fatalf("meetbridge's %d became %d %s", refusal, w.Code, w.Body.String())
+		}
+	}
+}

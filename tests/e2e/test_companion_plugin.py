@@ -290,3 +290,22 @@ async def test_a_bad_url_that_bypasses_the_save_hook_leaves_the_plugin_unconfigu
         assert restored.status_code == 200, restored.text
     working = await companion.as_user(alice, "GET", "/api/v1/status")
     assert working.json() == {"configured": True}
+
+
+async def test_a_plugin_with_another_secret_is_refused_by_meetbridge_and_says_so(
+    companion: Companion, mattermost: MattermostWorld
+) -> None:
+    alice, live = mattermost.users["alice"], companion.live
+    await live.components.admin.set_secret("plugin_shared_secret", secrets.token_urlsafe(32), "t")
+    await live.components.state.refresh()
+    answer = await companion.as_user(
+        alice, "POST", "/api/v1/meeting", json={"channel_id": mattermost.channels["public"]}
+    )
+    assert answer.status_code == 502
+    assert "same shared secret" in answer.json()["error"]
+    chat = live.components.chat
+    assert chat is not None
+    # And the other way: the plugin refuses meetbridge's events signed with the new secret.
+    assert not await chat.plugin_events.publish(
+        "meeting_state", {}, channel_id=mattermost.channels["public"]
+    )

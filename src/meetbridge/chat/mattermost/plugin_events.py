@@ -55,9 +55,11 @@ class PluginEvents:
                 headers={**headers, "Content-Type": "application/json"},
             )
         except httpx2.HTTPError as exc:
-            log.warning("plugin.event_undelivered", event=event, error=exc.__class__.__name__)
+            log.warning(
+                "plugin.event_undelivered", plugin_event=event, error=exc.__class__.__name__
+            )
             return False
         if response.status_code != 204:
-            log.warning("plugin.event_refused", event=event, status=response.status_code)
+            log.warning("plugin.event_refused", plugin_event=event, status=response.status_code)
             return False
         return True
