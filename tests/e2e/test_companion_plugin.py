@@ -309,3 +309,35 @@ async def test_a_plugin_with_another_secret_is_refused_by_meetbridge_and_says_so
     assert not await chat.plugin_events.publish(
         "meeting_state", {}, channel_id=mattermost.channels["public"]
     )
+
+
+def plugin_processes(server: MattermostServer) -> list[str]:
+    """Running plugin executables of this server (its run directory is in their path)."""
+    found = subprocess.run(
+        ["pgrep", "-f", f"{server.run_dir}/plugins/{PLUGIN_ID}/"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return found.stdout.split()
+
+
+async def test_a_crashed_mattermost_leaves_no_plugin_process_behind_and_restarts_it(
+    installed_plugin: str, mattermost: MattermostWorld, mattermost_server: MattermostServer
+) -> None:
+    assert plugin_processes(mattermost_server), "the plugin is not running"
+    await asyncio.to_thread(mattermost_server.kill)
+    assert plugin_processes(mattermost_server) == []
+    await asyncio.to_thread(mattermost_server.start)
+    alice = mattermost.users["alice"]
+    async with httpx2.AsyncClient(timeout=30.0) as http:
+
+        async def answering() -> bool:
+            status = await http.get(
+                f"{mattermost.url}/plugins/{installed_plugin}/api/v1/status",
+                headers={"Authorization": f"Bearer {alice.token}"},
+            )
+            return status.status_code == 200
+
+        await eventually(answering)
+    assert len(plugin_processes(mattermost_server)) == 1

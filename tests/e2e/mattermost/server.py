@@ -7,6 +7,7 @@ database of the suite's PostgreSQL server. See NOTES.md for the facts behind the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -121,6 +122,9 @@ class MattermostServer:
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own process group, so that kill() also ends the plugin processes it
+                # starts (a SIGKILLed Mattermost leaves them running otherwise).
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -147,6 +151,7 @@ class MattermostServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            self._end_process_group()
         self.process = None
 
     def pause(self) -> None:
@@ -162,9 +167,15 @@ class MattermostServer:
     def kill(self) -> None:
         """End the server at once (SIGKILL, a crash): whatever it had queued is lost."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            self._end_process_group()
             self.process.wait(timeout=30)
         self.process = None
+
+    def _end_process_group(self) -> None:
+        """SIGKILL Mattermost and whatever it started (plugins) that is still running."""
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def restart(self, timeout: float = 120.0) -> None:
         """After kill() or stop(): the same server again (same data, same port)."""
