@@ -25,7 +25,12 @@ type Plugin struct {
 }
 
 func newPlugin() *Plugin {
-	p := &Plugin{client: &http.Client{Timeout: 15 * time.Second}, now: time.Now}
+	client := &http.Client{
+		Timeout: 15 * time.Second,
+		// A redirect would turn the signed POST into a GET elsewhere: report it instead.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	p := &Plugin{client: client, now: time.Now}
 	p.config.Store(&configuration{})
 	return p
 }

@@ -278,3 +278,19 @@ func TestMeetbridgeRefusingThePluginIsReportedAsMisconfigurationNotAsTheUsersFau
 		}
 	}
 }
+
+func TestARedirectingMeetbridgeIsNotFollowed(t *testing.T) {
+	followed := false
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		followed = true
+	}))
+	defer elsewhere.Close()
+	meetbridge := httptest.NewServer(http.RedirectHandler(elsewhere.URL, http.StatusFound))
+	defer meetbridge.Close()
+	p, _ := configuredPlugin(t, meetbridge.URL)
+	r := httptest.NewRequest("POST", "/api/v1/meeting", strings.NewReader(`{"channel_id":"`+channelID+`"}`))
+	r.Header.Set(headerUserID, aliceID)
+	if w := serve(p, r); w.Code != http.StatusBadGateway || followed {
+		t.Fatalf("answered %d, followed the redirect: %v", w.Code, followed)
+	}
+}
