@@ -67,7 +67,7 @@ async def test_without_a_secret_set_in_meetbridge_the_channel_is_closed(
     alice, channel = mattermost.add_user("alice"), mattermost.add_channel("Planning", kind="P")
     body = orjson.dumps({"channel_id": channel})
     answer = await service.http.post(PATH, content=body, headers=signed(body, alice))
-    assert answer.status_code == 503
+    assert answer.status_code == 401
     assert "not set up" in answer.json()["error"]
 
 

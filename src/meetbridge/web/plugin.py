@@ -69,8 +69,8 @@ class PluginEndpoints:
     async def _verified(self, request: Request) -> tuple[UserId, bytes] | Response:
         """The signed user and the body, or the refusal to send."""
         secret = self._state.secrets.get(SECRET_KEY, "")
-        if not secret:
-            return error_response(503, "the companion plugin is not set up in meetbridge")
+        if not secret:  # nothing can be verified: a refusal like a wrong signature (4xx)
+            return error_response(401, "the companion plugin is not set up in meetbridge")
         body = await _bounded_body(request)
         if body is None:
             return error_response(413, "request too large")
