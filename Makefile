@@ -6,12 +6,13 @@ export UV_PYTHON_DOWNLOADS := never
 WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/vite.config.ts web/tsconfig.json
 MEETING_PAGE := src/meetbridge/web/static/meeting/meeting.js
 
-.PHONY: run test env lint web system-deps mattermost-build livekit-build mattermost bench help coverage
+.PHONY: run test env lint web system-deps mattermost-build livekit-build mattermost bench help coverage plugin
 
 help:
 	@echo "make run    install, migrate and serve on SQLite at 127.0.0.1:8787"
 	@echo "make test   install everything the tests need and run the whole suite"
 	@echo "make lint   ruff and mypy only"
+	@echo "make plugin the companion Mattermost plugin bundle (plugin/dist/*.tar.gz)"
 	@echo "make mattermost  start the tests' Mattermost server by hand (prints URL and tokens)"
 	@echo "make bench  policy, event-sink and LiveKit benchmarks (installs wrk)"
 	@echo "make coverage  the suite under coverage.py: line and branch figures for src/"
@@ -54,7 +55,11 @@ mattermost-build:
 livekit-build:
 	bash tests/e2e/livekit/build.sh >/dev/null
 
-test: env system-deps lint web mattermost-build livekit-build
+# The companion Mattermost plugin (optional for sites): Go server part, cached by source hash.
+plugin:
+	bash plugin/build.sh
+
+test: env system-deps lint web mattermost-build livekit-build plugin
 	cd web && npm test
 	$(UV) run pytest
 

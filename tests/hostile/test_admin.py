@@ -37,7 +37,7 @@ def settings_form(csrf: str) -> dict[str, str]:
 
 
 def secret_form(csrf: str) -> dict[str, str]:
-    return {"csrf": csrf, **{key: "s3cret" for key in SECRET_SETTINGS}}
+    return {"csrf": csrf, **{key: "s3cret-" * 6 for key in SECRET_SETTINGS}}
 
 
 def channels_form(world: World, csrf: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ ROUTES = [
     "/api/mattermost/command",
     "/api/mattermost/action",
     "/api/zoom/webhook",
+    "/api/plugin/meeting",
     "/join/x.y",
     "/meet/abc",
     "/oauth/mattermost/callback",

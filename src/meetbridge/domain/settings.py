@@ -217,7 +217,11 @@ SECRET_SETTINGS: dict[str, str] = {
     "zoom_webhook_secret_token": "Secret Token of the Zoom app's event subscription (used to "
     "verify webhook signatures and answer Zoom's URL validation).",
     "livekit_api_secret": "LiveKit API secret (MEETBRIDGE_LIVEKIT_API_SECRET overrides it).",
+    "plugin_shared_secret": "Shared secret of the companion Mattermost plugin (its System "
+    "Console setting; at least 32 characters). Signs every call between the two.",
 }
+# Secrets that are keys rather than passwords someone else issued: a floor on their length.
+SECRET_MIN_LENGTHS: dict[str, int] = {"plugin_shared_secret": 32}
 
 
 class SettingError(ValueError):
@@ -226,6 +230,17 @@ class SettingError(ValueError):
     def __init__(self, message: str, key: str = "") -> None:
         super().__init__(message)
         self.key = key
+
+
+def checked_secret(key: str, value: str) -> str:
+    """The value to store for one of SECRET_SETTINGS (stripped); raises SettingError."""
+    if key not in SECRET_SETTINGS:
+        raise SettingError(f"{key!r} is not a secret setting", key)
+    value = value.strip()
+    shortest = SECRET_MIN_LENGTHS.get(key, 1)
+    if not shortest <= len(value) <= 500:
+        raise SettingError(f"invalid value for {key}: must be {shortest}-500 characters", key)
+    return value
 
 
 def describe_settings() -> dict[str, str]:

@@ -15,8 +15,8 @@ from meetbridge.domain.ids import ChannelId
 from meetbridge.domain.settings import (
     SECRET_SETTINGS,
     RuntimeSettings,
-    SettingError,
     apply_change,
+    checked_secret,
     settings_from_stored,
 )
 from meetbridge.store import (
@@ -129,11 +129,7 @@ class AdminService:
 
     async def set_secret(self, key: str, value: str, actor: str) -> None:
         """Store one of SECRET_SETTINGS, sealed; the audit log records that, never the value."""
-        if key not in SECRET_SETTINGS:
-            raise SettingError(f"{key!r} is not a secret setting", key)
-        value = value.strip()
-        if not value or len(value) > 500:
-            raise SettingError(f"invalid value for {key}: must be 1-500 characters", key)
+        value = checked_secret(key, value)
         async with self._database.transaction() as conn:
             now = self._clock.now()
             await chat_repo.put_secret(conn, self._box, f"setting:{key}", value, now)

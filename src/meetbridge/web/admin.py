@@ -28,7 +28,12 @@ from meetbridge.clock import Clock
 from meetbridge.config import ServiceConfig
 from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.ids import ChannelId, is_mattermost_id
-from meetbridge.domain.settings import SECRET_SETTINGS, RuntimeSettings, SettingError
+from meetbridge.domain.settings import (
+    SECRET_SETTINGS,
+    RuntimeSettings,
+    SettingError,
+    checked_secret,
+)
 from meetbridge.domain.views import describe_duration
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import (
@@ -337,8 +342,7 @@ class AdminEndpoints:
         secrets = {k: form[k][0] for k in SECRET_SETTINGS if form.get(k, [""])[0].strip()}
         try:
             for key, value in secrets.items():  # check before anything is stored
-                if len(value.strip()) > 500:
-                    raise SettingError(f"invalid value for {key}: at most 500 characters", key)
+                checked_secret(key, value)
             await self._admin.change_settings(changes, f"admin:{session.user_id}")
             for key, value in secrets.items():
                 await self._admin.set_secret(key, value, f"admin:{session.user_id}")

@@ -24,6 +24,7 @@ from meetbridge.chat.mattermost.directory import MattermostDirectory, Unconfigur
 from meetbridge.chat.mattermost.interactions import MeetInteractions
 from meetbridge.chat.mattermost.oauth import MattermostOAuth
 from meetbridge.chat.mattermost.platform import MattermostPlatform
+from meetbridge.chat.mattermost.plugin_events import PluginEvents
 from meetbridge.chat.mattermost.setup import MattermostSetup
 from meetbridge.chat.mattermost.websocket import WebSocketListener
 from meetbridge.clock import Clock, SystemClock
@@ -79,6 +80,7 @@ from meetbridge.web.livekit import LiveKitEndpoints
 from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
+from meetbridge.web.plugin import PluginEndpoints
 from meetbridge.web.responses import error_response
 from meetbridge.web.status import MattermostStatus, StatusEndpoints
 from meetbridge.web.zoom import ZoomEndpoints
@@ -104,6 +106,7 @@ class ChatComponents:
     oauth: MattermostOAuth
     oauth_http: httpx2.AsyncClient
     catalogue: CatalogueSync
+    plugin_events: PluginEvents
 
 
 @dataclass
@@ -300,6 +303,10 @@ def _chat_components(
         ),
         oauth_http=oauth_http,
         catalogue=CatalogueSync(client, core.database, clock),
+        # oauth_http carries no bot token, as calls to the companion plugin must not.
+        plugin_events=PluginEvents(
+            oauth_http, lambda: state.secrets.get("plugin_shared_secret", ""), clock
+        ),
     )
 
 
@@ -436,6 +443,7 @@ def create_app(
             lambda: _mattermost_status(components),
         ).routes(),
         *ControlEndpoints(components.controls).routes(),
+        *PluginEndpoints(components.state, components.join, components.core.clock).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),
             components.inbox,

@@ -7,6 +7,7 @@ database of the suite's PostgreSQL server. See NOTES.md for the facts behind the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -23,9 +24,10 @@ BUILD_SCRIPT = Path(__file__).with_name("build.sh")
 
 # What meetbridge needs, and nothing more: bots and their tokens, custom slash commands, custom
 # statuses, integrations calling loopback services, the OAuth provider (sign-in for stable
-# meeting links); no telemetry, marketplace, plugins, e-mail
-# or other outbound calls. Sign-up stays closed: the first account is created while no user
-# exists (the bootstrap), all others by that admin.
+# meeting links), uploaded plugins (meetbridge's companion plugin, unsigned as it is built
+# here); no telemetry, marketplace, prepackaged plugins, e-mail or other outbound calls.
+# Sign-up stays closed: the first account is created while no user exists (the bootstrap),
+# all others by that admin.
 _SETTINGS = {
     "MM_SERVICESETTINGS_ENABLEBOTACCOUNTCREATION": "true",
     "MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS": "true",
@@ -49,7 +51,9 @@ _SETTINGS = {
     "MM_LOGSETTINGS_CONSOLELEVEL": "WARN",
     "MM_LOGSETTINGS_ENABLECOLOR": "false",
     "MM_EXPERIMENTALAUDITSETTINGS_FILEENABLED": "false",
-    "MM_PLUGINSETTINGS_ENABLE": "false",
+    "MM_PLUGINSETTINGS_ENABLE": "true",
+    "MM_PLUGINSETTINGS_ENABLEUPLOADS": "true",
+    "MM_PLUGINSETTINGS_REQUIREPLUGINSIGNATURE": "false",
     "MM_PLUGINSETTINGS_ENABLEMARKETPLACE": "false",
     "MM_PLUGINSETTINGS_ENABLEREMOTEMARKETPLACE": "false",
     "MM_PLUGINSETTINGS_AUTOMATICPREPACKAGEDPLUGINS": "false",
@@ -118,6 +122,9 @@ class MattermostServer:
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own process group, so that kill() also ends the plugin processes it
+                # starts (a SIGKILLed Mattermost leaves them running otherwise).
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -144,6 +151,7 @@ class MattermostServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            self._end_process_group()
         self.process = None
 
     def pause(self) -> None:
@@ -159,9 +167,15 @@ class MattermostServer:
     def kill(self) -> None:
         """End the server at once (SIGKILL, a crash): whatever it had queued is lost."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            self._end_process_group()
             self.process.wait(timeout=30)
         self.process = None
+
+    def _end_process_group(self) -> None:
+        """SIGKILL Mattermost and whatever it started (plugins) that is still running."""
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def restart(self, timeout: float = 120.0) -> None:
         """After kill() or stop(): the same server again (same data, same port)."""

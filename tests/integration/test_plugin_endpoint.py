@@ -1,0 +1,155 @@
+"""meetbridge's side of the companion plugin channel: only signed requests are believed, every
+malformed one is a 4xx that changes nothing, and a signed one is answered like ``/meet``."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from meetbridge.domain.plugin_signature import signed_headers
+from meetbridge.domain.settings import SettingError, checked_secret
+from tests.conftest import RunningApp
+from tests.support.mattermost_standin import MattermostStandIn
+
+SECRET = "plugin-secret-0123456789abcdefghijklmnop"
+PATH = "/api/plugin/meeting"
+
+
+async def set_up(service: RunningApp) -> None:
+    await service.components.admin.set_secret("plugin_shared_secret", SECRET, "test")
+    await service.components.state.refresh()
+
+
+def signed(
+    body: bytes, user_id: str, secret: str = SECRET, at: float | None = None
+) -> dict[str, str]:
+    now = time.time() if at is None else at
+    return {**signed_headers(secret, "POST", PATH, user_id, body, now)}
+
+
+async def intents(service: RunningApp) -> int:
+    async with service.components.core.database.read() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM join_intents")) or 0)
+
+
+async def test_a_signed_request_gets_the_same_personal_join_link_as_meet(
+    service: RunningApp, mattermost: MattermostStandIn
+) -> None:
+    await set_up(service)
+    alice, channel = mattermost.add_user("alice"), mattermost.add_channel("Planning", kind="P")
+    body = orjson.dumps({"channel_id": channel, "topic": "Review"})
+    answer = await service.http.post(PATH, content=body, headers=signed(body, alice))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["join_link"].startswith("https://meetbridge.example.com/join/")
+    opened = service.components.join.link_user(answer.json()["join_link"].rsplit("/", 1)[1])
+    assert opened == alice
+
+
+async def test_the_same_membership_rule_as_meet_refuses_a_non_member(
+    service: RunningApp, mattermost: MattermostStandIn
+) -> None:
+    await set_up(service)
+    alice, bob = mattermost.add_user("alice"), mattermost.add_user("bob")
+    channel = mattermost.add_channel("Planning", kind="P")
+    mattermost.channels[channel]["members"] = [alice]
+    body = orjson.dumps({"channel_id": channel})
+    refused = await service.http.post(PATH, content=body, headers=signed(body, bob))
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "Only members of this channel can join its meeting."
+
+
+async def test_without_a_secret_set_in_meetbridge_the_channel_is_closed(
+    service: RunningApp, mattermost: MattermostStandIn
+) -> None:
+    alice, channel = mattermost.add_user("alice"), mattermost.add_channel("Planning", kind="P")
+    body = orjson.dumps({"channel_id": channel})
+    answer = await service.http.post(PATH, content=body, headers=signed(body, alice))
+    assert answer.status_code == 401
+    assert "not set up" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unsigned",
+        "wrong secret",
+        "stale",
+        "user swapped",
+        "body swapped",
+        "non-ASCII signature",
+        "garbage timestamp",
+        "latin-1 header bytes",
+    ],
+)
+async def test_hostile_requests_are_refused_with_401_and_change_nothing(
+    service: RunningApp, mattermost: MattermostStandIn, case: str
+) -> None:
+    await set_up(service)
+    alice, bob = mattermost.add_user("alice"), mattermost.add_user("bob")
+    channel = mattermost.add_channel("Planning", kind="P")
+    body = orjson.dumps({"channel_id": channel})
+    headers: dict[str, str | bytes] = {**signed(body, alice)}
+    sent = body
+    if case == "unsigned":
+        headers = {"Mattermost-User-Id": alice}
+    elif case == "wrong secret":
+        headers = {**signed(body, alice, secret=SECRET + "x")}
+    elif case == "stale":
+        headers = {**signed(body, alice, at=time.time() - 3600)}
+    elif case == "user swapped":
+        headers["Mattermost-User-Id"] = bob
+    elif case == "body swapped":
+        sent = orjson.dumps({"channel_id": mattermost.add_channel("Other", kind="O")})
+    elif case == "non-ASCII signature":
+        headers["X-Meetbridge-Signature"] = "é".encode() * 32  # 64 latin-1 characters
+    elif case == "garbage timestamp":
+        headers["X-Meetbridge-Timestamp"] = "not-a-time"
+    elif case == "latin-1 header bytes":
+        headers["X-Meetbridge-Signature"] = b"\xff\xfe" * 32
+    before = await intents(service)
+    raw = {k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in headers.items()}
+    answer = await service.http.post(PATH, content=sent, headers=raw)
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["error"]
+    assert await intents(service) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "user"),
+    [
+        (b"not json", "alice"),
+        (b"[]", "alice"),
+        (b'{"channel_id": "short"}', "alice"),
+        (b'{"channel_id": 7}', "alice"),
+        (b'{"channel_id": "CHANNEL", "topic": 5}', "alice"),
+        (b'{"channel_id": "CHANNEL"}', "not-a-user-id"),
+    ],
+)
+async def test_malformed_signed_requests_are_400_not_500(
+    service: RunningApp, mattermost: MattermostStandIn, body: bytes, user: str
+) -> None:
+    await set_up(service)
+    alice, channel = mattermost.add_user("alice"), mattermost.add_channel("Planning", kind="P")
+    body = body.replace(b"CHANNEL", channel.encode())
+    user_id = alice if user == "alice" else user
+    answer = await service.http.post(PATH, content=body, headers=signed(body, user_id))
+    assert answer.status_code == 400, answer.text
+
+
+async def test_a_too_long_topic_is_refused(
+    service: RunningApp, mattermost: MattermostStandIn
+) -> None:
+    await set_up(service)
+    alice, channel = mattermost.add_user("alice"), mattermost.add_channel("Planning", kind="P")
+    body = orjson.dumps({"channel_id": channel, "topic": "x" * 1001})
+    answer = await service.http.post(PATH, content=body, headers=signed(body, alice))
+    assert answer.status_code == 400
+
+
+def test_a_short_plugin_secret_is_refused_when_set() -> None:
+    with pytest.raises(SettingError, match="32-500"):
+        checked_secret("plugin_shared_secret", "too-short")
+    assert checked_secret("plugin_shared_secret", f"  {SECRET}  ") == SECRET
