@@ -238,8 +238,11 @@ def checked_secret(key: str, value: str) -> str:
         raise SettingError(f"{key!r} is not a secret setting", key)
     value = value.strip()
     shortest = SECRET_MIN_LENGTHS.get(key, 1)
-    if not shortest <= len(value) <= 500:
-        raise SettingError(f"invalid value for {key}: must be {shortest}-500 characters", key)
+    if len(value) > 500:
+        raise SettingError(f"invalid value for {key}: at most 500 characters", key)
+    if len(value) < shortest:
+        what = "must not be empty" if shortest == 1 else f"at least {shortest} characters"
+        raise SettingError(f"invalid value for {key}: {what}", key)
     return value
 
 
