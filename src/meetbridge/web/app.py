@@ -39,6 +39,8 @@ from meetbridge.engines.livekit.controls import MeetingControls
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
 from meetbridge.engines.livekit.translator import LiveKitTranslator
+from meetbridge.engines.pexip.client_api import InfinityClientApi
+from meetbridge.engines.pexip.controls import PexipControls
 from meetbridge.engines.pexip.engine import PexipEngine
 from meetbridge.engines.pexip.policy_service import PolicyService
 from meetbridge.engines.pexip.translator import PexipTranslator
@@ -121,6 +123,8 @@ class Components:
     livekit: LiveKitEngine
     controls: MeetingControls
     livekit_reconciler: LiveKitReconciler
+    pexip: PexipEngine
+    pexip_controls: PexipControls
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -135,6 +139,7 @@ def build_components(
     mattermost_transport: httpx2.AsyncBaseTransport | None = None,
     zoom_transport: httpx2.AsyncBaseTransport | None = None,
     livekit_transport: httpx2.AsyncBaseTransport | None = None,
+    pexip_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Components:
     clock = clock or SystemClock()
     public_url = config.effective_public_url
@@ -158,12 +163,19 @@ def build_components(
         livekit_transport,
         channel_limits.limit_for,
     )
-    engines = EngineRegistry(
-        core.database,
+    pexip = PexipEngine(
         state,
+        core.call_tags,
+        core.database,
+        directory,
+        # meetbridge's own chair session on Conferencing Nodes (host controls, hand-over)
+        InfinityClientApi(httpx2.AsyncClient(timeout=5.0, transport=pexip_transport), clock),
+        core.controls,
         clock,
-        {"livekit": livekit, "pexip": PexipEngine(state, core.call_tags)},
+        public_url,
     )
+    pexip_controls = PexipControls(pexip, core.controls, clock)
+    engines = EngineRegistry(core.database, state, clock, {"livekit": livekit, "pexip": pexip})
     join = JoinService(state, directory, core.database, core.links, clock, public_url, engines)
     outbox = None if chat is None else chat.outbox
     console = AdminConsole(core.database, core.links, directory, clock)
@@ -189,7 +201,7 @@ def build_components(
         ],
         clock,
         on_meeting_events=None if chat is None else MeetingNotifier(state, clock),
-        on_batch=_after_batch(metrics, outbox),
+        on_batch=_after_batch(metrics, outbox, pexip_controls),
     )
 
     def committed(rows: int) -> None:
@@ -242,6 +254,8 @@ def build_components(
         livekit=livekit,
         controls=controls,
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
+        pexip=pexip,
+        pexip_controls=pexip_controls,
         chat=chat,
     )
 
@@ -351,8 +365,12 @@ def _mattermost_status(components: Components) -> MattermostStatus:
     )
 
 
-def _after_batch(metrics: Metrics, outbox: OutboxWorker | None) -> Callable[[BatchResult], None]:
+def _after_batch(
+    metrics: Metrics, outbox: OutboxWorker | None, pexip: PexipControls
+) -> Callable[[BatchResult], None]:
     def after(result: BatchResult) -> None:
+        if result.events:
+            pexip.after_events(result.events)  # committed: hand-over, mute on join
         metrics.inbox_depth.dec(result.total)
         metrics.inbox_failed.inc(result.failed)
         for outcome in ("applied", "duplicates", "unused", "not_ours", "failed", "stale"):
@@ -373,9 +391,12 @@ def create_app(
     auto_migrate: bool | None = None,
     background: bool = True,
     zoom_transport: httpx2.AsyncBaseTransport | None = None,
+    pexip_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> MeetbridgeApp:
     """The application. ``background=False`` leaves the workers to the caller (tests)."""
-    components = build_components(config, clock, mattermost_transport, zoom_transport)
+    components = build_components(
+        config, clock, mattermost_transport, zoom_transport, pexip_transport=pexip_transport
+    )
     pexip = PexipEndpoints(
         components.state, components.policy, components.inbox, components.metrics
     )
@@ -421,7 +442,7 @@ def create_app(
             components.state,
             lambda: _mattermost_status(components),
         ).routes(),
-        *ControlEndpoints(components.controls).routes(),
+        *ControlEndpoints(components.controls, components.pexip_controls).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),
             components.inbox,
@@ -493,6 +514,8 @@ async def _stop(components: Components) -> None:
     await asyncio.gather(*components.tasks, return_exceptions=True)
     await components.zoom.close()
     await components.livekit.close()
+    await components.pexip_controls.settle()
+    await components.pexip.api.close()
     if components.chat is not None:
         await components.chat.client.close()
         await components.chat.oauth_http.aclose()
