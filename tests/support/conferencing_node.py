@@ -120,7 +120,8 @@ class SimulatedParticipant:
             "is_video_muted": self.video_muted,
             "is_presenting": "YES" if self.presenting else "NO",
             "is_audio_only_call": "NO",
-            "is_video_call": "YES",
+            # A control-only leg is neither an audio nor a video call (the SDK's CallType "api").
+            "is_video_call": "YES" if self.has_media else "NO",
             "is_external": False,
             "is_streaming_conference": False,
             "is_video_silent": False,

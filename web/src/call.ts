@@ -26,6 +26,8 @@ export interface ParticipantView {
     isCameraMuted: boolean;
     isPresenting: boolean;
     isWaiting: boolean;
+    /** When the hand was raised (Infinity's buzz), ms since the epoch; 0: not raised. */
+    handRaisedTime: number;
 }
 
 export interface PresentationStatus {
@@ -44,6 +46,8 @@ export interface CallEvents {
     /** The server muted or unmuted our microphone (e.g. a Host did). */
     serverMuted(muted: boolean): void;
     notice(message: string): void;
+    /** A conference message (``direct``: sent to us only, e.g. a host's "ask to unmute"). */
+    message(text: string, from: string, direct: boolean): void;
 }
 
 /** Bandwidth the call asks for, in kbps (the node may lower it). */
@@ -61,7 +65,15 @@ const toView = (participant: Participant, me: string | undefined): ParticipantVi
     isCameraMuted: participant.isCameraMuted,
     isPresenting: participant.isPresenting,
     isWaiting: participant.isWaiting,
+    handRaisedTime: participant.raisedHand ? participant.handRaisedTime || 1 : 0,
 });
+
+/**
+ * Someone in the meeting rather than a control-only leg (meetbridge's own chair session, an
+ * API client): no media, and not us. Pexip's own Mattermost plugin hides these too.
+ */
+const isPerson = (participant: Participant, me: string | undefined): boolean =>
+    participant.uuid === me || participant.hasMedia || participant.callType !== 'api';
 
 const serverName = (config: MeetingConfig): string => {
     try {
@@ -108,6 +120,7 @@ export class MeetingCall {
         });
         signals.onConferenceStatus.add(() => this.reportWaiting());
         signals.onMyselfMuted.add(muted => this.events.serverMuted(muted));
+        signals.onMessage.add(message => this.events.message(message.message, message.displayName, message.direct));
         signals.onDisconnected.add(({ error }) => {
             if (this.leaving) {
                 return;
@@ -303,7 +316,10 @@ export class MeetingCall {
     }
 
     private reportParticipants(): void {
-        const list = this.client.getParticipants('main').map(p => toView(p, this.me));
+        const list = this.client
+            .getParticipants('main')
+            .filter(p => isPerson(p, this.me))
+            .map(p => toView(p, this.me));
         this.events.participants(list);
         this.events.connection({
             type: 'participants',

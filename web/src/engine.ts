@@ -123,6 +123,8 @@ export interface EngineCapabilities {
     meetbridgeControls: boolean;
     /** Screen sharing may carry the tab's or system's sound. */
     screenAudio: boolean;
+    /** meetbridge's chat and reactions (with meetbridgeControls; Pexip keeps Infinity's own). */
+    social: boolean;
 }
 
 export interface MeetingEngineAdapter {

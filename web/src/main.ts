@@ -73,7 +73,7 @@ class MeetingPage {
         createAdapter: AdapterFactory,
     ) {
         this.micMuted = config.startMuted;
-        this.controls = config.engine === 'livekit' ? new MeetingControls(config.controls) : null;
+        this.controls = config.controls ? new MeetingControls(config.controls) : null;
         this.view = new MeetingView(document, {
             toggleMicrophone: () => void this.toggleMicrophone(),
             toggleCamera: () => void this.toggleCamera(),
@@ -146,8 +146,8 @@ class MeetingPage {
         };
         this.view.setShareSupported(supportsScreenSharing());
         if (this.call.capabilities.meetbridgeControls) {
-            this.view.enableMeetbridgeControls(this.call.capabilities.tiles);
-            this.view.setHost(config.engine === 'livekit' && config.role === 'host');
+            this.view.enableMeetbridgeControls(this.call.capabilities.tiles, this.call.capabilities.social);
+            this.view.setHost(config.role === 'host');
             this.view.setHandRaised(false);
         }
         this.renderMedia();

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+
+import { handsQueue, sameHands } from '../src/pexip-state';
+
+const view = (uuid: string, handRaisedTime: number) => ({ uuid, displayName: `name ${uuid}`, handRaisedTime });
+
+describe('handsQueue', () => {
+    it('lists raised hands (Infinity buzz) earliest first and leaves out the others', () => {
+        expect(handsQueue([view('b', 20), view('x', 0), view('a', 10)])).toEqual([
+            { identity: 'a', name: 'name a', at: 10 },
+            { identity: 'b', name: 'name b', at: 20 },
+        ]);
+    });
+
+    it('tells an unchanged queue from a changed one by who is in it, in order', () => {
+        const queue = handsQueue([view('a', 1), view('b', 2)]);
+        expect(sameHands(queue, handsQueue([view('a', 5), view('b', 6)]))).toBe(true);
+        expect(sameHands(queue, handsQueue([view('b', 1), view('a', 2)]))).toBe(false);
+        expect(sameHands(queue, [])).toBe(false);
+    });
+});
