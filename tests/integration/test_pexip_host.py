@@ -171,6 +171,17 @@ async def test_the_first_member_in_is_host_and_the_next_one_a_guest(
     assert meeting.node.participants[bob.uuid].role == "guest"
 
 
+async def test_the_host_joining_from_a_second_device_is_host_there_too(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = mattermost.add_user("alice")
+    await meeting.join(alice)
+    await meeting.join(mattermost.add_user("bob"))
+    second = await meeting.join(alice)
+    assert second.config["role"] == "host"
+    assert meeting.node.participants[second.uuid].role == "chair"
+
+
 async def test_system_and_channel_admins_join_as_hosts(
     meeting: Meeting, mattermost: MattermostStandIn
 ) -> None:
@@ -380,3 +391,28 @@ async def test_members_joining_a_conversation_are_not_muted(
     await conversation.join(mattermost.add_user("dana"))
     await conversation.join(mattermost.add_user("eve"))
     assert conferencing_node.actions_to("/mute") == []
+
+
+async def test_meet_leave_host_and_end_act_through_the_client_api(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    """What /meet leave, /meet host @user and /meet end (and the card's Leave) do, once
+    confirmed: the engine's HostControls, on the node as meetbridge's chair session."""
+    engine = meeting.service.components.pexip
+    channel = ChannelId(meeting.channel)
+    alice_id, bob_id = mattermost.add_user("alice"), mattermost.add_user("bob")
+    alice, bob = await meeting.join(alice_id), await meeting.join(bob_id)
+    assert await engine.host_of(channel) == alice_id
+    assert await engine.present_users(channel) == sorted([alice_id, bob_id])
+
+    await engine.hand_host(channel, UserId(bob_id))
+    assert meeting.node.participants[bob.uuid].role == "chair"
+    assert meeting.node.participants[alice.uuid].role == "guest"
+
+    assert await engine.remove_user(channel, UserId(alice_id)) == 1
+    assert alice.uuid not in meeting.node.participants
+    assert (f"participants/{alice.uuid}/disconnect", "chair", 200) in meeting.node.actions
+
+    assert await engine.end(channel) is True
+    assert meeting.node.ended
+    assert any(r.endpoint == "release_token" for r in meeting.node.requests)

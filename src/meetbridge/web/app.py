@@ -42,6 +42,7 @@ from meetbridge.engines.livekit.translator import LiveKitTranslator
 from meetbridge.engines.pexip.client_api import InfinityClientApi
 from meetbridge.engines.pexip.controls import PexipControls
 from meetbridge.engines.pexip.engine import PexipEngine
+from meetbridge.engines.pexip.guest_links import GuestLinks
 from meetbridge.engines.pexip.policy_service import PolicyService
 from meetbridge.engines.pexip.translator import PexipTranslator
 from meetbridge.engines.registry import EngineRegistry
@@ -66,6 +67,7 @@ from meetbridge.store.inbox import InboxWriter
 from meetbridge.web.admin import AdminEndpoints
 from meetbridge.web.asgi import PrefixDispatcher
 from meetbridge.web.controls import ControlEndpoints
+from meetbridge.web.guest import GuestEndpoints
 from meetbridge.web.health import HealthEndpoints
 from meetbridge.web.identity import IdentityGate
 from meetbridge.web.join import JoinEndpoints
@@ -125,6 +127,7 @@ class Components:
     livekit_reconciler: LiveKitReconciler
     pexip: PexipEngine
     pexip_controls: PexipControls
+    guest_links: GuestLinks
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -177,6 +180,9 @@ def build_components(
     pexip_controls = PexipControls(pexip, core.controls, clock)
     engines = EngineRegistry(core.database, state, clock, {"livekit": livekit, "pexip": pexip})
     join = JoinService(state, directory, core.database, core.links, clock, public_url, engines)
+    guest_links = GuestLinks(
+        pexip, engines, directory, state, core.database, core.links, clock, public_url
+    )
     outbox = None if chat is None else chat.outbox
     console = AdminConsole(core.database, core.links, directory, clock)
     zoom = ZoomService(
@@ -225,7 +231,7 @@ def build_components(
         state=state,
         admin=admin,
         directory=directory,
-        policy=PolicyService(state, directory, directory, core.call_tags),
+        policy=PolicyService(state, directory, directory, core.call_tags, core.database, clock),
         inbox=inbox,
         applier=applier,
         join=join,
@@ -247,6 +253,7 @@ def build_components(
             engines,
             channel_limits,
             controls.last_stats,
+            guest_links.create,
         ),
         zoom=zoom,
         confirmations=confirmations,
@@ -256,6 +263,7 @@ def build_components(
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
         pexip=pexip,
         pexip_controls=pexip_controls,
+        guest_links=guest_links,
         chat=chat,
     )
 
@@ -443,6 +451,7 @@ def create_app(
             lambda: _mattermost_status(components),
         ).routes(),
         *ControlEndpoints(components.controls, components.pexip_controls).routes(),
+        *GuestEndpoints(components.guest_links).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),
             components.inbox,
@@ -461,6 +470,7 @@ def create_app(
             identity,
             components.zoom.webhook_url,
             lambda: livekit_reachability(components),
+            components.guest_links,
         ).routes(),
     ]
 
@@ -514,7 +524,7 @@ async def _stop(components: Components) -> None:
     await asyncio.gather(*components.tasks, return_exceptions=True)
     await components.zoom.close()
     await components.livekit.close()
-    await components.pexip_controls.settle()
+    await components.pexip_controls.close()
     await components.pexip.api.close()
     if components.chat is not None:
         await components.chat.client.close()

@@ -229,6 +229,12 @@ class PexipControls:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    async def close(self) -> None:
+        """Shutting down: stop what after_events started (a node may be slow to answer)."""
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*list(self._pending), return_exceptions=True)
+
     async def settle(self) -> None:
         """Wait for the work after_events started (tests, shutdown)."""
         while self._pending:

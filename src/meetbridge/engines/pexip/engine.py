@@ -18,6 +18,7 @@ from meetbridge.domain import roles
 from meetbridge.domain.aliases import alias_for_channel
 from meetbridge.domain.call_tags import TagSigner, make_call_tag
 from meetbridge.domain.channels import ChannelInfo
+from meetbridge.domain.guest_links import make_guest_tag
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.roles import CHAIR, GUEST, MeetingRole
@@ -130,11 +131,47 @@ class PexipEngine:
             start_muted=start_muted,
         )
 
+    async def guest_target(self, channel: ChannelInfo, name: str, link_id: str) -> JoinTarget:
+        """An external guest's way in (a guest link): meetbridge's page with the guest PIN and
+        a guest call tag, whatever the embedded setting (Webapp3 cannot carry the tag that
+        marks them as a guest). No control token: a guest has no Mattermost account."""
+        settings = self._state.settings
+        if not settings.pexip_node:
+            raise EngineUnavailableError(NOT_CONFIGURED)
+        alias = alias_for_channel(settings.alias_prefix, channel.id)
+        pins = await self._state.pins_for(channel.id)
+        config: dict[str, object] = {
+            "engine": NAME,
+            "host": f"https://{settings.pexip_node}",
+            "node": settings.pexip_node,
+            "alias": alias,
+            "displayName": name,
+            "pin": pins.guest_pin,
+            "role": "participant",
+            "callTag": make_guest_tag(self._call_tags, channel.id, link_id),
+            "startMuted": True,
+            "channelTitle": channel.title,
+            "conversation": channel.is_conversation,
+            "directMedia": False,
+            "webapp3Url": "",
+        }
+        return JoinTarget(
+            channel=channel,
+            user_id=UserId(""),
+            display_name=name,
+            engine=NAME,
+            embedded=True,
+            page_config=config,
+            start_muted=True,
+        )
+
     async def join_role(self, channel: ChannelInfo, user_id: UserId) -> MeetingRole:
         """Host in a direct message, for admins, or when no host is in the meeting; else guest."""
         if channel.is_direct:
             return MeetingRole.HOST
-        present = roles.host_present(await self.meeting(channel.id))
+        meeting = await self.meeting(channel.id)
+        # The host opening the meeting on another device stays host there too.
+        present = roles.host_present(meeting) and not roles.user_is_chair(meeting, user_id)
         is_admin = present and await self.is_admin(channel.id, user_id)
         return roles.join_role(is_direct=False, is_admin=is_admin, host_present=present)
 

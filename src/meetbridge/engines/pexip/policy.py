@@ -33,6 +33,7 @@ class Outcome(StrEnum):
     UNAVAILABLE = "unavailable"
     PARTICIPANT_NAMED = "participant_named"
     PARTICIPANT_UNCHANGED = "participant_unchanged"
+    PARTICIPANT_REJECTED = "participant_rejected"
     OTHER_REQUEST = "other_request"
 
 
@@ -107,3 +108,9 @@ def participant_named(display_name: str) -> PolicyAnswer:
 
 def participant_unchanged() -> PolicyAnswer:
     return PolicyAnswer(200, UNCHANGED_BODY, Outcome.PARTICIPANT_UNCHANGED)
+
+
+def participant_rejected() -> PolicyAnswer:
+    """This participant only is refused (a guest whose link was revoked or expired);
+    reference/pexip.md §2.6: ``action=reject`` on participant properties [rep]."""
+    return PolicyAnswer(200, REJECT_BODY, Outcome.PARTICIPANT_REJECTED)
