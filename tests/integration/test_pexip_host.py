@@ -8,15 +8,19 @@ sink then reports the participant to meetbridge.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 import pytest
+from sqlalchemy import select
 
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.services.notifications import MEETING_REPLY
+from meetbridge.store.tables import outbox
 from meetbridge.web.app import create_app
 from tests.conftest import RunningApp, running
 from tests.integration.conftest import alias, post_events, tag
@@ -416,3 +420,58 @@ async def test_meet_leave_host_and_end_act_through_the_client_api(
     assert await engine.end(channel) is True
     assert meeting.node.ended
     assert any(r.endpoint == "release_token" for r in meeting.node.requests)
+
+
+async def thread_lines(service: RunningApp) -> list[str]:
+    async with service.components.core.database.read() as conn:
+        rows = await conn.execute(select(outbox.c.payload).where(outbox.c.kind == MEETING_REPLY))
+        return [str(row.payload["message"]) for row in rows]
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def test_chat_in_the_meeting_reaches_the_thread_and_thread_replies_the_meeting(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    """Conference messages (Infinity's chat, as Webapp3 sends them) and the card's thread."""
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    chat = meeting.service.components.pexip_controls.chat
+    channel = ChannelId(meeting.channel)
+
+    async def listening() -> bool:
+        return any(a == ("events", "chair", 200) for a in meeting.node.actions) and chat.watching(
+            channel
+        )
+
+    await until(listening)
+    async with httpx2.AsyncClient(verify=meeting.node.ssl_context()) as http:
+        base = f"{meeting.node.url}{API_PREFIX}{alias(meeting.channel)}"
+        said = await http.post(
+            f"{base}/message",
+            json={"type": "text/plain", "payload": "@channel shipped it"},
+            headers={"token": bob.token},
+        )
+        assert said.status_code == 200
+
+    async def in_thread() -> bool:
+        return any("shipped it" in line for line in await thread_lines(meeting.service))
+
+    await until(in_thread)
+    [line] = [x for x in await thread_lines(meeting.service) if "shipped it" in x]
+    assert line.startswith(f"**{bob.user}** (in the meeting):") and "@channel" not in line
+
+    await chat.from_thread(channel, "Carol", "see you at ten", "mm-1", 0)
+    [sent] = [r for r in meeting.node.requests_to("message") if r.endpoint == "message"][-1:]
+    assert sent.body == {"type": "text/plain", "payload": "Carol: see you at ten"}
+    assert ("message", "chair", 200) in meeting.node.actions
+    await asyncio.sleep(0.5)  # the node echoes it to every stream, meetbridge's too
+    assert not any("see you at ten" in line for line in await thread_lines(meeting.service))
+    # A private message (a host's "ask to unmute") is not mirrored.
+    assert (await meeting.act(alice, "ask-unmute", identity=bob.uuid)).status_code == 200
+    await asyncio.sleep(0.5)
+    assert not any("unmute" in line for line in await thread_lines(meeting.service))

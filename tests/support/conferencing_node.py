@@ -573,16 +573,17 @@ class ConferencingNode:
                 self.broadcast("participant_update", participant.event())
                 return self._json(request, 200, True)
             if participant is not None and verb == "message":
-                self.send_to(participant.uuid, "message_received", self._message(me, body))
+                message = self._message(me, body, direct=True)
+                self.send_to(participant.uuid, "message_received", message)
                 return self._json(request, 200, True)
         if endpoint == "message" and method == "POST":
-            self.broadcast("message_received", self._message(me, body))
+            self.broadcast("message_received", self._message(me, body, direct=False))
             return self._json(request, 200, True)
         if endpoint == "statistics":
             return self._json(request, 200, None)
         return self._json(request, 404, f"Unknown endpoint {endpoint}", "failed")
 
-    def _message(self, sender: str, body: Any) -> dict[str, Any]:
+    def _message(self, sender: str, body: Any, direct: bool) -> dict[str, Any]:
         who = self.participants.get(sender)
         payload = body.get("payload", "") if isinstance(body, dict) else ""
         return {
@@ -590,7 +591,7 @@ class ConferencingNode:
             "uuid": sender,
             "type": "text/plain",
             "payload": str(payload),
-            "direct": True,
+            "direct": direct,
         }
 
     def _host_action(self, parts: list[str], body: Any) -> tuple[int, Any] | None:

@@ -35,10 +35,12 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
+from meetbridge.domain.ids import ChannelId
 from meetbridge.engines.livekit.controls import MeetingControls
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
 from meetbridge.engines.livekit.translator import LiveKitTranslator
+from meetbridge.engines.pexip.chat import PexipChatMirror
 from meetbridge.engines.pexip.client_api import InfinityClientApi
 from meetbridge.engines.pexip.controls import PexipControls
 from meetbridge.engines.pexip.engine import PexipEngine
@@ -54,7 +56,7 @@ from meetbridge.services.command_auth import CommandTokenCheck, LookupBudget
 from meetbridge.services.confirmations import Confirmations
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
-from meetbridge.services.meeting_chat import MeetingChat, reply_from_event
+from meetbridge.services.meeting_chat import MeetingChat, MeetingSink, reply_from_event
 from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
@@ -223,8 +225,12 @@ def build_components(
         lambda: state.settings.display_name,
     )
     controls = MeetingControls(livekit, core.controls, clock, directory, meeting_chat.to_thread)
+    pexip_chat = PexipChatMirror(pexip, meeting_chat.to_thread, clock)
+    pexip_controls.chat = pexip_chat
     if chat is not None:
-        chat.websocket.on_event = _thread_replies(meeting_chat, controls, chat.setup)
+        chat.websocket.on_event = _thread_replies(
+            meeting_chat, _to_meetings(controls, pexip_chat), chat.setup
+        )
     return Components(
         core=core,
         metrics=metrics,
@@ -333,8 +339,19 @@ def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettin
     )
 
 
+def _to_meetings(controls: MeetingControls, pexip: PexipChatMirror) -> MeetingSink:
+    """A thread reply goes to the channel's meeting on whichever engine holds it (each
+    ignores a channel whose meeting is not its own)."""
+
+    async def send(channel_id: ChannelId, name: str, text: str, line_id: str, at: int) -> None:
+        await controls.from_thread(channel_id, name, text, line_id, at)
+        await pexip.from_thread(channel_id, name, text, line_id, at)
+
+    return send
+
+
 def _thread_replies(
-    chat: MeetingChat, controls: MeetingControls, setup: MattermostSetup
+    chat: MeetingChat, to_meeting: MeetingSink, setup: MattermostSetup
 ) -> Callable[[str, dict[str, Any]], None]:
     """Replies in a meeting card's thread, sent to the meeting (the listener is synchronous:
     each reply is handled in a task of its own)."""
@@ -345,7 +362,7 @@ def _thread_replies(
         if reply is None:
             return
         bot_id = str((setup.bot or {}).get("id", ""))
-        task = asyncio.create_task(chat.from_thread(reply, bot_id, controls.from_thread))
+        task = asyncio.create_task(chat.from_thread(reply, bot_id, to_meeting))
         pending.add(task)
         task.add_done_callback(_forget_task(pending))
 
@@ -525,6 +542,8 @@ async def _stop(components: Components) -> None:
     await components.zoom.close()
     await components.livekit.close()
     await components.pexip_controls.close()
+    if components.pexip_controls.chat is not None:
+        await components.pexip_controls.chat.close()
     await components.pexip.api.close()
     if components.chat is not None:
         await components.chat.client.close()

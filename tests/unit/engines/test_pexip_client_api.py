@@ -4,6 +4,7 @@ replaced when the node no longer knows it or the PINs changed, given back at the
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -118,3 +119,28 @@ async def test_an_unreachable_node_is_a_client_api_error(clock: ManualClock) -> 
     with pytest.raises(ClientApiError) as failed:
         await api.request(NODE, ALIAS, "1234", "lock")
     assert failed.value.status == 0
+
+
+async def test_server_sent_events_are_read_block_by_block_skipping_what_is_not_json() -> None:
+    from meetbridge.engines.pexip.client_api import _server_sent_events
+
+    async def lines() -> AsyncIterator[str]:
+        for line in (
+            ": keep-alive",
+            "",
+            "event: message_received",
+            'data: {"payload": "hi"}',
+            "",
+            "event: participant_update",
+            "data: not json",
+            "",
+            "data: {}",
+            "",
+            "event: disconnect",
+            'data: {"reason": "bye"}',
+            "",
+        ):
+            yield line
+
+    seen = [item async for item in _server_sent_events(lines())]
+    assert seen == [("message_received", {"payload": "hi"}), ("disconnect", {"reason": "bye"})]

@@ -18,7 +18,7 @@ answers the second time is final.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -98,6 +98,34 @@ class InfinityClientApi:
         except ClientApiError as exc:
             log.info("pexip.release_token_failed", alias=alias, error=str(exc))
 
+    async def keep_alive(self, node: str, alias: str, pin: str) -> float:
+        """Renew the chair token if due (for a long-lived event stream); seconds to the next
+        renewal."""
+        session = await self._session((node, alias), pin)
+        return max(1.0, session.renew_at - self._clock.now())
+
+    async def events(self, node: str, alias: str, pin: str) -> AsyncIterator[tuple[str, Any]]:
+        """The conference's server-sent events as chair, (event name, parsed data), until the
+        node closes the stream; raises ClientApiError when it cannot be opened or breaks."""
+        session = await self._session((node, alias), pin)
+        url = _url(node, alias, "events")
+        timeout = httpx2.Timeout(5.0, read=None)  # a quiet meeting sends nothing for a while
+        try:
+            async with self._http.stream(
+                "GET", url, headers={"token": session.token}, timeout=timeout
+            ) as response:
+                if response.status_code != 200:
+                    raise ClientApiError(response.status_code, "the event stream was refused")
+                async for event, data in _server_sent_events(response.aiter_lines()):
+                    yield event, data
+        except httpx2.HTTPError as exc:
+            raise ClientApiError(0, f"the event stream broke: {exc!r}") from exc
+
+    def participant_of(self, node: str, alias: str) -> str:
+        """meetbridge's own participant uuid in the conference ('' without a session)."""
+        session = self._sessions.get((node, alias))
+        return session.participant_uuid if session is not None else ""
+
     def has_session(self, node: str, alias: str) -> bool:
         return (node, alias) in self._sessions
 
@@ -171,6 +199,28 @@ class InfinityClientApi:
         except httpx2.HTTPError as exc:
             raise ClientApiError(0, f"the Conferencing Node cannot be reached: {exc!r}") from exc
         return response.status_code, _json(response)
+
+
+async def _server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, Any]]:
+    """``event:``/``data:`` blocks separated by blank lines; comments and bad JSON skipped."""
+    event, data = "", list[str]()
+    async for line in lines:
+        if not line:
+            parsed = _json_text("\n".join(data)) if event and data else None
+            if parsed is not None:
+                yield event, parsed
+            event, data = "", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+
+
+def _json_text(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _url(node: str, alias: str, endpoint: str) -> str:

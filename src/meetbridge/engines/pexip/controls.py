@@ -12,6 +12,9 @@ client API as its own control-only chair (engine.act), so each action is one cli
   make-host                                               participants/<uuid>/role {"role"}
   mute-all / lower-all-hands / lock / unlock / end        muteguests | clearallbuzz | lock |
                                                           unlock | disconnect
+
+After the event sink's reports: hand-over, mute on join, and the chat mirror (chat.py) starts
+when someone joins a Pexip meeting and stops when it ends.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from meetbridge.domain.meetings import (
 )
 from meetbridge.domain.roles import CHAIR, GUEST
 from meetbridge.domain.tokens import TokenCodec, TokenError
+from meetbridge.engines.pexip.chat import PexipChatMirror
 from meetbridge.engines.pexip.client_api import ClientApiError
 from meetbridge.engines.pexip.engine import CONTROLS_PURPOSE, PexipEngine
 from meetbridge.ports import EngineUnavailableError
@@ -74,6 +78,8 @@ class PexipControls:
         self._tokens = tokens
         self._clock = clock
         self._pending: set[asyncio.Task[None]] = set()
+        #: Mirrors conference messages with the card's thread, once wired (engines/pexip/chat).
+        self.chat: PexipChatMirror | None = None
 
     def caller(self, bearer: str) -> PexipCaller | None:
         """Whom a Pexip meeting's control token was given to; None if it is not one."""
@@ -213,7 +219,10 @@ class PexipControls:
             elif isinstance(event, ParticipantJoined):
                 legs = meeting.legs_of({event.participant.person})
                 self._spawn(self.mute_on_join(event.channel_id, [leg.uuid for leg in legs]))
+                self._spawn(self._watch_chat(event.channel_id))
             elif isinstance(event, MeetingEnded):
+                if self.chat is not None:
+                    self.chat.stop(event.channel_id)
                 self._spawn(self._engine.release(event.channel_id))
 
     def _spawn(self, work: Awaitable[object]) -> None:
@@ -239,6 +248,10 @@ class PexipControls:
         """Wait for the work after_events started (tests, shutdown)."""
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def _watch_chat(self, channel_id: ChannelId) -> None:
+        if self.chat is not None and await self._engine.meeting(channel_id) is not None:
+            self.chat.watch(channel_id)
 
     async def ensure_host(self, channel_id: ChannelId) -> roles.Succession | None:
         """If the meeting has guests and no host, promote the member present longest."""

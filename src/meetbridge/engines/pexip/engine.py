@@ -9,7 +9,8 @@ through Infinity's client API as a control-only chair (client_api.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import structlog
 
@@ -219,6 +220,29 @@ class PexipEngine:
         alias = alias_for_channel(settings.alias_prefix, channel_id)
         pins = await self._state.pins_for(channel_id)
         return await self._api.request(settings.pexip_node, alias, pins.host_pin, endpoint, body)
+
+    async def _conference(self, channel_id: ChannelId) -> tuple[str, str, str]:
+        """(node, alias, host PIN) of the channel's conference."""
+        settings = self._state.settings
+        if not settings.pexip_node:
+            raise EngineUnavailableError(NOT_CONFIGURED)
+        alias = alias_for_channel(settings.alias_prefix, channel_id)
+        return settings.pexip_node, alias, (await self._state.pins_for(channel_id)).host_pin
+
+    async def events(self, channel_id: ChannelId) -> AsyncIterator[tuple[str, Any]]:
+        """The conference's event stream as meetbridge's chair (client_api.events)."""
+        node, alias, pin = await self._conference(channel_id)
+        async for item in self._api.events(node, alias, pin):
+            yield item
+
+    async def keep_alive(self, channel_id: ChannelId) -> float:
+        node, alias, pin = await self._conference(channel_id)
+        return await self._api.keep_alive(node, alias, pin)
+
+    def own_participant(self, channel_id: ChannelId) -> str:
+        settings = self._state.settings
+        alias = alias_for_channel(settings.alias_prefix, channel_id)
+        return self._api.participant_of(settings.pexip_node, alias)
 
     async def set_role(self, channel_id: ChannelId, leg_uuid: str, role: str) -> None:
         await self.act(channel_id, f"participants/{leg_uuid}/role", {"role": role})
