@@ -369,6 +369,27 @@ async def test_members_joining_a_channels_meeting_are_muted_by_infinity(
     assert (f"participants/{alice.uuid}/mute", "chair", 200) in meeting.node.actions
     assert meeting.node.participants[alice.uuid].muted
     assert meeting.node.participants[bob.uuid].muted
+    for member in (alice, bob):  # once each, however the reports were batched
+        assert len(meeting.node.actions_to(f"participants/{member.uuid}/mute")) == 1
+
+
+async def test_a_batch_of_joins_and_leaves_is_acted_on_once_per_channel(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    carol = await meeting.join(mattermost.add_user("carol"))
+    conference, service_tag = alias(meeting.channel), tag(meeting.channel)
+    # Alice and Carol leave in one delivery, applied as one batch: Bob (longest present) is
+    # promoted once.
+    await post_events(
+        meeting.service,
+        meeting.sink.participant_disconnected(conference, service_tag, alice.uuid),
+        meeting.sink.participant_disconnected(conference, service_tag, carol.uuid),
+    )
+    await meeting.service.components.applier.drain()
+    await meeting.service.components.pexip_controls.settle()
+    assert meeting.node.actions_to("/role") == [(f"participants/{bob.uuid}/role", "chair", 200)]
 
 
 async def test_a_member_already_muted_is_left_alone(

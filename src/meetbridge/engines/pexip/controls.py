@@ -212,18 +212,31 @@ class PexipControls:
 
     def after_events(self, events: Iterable[tuple[Meeting, MeetingEvent]]) -> None:
         """Called once a batch of reports is committed: hand host over where the host left,
-        mute who joined a channel's meeting, give back the chair token of ended meetings."""
+        mute who joined a channel's meeting, mirror its chat, give back the chair token of
+        ended meetings. One piece of work per channel and batch, however many events."""
+        left: set[ChannelId] = set()
+        joined: dict[ChannelId, list[str]] = {}
         for meeting, event in events:
             if isinstance(event, ParticipantLeft):
-                self._spawn(self.ensure_host(event.channel_id))
+                left.add(event.channel_id)
             elif isinstance(event, ParticipantJoined):
                 legs = meeting.legs_of({event.participant.person})
-                self._spawn(self.mute_on_join(event.channel_id, [leg.uuid for leg in legs]))
-                self._spawn(self._watch_chat(event.channel_id))
+                joined.setdefault(event.channel_id, []).extend(leg.uuid for leg in legs)
             elif isinstance(event, MeetingEnded):
+                left.discard(event.channel_id)
+                joined.pop(event.channel_id, None)
                 if self.chat is not None:
                     self.chat.stop(event.channel_id)
                 self._spawn(self._engine.release(event.channel_id))
+        for channel_id in left:
+            self._spawn(self.ensure_host(channel_id))
+        for channel_id, uuids in joined.items():
+            self._spawn(self._joined(channel_id, uuids))
+
+    async def _joined(self, channel_id: ChannelId, legs: list[str]) -> None:
+        await self.mute_on_join(channel_id, legs)
+        if self.chat is not None and await self._engine.meeting(channel_id) is not None:
+            self.chat.watch(channel_id)
 
     def _spawn(self, work: Awaitable[object]) -> None:
         async def run() -> None:
@@ -248,10 +261,6 @@ class PexipControls:
         """Wait for the work after_events started (tests, shutdown)."""
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
-
-    async def _watch_chat(self, channel_id: ChannelId) -> None:
-        if self.chat is not None and await self._engine.meeting(channel_id) is not None:
-            self.chat.watch(channel_id)
 
     async def ensure_host(self, channel_id: ChannelId) -> roles.Succession | None:
         """If the meeting has guests and no host, promote the member present longest."""
