@@ -137,8 +137,8 @@ async def test_the_host_page_has_host_controls_and_mutes_a_guest_through_infinit
     # meetbridge's chair session (no media) is not in anyone's roster.
     for page in (dana, bob):
         await expect(page.locator("#mb-participant-list")).not_to_contain_text("meetbridge")
-    # Chat and reactions stay Infinity's own: not offered here.
-    await expect(bob.get_by_role("button", name="Chat")).to_be_hidden()
+    # Reactions are not offered on Pexip; chat is Infinity's conference messages.
+    await expect(bob.get_by_role("button", name="React: Thumbs up")).to_be_hidden()
 
     # The guest raises a hand: Infinity's buzz, shown to the host, who lowers it.
     await bob.get_by_role("button", name="Raise hand").click()
@@ -168,6 +168,29 @@ async def test_the_host_page_has_host_controls_and_mutes_a_guest_through_infinit
     await expect(bob.locator("#mb-notice")).to_have_text(
         "The host asks you to unmute.", timeout=TIMEOUT
     )
+
+
+async def test_chat_is_infinitys_conference_messages_mirrored_with_the_thread(
+    meeting: PexipMeeting,
+) -> None:
+    dana, _ = await meeting.open("dana", "Dana", "Reyes")
+    bob, _ = await meeting.open("bob", "Bob", "Lee")
+    await bob.get_by_role("button", name="Chat").click()
+    await expect(bob.get_by_role("textbox", name="Message")).to_be_focused()
+    await bob.keyboard.type("See you at ten")
+    await bob.keyboard.press("Enter")
+    [sent] = await meeting.node.wait_for("message")
+    assert sent.endpoint == "message" and sent.body["payload"] == "See you at ten"
+    await expect(dana.locator("#mb-chat-log")).to_contain_text("See you at ten", timeout=TIMEOUT)
+    await expect(bob.locator("#mb-chat-log .mb-chat-line")).to_have_count(1)  # once, not echoed
+
+    # A reply in the meeting card's thread reaches the meeting, under its author's name.
+    chat = meeting.served.components.pexip_controls.chat
+    assert chat is not None
+    await chat.from_thread(ChannelId(meeting.channel), "Carol", "Agreed", "mm-1", 0)
+    line = dana.locator("#mb-chat-log .mb-chat-line").filter(has_text="Agreed")
+    await expect(line).to_contain_text("Carol", timeout=TIMEOUT)
+    await expect(line).not_to_contain_text("meetbridge")
 
 
 async def test_a_guest_page_shows_no_host_controls_and_its_forged_host_action_is_refused(

@@ -496,3 +496,14 @@ async def test_chat_in_the_meeting_reaches_the_thread_and_thread_replies_the_mee
     assert (await meeting.act(alice, "ask-unmute", identity=bob.uuid)).status_code == 200
     await asyncio.sleep(0.5)
     assert not any("unmute" in line for line in await thread_lines(meeting.service))
+
+
+async def test_a_pages_connection_summary_is_kept_for_meet_stats(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    report = {"sendKbps": 800, "receiveKbps": 1200, "packetLossPercent": 0.5, "rttMs": 42}
+    assert (await meeting.act(alice, "stats", **report)).status_code == 200
+    assert (await meeting.act(alice, "stats", sendKbps=-1)).status_code == 400
+    stats = meeting.service.components.pexip_controls.last_stats(UserId(alice.user))
+    assert stats is not None and stats.rtt_ms == 42

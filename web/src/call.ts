@@ -37,6 +37,17 @@ export interface PresentationStatus {
     sendFailed: boolean;
 }
 
+export interface ConferenceMessage {
+    id: string;
+    text: string;
+    from: string;
+    /** The sender's participant uuid. */
+    sender: string;
+    direct: boolean;
+    /** ms since the epoch. */
+    at: number;
+}
+
 export interface CallEvents {
     connection(event: ConnectionEvent): void;
     participants(list: ParticipantView[]): void;
@@ -47,7 +58,7 @@ export interface CallEvents {
     serverMuted(muted: boolean): void;
     notice(message: string): void;
     /** A conference message (``direct``: sent to us only, e.g. a host's "ask to unmute"). */
-    message(text: string, from: string, direct: boolean): void;
+    message(message: ConferenceMessage): void;
 }
 
 /** Bandwidth the call asks for, in kbps (the node may lower it). */
@@ -120,7 +131,16 @@ export class MeetingCall {
         });
         signals.onConferenceStatus.add(() => this.reportWaiting());
         signals.onMyselfMuted.add(muted => this.events.serverMuted(muted));
-        signals.onMessage.add(message => this.events.message(message.message, message.displayName, message.direct));
+        signals.onMessage.add(message =>
+            this.events.message({
+                id: message.id,
+                text: message.message,
+                from: message.displayName,
+                sender: message.userId,
+                direct: message.direct,
+                at: message.at instanceof Date ? message.at.getTime() : Date.now(),
+            }),
+        );
         signals.onDisconnected.add(({ error }) => {
             if (this.leaving) {
                 return;
@@ -254,6 +274,19 @@ export class MeetingCall {
             await this.client.muteVideo({ muteVideo: off });
         } catch {
             this.events.notice('The meeting server did not hear about your camera change.');
+        }
+    }
+
+    /** A chat line to everyone in the conference (Infinity's conference message). */
+    async sendMessage(text: string): Promise<boolean> {
+        if (!this.joined) {
+            return false;
+        }
+        try {
+            const answer = await this.client.sendMessage({ payload: text });
+            return answer?.status === 200;
+        } catch {
+            return false;
         }
     }
 

@@ -123,8 +123,10 @@ export interface EngineCapabilities {
     meetbridgeControls: boolean;
     /** Screen sharing may carry the tab's or system's sound. */
     screenAudio: boolean;
-    /** meetbridge's chat and reactions (with meetbridgeControls; Pexip keeps Infinity's own). */
-    social: boolean;
+    /** meetbridge's reactions (with meetbridgeControls). */
+    reactions: boolean;
+    /** In-meeting chat (LiveKit: meetbridge's; Pexip: Infinity's conference messages). */
+    chat: boolean;
 }
 
 export interface MeetingEngineAdapter {
@@ -143,4 +145,6 @@ export interface MeetingEngineAdapter {
     setCameraOff(off: boolean): Promise<void>;
     /** Starts presenting `stream`, or stops with null. */
     shareScreen(stream: MediaStream | null): Promise<void>;
+    /** Sends a chat line through the engine itself (Pexip); absent: through meetbridge. */
+    sendChat?(text: string): Promise<boolean>;
 }

@@ -88,7 +88,7 @@ class MeetingPage {
             chooseEffect: effect => void this.chooseEffect(effect),
             toggleHand: () => void this.toggleHand(),
             react: emoji => void this.react(emoji),
-            sendChat: text => void this.control('chat', { text }),
+            sendChat: text => void this.sendChat(text),
             hostAction: (action, ids) => void this.hostAction(action, ids),
             meetingAction: action => void this.control(action),
         });
@@ -146,7 +146,8 @@ class MeetingPage {
         };
         this.view.setShareSupported(supportsScreenSharing());
         if (this.call.capabilities.meetbridgeControls) {
-            this.view.enableMeetbridgeControls(this.call.capabilities.tiles, this.call.capabilities.social);
+            const { tiles, reactions, chat } = this.call.capabilities;
+            this.view.enableMeetbridgeControls(tiles, reactions, chat);
             this.view.setHost(config.role === 'host');
             this.view.setHandRaised(false);
         }
@@ -421,6 +422,14 @@ class MeetingPage {
             this.view.notice(result.error);
         }
         return result.ok;
+    }
+
+    private async sendChat(text: string): Promise<void> {
+        if (!this.call.sendChat) {
+            await this.control('chat', { text });
+        } else if (!(await this.call.sendChat(text))) {
+            this.view.notice('The message could not be sent.');
+        }
     }
 
     private async toggleHand(): Promise<void> {

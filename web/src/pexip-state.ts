@@ -3,7 +3,7 @@
  * buzz as the page's hands queue, and how a host's "ask to unmute" arrives.
  */
 
-import type { HandEntry } from './engine';
+import type { ChatLine, HandEntry } from './engine';
 
 /** What meetbridge sends, as a private conference message, when a host asks to unmute. */
 export const ASK_UNMUTE_TEXT = 'The host asks you to unmute.';
@@ -24,3 +24,25 @@ export const handsQueue = (people: Buzz[]): HandEntry[] =>
 
 export const sameHands = (a: HandEntry[], b: HandEntry[]): boolean =>
     a.length === b.length && a.every((entry, i) => entry.identity === b[i]?.identity);
+
+export interface ConferenceLine {
+    id: string;
+    text: string;
+    from: string;
+    at: number;
+}
+
+/**
+ * A conference message as a chat line. One from someone in the roster is theirs; one from
+ * outside it is meetbridge's chair session relaying the Mattermost thread as "author: text".
+ */
+export const chatLine = (message: ConferenceLine, fromParticipant: boolean): ChatLine => {
+    const relayed = !fromParticipant ? /^([^:\n]{1,64}): ([\s\S]+)$/.exec(message.text) : null;
+    return {
+        id: message.id,
+        name: relayed?.[1] ?? (message.from || 'Someone'),
+        text: relayed?.[2] ?? message.text,
+        at: message.at,
+        source: relayed ? 'mattermost' : 'meeting',
+    };
+};

@@ -35,7 +35,8 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
-from meetbridge.domain.ids import ChannelId
+from meetbridge.domain.call_stats import CallStats
+from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.engines.livekit.controls import MeetingControls
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
@@ -258,7 +259,7 @@ def build_components(
             None if chat is None else chat.client,
             engines,
             channel_limits,
-            controls.last_stats,
+            _latest_stats(controls.last_stats, pexip_controls.last_stats),
             guest_links.create,
         ),
         zoom=zoom,
@@ -337,6 +338,18 @@ def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettin
         api_secret=env_secret or state.secrets.get("livekit_api_secret", ""),
         max_participants=settings.livekit_max_participants,
     )
+
+
+def _latest_stats(
+    *sources: Callable[[UserId], CallStats | None],
+) -> Callable[[UserId], CallStats | None]:
+    """A user's newest connection report, from whichever engine's page sent it."""
+
+    def latest(user_id: UserId) -> CallStats | None:
+        reports = [r for r in (source(user_id) for source in sources) if r is not None]
+        return max(reports, key=lambda report: report.at, default=None)
+
+    return latest
 
 
 def _to_meetings(controls: MeetingControls, pexip: PexipChatMirror) -> MeetingSink:

@@ -17,7 +17,7 @@ import type {
     JoinOptions,
     MeetingEngineAdapter,
 } from '../engine';
-import { ASK_UNMUTE_TEXT, handsQueue, sameHands } from '../pexip-state';
+import { ASK_UNMUTE_TEXT, chatLine, handsQueue, sameHands } from '../pexip-state';
 
 export const toEngineParticipant = (view: ParticipantView): EngineParticipant => ({
     id: view.uuid,
@@ -38,13 +38,21 @@ export class PexipAdapter implements MeetingEngineAdapter {
     readonly capabilities: EngineCapabilities;
     private readonly call: MeetingCall;
     private hands: HandEntry[] = [];
+    /** The participants in the roster (meetbridge's chair session is not among them). */
+    private people = new Set<string>();
+    private sent = 0;
+    private readonly displayName: string;
+    private readonly events: EngineEvents;
 
     constructor(config: MeetingConfig, events: EngineEvents) {
+        this.displayName = config.displayName;
+        this.events = events;
         const controls = Boolean(config.controls);
-        this.capabilities = { tiles: false, meetbridgeControls: controls, screenAudio: false, social: false };
+        this.capabilities = { tiles: false, meetbridgeControls: controls, screenAudio: false, reactions: false, chat: true };
         this.call = new MeetingCall(config, {
             connection: event => events.connection(event),
             participants: list => {
+                this.people = new Set(list.map(view => view.uuid));
                 events.participants(list.map(toEngineParticipant));
                 const hands = handsQueue(list);
                 if (controls && !sameHands(hands, this.hands)) {
@@ -57,11 +65,16 @@ export class PexipAdapter implements MeetingEngineAdapter {
             presentation: status => events.presentation(status),
             serverMuted: muted => events.serverMuted(muted),
             notice: message => events.notice(message),
-            message: (text, from, direct) => {
-                if (direct && text === ASK_UNMUTE_TEXT) {
-                    events.message({ topic: 'meetbridge.notice', kind: 'ask-unmute', text });
-                } else if (direct) {
-                    events.notice(`${from}: ${text}`.slice(0, 300));
+            message: message => {
+                if (message.direct && message.text === ASK_UNMUTE_TEXT) {
+                    events.message({ topic: 'meetbridge.notice', kind: 'ask-unmute', text: message.text });
+                } else if (message.direct) {
+                    events.notice(`${message.from}: ${message.text}`.slice(0, 300));
+                } else if (message.sender !== this.call.participantId) {
+                    // Our own line was shown when sent (whether the node echoes it is not
+                    // documented; an echo is dropped here).
+                    const line = chatLine(message, this.people.has(message.sender));
+                    events.message({ topic: 'meetbridge.chat', line });
                 }
             },
         });
@@ -93,6 +106,16 @@ export class PexipAdapter implements MeetingEngineAdapter {
 
     setCameraOff(off: boolean): Promise<void> {
         return this.call.muteVideo(off);
+    }
+
+    async sendChat(text: string): Promise<boolean> {
+        const sent = await this.call.sendMessage(text);
+        if (sent) {
+            const at = Date.now();
+            const line = { id: `sent-${at}-${++this.sent}`, name: this.displayName, text, at, source: 'meeting' as const };
+            this.events.message({ topic: 'meetbridge.chat', line });
+        }
+        return sent;
     }
 
     async shareScreen(stream: MediaStream | null): Promise<void> {

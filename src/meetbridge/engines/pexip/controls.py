@@ -29,6 +29,7 @@ import structlog
 
 from meetbridge.clock import Clock
 from meetbridge.domain import roles
+from meetbridge.domain.call_stats import CallStats, parse_stats
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.meetings import (
     Meeting,
@@ -78,6 +79,7 @@ class PexipControls:
         self._tokens = tokens
         self._clock = clock
         self._pending: set[asyncio.Task[None]] = set()
+        self._stats: dict[UserId, CallStats] = {}  # each user's last report (/meet stats)
         #: Mirrors conference messages with the card's thread, once wired (engines/pexip/chat).
         self.chat: PexipChatMirror | None = None
 
@@ -95,6 +97,9 @@ class PexipControls:
         return PexipCaller(ChannelId(channel), UserId(user))
 
     async def perform(self, caller: PexipCaller, action: str, body: Mapping[str, Any]) -> None:
+        if action == "stats":  # about the caller's own connection: no meeting state needed
+            self.record_stats(caller, body)
+            return
         handler = _ACTIONS.get(action)
         if handler is None:
             raise PexipControlRefusedError(
@@ -138,6 +143,16 @@ class PexipControls:
                 await self._engine.act(caller.channel_id, f"participants/{leg.uuid}/{verb}")
 
     # --- actions -------------------------------------------------------------------------------
+
+    def record_stats(self, caller: PexipCaller, body: Mapping[str, Any]) -> None:
+        """The page's summary of its own connection (what /meet stats shows its user)."""
+        report = parse_stats(body, self._clock.now())
+        if report is None:
+            raise PexipControlRefusedError(400, "Statistics are four numbers within their bounds.")
+        self._stats[caller.user_id] = report
+
+    def last_stats(self, user_id: UserId) -> CallStats | None:
+        return self._stats.get(user_id)
 
     async def raise_hand(
         self, caller: PexipCaller, meeting: Meeting, body: Mapping[str, Any]
