@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx2
 import pytest
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -76,6 +77,19 @@ async def page(context: BrowserContext, request: pytest.FixtureRequest) -> Async
     await opened.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+class DeferredTransport(httpx2.AsyncBaseTransport):
+    """A transport chosen after the app is built (the simulated node starts later)."""
+
+    def __init__(self) -> None:
+        self.inner: httpx2.AsyncBaseTransport = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 @dataclass
 class Served:
     """meetbridge serving on a loopback port, with a Mattermost REST stand-in behind it.
@@ -92,6 +106,8 @@ class Served:
         default_factory=lambda: base64.b64encode(generate_master_key()).decode()
     )
     app: MeetbridgeApp | None = None
+    #: How meetbridge reaches Conferencing Nodes (tests point it at a simulated node's TLS).
+    pexip_transport: DeferredTransport = field(default_factory=lambda: DeferredTransport())
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -115,7 +131,10 @@ class Served:
             mattermost_token="bot-token",
         )
         self.app = create_app(
-            config, mattermost_transport=self.mattermost.transport(), background=False
+            config,
+            mattermost_transport=self.mattermost.transport(),
+            background=False,
+            pexip_transport=self.pexip_transport,
         )
         self._server = uvicorn.Server(
             uvicorn.Config(

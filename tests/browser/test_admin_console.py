@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import Page, expect
 from sqlalchemy import update
 
-from meetbridge.domain.ids import UserId
+from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.store.tables import admin_sessions
 from tests.browser.conftest import Served
 from tests.browser.meeting_support import serious_accessibility_violations
@@ -219,6 +219,44 @@ async def test_moving_one_channel_out_of_a_thousand(page: Page, served: Served) 
     await expect(page.get_by_role("heading", name="Disallowed channels (0)")).to_be_visible()
 
 
+async def test_a_guest_link_is_revoked_in_the_console_and_stops_at_once(
+    page: Page, served: Served
+) -> None:
+    channel = served.mattermost.add_channel("Customer call")
+    await served.setting("default_engine", "pexip")
+    url = await served.components.guest_links.create(ChannelId(channel), UserId("a" * 26), 3)
+    await sign_in(page, served)
+    await page.get_by_role("link", name="Guest links", exact=True).click()
+    table = page.get_by_role("table", name="Guest links in force (1)")
+    await expect(table).to_contain_text(channel)
+    await expect(page.locator("main")).not_to_contain_text(url.rsplit("/", 1)[1])  # no token
+    assert await serious_accessibility_violations(page) == []
+    await table.get_by_role("button", name="Revoke").click()
+    await expect(page.get_by_role("status")).to_have_text("The guest link was revoked.")
+    await expect(page.get_by_text("No guest link is in force.")).to_be_visible()
+    await page.goto(url)
+    await expect(page.get_by_role("alert")).to_have_text("This guest link was revoked.")
+
+
+async def test_the_guest_name_page_passes_the_accessibility_audit(
+    page: Page, served: Served
+) -> None:
+    channel = served.mattermost.add_channel("Customer call")
+    await served.setting("default_engine", "pexip")
+    url = await served.components.guest_links.create(ChannelId(channel), UserId("a" * 26), 3)
+    await page.goto(url)
+    await expect(
+        page.get_by_role("heading", name="Join the meeting of Customer call")
+    ).to_be_visible()
+    assert await serious_accessibility_violations(page) == []
+    await page.get_by_role("button", name="Join as guest").click()  # empty: the browser asks
+    await page.get_by_label("Your name").fill("   ")
+    await page.get_by_role("button", name="Join as guest").click()
+    await expect(page.get_by_role("alert")).to_have_text("Type the name the others will see.")
+    await expect(page.get_by_label("Your name")).to_have_attribute("aria-invalid", "true")
+    assert await serious_accessibility_violations(page) == []
+
+
 async def test_meetings_and_audit_log(page: Page, served: Served) -> None:
     await served.components.admin.change_setting("ringing_timeout", 12, "cli")
     await sign_in(page, served)
@@ -230,7 +268,9 @@ async def test_meetings_and_audit_log(page: Page, served: Served) -> None:
     await expect(row).to_contain_text("cli")
 
 
-@pytest.mark.parametrize("path", ["/admin/settings", "/admin/channels", "/admin/pexip/regenerate"])
+@pytest.mark.parametrize(
+    "path", ["/admin/settings", "/admin/channels", "/admin/pexip/regenerate", "/admin/guests"]
+)
 async def test_changes_need_the_csrf_token_and_our_origin(
     page: Page, served: Served, path: str
 ) -> None:
@@ -257,6 +297,7 @@ async def test_every_control_has_a_label_and_takes_the_keyboard(page: Page, serv
         "/admin/pexip",
         "/admin/channels",
         "/admin/meetings",
+        "/admin/guests",
         "/admin/audit",
     ):
         await page.goto(f"{served.url}{path}")
@@ -333,6 +374,7 @@ async def test_the_livekit_section_saves_a_write_only_secret_and_shows_reachabil
         "/admin/pexip",
         "/admin/channels",
         "/admin/meetings",
+        "/admin/guests",
         "/admin/audit",
     ],
 )

@@ -53,6 +53,7 @@ class Joined:
     name: str
     alias: str
     pin: str
+    role: str = "chair"
 
 
 @dataclass
@@ -226,7 +227,10 @@ class LiveMeetbridge:
         )
         assert policy.status_code == 200, policy.text
         service = policy.json()["result"]
-        assert service["pin"] == query["pin"]
+        # The PIN meetbridge gave decides the role, as Infinity does (a channel's later members
+        # get the guest PIN while a host is in; everyone in a DM gets the host PIN).
+        assert query["pin"] in (service["pin"], service.get("guest_pin"))
+        role = "chair" if query["pin"] == service["pin"] else "guest"
         events = []
         if alias not in self.started:
             self.started.add(alias)
@@ -237,11 +241,12 @@ class LiveMeetbridge:
                 service["service_tag"],
                 uuid=uuid,
                 display_name=query["name"],
+                role=role,
                 call_tag=self.call_tag_of(join_url),
             )
         )
         await self.deliver(*events)
-        return Joined(uuid, query["name"], alias, query["pin"])
+        return Joined(uuid, query["name"], alias, query["pin"], role)
 
     def call_tag_of(self, join_url: str) -> str:
         """The call tag the meeting page gets from this join link."""

@@ -87,8 +87,19 @@ async def test_allowed_channel_gets_a_conference(
     assert result["description"] == "Town Square"
     assert result["pin"].isdigit() and 4 <= len(result["pin"]) <= 20
     assert result["direct_media"] == "never"
-    assert result["allow_guests"] is False and "guest_pin" not in result
+    # Hosts and guests: the PIN a member is given on the way in decides their role.
+    assert result["allow_guests"] is True
+    assert result["guest_pin"].isdigit() and result["guest_pin"] != result["pin"]
     assert all(len(v) <= 250 for v in result.values() if isinstance(v, str))
+
+
+async def test_a_direct_message_meeting_has_only_hosts(
+    service: RunningApp, node: InfinityNode, mattermost: MattermostStandIn
+) -> None:
+    direct = mattermost.add_channel(kind="D")
+    result = (await policy(service, node.service_configuration(alias(direct)))).json()["result"]
+    assert result["allow_guests"] is False and "guest_pin" not in result
+    assert result["pin"].isdigit()
 
 
 @pytest.mark.parametrize(
@@ -219,11 +230,10 @@ async def test_doubled_slash_of_a_base_url_with_trailing_slash(
     assert response.json()["result"]["name"] == alias(channel)
 
 
-async def test_guests_theme_and_prefix_follow_settings(
+async def test_theme_and_prefix_follow_settings(
     service: RunningApp, node: InfinityNode, mattermost: MattermostStandIn
 ) -> None:
     channel = mattermost.add_channel("Guests")
-    await change(service, "allow_guests", True)
     await change(service, "ivr_theme_name", "Mattermost theme")
     await change(service, "alias_prefix", "mm-")
     assert (await policy(service, node.service_configuration(alias(channel)))).status_code == 404

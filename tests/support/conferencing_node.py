@@ -11,6 +11,13 @@ never completes.
 Every request, CORS preflights included, is recorded (method, path, query, headers, JSON body)
 so tests can assert on what the browser sent.
 
+Roles as Infinity enforces them: with ``host_pin`` set, ``request_token`` makes the holder of
+the host PIN a chair, of ``guest_pin`` a guest, and refuses any other PIN; a guest's host action
+(muting or removing someone else, a role change, lock, mute guests, lower all hands, end) is
+refused with 403. Without ``host_pin`` any PIN makes a chair (the page tests' default). Host
+actions change the state and are announced on the event streams (participant_update, the
+removed participant's own ``disconnect``, conference_update, message_received).
+
 Modes: ``normal``; ``pin_refused`` (``request_token`` answers 403 with an error string, as
 Infinity does for a wrong PIN); and "down", which is simply a node that is not started (or
 stopped): nothing listens on its port.
@@ -28,6 +35,7 @@ import ipaddress
 import json
 import re
 import secrets
+import ssl
 import tempfile
 import time
 import uuid as uuid_module
@@ -88,6 +96,9 @@ class SimulatedParticipant:
     presenting: bool = False
     waiting: bool = False
     start_time: int = field(default_factory=lambda: int(time.time()))
+    #: False for a control-only token (no ``calls`` yet), as meetbridge's own chair session is.
+    has_media: bool = True
+    buzz_time: int = 0
 
     def event(self) -> dict[str, Any]:
         """The participant as Infinity describes it in participant_create/update events."""
@@ -102,18 +113,19 @@ class SimulatedParticipant:
             "vendor": "meetbridge tests",
             "call_direction": "in",
             "start_time": self.start_time,
-            "buzz_time": 0,
+            "buzz_time": self.buzz_time,
             "spotlight": 0,
             "is_muted": "YES" if self.muted else "NO",
             "is_client_muted": False,
             "is_video_muted": self.video_muted,
             "is_presenting": "YES" if self.presenting else "NO",
             "is_audio_only_call": "NO",
-            "is_video_call": "YES",
+            # A control-only leg is neither an audio nor a video call (the SDK's CallType "api").
+            "is_video_call": "YES" if self.has_media else "NO",
             "is_external": False,
             "is_streaming_conference": False,
             "is_video_silent": False,
-            "has_media": True,
+            "has_media": self.has_media,
             "rx_presentation_policy": "ALLOW",
             "mute_supported": "YES",
             "disconnect_supported": "YES",
@@ -233,10 +245,19 @@ class ConferencingNode:
         self.token_delay = 0.0
         #: Seconds the WebRTC ``calls`` offer takes to answer (to act while media is being set up).
         self.calls_delay = 0.0
+        #: The conference's PINs; with host_pin None any PIN makes a chair.
+        self.host_pin: str | None = None
+        self.guest_pin: str | None = None
+        self.locked = False
+        self.guests_muted = False
+        self.ended = False
         self.requests: list[RecordedRequest] = []
+        #: Each request a token made, its maker's role then, and the status answered.
+        self.actions: list[tuple[str, str, int]] = []
         self.participants: dict[str, SimulatedParticipant] = {}
         self.tokens: dict[str, str] = {}  # token -> participant uuid
         self._streams: list[asyncio.Queue[tuple[str, Any] | None]] = []
+        self._stream_owner: dict[int, str] = {}  # id(queue) -> participant uuid
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="conferencing-node-")
@@ -261,6 +282,10 @@ class ConferencingNode:
     @property
     def url(self) -> str:
         return f"https://{self.address}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this node's self-signed certificate (and only it)."""
+        return ssl.create_default_context(cafile=str(self._cert))
 
     @property
     def running(self) -> bool:
@@ -355,6 +380,16 @@ class ConferencingNode:
         for queue in self._streams:
             queue.put_nowait((event, data))
 
+    def send_to(self, uuid: str, event: str, data: Any) -> None:
+        """An event for one participant's own event streams only."""
+        for queue in self._streams:
+            if self._stream_owner.get(id(queue)) == uuid:
+                queue.put_nowait((event, data))
+
+    def actions_to(self, endpoint: str) -> list[tuple[str, str, int]]:
+        """(endpoint, role of whoever asked, status) of token requests ending with endpoint."""
+        return [a for a in self.actions if a[0].endswith(endpoint)]
+
     # --- the HTTP side --------------------------------------------------------------------------
 
     def _cors(self, request: Request) -> dict[str, str]:
@@ -412,11 +447,15 @@ class ConferencingNode:
     def _request_token(self, request: Request, alias: str, body: dict[str, Any]) -> Response:
         if self.mode == "pin_refused":
             return self._json(request, 403, "Invalid PIN", "failed")
+        role = self._role_for_pin(request.headers.get("pin"))
+        if role is None:
+            return self._json(request, 403, "Invalid PIN", "failed")
         participant = SimulatedParticipant(
             str(uuid_module.uuid4()),
             str(body.get("display_name", "")),
-            "chair" if request.headers.get("pin") not in (None, "", "none") else "guest",
+            role,
             waiting=self.waiting_for_host,
+            has_media=False,
         )
         token = secrets.token_urlsafe(24)
         self.tokens[token] = participant.uuid
@@ -447,9 +486,34 @@ class ConferencingNode:
             },
         )
 
+    def _role_for_pin(self, pin: str | None) -> str | None:
+        if self.host_pin is None:
+            return "chair" if pin not in (None, "", "none") else "guest"
+        if pin == self.host_pin:
+            return "chair"
+        if self.guest_pin is not None and pin == self.guest_pin:
+            return "guest"
+        return None
+
     async def _with_token(self, request: Request, endpoint: str, me: str, body: Any) -> Response:
+        actor = self.participants.get(me)
+        response = await self._answer(request, endpoint, me, body)
+        self.actions.append((endpoint, actor.role if actor else "", response.status_code))
+        return response
+
+    async def _answer(self, request: Request, endpoint: str, me: str, body: Any) -> Response:
         parts = endpoint.strip("/").split("/")
         method = request.method
+        if method == "POST" and _is_host_action(parts, me):
+            actor = self.participants.get(me)
+            if actor is None or actor.role != "chair":
+                # As Infinity: a guest's host action is refused. [unconfirmed: exact status]
+                return self._json(request, 403, "Only a Host can do this", "failed")
+            host = self._host_action(parts, body)
+            if host is not None:
+                return self._json(
+                    request, host[0], host[1], "success" if host[0] == 200 else "failed"
+                )
         if endpoint == "events" and method == "GET":
             return self._events(request, me)
         if endpoint == "refresh_token":
@@ -471,6 +535,9 @@ class ConferencingNode:
             if verb == "calls" and len(parts) == 3:
                 if self.calls_delay:
                     await asyncio.sleep(self.calls_delay)
+                if participant is not None and not participant.has_media:
+                    participant.has_media = True
+                    self.broadcast("participant_update", participant.event())
                 offer = body.get("sdp", "") if isinstance(body, dict) else ""
                 return self._json(
                     request, 200, {"call_uuid": str(uuid_module.uuid4()), "sdp": sdp_answer(offer)}
@@ -499,14 +566,90 @@ class ConferencingNode:
                 return self._json(request, 200, True)
             if verb in ("take_floor", "release_floor", "statistics"):
                 return self._json(request, 200, None)
+            actor = self.participants.get(me)
+            mine_or_chair = parts[1] == me or (actor is not None and actor.role == "chair")
+            if participant is not None and verb in ("buzz", "clearbuzz") and mine_or_chair:
+                participant.buzz_time = int(time.time()) if verb == "buzz" else 0
+                self.broadcast("participant_update", participant.event())
+                return self._json(request, 200, True)
+            if participant is not None and verb == "message":
+                message = self._message(me, body, direct=True)
+                self.send_to(participant.uuid, "message_received", message)
+                return self._json(request, 200, True)
+        if endpoint == "message" and method == "POST":
+            self.broadcast("message_received", self._message(me, body, direct=False))
+            return self._json(request, 200, True)
         if endpoint == "statistics":
             return self._json(request, 200, None)
         return self._json(request, 404, f"Unknown endpoint {endpoint}", "failed")
 
+    def _message(self, sender: str, body: Any, direct: bool) -> dict[str, Any]:
+        who = self.participants.get(sender)
+        payload = body.get("payload", "") if isinstance(body, dict) else ""
+        return {
+            "origin": who.display_name if who else "",
+            "uuid": sender,
+            "type": "text/plain",
+            "payload": str(payload),
+            "direct": direct,
+        }
+
+    def _host_action(self, parts: list[str], body: Any) -> tuple[int, Any] | None:
+        """Carry out a chair's action; (status, result), or None for the ordinary handling."""
+        if parts[0] == "participants":
+            target = self.participants.get(parts[1])
+            if target is None:
+                return 404, f"Participant {parts[1]} not found"
+            return self._on_participant(target, parts[2], body)
+        verb = parts[0]
+        if verb in ("lock", "unlock"):
+            self.locked = verb == "lock"
+        elif verb in ("muteguests", "unmuteguests"):
+            self.guests_muted = verb == "muteguests"
+            for guest in self.participants.values():
+                if guest.role == "guest":
+                    guest.muted = self.guests_muted
+                    self.broadcast("participant_update", guest.event())
+        elif verb == "clearallbuzz":
+            for someone in self.participants.values():
+                if someone.buzz_time:
+                    someone.buzz_time = 0
+                    self.broadcast("participant_update", someone.event())
+        elif verb == "disconnect":
+            self.ended = True
+            self.disconnect_everyone("Conference terminated by a Host")
+            self.participants.clear()
+            return 200, True
+        else:
+            return None
+        self.broadcast("conference_update", self._conference_status())
+        return 200, True
+
+    def _on_participant(
+        self, target: SimulatedParticipant, verb: str, body: Any
+    ) -> tuple[int, Any] | None:
+        if verb == "role":
+            role = body.get("role") if isinstance(body, dict) else None
+            if role not in ("chair", "guest"):
+                return 400, "role must be chair or guest"
+            target.role = role
+        elif verb in ("mute", "unmute"):
+            target.muted = verb == "mute"
+        elif verb == "clearbuzz":
+            target.buzz_time = 0
+        elif verb == "disconnect":
+            self.send_to(target.uuid, "disconnect", {"reason": "Disconnected by a Host"})
+            self._leave(target.uuid)
+            return 200, True
+        else:
+            return None
+        self.broadcast("participant_update", target.event())
+        return 200, True
+
     def _conference_status(self) -> dict[str, Any]:
         return {
-            "locked": False,
-            "guests_muted": False,
+            "locked": self.locked,
+            "guests_muted": self.guests_muted,
             "started": not self.waiting_for_host,
             "direct_media": False,
             "presentation_allowed": True,
@@ -525,6 +668,7 @@ class ConferencingNode:
 
         async def stream() -> AsyncIterator[str]:
             self._streams.append(queue)
+            self._stream_owner[id(queue)] = me
             try:
                 yield _sse("conference_update", self._conference_status())
                 yield _sse("participant_sync_begin", {})
@@ -543,6 +687,7 @@ class ConferencingNode:
                     if item[0] == "disconnect":
                         return
             finally:
+                self._stream_owner.pop(id(queue), None)
                 with contextlib.suppress(ValueError):
                     self._streams.remove(queue)
 
@@ -551,6 +696,25 @@ class ConferencingNode:
             media_type="text/event-stream",
             headers={**self._cors(request), "Cache-Control": "no-cache"},
         )
+
+
+# Verbs only a chair may use: on the conference, and on a participant other than oneself
+# (reference/pexip.md §5.2-5.3; anyone may mute or lower the hand of themself).
+_CONFERENCE_HOST_VERBS = frozenset(
+    {"lock", "unlock", "muteguests", "unmuteguests", "disconnect", "clearallbuzz",
+     "start_conference", "transform_layout", "set_guests_can_unmute", "dial"}
+)  # fmt: skip
+_PARTICIPANT_HOST_VERBS = frozenset({"mute", "unmute", "disconnect", "role", "clearbuzz", "unlock"})
+
+
+def _is_host_action(parts: list[str], me: str) -> bool:
+    if len(parts) == 1:
+        return parts[0] in _CONFERENCE_HOST_VERBS
+    if len(parts) == 3 and parts[0] == "participants":
+        if parts[2] == "role":
+            return True  # even on oneself: a guest cannot promote itself
+        return parts[2] in _PARTICIPANT_HOST_VERBS and parts[1] != me
+    return False
 
 
 def _sse(event: str, data: Any) -> str:

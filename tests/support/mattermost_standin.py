@@ -136,7 +136,9 @@ class MattermostStandIn:
             channel = self.channels.get(parts[3])
             members = None if channel is None else channel.get("members")
             if channel is not None and (members is None or parts[5] in members):
-                member = {"channel_id": parts[3], "user_id": parts[5], "roles": "channel_user"}
+                admin = parts[5] in channel.get("admins", ())
+                roles = "channel_user channel_admin" if admin else "channel_user"
+                member = {"channel_id": parts[3], "user_id": parts[5], "roles": roles}
                 return httpx2.Response(200, content=orjson.dumps(member))
             return _error(
                 404, "app.channel.get_member.missing.app_error", "No channel member found"

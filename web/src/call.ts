@@ -26,6 +26,8 @@ export interface ParticipantView {
     isCameraMuted: boolean;
     isPresenting: boolean;
     isWaiting: boolean;
+    /** When the hand was raised (Infinity's buzz), ms since the epoch; 0: not raised. */
+    handRaisedTime: number;
 }
 
 export interface PresentationStatus {
@@ -33,6 +35,17 @@ export interface PresentationStatus {
     sending: boolean;
     /** The sending side failed (e.g. the floor was refused). */
     sendFailed: boolean;
+}
+
+export interface ConferenceMessage {
+    id: string;
+    text: string;
+    from: string;
+    /** The sender's participant uuid. */
+    sender: string;
+    direct: boolean;
+    /** ms since the epoch. */
+    at: number;
 }
 
 export interface CallEvents {
@@ -44,6 +57,8 @@ export interface CallEvents {
     /** The server muted or unmuted our microphone (e.g. a Host did). */
     serverMuted(muted: boolean): void;
     notice(message: string): void;
+    /** A conference message (``direct``: sent to us only, e.g. a host's "ask to unmute"). */
+    message(message: ConferenceMessage): void;
 }
 
 /** Bandwidth the call asks for, in kbps (the node may lower it). */
@@ -61,7 +76,15 @@ const toView = (participant: Participant, me: string | undefined): ParticipantVi
     isCameraMuted: participant.isCameraMuted,
     isPresenting: participant.isPresenting,
     isWaiting: participant.isWaiting,
+    handRaisedTime: participant.raisedHand ? participant.handRaisedTime || 1 : 0,
 });
+
+/**
+ * Someone in the meeting rather than a control-only leg (meetbridge's own chair session, an
+ * API client): no media, and not us. Pexip's own Mattermost plugin hides these too.
+ */
+const isPerson = (participant: Participant, me: string | undefined): boolean =>
+    participant.uuid === me || participant.hasMedia || participant.callType !== 'api';
 
 const serverName = (config: MeetingConfig): string => {
     try {
@@ -108,6 +131,16 @@ export class MeetingCall {
         });
         signals.onConferenceStatus.add(() => this.reportWaiting());
         signals.onMyselfMuted.add(muted => this.events.serverMuted(muted));
+        signals.onMessage.add(message =>
+            this.events.message({
+                id: message.id,
+                text: message.message,
+                from: message.displayName,
+                sender: message.userId,
+                direct: message.direct,
+                at: message.at instanceof Date ? message.at.getTime() : Date.now(),
+            }),
+        );
         signals.onDisconnected.add(({ error }) => {
             if (this.leaving) {
                 return;
@@ -244,6 +277,19 @@ export class MeetingCall {
         }
     }
 
+    /** A chat line to everyone in the conference (Infinity's conference message). */
+    async sendMessage(text: string): Promise<boolean> {
+        if (!this.joined) {
+            return false;
+        }
+        try {
+            const answer = await this.client.sendMessage({ payload: text });
+            return answer?.status === 200;
+        } catch {
+            return false;
+        }
+    }
+
     present(stream: MediaStream): void {
         this.client.present(stream);
     }
@@ -303,7 +349,10 @@ export class MeetingCall {
     }
 
     private reportParticipants(): void {
-        const list = this.client.getParticipants('main').map(p => toView(p, this.me));
+        const list = this.client
+            .getParticipants('main')
+            .filter(p => isPerson(p, this.me))
+            .map(p => toView(p, this.me));
         this.events.participants(list);
         this.events.connection({
             type: 'participants',

@@ -21,6 +21,10 @@ export interface MeetingConfig {
     directMedia: boolean;
     /** The same meeting in Pexip's web app, offered when this page cannot work. */
     webapp3Url: string;
+    /** The role meetbridge's PIN gives (the live role comes from Infinity's participant events). */
+    role: 'host' | 'participant';
+    /** meetbridge's control API for host actions and hands; absent: Infinity's controls only. */
+    controls?: { url: string; token: string };
 }
 
 export class ConfigError extends Error {
@@ -105,6 +109,8 @@ export const parseConfig = (raw: unknown): MeetingConfig => {
         conversation,
         directMedia: flag(raw, 'directMedia', false),
         webapp3Url: text(raw, 'webapp3Url', false),
+        role: parseRole(raw),
+        ...(isRecord(raw['controls']) ? { controls: parseControls(endpoint(raw, 'controls')) } : {}),
     };
 };
 
@@ -152,14 +158,26 @@ const endpoint = (raw: Raw, key: string): Raw => {
     return value;
 };
 
-const parseLiveKit = (raw: Raw): LiveKitConfig => {
-    const livekit = endpoint(raw, 'livekit');
-    const controls = endpoint(raw, 'controls');
+const parseRole = (raw: Raw): 'host' | 'participant' => {
     const role = text(raw, 'role', false) || 'participant';
     if (role !== 'host' && role !== 'participant') {
         throw new ConfigError('The meeting setting "role" must be "host" or "participant".');
     }
+    return role;
+};
+
+const parseControls = (controls: Raw): { url: string; token: string } => {
     const controlsUrl = text(controls, 'url', true);
+    return {
+        // A path on meetbridge's own origin, or an absolute https URL.
+        url: controlsUrl.startsWith('/') ? controlsUrl : secureUrl(controlsUrl, 'meetbridge control', 'https:', 'http:'),
+        token: text(controls, 'token', true),
+    };
+};
+
+const parseLiveKit = (raw: Raw): LiveKitConfig => {
+    const livekit = endpoint(raw, 'livekit');
+    const role = parseRole(raw);
     const conversation = flag(raw, 'conversation', false);
     return {
         engine: 'livekit',
@@ -173,11 +191,7 @@ const parseLiveKit = (raw: Raw): LiveKitConfig => {
         startMuted: flag(raw, 'startMuted', !conversation),
         channelTitle: text(raw, 'channelTitle', false),
         conversation,
-        controls: {
-            // A path on meetbridge's own origin, or an absolute https URL.
-            url: controlsUrl.startsWith('/') ? controlsUrl : secureUrl(controlsUrl, 'meetbridge control', 'https:', 'http:'),
-            token: text(controls, 'token', true),
-        },
+        controls: parseControls(endpoint(raw, 'controls')),
     };
 };
 

@@ -124,6 +124,10 @@ export interface EngineCapabilities {
     meetbridgeControls: boolean;
     /** Screen sharing may carry the tab's or system's sound. */
     screenAudio: boolean;
+    /** meetbridge's reactions (with meetbridgeControls). */
+    reactions: boolean;
+    /** In-meeting chat (LiveKit: meetbridge's; Pexip: Infinity's conference messages). */
+    chat: boolean;
 }
 
 export interface MeetingEngineAdapter {
@@ -147,4 +151,6 @@ export interface MeetingEngineAdapter {
      * that report their connection to meetbridge: LiveKit). Absent: the page does not report.
      */
     statsReports?(): Promise<RTCStatsReport[]>;
+    /** Sends a chat line through the engine itself (Pexip); absent: through meetbridge. */
+    sendChat?(text: string): Promise<boolean>;
 }

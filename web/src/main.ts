@@ -76,7 +76,7 @@ class MeetingPage {
         createAdapter: AdapterFactory,
     ) {
         this.micMuted = config.startMuted;
-        this.controls = config.engine === 'livekit' ? new MeetingControls(config.controls) : null;
+        this.controls = config.controls ? new MeetingControls(config.controls) : null;
         this.view = new MeetingView(document, {
             toggleMicrophone: () => void this.toggleMicrophone(),
             toggleCamera: () => void this.toggleCamera(),
@@ -91,7 +91,7 @@ class MeetingPage {
             chooseEffect: effect => void this.chooseEffect(effect),
             toggleHand: () => void this.toggleHand(),
             react: emoji => void this.react(emoji),
-            sendChat: text => void this.control('chat', { text }),
+            sendChat: text => void this.sendChat(text),
             hostAction: (action, ids) => void this.hostAction(action, ids),
             meetingAction: action => void this.control(action),
         });
@@ -150,8 +150,9 @@ class MeetingPage {
         };
         this.view.setShareSupported(supportsScreenSharing());
         if (this.call.capabilities.meetbridgeControls) {
-            this.view.enableMeetbridgeControls(this.call.capabilities.tiles);
-            this.view.setHost(config.engine === 'livekit' && config.role === 'host');
+            const { tiles, reactions, chat } = this.call.capabilities;
+            this.view.enableMeetbridgeControls(tiles, reactions, chat);
+            this.view.setHost(config.role === 'host');
             this.view.setHandRaised(false);
         }
         this.renderMedia();
@@ -448,6 +449,14 @@ class MeetingPage {
             this.view.notice(result.error);
         }
         return result.ok;
+    }
+
+    private async sendChat(text: string): Promise<void> {
+        if (!this.call.sendChat) {
+            await this.control('chat', { text });
+        } else if (!(await this.call.sendChat(text))) {
+            this.view.notice('The message could not be sent.');
+        }
     }
 
     private async toggleHand(): Promise<void> {

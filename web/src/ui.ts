@@ -534,10 +534,10 @@ export class MeetingView {
     }
 
     /** Shows hands, reactions, chat and (for tiles) the layout toggle. */
-    enableMeetbridgeControls(tiles: boolean): void {
+    enableMeetbridgeControls(tiles: boolean, reactions = true, chat = true): void {
         this.hand.hidden = false;
-        this.reactions.hidden = false;
-        this.chatToggle.hidden = false;
+        this.reactions.hidden = !reactions;
+        this.chatToggle.hidden = !chat;
         this.handsSection.hidden = false;
         this.layoutToggle.hidden = !tiles;
         this.tiles.hidden = !tiles;

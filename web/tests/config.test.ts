@@ -14,11 +14,27 @@ const base = {
     conversation: false,
     directMedia: false,
     webapp3Url: 'https://pexip.example.com/webapp3/m/matt-abc/express',
+    role: 'participant',
 };
 
 describe('parseConfig', () => {
     it('keeps every field the server renders', () => {
         expect(parseConfig(base)).toEqual(base);
+    });
+
+    it('reads the role and meetbridge\'s control API when the server gives them', () => {
+        const config = parseConfig({
+            ...base,
+            role: 'host',
+            controls: { url: '/api/meetings/controls', token: 'bearer' },
+        });
+        expect(config.role).toBe('host');
+        expect(config.controls).toEqual({ url: '/api/meetings/controls', token: 'bearer' });
+        expect(parseConfig(base).controls).toBeUndefined();
+        expect(() => parseConfig({ ...base, role: 'chair' })).toThrow(/"role" must be/);
+        expect(() => parseConfig({ ...base, controls: { url: 'http://evil.example/x', token: 't' } })).toThrow(
+            /must be reached over https/,
+        );
     });
 
     it('trims text and drops a trailing slash from the host', () => {

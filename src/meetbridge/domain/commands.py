@@ -23,6 +23,7 @@ class Verb(StrEnum):
     HOST = "host"
     MAX = "max"
     STATS = "stats"
+    GUEST_LINK = "guest-link"
 
 
 @dataclass(frozen=True, slots=True)

@@ -376,6 +376,19 @@ call_stats = Table(
     Column("at", Float, nullable=False),
 )
 
+guest_links = Table(
+    "guest_links",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("channel_id", String(26), nullable=False),
+    Column("created_by", String(26), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Column("revoked_by", String(128), nullable=True),
+    Index("ix_guest_links_expires_at", "expires_at"),
+)
+
 revisions = Table(
     "revisions",
     metadata,

@@ -35,6 +35,7 @@ from meetbridge.domain.settings import (
     checked_secret,
 )
 from meetbridge.domain.views import describe_duration
+from meetbridge.engines.pexip.guest_links import GuestLinks
 from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import (
     AdminConsole,
@@ -196,7 +197,9 @@ class AdminEndpoints:
         identity: IdentityGate,
         zoom_webhook_url: Callable[[], Awaitable[str]] | None = None,
         livekit_reachability: Callable[[], Awaitable[str]] | None = None,
+        guest_links: GuestLinks | None = None,
     ) -> None:
+        self._guest_links = guest_links
         self._livekit_reachability = livekit_reachability
         self._identity = identity
         self._config = config
@@ -223,6 +226,7 @@ class AdminEndpoints:
             Route("/admin/channels/refresh", self._guard(self.refresh_channels), methods=["POST"]),
             Route("/admin/meetings", self._guard(self.meetings_page), methods=["GET"]),
             Route("/admin/audit", self._guard(self.audit), methods=["GET"]),
+            Route("/admin/guests", self._guard(self.guests), methods=["GET", "POST"]),
         ]
 
     # --- sign-in and the guard -------------------------------------------------------------
@@ -538,6 +542,34 @@ class AdminEndpoints:
             entries=entries[:PER_PAGE],
             page=page,
             has_next=len(entries) > PER_PAGE,
+        )
+
+    async def guests(self, request: Request, session: AdminSession) -> Response:
+        """Guest links in force, each revocable (a revoked link stops working at once)."""
+        notice = ""
+        if request.method == "POST" and self._guest_links is not None:
+            form: dict[str, list[str]] = request.state.form
+            link_id = (form.get("link") or [""])[0]
+            revoked = await self._guest_links.revoke(link_id, f"admin:{session.user_id}")
+            notice = "The guest link was revoked." if revoked else "That link was not in force."
+        links = await self._guest_links.active() if self._guest_links is not None else []
+        async with self._database.read() as conn:
+            names = await admin_repo.catalogue_names(conn, [link.channel_id for link in links])
+        return self._page(
+            "admin_guests.html",
+            session,
+            section="guests",
+            notice=notice,
+            links=[
+                {
+                    "id": link.id,
+                    "channel": _channel_label(link.channel_id, names),
+                    "created_at": link.created_at,
+                    "expires_at": link.expires_at,
+                    "created_by": link.created_by,
+                }
+                for link in links
+            ],
         )
 
 

@@ -36,6 +36,7 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
+from meetbridge.domain.ids import ChannelId
 from meetbridge.engines.livekit.controls import (
     RECENT_CHAT,
     ROOM_STATE_KEPT,
@@ -45,7 +46,11 @@ from meetbridge.engines.livekit.controls import (
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
 from meetbridge.engines.livekit.translator import LiveKitTranslator
+from meetbridge.engines.pexip.chat import PexipChatMirror
+from meetbridge.engines.pexip.client_api import InfinityClientApi
+from meetbridge.engines.pexip.controls import PexipControls
 from meetbridge.engines.pexip.engine import PexipEngine
+from meetbridge.engines.pexip.guest_links import GuestLinks
 from meetbridge.engines.pexip.policy_service import PolicyService
 from meetbridge.engines.pexip.translator import PexipTranslator
 from meetbridge.engines.registry import EngineRegistry
@@ -60,7 +65,7 @@ from meetbridge.services.command_auth import CommandTokenCheck, LookupBudget
 from meetbridge.services.confirmations import Confirmations
 from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
-from meetbridge.services.meeting_chat import MeetingChat, reply_from_event
+from meetbridge.services.meeting_chat import MeetingChat, MeetingSink, reply_from_event
 from meetbridge.services.meeting_queries import MeetingQueries
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
@@ -72,6 +77,7 @@ from meetbridge.store.inbox import InboxWriter
 from meetbridge.web.admin import AdminEndpoints
 from meetbridge.web.asgi import PrefixDispatcher
 from meetbridge.web.controls import ControlEndpoints
+from meetbridge.web.guest import GuestEndpoints
 from meetbridge.web.health import HealthEndpoints
 from meetbridge.web.identity import IdentityGate
 from meetbridge.web.join import JoinEndpoints
@@ -131,6 +137,9 @@ class Components:
     livekit: LiveKitEngine
     controls: MeetingControls
     livekit_reconciler: LiveKitReconciler
+    pexip: PexipEngine
+    pexip_controls: PexipControls
+    guest_links: GuestLinks
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -145,6 +154,7 @@ def build_components(
     mattermost_transport: httpx2.AsyncBaseTransport | None = None,
     zoom_transport: httpx2.AsyncBaseTransport | None = None,
     livekit_transport: httpx2.AsyncBaseTransport | None = None,
+    pexip_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Components:
     clock = clock or SystemClock()
     public_url = config.effective_public_url
@@ -168,13 +178,23 @@ def build_components(
         livekit_transport,
         channel_limits.limit_for,
     )
-    engines = EngineRegistry(
-        core.database,
+    pexip = PexipEngine(
         state,
+        core.call_tags,
+        core.database,
+        directory,
+        # meetbridge's own chair session on Conferencing Nodes (host controls, hand-over)
+        InfinityClientApi(httpx2.AsyncClient(timeout=5.0, transport=pexip_transport), clock),
+        core.controls,
         clock,
-        {"livekit": livekit, "pexip": PexipEngine(state, core.call_tags)},
+        public_url,
     )
+    pexip_controls = PexipControls(pexip, core.controls, clock, core.database)
+    engines = EngineRegistry(core.database, state, clock, {"livekit": livekit, "pexip": pexip})
     join = JoinService(state, directory, core.database, core.links, clock, public_url, engines)
+    guest_links = GuestLinks(
+        pexip, engines, directory, state, core.database, core.links, clock, public_url
+    )
     outbox = None if chat is None else chat.outbox
     console = AdminConsole(core.database, core.links, directory, clock)
     zoom = ZoomService(
@@ -205,7 +225,7 @@ def build_components(
         ],
         clock,
         on_meeting_events=None if chat is None else MeetingNotifier(state, clock),
-        on_batch=_after_batch(metrics, outbox),
+        on_batch=_after_batch(metrics, outbox, pexip_controls),
     )
 
     def committed(rows: int) -> None:
@@ -223,15 +243,19 @@ def build_components(
     controls = MeetingControls(
         livekit, core.controls, clock, directory, core.database, meeting_chat.to_thread
     )
+    pexip_chat = PexipChatMirror(pexip, meeting_chat.to_thread, clock)
+    pexip_controls.chat = pexip_chat
     if chat is not None:
-        chat.websocket.on_event = _thread_replies(meeting_chat, controls, chat.setup)
+        chat.websocket.on_event = _thread_replies(
+            meeting_chat, _to_meetings(controls, pexip_chat), chat.setup
+        )
     return Components(
         core=core,
         metrics=metrics,
         state=state,
         admin=admin,
         directory=directory,
-        policy=PolicyService(state, directory, directory, core.call_tags),
+        policy=PolicyService(state, directory, directory, core.call_tags, core.database, clock),
         inbox=inbox,
         applier=applier,
         join=join,
@@ -252,7 +276,8 @@ def build_components(
             None if chat is None else chat.client,
             engines,
             channel_limits,
-            controls.last_stats,
+            controls.last_stats,  # one store: every engine's page reports there
+            guest_links.create,
         ),
         zoom=zoom,
         confirmations=confirmations,
@@ -260,6 +285,9 @@ def build_components(
         livekit=livekit,
         controls=controls,
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
+        pexip=pexip,
+        pexip_controls=pexip_controls,
+        guest_links=guest_links,
         chat=chat,
     )
 
@@ -333,8 +361,19 @@ def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettin
     )
 
 
+def _to_meetings(controls: MeetingControls, pexip: PexipChatMirror) -> MeetingSink:
+    """A thread reply goes to the channel's meeting on whichever engine holds it (each
+    ignores a channel whose meeting is not its own)."""
+
+    async def send(channel_id: ChannelId, name: str, text: str, line_id: str, at: int) -> None:
+        await controls.from_thread(channel_id, name, text, line_id, at)
+        await pexip.from_thread(channel_id, name, text, line_id, at)
+
+    return send
+
+
 def _thread_replies(
-    chat: MeetingChat, controls: MeetingControls, setup: MattermostSetup
+    chat: MeetingChat, to_meeting: MeetingSink, setup: MattermostSetup
 ) -> Callable[[str, dict[str, Any]], None]:
     """Replies in a meeting card's thread, sent to the meeting (the listener is synchronous:
     each reply is handled in a task of its own)."""
@@ -345,7 +384,7 @@ def _thread_replies(
         if reply is None:
             return
         bot_id = str((setup.bot or {}).get("id", ""))
-        task = asyncio.create_task(chat.from_thread(reply, bot_id, controls.from_thread))
+        task = asyncio.create_task(chat.from_thread(reply, bot_id, to_meeting))
         pending.add(task)
         task.add_done_callback(_forget_task(pending))
 
@@ -373,8 +412,12 @@ def _mattermost_status(components: Components) -> MattermostStatus:
     )
 
 
-def _after_batch(metrics: Metrics, outbox: OutboxWorker | None) -> Callable[[BatchResult], None]:
+def _after_batch(
+    metrics: Metrics, outbox: OutboxWorker | None, pexip: PexipControls
+) -> Callable[[BatchResult], None]:
     def after(result: BatchResult) -> None:
+        if result.events:
+            pexip.after_events(result.events)  # committed: hand-over, mute on join
         metrics.inbox_depth.dec(result.total)
         metrics.inbox_failed.inc(result.failed)
         for outcome in ("applied", "duplicates", "unused", "not_ours", "failed", "stale"):
@@ -395,9 +438,12 @@ def create_app(
     auto_migrate: bool | None = None,
     background: bool = True,
     zoom_transport: httpx2.AsyncBaseTransport | None = None,
+    pexip_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> MeetbridgeApp:
     """The application. ``background=False`` leaves the workers to the caller (tests)."""
-    components = build_components(config, clock, mattermost_transport, zoom_transport)
+    components = build_components(
+        config, clock, mattermost_transport, zoom_transport, pexip_transport=pexip_transport
+    )
     pexip = PexipEndpoints(
         components.state, components.policy, components.inbox, components.metrics
     )
@@ -442,7 +488,8 @@ def create_app(
             components.state,
             lambda: _mattermost_status(components),
         ).routes(),
-        *ControlEndpoints(components.controls).routes(),
+        *ControlEndpoints(components.controls, components.pexip_controls).routes(),
+        *GuestEndpoints(components.guest_links).routes(),
         *PluginEndpoints(components.state, components.join, components.core.clock).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),
@@ -463,6 +510,7 @@ def create_app(
             identity,
             components.zoom.webhook_url,
             lambda: livekit_reachability(components),
+            components.guest_links,
         ).routes(),
     ]
 
@@ -516,6 +564,10 @@ async def _stop(components: Components) -> None:
     await asyncio.gather(*components.tasks, return_exceptions=True)
     await components.zoom.close()
     await components.livekit.close()
+    await components.pexip_controls.close()
+    if components.pexip_controls.chat is not None:
+        await components.pexip_controls.chat.close()
+    await components.pexip.api.close()
     if components.chat is not None:
         await components.chat.client.close()
         await components.chat.oauth_http.aclose()

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from meetbridge.engines.livekit.controls import ControlRefusedError, MeetingControls
+from meetbridge.engines.pexip.controls import PexipControlRefusedError, PexipControls
 from meetbridge.ports import EngineUnavailableError
 from meetbridge.web.responses import error_response, json_response
 
@@ -19,8 +20,9 @@ MAX_BODY = 16 * 1024
 
 
 class ControlEndpoints:
-    def __init__(self, controls: MeetingControls) -> None:
+    def __init__(self, controls: MeetingControls, pexip: PexipControls | None = None) -> None:
         self._controls = controls
+        self._pexip = pexip
 
     def routes(self) -> list[Route]:
         return [Route("/api/meetings/controls/{action}", self.act, methods=["POST"])]
@@ -30,11 +32,17 @@ class ControlEndpoints:
         if scheme.lower() != "bearer" or not bearer:
             return error_response(401, "This meeting session is not valid any more.")
         body = await request.body()
+        action = request.path_params["action"]
         try:
-            caller = self._controls.caller(bearer)
+            # A Pexip meeting's token, or else a LiveKit one (which says 401 when it is neither).
+            pexip = self._pexip.caller(bearer) if self._pexip is not None else None
+            caller = None if pexip is not None else self._controls.caller(bearer)
             parsed = _json_object(body)
-            await self._controls.perform(caller, request.path_params["action"], parsed)
-        except ControlRefusedError as refused:
+            if pexip is not None and self._pexip is not None:
+                await self._pexip.perform(pexip, action, parsed)
+            elif caller is not None:
+                await self._controls.perform(caller, action, parsed)
+        except (ControlRefusedError, PexipControlRefusedError) as refused:
             return error_response(refused.status, str(refused))
         except EngineUnavailableError as exc:
             return error_response(503, str(exc))

@@ -56,7 +56,9 @@ _POLICY_KINDS = {
 }
 _KINDS = ("service_configuration", "participant_properties", "other")
 # The only query parameters the answers depend on; the rest are never decoded.
-_POLICY_PARAMETERS = frozenset({"local_alias", "call_tag", "service_tag", "service_name"})
+_POLICY_PARAMETERS = frozenset(
+    {"local_alias", "call_tag", "service_tag", "service_name", "remote_display_name"}
+)
 
 
 def parse_query(raw: bytes, wanted: Iterable[str] = _POLICY_PARAMETERS) -> dict[str, str]:

@@ -61,7 +61,13 @@ export const toEngineParticipant = (participant: Participant, isMe: boolean): En
 
 export class LiveKitAdapter implements MeetingEngineAdapter {
     readonly engine = 'livekit' as const;
-    readonly capabilities: EngineCapabilities = { tiles: true, meetbridgeControls: true, screenAudio: true };
+    readonly capabilities: EngineCapabilities = {
+        tiles: true,
+        meetbridgeControls: true,
+        screenAudio: true,
+        reactions: true,
+        chat: true,
+    };
     private room: Room | null = null;
     private leaving = false;
     private joined = false;

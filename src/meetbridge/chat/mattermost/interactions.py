@@ -17,6 +17,7 @@ from meetbridge.chat.mattermost.rendering import NOT_AVAILABLE, help_text
 from meetbridge.clock import Clock
 from meetbridge.domain.call_stats import CallStats, describe_stats
 from meetbridge.domain.commands import MeetCommand, Verb, mentioned_username, parse_meet
+from meetbridge.domain.guest_links import MAX_HOURS, parse_hours
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.meetings import Meeting
@@ -68,6 +69,10 @@ SHOWN_PMI = {
 }
 
 
+def _hours(hours: int) -> str:
+    return f"{hours} hour{'' if hours == 1 else 's'}"
+
+
 def ephemeral(text: str, **extra: Any) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text, **extra}
 
@@ -90,7 +95,9 @@ class MeetInteractions:
         engines: EngineRegistry | None = None,
         limits: ChannelLimits | None = None,
         call_stats: Callable[[UserId], Awaitable[CallStats | None]] | None = None,
+        guest_links: Callable[[ChannelId, UserId, int], Awaitable[str]] | None = None,
     ) -> None:
+        self._guest_links = guest_links  # makes a Pexip guest link (engines/pexip/guest_links)
         self._call_stats = call_stats
         self._limits = limits
         self._join = join
@@ -122,6 +129,8 @@ class MeetInteractions:
             return ephemeral(describe_stats(stats, self._clock.now()))
         if command.verb is Verb.MAX:
             return ephemeral(await self._max(invocation, command.argument))
+        if command.verb is Verb.GUEST_LINK:
+            return ephemeral(await self._guest_link(invocation, command.argument))
         if command.verb in (Verb.CONNECT, Verb.DISCONNECT, Verb.SETTINGS):
             return await self._zoom_account(invocation, command.verb)
         if command.verb is Verb.STATUS:
@@ -259,6 +268,43 @@ class MeetInteractions:
                 f"Meetings in {await self._channel_mention(channel)} take {shown} "
                 "participants (devices) from now on.",
             ),
+        )
+
+    async def _guest_link(self, invocation: Invocation, argument: str) -> str:
+        """``/meet guest-link [hours]``: a channel admin asks for an expiring guest link."""
+        hours = parse_hours(argument)
+        if hours is None:
+            return f"Use `/meet guest-link` or `/meet guest-link HOURS` (1 to {MAX_HOURS})."
+        channel, user = invocation.channel_id, invocation.user_id
+        refused = await self._guest_link_refusal(channel, user)
+        if refused:
+            return refused
+        where = await self._channel_mention(channel)
+        return await self._confirm(
+            invocation.trigger_id,
+            Claim(user, "guest_link", channel, str(hours)),
+            _dialog(
+                "Create a guest link?",
+                f"Anyone with the link can join the meeting of {where} as a guest for "
+                f"{_hours(hours)}, until an admin revokes it.",
+                submit_label="Create link",
+            ),
+        )
+
+    async def _guest_link_refusal(self, channel: ChannelId, user: UserId) -> str:
+        if self._guest_links is None or await self._engine_of(channel) != "pexip":
+            return "Guest links are available for Pexip Infinity meetings only."
+        return await self._channel_admin_refusal(channel, user, "make guest links")
+
+    async def _apply_guest_link(self, claim: Claim) -> str | dict[str, Any]:
+        hours = parse_hours(claim.target)
+        refused = await self._guest_link_refusal(claim.channel_id, claim.user_id)
+        if refused or hours is None or self._guest_links is None:
+            return {"error": refused or "This confirmation does nothing any more."}
+        link = await self._guest_links(claim.channel_id, claim.user_id, hours)
+        return (
+            f"Guest link for this channel's meeting, valid {_hours(hours)}: {link}\n"
+            "Share it only with the guests; revoke it in the admin console (Guest links)."
         )
 
     async def _may_set_limit(self, channel: ChannelId, user: UserId) -> str:
@@ -563,6 +609,8 @@ class MeetInteractions:
             return f"Meetings in this channel now use {self._title(current)}."
         if claim.action == "max":
             return await self._apply_max(claim)
+        if claim.action == "guest_link":
+            return await self._apply_guest_link(claim)
         if claim.action in ("leave", "end", "host"):
             return await self._apply_meeting_change(claim)
         if claim.action == "zoom_disconnect" and zoom is not None:
@@ -639,8 +687,13 @@ class MeetInteractions:
         they confirm in the dialog Mattermost opens for them alone (as /meet leave and end)."""
         channel = ChannelId(action.channel_id)
         verb = Verb.LEAVE if action.action == "leave" else Verb.END
-        _, controls = await self._host_controls(channel, verb)
-        if controls is None and verb is Verb.LEAVE:
+        name, controls = await self._host_controls(channel, verb)
+        if verb is Verb.LEAVE and (
+            controls is None
+            # Pexip: someone in Pexip's own web app carries no call tag, so meetbridge cannot
+            # tell which participant they are; only their own window can leave.
+            or (name == "pexip" and user_id not in await controls.present_users(channel))
+        ):
             return {
                 "ephemeral_text": "To leave the meeting, select Disconnect in the meeting "
                 "window (or close it)."

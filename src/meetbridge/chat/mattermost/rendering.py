@@ -167,12 +167,13 @@ HELP = """\
 * `/meet join` — join the channel's meeting
 * `/meet status` — who is in the meeting, and for how long
 * `/meet link` — a lasting link to this channel's meeting, for members of the channel
-* `/meet leave` — take all your devices out of the meeting (LiveKit; you confirm first)
-* `/meet end` — end the meeting for everyone (LiveKit; its host or a system admin)
-* `/meet host @user` — hand host to someone in the meeting (LiveKit; its host or a system admin)
+* `/meet leave` — take all your devices out of the meeting (LiveKit, Pexip; you confirm first)
+* `/meet end` — end the meeting for everyone (LiveKit, Pexip; its host or a system admin)
+* `/meet host @user` — hand host to someone in the meeting (LiveKit, Pexip; its host or an admin)
 * `/meet stats` — bitrate, packet loss and round-trip time of your last LiveKit session
 * `/meet max N|default` — the participant limit of this channel's LiveKit meetings (channel admins)
 * `/meet engine livekit|pexip|zoom|default` — the meeting engine of this channel (channel admins)
+* `/meet guest-link [hours]` — an expiring link for external guests (Pexip; channel admins)
 * `/meet connect` / `/meet disconnect` — connect or disconnect your Zoom account
 * `/meet settings` — whether Zoom meetings use your personal meeting ID
 * `/meet help` — this help"""

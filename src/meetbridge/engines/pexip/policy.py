@@ -33,6 +33,7 @@ class Outcome(StrEnum):
     UNAVAILABLE = "unavailable"
     PARTICIPANT_NAMED = "participant_named"
     PARTICIPANT_UNCHANGED = "participant_unchanged"
+    PARTICIPANT_REJECTED = "participant_rejected"
     OTHER_REQUEST = "other_request"
 
 
@@ -63,15 +64,21 @@ def reject(access: Access) -> PolicyAnswer:
 
 
 def conference(channel: ChannelInfo, pins: ChannelPins, settings: RuntimeSettings) -> PolicyAnswer:
-    """The conference a channel's alias stands for; stable for the channel except the PINs."""
+    """The conference a channel's alias stands for; stable for the channel except the PINs.
+
+    A channel's meeting has hosts and guests (domain/roles.py): ``allow_guests`` with both PINs,
+    and the PIN a member is given decides their role. In a direct message everyone is host:
+    no guest PIN, ``allow_guests`` false ("everyone is Host", reference/pexip.md §2.5).
+    """
     alias = alias_for_channel(settings.alias_prefix, channel.id)
+    has_guests = not channel.is_direct
     result: dict[str, Any] = {
         "service_type": "conference",
         "name": alias,
         "service_tag": service_tag_for_channel(channel.id),
         "description": channel.title[:MAX_STRING],
         "pin": pins.host_pin,
-        "allow_guests": settings.allow_guests,
+        "allow_guests": has_guests,
         "view": settings.conference_layout,
         "enable_overlay_text": settings.enable_overlay_text,
         "enable_chat": settings.enable_chat,
@@ -81,7 +88,7 @@ def conference(channel: ChannelInfo, pins: ChannelPins, settings: RuntimeSetting
         if channel.is_direct and settings.direct_media_dms
         else "never",
     }
-    if settings.allow_guests:
+    if has_guests:
         result["guest_pin"] = pins.guest_pin
     if settings.ivr_theme_name:
         result["ivr_theme_name"] = settings.ivr_theme_name
@@ -101,3 +108,9 @@ def participant_named(display_name: str) -> PolicyAnswer:
 
 def participant_unchanged() -> PolicyAnswer:
     return PolicyAnswer(200, UNCHANGED_BODY, Outcome.PARTICIPANT_UNCHANGED)
+
+
+def participant_rejected() -> PolicyAnswer:
+    """This participant only is refused (a guest whose link was revoked or expired);
+    reference/pexip.md §2.6: ``action=reject`` on participant properties [rep]."""
+    return PolicyAnswer(200, REJECT_BODY, Outcome.PARTICIPANT_REJECTED)

@@ -11,14 +11,23 @@ from collections.abc import Mapping
 
 import structlog
 
+from meetbridge.clock import Clock
 from meetbridge.domain.access import Access, channel_access
 from meetbridge.domain.aliases import channel_from_alias, channel_from_service_tag
 from meetbridge.domain.call_tags import TagSigner, user_from_call_tag
+from meetbridge.domain.guest_links import (
+    LinkState,
+    guest_name,
+    link_of_guest_tag,
+    marked_as_guest,
+)
 from meetbridge.domain.users import display_name
 from meetbridge.engines.pexip import policy as answers
 from meetbridge.engines.pexip.policy import PolicyAnswer
 from meetbridge.ports import ChannelDirectory, DirectoryUnavailableError, UserDirectory
 from meetbridge.services.shared_state import SharedState
+from meetbridge.store import guest_links_repo
+from meetbridge.store.database import Database
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +39,11 @@ class PolicyService:
         channels: ChannelDirectory,
         users: UserDirectory,
         call_tags: TagSigner,
+        database: Database,
+        clock: Clock,
     ) -> None:
+        self._database = database
+        self._clock = clock
         self._state = state
         self._channels = channels
         self._users = users
@@ -62,6 +75,9 @@ class PolicyService:
         )
         if channel_id is None:
             return answers.participant_unchanged()
+        link_id = link_of_guest_tag(self._call_tags, call_tag, channel_id)
+        if link_id is not None:
+            return await self._guest(link_id, query.get("remote_display_name", ""))
         user_id = user_from_call_tag(self._call_tags, call_tag, channel_id)
         if user_id is None:
             return answers.participant_unchanged()
@@ -73,3 +89,11 @@ class PolicyService:
         if user is None:
             return answers.participant_unchanged()
         return answers.participant_named(display_name(user, settings.display_name))
+
+    async def _guest(self, link_id: str, typed_name: str) -> PolicyAnswer:
+        """A guest from a guest link: named "<name> (guest)" while the link is in force."""
+        async with self._database.read() as conn:
+            link = await guest_links_repo.get(conn, link_id)
+        if link is None or link.state(self._clock.now()) is not LinkState.ACTIVE:
+            return answers.participant_rejected()
+        return answers.participant_named(marked_as_guest(guest_name(typed_name) or "Guest"))

@@ -1,0 +1,510 @@
+"""Hosts and guests in Pexip meetings, against the simulated Conferencing Node's client API
+(roles enforced as Infinity does) and meetbridge's event sink fed as a node feeds it.
+
+Each member joins as their page does: meetbridge's join gives the page its PIN and control
+token, the page asks the node for a token with that PIN and sets up its call; the node's event
+sink then reports the participant to meetbridge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import pytest
+from sqlalchemy import select
+
+from meetbridge.config import ServiceConfig
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.services.notifications import MEETING_REPLY
+from meetbridge.store.tables import outbox
+from meetbridge.web.app import create_app
+from tests.conftest import RunningApp, running
+from tests.integration.conftest import alias, post_events, tag
+from tests.support.conferencing_node import API_PREFIX, ConferencingNode
+from tests.support.infinity import InfinityNode
+from tests.support.mattermost_standin import MattermostStandIn
+
+
+@pytest.fixture
+async def conferencing_node() -> AsyncIterator[ConferencingNode]:
+    node = ConferencingNode()
+    await node.start()
+    try:
+        yield node
+    finally:
+        await node.stop()
+        node.close()
+
+
+@pytest.fixture
+async def service(
+    config: ServiceConfig, mattermost: MattermostStandIn, conferencing_node: ConferencingNode
+) -> AsyncIterator[RunningApp]:
+    app = create_app(
+        config,
+        mattermost_transport=mattermost.transport(),
+        auto_migrate=True,
+        background=False,
+        pexip_transport=httpx2.AsyncHTTPTransport(verify=conferencing_node.ssl_context()),
+    )
+    async with running(app) as running_app:
+        await running_app.components.admin.change_setting(
+            "pexip_node", conferencing_node.address, "test"
+        )
+        await running_app.components.state.refresh()
+        yield running_app
+
+
+@dataclass
+class Member:
+    """One member's page in the meeting: what meetbridge gave it and what the node gave it."""
+
+    user: str
+    config: dict[str, Any]
+    uuid: str = ""
+    token: str = ""
+
+    @property
+    def controls(self) -> str:
+        return str(self.config["controls"]["token"])
+
+
+class Meeting:
+    def __init__(
+        self,
+        service: RunningApp,
+        node: ConferencingNode,
+        channel: str,
+        sink: InfinityNode,
+    ) -> None:
+        self.service, self.node, self.channel, self.sink = service, node, channel, sink
+
+    async def use_channel_pins(self) -> None:
+        pins = await self.service.components.state.pins_for(ChannelId(self.channel))
+        self.node.host_pin, self.node.guest_pin = pins.host_pin, pins.guest_pin
+
+    async def join(self, user: str, muted: bool = False) -> Member:
+        """meetbridge's join, the page's request_token and call, the sink's report."""
+        components = self.service.components
+        link = await components.join.issue(ChannelId(self.channel), UserId(user))
+        target = await components.join.open(link.rsplit("/", 1)[1])
+        member = Member(user, dict(target.page_config))
+        async with httpx2.AsyncClient(verify=self.node.ssl_context()) as http:
+            base = f"{self.node.url}{API_PREFIX}{alias(self.channel)}"
+            answer = await http.post(
+                f"{base}/request_token",
+                json={"display_name": user, "call_tag": member.config["callTag"]},
+                headers={"pin": str(member.config["pin"])},
+            )
+            assert answer.status_code == 200, answer.text
+            result = answer.json()["result"]
+            member.uuid, member.token = result["participant_uuid"], result["token"]
+            await http.post(
+                f"{base}/participants/{member.uuid}/calls",
+                json={"call_type": "WEBRTC", "sdp": ""},
+                headers={"token": member.token},
+            )
+        role = self.node.participants[member.uuid].role
+        await self.report(
+            self.sink.participant_connected(
+                alias(self.channel),
+                tag(self.channel),
+                uuid=member.uuid,
+                display_name=user,
+                role=role,
+                call_tag=str(member.config["callTag"]),
+            ),
+            *(
+                [
+                    self.sink.participant_updated(
+                        alias(self.channel), tag(self.channel), member.uuid, is_muted=True
+                    )
+                ]
+                if muted
+                else []
+            ),
+        )
+        return member
+
+    async def leave(self, member: Member) -> None:
+        await self.report(
+            self.sink.participant_disconnected(alias(self.channel), tag(self.channel), member.uuid)
+        )
+
+    async def report(self, *envelopes: dict[str, Any]) -> None:
+        """The node's event sink reports; meetbridge applies them and acts on them."""
+        await post_events(self.service, *envelopes)
+        await self.service.components.applier.drain()
+        await self.service.components.pexip_controls.settle()
+
+    async def act(self, member: Member, action: str, **body: object) -> httpx2.Response:
+        return await self.service.http.post(
+            f"/api/meetings/controls/{action}",
+            json=body,
+            headers={"Authorization": f"Bearer {member.controls}"},
+        )
+
+
+@pytest.fixture
+async def meeting(
+    service: RunningApp, conferencing_node: ConferencingNode, mattermost: MattermostStandIn
+) -> Meeting:
+    channel = mattermost.add_channel("Planning", kind="O")
+    sink = InfinityNode("10.20.0.11")
+    await post_events(service, sink.sink_started())
+    running_meeting = Meeting(service, conferencing_node, channel, sink)
+    await running_meeting.use_channel_pins()
+    return running_meeting
+
+
+async def test_the_first_member_in_is_host_and_the_next_one_a_guest(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    assert (alice.config["role"], bob.config["role"]) == ("host", "participant")
+    assert alice.config["pin"] == meeting.node.host_pin
+    assert bob.config["pin"] == meeting.node.guest_pin
+    assert "pin=" + str(meeting.node.guest_pin) in str(bob.config["webapp3Url"])
+    # Infinity made the roles from the PINs.
+    assert meeting.node.participants[alice.uuid].role == "chair"
+    assert meeting.node.participants[bob.uuid].role == "guest"
+
+
+async def test_the_host_joining_from_a_second_device_is_host_there_too(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = mattermost.add_user("alice")
+    await meeting.join(alice)
+    await meeting.join(mattermost.add_user("bob"))
+    second = await meeting.join(alice)
+    assert second.config["role"] == "host"
+    assert meeting.node.participants[second.uuid].role == "chair"
+
+
+async def test_system_and_channel_admins_join_as_hosts(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    await meeting.join(mattermost.add_user("alice"))
+    admin = await meeting.join(mattermost.add_user("root", roles="system_user system_admin"))
+    channel_admin_id = mattermost.add_user("carol")
+    mattermost.channels[meeting.channel]["admins"] = {channel_admin_id}
+    channel_admin = await meeting.join(channel_admin_id)
+    assert admin.config["role"] == channel_admin.config["role"] == "host"
+    assert meeting.node.participants[channel_admin.uuid].role == "chair"
+
+
+async def test_in_a_direct_message_both_people_are_hosts(
+    service: RunningApp, conferencing_node: ConferencingNode, mattermost: MattermostStandIn
+) -> None:
+    direct = Meeting(
+        service, conferencing_node, mattermost.add_channel(kind="D"), InfinityNode("10.20.0.12")
+    )
+    await direct.use_channel_pins()
+    first = await direct.join(mattermost.add_user("dana"))
+    second = await direct.join(mattermost.add_user("eve"))
+    assert first.config["role"] == second.config["role"] == "host"
+    assert {p.role for p in conferencing_node.participants.values()} == {"chair"}
+
+
+async def test_when_the_host_leaves_the_member_present_longest_becomes_host(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    carol = await meeting.join(mattermost.add_user("carol"))
+    await meeting.leave(alice)
+    # meetbridge took a chair token with the host PIN and promoted Bob, not Carol.
+    mine = [
+        r
+        for r in meeting.node.requests_to("request_token")
+        if r.body["display_name"] == "meetbridge"
+    ]
+    assert mine and all(r.headers["pin"] == meeting.node.host_pin for r in mine)
+    promotions = meeting.node.actions_to("/role")
+    assert promotions == [(f"participants/{bob.uuid}/role", "chair", 200)]
+    assert meeting.node.requests_to("/role")[-1].body == {"role": "chair"}
+    assert meeting.node.participants[bob.uuid].role == "chair"
+    assert meeting.node.participants[carol.uuid].role == "guest"
+    # The node reports the change; a later join finds a host present and is a guest.
+    await meeting.report(
+        meeting.sink.participant_updated(
+            alias(meeting.channel), tag(meeting.channel), bob.uuid, role="chair"
+        )
+    )
+    dave = await meeting.join(mattermost.add_user("dave"))
+    assert dave.config["role"] == "participant"
+
+
+async def test_with_nobody_left_but_the_host_leaving_nobody_is_promoted(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    await meeting.leave(alice)
+    assert meeting.node.actions_to("/role") == []
+
+
+async def test_every_host_control_issues_its_client_api_request(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    carol = await meeting.join(mattermost.add_user("carol"))
+    expected = [
+        ("mute", {"identity": bob.uuid}, f"participants/{bob.uuid}/mute"),
+        ("mute-all", {}, "muteguests"),
+        ("ask-unmute", {"identity": bob.uuid}, f"participants/{bob.uuid}/message"),
+        ("lower-hand", {"identity": bob.uuid}, f"participants/{bob.uuid}/clearbuzz"),
+        ("lower-all-hands", {}, "clearallbuzz"),
+        ("lock", {}, "lock"),
+        ("unlock", {}, "unlock"),
+        ("remove", {"identity": carol.uuid}, f"participants/{carol.uuid}/disconnect"),
+    ]
+    for action, body, endpoint in expected:
+        answer = await meeting.act(alice, action, **body)
+        assert answer.status_code == 200, (action, answer.text)
+        assert (endpoint, "chair", 200) in meeting.node.actions, action
+    assert meeting.node.participants[bob.uuid].muted
+    assert meeting.node.locked is False and carol.uuid not in meeting.node.participants
+    message = meeting.node.requests_to(f"participants/{bob.uuid}/message")[-1].body
+    assert message == {"type": "text/plain", "payload": "The host asks you to unmute."}
+
+    made = await meeting.act(alice, "make-host", identity=bob.uuid)
+    assert made.status_code == 200, made.text
+    assert meeting.node.participants[bob.uuid].role == "chair"
+    assert meeting.node.participants[alice.uuid].role == "guest"  # handed over, not shared
+
+    await meeting.report(
+        meeting.sink.participant_updated(
+            alias(meeting.channel), tag(meeting.channel), bob.uuid, role="chair"
+        ),
+        meeting.sink.participant_updated(
+            alias(meeting.channel), tag(meeting.channel), alice.uuid, role="guest"
+        ),
+    )
+    ended = await meeting.act(bob, "end")
+    assert ended.status_code == 200, ended.text
+    assert ("disconnect", "chair", 200) in meeting.node.actions
+    assert meeting.node.ended
+
+
+async def test_a_guests_host_actions_are_refused_by_meetbridge_and_by_infinity(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    before = len(meeting.node.actions)
+    for action, body in (
+        ("mute", {"identity": alice.uuid}),
+        ("mute-all", {}),
+        ("ask-unmute", {"identity": alice.uuid}),
+        ("lower-hand", {"identity": alice.uuid}),
+        ("lower-all-hands", {}),
+        ("remove", {"identity": alice.uuid}),
+        ("make-host", {"identity": bob.uuid}),
+        ("lock", {}),
+        ("end", {}),
+    ):
+        refused = await meeting.act(bob, action, **body)
+        assert refused.status_code == 403, (action, refused.text)
+    assert meeting.node.actions[before:] == []  # nothing reached the node
+    # Bob's own token on the node directly: Infinity refuses a guest's host action too.
+    async with httpx2.AsyncClient(verify=meeting.node.ssl_context()) as http:
+        base = f"{meeting.node.url}{API_PREFIX}{alias(meeting.channel)}"
+        for endpoint in (
+            f"participants/{alice.uuid}/mute",
+            "lock",
+            f"participants/{bob.uuid}/role",
+        ):
+            direct = await http.post(
+                f"{base}/{endpoint}", json={"role": "chair"}, headers={"token": bob.token}
+            )
+            assert direct.status_code == 403, endpoint
+    assert not meeting.node.locked
+    assert meeting.node.participants[bob.uuid].role == "guest"
+
+
+async def test_a_member_raises_and_lowers_their_own_hand(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    assert (await meeting.act(bob, "raise-hand")).status_code == 200
+    assert meeting.node.participants[bob.uuid].buzz_time > 0
+    assert (await meeting.act(bob, "lower-hand")).status_code == 200
+    assert meeting.node.participants[bob.uuid].buzz_time == 0
+    assert [a[0] for a in meeting.node.actions_to("buzz")] == [
+        f"participants/{bob.uuid}/buzz",
+        f"participants/{bob.uuid}/clearbuzz",
+    ]
+
+
+async def test_controls_refuse_malformed_targets_and_strangers(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    for body in ({}, {"identity": "../lock"}, {"identity": 7}):
+        assert (await meeting.act(alice, "mute", **body)).status_code == 400
+    absent = "00000000-0000-4000-8000-000000000000"
+    assert (await meeting.act(alice, "mute", identity=absent)).status_code == 404
+    assert (await meeting.act(alice, "chat", text="hi")).status_code == 404
+    # A member of the channel who is not in the meeting (a token from a join never used).
+    link = await meeting.service.components.join.issue(
+        ChannelId(meeting.channel), UserId(mattermost.add_user("mallory"))
+    )
+    target = await meeting.service.components.join.open(link.rsplit("/", 1)[1])
+    stranger = Member("mallory", dict(target.page_config))
+    assert (await meeting.act(stranger, "raise-hand")).status_code == 403
+
+
+async def test_members_joining_a_channels_meeting_are_muted_by_infinity(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    assert (f"participants/{alice.uuid}/mute", "chair", 200) in meeting.node.actions
+    assert meeting.node.participants[alice.uuid].muted
+    assert meeting.node.participants[bob.uuid].muted
+    for member in (alice, bob):  # once each, however the reports were batched
+        assert len(meeting.node.actions_to(f"participants/{member.uuid}/mute")) == 1
+
+
+async def test_a_batch_of_joins_and_leaves_is_acted_on_once_per_channel(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    carol = await meeting.join(mattermost.add_user("carol"))
+    conference, service_tag = alias(meeting.channel), tag(meeting.channel)
+    # Alice and Carol leave in one delivery, applied as one batch: Bob (longest present) is
+    # promoted once.
+    await post_events(
+        meeting.service,
+        meeting.sink.participant_disconnected(conference, service_tag, alice.uuid),
+        meeting.sink.participant_disconnected(conference, service_tag, carol.uuid),
+    )
+    await meeting.service.components.applier.drain()
+    await meeting.service.components.pexip_controls.settle()
+    assert meeting.node.actions_to("/role") == [(f"participants/{bob.uuid}/role", "chair", 200)]
+
+
+async def test_a_member_already_muted_is_left_alone(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"), muted=True)
+    assert meeting.node.actions_to(f"participants/{alice.uuid}/mute") == []
+
+
+@pytest.mark.parametrize("kind", ["D", "G"])
+async def test_members_joining_a_conversation_are_not_muted(
+    service: RunningApp,
+    conferencing_node: ConferencingNode,
+    mattermost: MattermostStandIn,
+    kind: str,
+) -> None:
+    conversation = Meeting(
+        service,
+        conferencing_node,
+        mattermost.add_channel("Group", kind=kind),
+        InfinityNode("10.20.0.13"),
+    )
+    await conversation.use_channel_pins()
+    await conversation.join(mattermost.add_user("dana"))
+    await conversation.join(mattermost.add_user("eve"))
+    assert conferencing_node.actions_to("/mute") == []
+
+
+async def test_meet_leave_host_and_end_act_through_the_client_api(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    """What /meet leave, /meet host @user and /meet end (and the card's Leave) do, once
+    confirmed: the engine's HostControls, on the node as meetbridge's chair session."""
+    engine = meeting.service.components.pexip
+    channel = ChannelId(meeting.channel)
+    alice_id, bob_id = mattermost.add_user("alice"), mattermost.add_user("bob")
+    alice, bob = await meeting.join(alice_id), await meeting.join(bob_id)
+    assert await engine.host_of(channel) == alice_id
+    assert await engine.present_users(channel) == sorted([alice_id, bob_id])
+
+    await engine.hand_host(channel, UserId(bob_id))
+    assert meeting.node.participants[bob.uuid].role == "chair"
+    assert meeting.node.participants[alice.uuid].role == "guest"
+
+    assert await engine.remove_user(channel, UserId(alice_id)) == 1
+    assert alice.uuid not in meeting.node.participants
+    assert (f"participants/{alice.uuid}/disconnect", "chair", 200) in meeting.node.actions
+
+    assert await engine.end(channel) is True
+    assert meeting.node.ended
+    assert any(r.endpoint == "release_token" for r in meeting.node.requests)
+
+
+async def thread_lines(service: RunningApp) -> list[str]:
+    async with service.components.core.database.read() as conn:
+        rows = await conn.execute(select(outbox.c.payload).where(outbox.c.kind == MEETING_REPLY))
+        return [str(row.payload["message"]) for row in rows]
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def test_chat_in_the_meeting_reaches_the_thread_and_thread_replies_the_meeting(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    """Conference messages (Infinity's chat, as Webapp3 sends them) and the card's thread."""
+    alice = await meeting.join(mattermost.add_user("alice"))
+    bob = await meeting.join(mattermost.add_user("bob"))
+    chat = meeting.service.components.pexip_controls.chat
+    channel = ChannelId(meeting.channel)
+
+    async def listening() -> bool:
+        return any(a == ("events", "chair", 200) for a in meeting.node.actions) and chat.watching(
+            channel
+        )
+
+    await until(listening)
+    async with httpx2.AsyncClient(verify=meeting.node.ssl_context()) as http:
+        base = f"{meeting.node.url}{API_PREFIX}{alias(meeting.channel)}"
+        said = await http.post(
+            f"{base}/message",
+            json={"type": "text/plain", "payload": "@channel shipped it"},
+            headers={"token": bob.token},
+        )
+        assert said.status_code == 200
+
+    async def in_thread() -> bool:
+        return any("shipped it" in line for line in await thread_lines(meeting.service))
+
+    await until(in_thread)
+    [line] = [x for x in await thread_lines(meeting.service) if "shipped it" in x]
+    assert line.startswith(f"**{bob.user}** (in the meeting):") and "@channel" not in line
+
+    await chat.from_thread(channel, "Carol", "see you at ten", "mm-1", 0)
+    [sent] = [r for r in meeting.node.requests_to("message") if r.endpoint == "message"][-1:]
+    assert sent.body == {"type": "text/plain", "payload": "Carol: see you at ten"}
+    assert ("message", "chair", 200) in meeting.node.actions
+    await asyncio.sleep(0.5)  # the node echoes it to every stream, meetbridge's too
+    assert not any("see you at ten" in line for line in await thread_lines(meeting.service))
+    # A private message (a host's "ask to unmute") is not mirrored.
+    assert (await meeting.act(alice, "ask-unmute", identity=bob.uuid)).status_code == 200
+    await asyncio.sleep(0.5)
+    assert not any("unmute" in line for line in await thread_lines(meeting.service))
+
+
+async def test_a_pages_connection_summary_is_kept_for_meet_stats(
+    meeting: Meeting, mattermost: MattermostStandIn
+) -> None:
+    alice = await meeting.join(mattermost.add_user("alice"))
+    report = {"sendKbps": 800, "receiveKbps": 1200, "packetLossPercent": 0.5, "rttMs": 42}
+    assert (await meeting.act(alice, "stats", **report)).status_code == 200
+    assert (await meeting.act(alice, "stats", sendKbps=-1)).status_code == 400
+    # One store for every engine's pages: what /meet stats reads, on any replica.
+    stats = await meeting.service.components.controls.last_stats(UserId(alice.user))
+    assert stats is not None and stats.rtt_ms == 42
