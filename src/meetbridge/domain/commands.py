@@ -23,6 +23,7 @@ class Verb(StrEnum):
     HOST = "host"
     MAX = "max"
     STATS = "stats"
+    RECORDING = "recording"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -39,6 +40,7 @@ from meetbridge.ports import (
     ChatUnavailableError,
     Directory,
     DirectoryUnavailableError,
+    FileToPost,
 )
 from meetbridge.services import notifications
 from meetbridge.services.shared_state import SharedState
@@ -60,6 +62,7 @@ FINAL_STATE_KINDS = frozenset(
         notifications.STATUS_SYNC,
         notifications.RING_UPDATE,
         ZOOM_CARD,
+        notifications.RECORDING_UPLOAD,  # the only copy of a recording: never given up
     }
 )
 
@@ -90,6 +93,7 @@ class OutboxWorker:
             ZOOM_CARD: self._sync_zoom_card,
             ZOOM_REPLY: self._zoom_reply,
             notifications.MEETING_REPLY: self._meeting_reply,
+            notifications.RECORDING_UPLOAD: self._upload_recording,
         }
         self.permission_warnings: set[str] = set()
 
@@ -271,6 +275,27 @@ class OutboxWorker:
         await self._platform.post_reply(
             meeting.channel_id, post_id, str(payload["message"]), str(payload["key"])
         )
+
+    async def _upload_recording(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        meeting_id = payload.get("meeting_id")
+        post_id = None
+        if isinstance(meeting_id, int):
+            async with self._database.read() as conn:
+                post_id = await chat_repo.card_post(conn, meeting_id)
+            if post_id is None:  # the card is on its way: the file waits for its thread
+                raise ChatUnavailableError("the meeting card is not posted yet")
+        path = Path(str(payload["path"]))
+        try:
+            content = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            # Deleted only once posted: this is a repeat of an item that got through.
+            log.info("outbox.recording_already_posted", file=path.name)
+            return
+        channel = ChannelId(str(payload["channel_id"]))
+        message, key = str(payload["message"]), str(payload["key"])
+        file = FileToPost(str(payload["filename"]), str(payload["content_type"]), content)
+        await self._platform.post_file_reply(channel, post_id, message, key, file)
+        await asyncio.to_thread(path.unlink, True)  # Mattermost has it now
 
     # --- custom statuses -----------------------------------------------------------------
 

@@ -35,9 +35,11 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
+from meetbridge.domain.recording import RecordingLimits
 from meetbridge.engines.livekit.controls import MeetingControls
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
+from meetbridge.engines.livekit.recording import LiveKitRecordings, RecordingSettings
 from meetbridge.engines.livekit.translator import LiveKitTranslator
 from meetbridge.engines.pexip.engine import PexipEngine
 from meetbridge.engines.pexip.policy_service import PolicyService
@@ -120,6 +122,7 @@ class Components:
     engines: EngineRegistry
     livekit: LiveKitEngine
     controls: MeetingControls
+    recordings: LiveKitRecordings
     livekit_reconciler: LiveKitReconciler
     chat: ChatComponents | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -204,7 +207,16 @@ def build_components(
         directory,
         lambda: state.settings.display_name,
     )
-    controls = MeetingControls(livekit, core.controls, clock, directory, meeting_chat.to_thread)
+    recordings = LiveKitRecordings(
+        livekit,
+        core.database,
+        clock,
+        lambda: recording_settings(config, state),
+        outbox.wake if outbox is not None else (lambda: None),
+    )
+    controls = MeetingControls(
+        livekit, core.controls, clock, directory, meeting_chat.to_thread, recordings
+    )
     if chat is not None:
         chat.websocket.on_event = _thread_replies(meeting_chat, controls, chat.setup)
     return Components(
@@ -235,12 +247,14 @@ def build_components(
             engines,
             channel_limits,
             controls.last_stats,
+            recordings,
         ),
         zoom=zoom,
         confirmations=confirmations,
         engines=engines,
         livekit=livekit,
         controls=controls,
+        recordings=recordings,
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
         chat=chat,
     )
@@ -308,6 +322,18 @@ def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettin
         api_key=config.livekit_api_key or settings.livekit_api_key,
         api_secret=env_secret or state.secrets.get("livekit_api_secret", ""),
         max_participants=settings.livekit_max_participants,
+    )
+
+
+def recording_settings(config: ServiceConfig, state: SharedState) -> RecordingSettings:
+    settings = state.settings
+    return RecordingSettings(
+        directory=config.effective_recording_dir,
+        limits=RecordingLimits(
+            max_seconds=settings.recording_max_minutes * 60.0,
+            reminder_seconds=settings.recording_reminder_minutes * 60.0,
+            min_free_bytes=settings.recording_min_free_mb * 1024 * 1024,
+        ),
     )
 
 
@@ -475,6 +501,7 @@ def _start_background(components: Components) -> None:
         ("shared-state", components.state.run_refresher()),
         ("housekeeping", _housekeeping(components)),
         ("livekit-reconcile", components.livekit_reconciler.run()),
+        ("recordings", components.recordings.run()),
     ]
     if components.chat is not None:
         jobs += [

@@ -30,6 +30,7 @@ from meetbridge.engines.livekit.engine import (
     room_name,
 )
 from meetbridge.engines.livekit.models import Participant
+from meetbridge.engines.livekit.recording import LiveKitRecordings, RecordingRefusedError
 from meetbridge.engines.livekit.rooms import LiveKitError, LiveKitNotFoundError, RoomService
 from meetbridge.ports import DirectoryUnavailableError, EngineUnavailableError, UserDirectory
 
@@ -45,7 +46,7 @@ REACTIONS_PER_WINDOW, REACTION_WINDOW = 3, 5.0
 MAX_CHAT, MAX_EMOJI, MAX_HANDS, RECENT_CHAT = 4000, 16, 500, 50
 HOST_ONLY = frozenset(
     {"lower-all-hands", "mute", "mute-all", "ask-unmute", "stop-screenshare", "remove",
-     "make-host", "end"}
+     "make-host", "end", "recording"}
 )  # fmt: skip
 
 
@@ -90,7 +91,9 @@ class MeetingControls:
         clock: Clock,
         users: UserDirectory,
         to_thread: ThreadMirror | None = None,
+        recordings: LiveKitRecordings | None = None,
     ) -> None:
+        self._recordings = recordings
         self._to_thread = to_thread
         self._engine = engine
         self._users = users
@@ -324,6 +327,21 @@ class MeetingControls:
         self._hands.pop(caller.room, None)
         self._chat.pop(caller.room, None)
 
+    async def recording(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        """Start (``{"on": true}``) or stop the meeting's recording; every page is told."""
+        on = body.get("on")
+        if not isinstance(on, bool):
+            raise ControlRefusedError(400, 'Say whether to record: {"on": true} or false.')
+        if self._recordings is None:
+            raise ControlRefusedError(409, "Recording is not available on this meetbridge.")
+        try:
+            if on:
+                await self._recordings.start(caller.channel_id, caller.user_id)
+            else:
+                await self._recordings.stop(caller.channel_id)
+        except RecordingRefusedError as refused:
+            raise ControlRefusedError(409, str(refused)) from refused
+
     async def _mute_sources(
         self, room: str, participant: Participant, sources: tuple[str, ...]
     ) -> None:
@@ -348,4 +366,5 @@ _ACTIONS: dict[str, Action] = {
     "remove": MeetingControls.remove,
     "make-host": MeetingControls.make_host,
     "end": MeetingControls.end,
+    "recording": MeetingControls.recording,
 }
