@@ -285,7 +285,8 @@ class LiveKitRecordings:
             path=str(files.audio),
             filename=f"recording-{row.id}.ogg",
             message=recording_message(seconds, size, incomplete),
-            key=f"recording-{row.channel_id}-{row.id}",
+            # The start time too: ids start again in a restored or new database.
+            key=f"recording-{row.channel_id}-{row.id}-{int(row.started_at * 1000)}",
         )
         async with self._database.transaction() as conn:
             await enqueue_recording_upload(conn, upload, self._clock.now())
