@@ -7,6 +7,7 @@ killed recorder's part is posted marked incomplete; a failing upload is retried 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -21,6 +22,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from meetbridge.crypto import generate_master_key
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.engines.livekit.engine import meeting_state
 from meetbridge.engines.livekit.recording import files_of
@@ -374,3 +376,59 @@ async def test_an_upload_mattermost_refuses_keeps_its_file_until_an_admin_retrie
     post = await new_file_post(live, root, known)
     assert post["message"].startswith("Recording of this meeting")
     assert not exists(item.payload["path"])
+
+
+def recorder_running(pid: int) -> bool:
+    try:
+        return b"meetbridge.engines.livekit.recorder" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+async def test_a_recording_outlives_a_meetbridge_restart_and_is_posted_whole(
+    mattermost: MattermostWorld,
+    livekit_server: LiveKitServer,
+    livekit_webhooks: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    require(shutil.which("ffmpeg") is not None, "ffmpeg (Debian package ffmpeg)")
+    alice = mattermost.users["alice"]
+    channel = ChannelId(mattermost.channels["public"])
+    settings: dict[str, Any] = {
+        "secret_key": base64.b64encode(generate_master_key()).decode(),
+        "livekit_url": livekit_server.ws_url,
+        "livekit_api_key": livekit_server.api_key.key,
+        "livekit_api_secret": livekit_server.api_key.secret,
+        "recording_dir": tmp_path / "recordings",
+    }
+    first, server, task = await start_live(mattermost, tmp_path, **settings)
+    try:
+        chosen = await first.meet_confirmed(mattermost.admin, "public", "engine livekit")
+        assert chosen.status_code == 200 and not chosen.json(), chosen.text
+        config = await config_for(first, alice, "start")
+    except BaseException:
+        await stop_live(first, server, task)
+        raise
+    async with ToneSpeaker(livekit_server.ws_url, config["livekit"]["token"]):
+        try:
+            root = await meeting_with_card(first, livekit_webhooks, channel, config["identity"])
+            known = set(await file_posts(first, root))
+            await first.components.recordings.start(channel, UserId(alice.id))
+            began, pid = await recorder_started(first, channel)
+        finally:
+            await stop_live(first, server, task)  # meetbridge goes away mid-recording
+        assert await asyncio.to_thread(recorder_running, pid)
+
+        second, server, task = await start_live(mattermost, tmp_path, **settings)
+        try:
+            await asyncio.sleep(3)
+            assert await asyncio.to_thread(recorder_running, pid)  # watched again, not replaced
+            await second.components.recordings.stop(channel)
+            ended = time.monotonic()
+            post = await new_file_post(second, root, known)
+        finally:
+            await stop_live(second, server, task)
+    assert "Incomplete" not in post["message"]
+    recorded = await download(second, alice, post["file_ids"][0], tmp_path / "whole.ogg")
+    assert abs(media_duration(recorded) - (ended - began)) <= 1.0
+    assert audio_rms(recorded) > SILENCE_FLOOR

@@ -92,7 +92,7 @@ class LiveKitRecordings:
         self._settings = settings
         self._wake_outbox = wake_outbox
         self._free_space = free_space
-        self._children: dict[int, asyncio.subprocess.Process] = {}  # by recording id
+        self._children: set[int] = set()  # pids of the recorders this process started
 
     # --- start and stop -------------------------------------------------------------------
 
@@ -169,20 +169,10 @@ class LiveKitRecordings:
             "status": str(files.status),
             "max_seconds": settings.limits.max_seconds + STOP_GRACE,  # meetbridge stops it first
         }
-        with files.log.open("ab") as output:
-            # A session of its own: neither a terminal's signals nor meetbridge's end reach it.
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", RECORDER_MODULE,
-                stdin=asyncio.subprocess.PIPE, stdout=output, stderr=output,
-                start_new_session=True,
-            )  # fmt: skip
-        assert process.stdin is not None
-        process.stdin.write(orjson.dumps(job))  # on stdin: a token never shows in `ps`
-        await process.stdin.drain()
-        process.stdin.close()
-        self._children[recording_id] = process
+        pid = await asyncio.to_thread(_spawn_recorder, orjson.dumps(job), files.log)
+        self._children.add(pid)
         async with self._database.transaction() as conn:
-            await recordings_repo.change(conn, recording_id, pid=process.pid, path=str(files.audio))
+            await recordings_repo.change(conn, recording_id, pid=pid, path=str(files.audio))
 
     async def stop(self, channel_id: ChannelId, reason: str = "") -> str:
         """Ask the channel's recorder to finish; the file follows in the thread."""
@@ -245,10 +235,15 @@ class LiveKitRecordings:
         return self._clock.now() - asked > STOP_GRACE
 
     def _alive(self, row: RecordingRow) -> bool:
-        child = self._children.get(row.id)
-        if child is not None:
-            return child.returncode is None
-        return row.pid is not None and _is_recorder(row.pid)  # adopted after a restart
+        if row.pid is None:
+            return False
+        if row.pid in self._children:
+            exited = _exited(row.pid)
+            if exited is not None:
+                if exited:
+                    self._children.discard(row.pid)
+                return not exited
+        return _is_recorder(row.pid)  # adopted after a restart
 
     def _signal(self, row: RecordingRow, sig: signal.Signals) -> None:
         if row.pid is None or not self._alive(row):
@@ -259,9 +254,6 @@ class LiveKitRecordings:
     async def _finalise(self, row: RecordingRow, settings: RecordingSettings) -> None:
         """The recorder is gone: post what it wrote (marked incomplete if it did not finish),
         or clean up if it wrote nothing usable."""
-        child = self._children.pop(row.id, None)
-        if child is not None:
-            await child.wait()
         files = files_of(settings.directory, row.id)
         finished = _status(files.status).get("state") == "finished"
         if not finished:
@@ -334,6 +326,45 @@ def files_of(directory: Path, recording_id: int) -> RecordingFiles:
         status=directory / f"recording-{recording_id}.status.json",
         log=directory / f"recording-{recording_id}.log",
     )
+
+
+def _spawn_recorder(job: bytes, log_path: Path) -> int:
+    """Start the recorder in a session of its own (neither a terminal's signals nor meetbridge's
+    end reach it) and return its pid; the job goes on stdin, so the token never shows in `ps`.
+
+    posix_spawn rather than subprocess or asyncio: both treat a child still running when they
+    are collected or their loop closes as a leak (asyncio kills it), and a recorder must outlive
+    a meetbridge restart."""
+    read_end, write_end = os.pipe()
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", RECORDER_MODULE],
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, read_end, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+                (os.POSIX_SPAWN_CLOSE, write_end),
+            ],
+            setsid=True,
+        )
+    finally:
+        os.close(read_end)
+        os.close(log_fd)
+    with os.fdopen(write_end, "wb") as stdin:
+        stdin.write(job)
+    return pid
+
+
+def _exited(pid: int) -> bool | None:
+    """For a child of this process: whether it exited (reaping it); None for any other pid."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return done == pid
 
 
 def _status(path: Path) -> dict[str, object]:
