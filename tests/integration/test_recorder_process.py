@@ -34,7 +34,11 @@ def token(server: LiveKitServer, room: str, identity: str, hidden: bool) -> str:
 
 
 async def start_recorder(
-    server: LiveKitServer, room: str, directory: Path, max_seconds: float = 60
+    server: LiveKitServer,
+    room: str,
+    directory: Path,
+    max_seconds: float = 60,
+    alone_seconds: float = 20,
 ) -> asyncio.subprocess.Process:
     job = {
         "url": server.ws_url,
@@ -42,6 +46,7 @@ async def start_recorder(
         "output": str(directory / "out.ogg"),
         "status": str(directory / "status.json"),
         "max_seconds": max_seconds,
+        "alone_seconds": alone_seconds,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "meetbridge.engines.livekit.recorder",
@@ -120,3 +125,30 @@ async def test_a_killed_recorder_leaves_a_playable_file_of_what_it_had(
     duration = media_duration(tmp_path / "out.ogg")
     assert 3.0 <= duration <= 5.5, duration
     assert audio_rms(tmp_path / "out.ogg") > SILENCE_FLOOR
+
+
+async def test_the_recorder_finishes_by_itself_once_everyone_left(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with ToneSpeaker(livekit_server.ws_url, speaker_token):
+        process = await start_recorder(livekit_server, room_name, tmp_path, alone_seconds=2)
+        await wait_recording(tmp_path)
+        await asyncio.sleep(3)
+    # The speaker left: the hidden recorder does not keep the meeting's room alive.
+    assert await asyncio.wait_for(process.wait(), 20) == 0
+    assert (await status_of(tmp_path))["state"] == "finished"
+    assert 4.0 <= media_duration(tmp_path / "out.ogg") <= 8.0
+
+
+async def test_the_recorder_stops_at_its_time_limit(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with ToneSpeaker(livekit_server.ws_url, speaker_token):
+        process = await start_recorder(livekit_server, room_name, tmp_path, max_seconds=3)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    assert (await status_of(tmp_path))["state"] == "finished"
+    assert abs(media_duration(tmp_path / "out.ogg") - 3.0) < 0.2

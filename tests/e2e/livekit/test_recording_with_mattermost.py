@@ -14,7 +14,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +238,11 @@ async def test_a_recording_is_posted_in_the_meeting_thread_with_its_length_and_s
     [room] = await room_service.list_rooms([f"mb-{channel}"])
     assert meeting_state(room).recording is None
     directory = live.components.core.config.effective_recording_dir
-    assert not any(directory.iterdir())  # uploaded: nothing left on meetbridge's disk
+
+    async def nothing_left() -> bool:  # uploaded: nothing left on meetbridge's disk
+        return not await asyncio.to_thread(lambda: any(directory.iterdir()))
+
+    await eventually(nothing_left, 30)
 
 
 async def test_a_killed_recorder_s_part_is_posted_marked_incomplete(
@@ -286,6 +290,17 @@ async def upload_item(live: LiveMeetbridge) -> Any:
 
 def exists(path: str) -> bool:
     return Path(path).exists()
+
+
+def delivered_and_deleted(live: LiveMeetbridge) -> Callable[[], Awaitable[bool]]:
+    """Whether the upload item is done and its local file gone (the post shows a moment
+    before the outbox marks the item done)."""
+
+    async def check() -> bool:
+        item = await upload_item(live)
+        return bool(item.status == "done" and not exists(item.payload["path"]))
+
+    return check
 
 
 async def record_briefly(
@@ -340,9 +355,7 @@ async def test_an_upload_during_a_mattermost_outage_is_retried_until_it_gets_thr
             mattermost_server.start()
     post = await new_file_post(live, root, known, timeout=90)
     assert post["message"].startswith("Recording of this meeting (0:0")
-    item = await upload_item(live)
-    assert item.status == "done"
-    assert not exists(item.payload["path"])
+    await eventually(delivered_and_deleted(live), 30)
 
 
 async def test_an_upload_mattermost_refuses_keeps_its_file_until_an_admin_retries_it(
@@ -375,7 +388,7 @@ async def test_an_upload_mattermost_refuses_keeps_its_file_until_an_admin_retrie
     live.components.chat.outbox.wake()  # type: ignore[union-attr]
     post = await new_file_post(live, root, known)
     assert post["message"].startswith("Recording of this meeting")
-    assert not exists(item.payload["path"])
+    await eventually(delivered_and_deleted(live), 30)
 
 
 def recorder_running(pid: int) -> bool:

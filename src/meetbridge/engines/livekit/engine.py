@@ -268,6 +268,8 @@ class LiveKitEngine:
             return
         except LiveKitError as exc:
             raise EngineUnavailableError(UNREACHABLE) from exc
+        # meetbridge's own recorder is hidden: it takes nobody's place.
+        present = [p for p in present if not (p.permission and p.permission.hidden)]
         if len(present) >= limit:
             raise EngineRefusedError(
                 f"This meeting is full ({limit} participant{'' if limit == 1 else 's'} at most); "

@@ -26,6 +26,7 @@ import orjson
 from meetbridge.domain.recording import FRAME_MS, SAMPLE_RATE, JitterBuffer, mix
 
 STATUS_EVERY = 1.0  # seconds between status file updates
+ALONE_LIMIT = 20.0  # seconds alone in the room before stopping (LiveKit's departure timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Job:
     output: Path
     status: Path
     max_seconds: float
+    alone_seconds: float = ALONE_LIMIT
 
     @classmethod
     def parse(cls, raw: bytes) -> Job:
@@ -45,6 +47,7 @@ class Job:
             output=Path(data["output"]),
             status=Path(data["status"]),
             max_seconds=float(data["max_seconds"]),
+            alone_seconds=float(data.get("alone_seconds", ALONE_LIMIT)),
         )
 
 
@@ -106,6 +109,7 @@ class Recorder:
             self._job.url, self._job.token, self._rtc.RoomOptions(auto_subscribe=True)
         )
         started, written, reported = time.monotonic(), 0, 0.0
+        company = started  # when someone else was last in the room
         write_status(self._job.status, state="recording", seconds=0.0)
         limit = int(self._job.max_seconds * 1000 // FRAME_MS)
         while not self.stop.is_set() and written < limit:
@@ -120,6 +124,10 @@ class Recorder:
             if seconds - reported >= STATUS_EVERY:
                 write_status(self._job.status, state="recording", seconds=seconds)
                 reported = seconds
+            if self._room.remote_participants:
+                company = time.monotonic()
+            elif time.monotonic() - company > self._job.alone_seconds:
+                break  # everyone left: the meeting is over (the hidden recorder keeps no room)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), FRAME_MS / 1000)
         encoder.stdin.close()
