@@ -48,10 +48,11 @@ async def start_recorder(
         "max_seconds": max_seconds,
         "alone_seconds": alone_seconds,
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "meetbridge.engines.livekit.recorder",
-        stdin=asyncio.subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+    with (directory / "recorder.log").open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "meetbridge.engines.livekit.recorder",
+            stdin=asyncio.subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
     assert process.stdin is not None
     process.stdin.write(orjson.dumps(job))
     process.stdin.close()
@@ -99,6 +100,8 @@ async def test_the_recorder_is_hidden_and_records_the_speaker_for_as_long_as_it_
         ran = asyncio.get_running_loop().time() - started
     status = await status_of(tmp_path)
     assert status["state"] == "finished"
+    logged = (tmp_path / "recorder.log").read_text(errors="replace")
+    assert "eyJ" not in logged and "access_token" not in logged  # no JWT in its output
     duration = media_duration(tmp_path / "out.ogg")
     assert abs(duration - float(str(status["seconds"]))) < 0.5
     assert abs(duration - ran) < 1.0, (duration, ran)

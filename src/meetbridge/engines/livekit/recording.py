@@ -67,7 +67,7 @@ def recording_unavailable() -> str | None:
     """Why this host cannot record (a missing part), or None."""
     if shutil.which("ffmpeg") is None:
         return "Recording needs ffmpeg on the meetbridge host; ask an admin."
-    if importlib.util.find_spec("livekit") is None:
+    if importlib.util.find_spec("livekit.rtc") is None:  # not livekit-api's namespace alone
         return "Recording needs meetbridge's `recording` extra (LiveKit's SDK); ask an admin."
     return None
 
@@ -93,6 +93,7 @@ class LiveKitRecordings:
         self._wake_outbox = wake_outbox
         self._free_space = free_space
         self._children: set[int] = set()  # pids of the recorders this process started
+        self._starting: set[int] = set()  # claimed here, recorder not spawned yet: not dead
 
     # --- start and stop -------------------------------------------------------------------
 
@@ -121,12 +122,15 @@ class LiveKitRecordings:
         recording_id = await self._claim(channel_id, user_id, room)
         if recording_id is None:
             raise RecordingRefusedError("This meeting is already being recorded.")
+        self._starting.add(recording_id)
         try:
             await self._spawn(recording_id, room, settings)
         except (OSError, EngineUnavailableError) as exc:
             log.error("recording.spawn_failed", recording=recording_id, error=str(exc))
             await self._fail(recording_id, settings.directory)
             raise RecordingRefusedError("The recorder could not be started.") from exc
+        finally:
+            self._starting.discard(recording_id)
         now_ms = int(self._clock.now() * 1000)
         await self._tell_room(channel_id, "recording-started", "This meeting is being recorded.")
         with contextlib.suppress(LiveKitError):
@@ -200,8 +204,10 @@ class LiveKitRecordings:
             rows = await recordings_repo.active(conn)
         settings = self._settings()
         for row in rows:
+            if row.id in self._starting:
+                continue  # its pid is on its way (a row left so by a crash is finalised)
             if not self._alive(row):
-                await self._finalise(row, settings)
+                await self._finalise_if_gone(row.id, settings)
             elif row.state == RECORDING:
                 await self._check_limits(row, settings)
             elif row.state == STOPPING and self._stopping_too_long(row):
@@ -250,6 +256,16 @@ class LiveKitRecordings:
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(row.pid, sig)
+
+    async def _finalise_if_gone(self, recording_id: int, settings: RecordingSettings) -> None:
+        """Finalise a recording whose recorder looked gone, once its row, read again, says so
+        too (a start may have written the recorder's pid meanwhile)."""
+        async with self._database.read() as conn:
+            row = await recordings_repo.get(conn, recording_id)
+        if row is None or row.state not in recordings_repo.ACTIVE or row.id in self._starting:
+            return
+        if not self._alive(row):
+            await self._finalise(row, settings)
 
     async def _finalise(self, row: RecordingRow, settings: RecordingSettings) -> None:
         """The recorder is gone: post what it wrote (marked incomplete if it did not finish),
