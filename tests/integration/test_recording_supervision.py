@@ -183,3 +183,19 @@ async def test_the_reminder_comes_once_before_the_limit_and_the_limit_stops_it(
     [message] = await upload_messages(service)
     assert message.startswith("Recording of this meeting (0:0")
     assert "Incomplete" not in message
+
+
+async def test_a_recording_of_another_host_is_left_to_that_host(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    recordings = recordings_for(service, tmp_path, Disk(), RecordingLimits())
+    database = service.components.core.database
+    async with database.transaction() as conn:
+        elsewhere = await recordings_repo.create(
+            conn, "c" * 26, None, "mb-" + "c" * 26, "u" * 26, 0.0, "another-host"
+        )
+        await recordings_repo.change(conn, elsewhere, pid=1, path="/elsewhere/recording.ogg")
+    await recordings.supervise()  # pid 1 is no recorder here: that says nothing of that host
+    async with database.read() as conn:
+        row = await recordings_repo.get(conn, elsewhere)
+    assert row is not None and row.state == recordings_repo.RECORDING

@@ -28,6 +28,7 @@ class RecordingRow:
     path: str
     reminded: bool
     stop_reason: str
+    node: str
 
 
 def _row(row: Any) -> RecordingRow:
@@ -41,6 +42,7 @@ async def create(
     room: str,
     started_by: str,
     started_at: float,
+    node: str,
 ) -> int:
     result = await conn.execute(
         insert(recordings).values(
@@ -53,6 +55,7 @@ async def create(
             path="",
             reminded=False,
             stop_reason="",
+            node=node,
         )
     )
     key = result.inserted_primary_key
@@ -77,9 +80,12 @@ async def active_for_channel(conn: AsyncConnection, channel_id: str) -> Recordin
     return _row(row) if row is not None else None
 
 
-async def active(conn: AsyncConnection) -> list[RecordingRow]:
+async def active(conn: AsyncConnection, node: str) -> list[RecordingRow]:
+    """The running recordings whose recorders run on ``node`` (only that host sees them)."""
     rows = await conn.execute(
-        select(recordings).where(recordings.c.state.in_(ACTIVE)).order_by(recordings.c.id)
+        select(recordings)
+        .where(recordings.c.state.in_(ACTIVE), recordings.c.node == node)
+        .order_by(recordings.c.id)
     )
     return [_row(row) for row in rows]
 

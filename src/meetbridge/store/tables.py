@@ -390,5 +390,6 @@ recordings = Table(
     Column("path", Text, nullable=False),
     Column("reminded", Boolean, nullable=False, server_default=text("false")),
     Column("stop_reason", Text, nullable=False, server_default=""),
+    Column("node", String(255), nullable=False, server_default=""),  # the host its recorder runs on
     Index("ix_recordings_state", "state"),
 )

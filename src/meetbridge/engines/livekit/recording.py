@@ -4,8 +4,8 @@ recording (engines/livekit/recorder.py) and hands the finished file to the outbo
 State lives in the database (``recordings``) and in files beside the recording, not in this
 process: after a meetbridge restart a recorder still running is watched again (it runs in a
 session of its own), and one that died meanwhile is finalised with what it wrote, marked
-incomplete. One replica supervises (the recorders are its local processes; the directory is
-local disk): run meetbridge's recording on one node.
+incomplete. Recorders and their files are local: each recording is supervised by the
+replicas on the host that started it (``node``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import importlib.util
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,9 @@ class LiveKitRecordings:
         self._settings = settings
         self._wake_outbox = wake_outbox
         self._free_space = free_space
+        # Recorders are local processes: a replica on another host must not take one it cannot
+        # see for dead.
+        self._node = socket.gethostname()
         self._children: set[int] = set()  # pids of the recorders this process started
         self._starting: set[int] = set()  # claimed here, recorder not spawned yet: not dead
 
@@ -150,6 +154,7 @@ class LiveKitRecordings:
                 room,
                 user_id,
                 self._clock.now(),
+                self._node,
             )
 
     async def _spawn(self, recording_id: int, room: str, settings: RecordingSettings) -> None:
@@ -201,7 +206,7 @@ class LiveKitRecordings:
     async def supervise(self) -> None:
         """One round over the running recordings: limits, disk, finished or dead recorders."""
         async with self._database.read() as conn:
-            rows = await recordings_repo.active(conn)
+            rows = await recordings_repo.active(conn, self._node)
         settings = self._settings()
         for row in rows:
             if row.id in self._starting:

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("reminded", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("stop_reason", sa.Text(), server_default="", nullable=False),
+        sa.Column("node", sa.String(length=255), server_default="", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recordings")),
     )
     op.create_index("ix_recordings_state", "recordings", ["state"], unique=False)
