@@ -57,6 +57,9 @@ class ServiceConfig(BaseSettings):
     # Mattermost look-ups on the policy path must finish well inside Infinity's 5 s budget.
     mattermost_lookup_timeout: float = Field(1.5, gt=0, le=4.0)
     # A LiveKit given by the deployment (environment) wins over the admin settings.
+    recording_dir: Path | None = Field(
+        None, description="where LiveKit recordings are written; default: data_dir/recordings"
+    )
     livekit_url: str = ""
     livekit_api_key: str = ""
     livekit_api_secret: SecretStr | None = None
@@ -98,6 +101,10 @@ class ServiceConfig(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'meetbridge.db').as_posix()}"
+
+    @property
+    def effective_recording_dir(self) -> Path:
+        return self.recording_dir or self.data_dir / "recordings"
 
     @property
     def effective_secret_key_file(self) -> Path:

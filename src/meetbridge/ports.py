@@ -65,6 +65,15 @@ class ChatRefusedError(Exception):
     """The chat platform refused the change for good (permissions, a deleted post...)."""
 
 
+@dataclass(frozen=True, slots=True)
+class FileToPost:
+    """A file to attach to a post: its name as shown, its type and its bytes."""
+
+    name: str
+    content_type: str
+    content: bytes = field(repr=False)
+
+
 class ChatPlatform(Protocol):
     """The changes meetbridge makes in the chat platform, delivered by the outbox worker.
 
@@ -84,6 +93,12 @@ class ChatPlatform(Protocol):
         self, channel_id: ChannelId, root_id: str | None, message: str, key: str
     ) -> str:
         """Post a message in a card's thread, once per ``key``; returns its id."""
+        ...
+
+    async def post_file_reply(
+        self, channel_id: ChannelId, root_id: str | None, message: str, key: str, file: FileToPost
+    ) -> str:
+        """Post a message with one file attached in a card's thread, once per ``key``."""
         ...
 
     async def publish_ring(self, ring: RingCard, post_id: str | None) -> str:
@@ -112,6 +127,7 @@ class Capability(StrEnum):
     HOST_CONTROLS = "host_controls"  # meetbridge can mute, remove, hand over host
     END_FOR_ALL = "end_for_all"
     PINS = "pins"  # a host PIN per channel, rotated when a meeting ends
+    RECORDING = "recording"  # meetbridge's recorder can join and record it (MeetingRecorder)
 
 
 class EngineUnavailableError(Exception):
@@ -120,6 +136,15 @@ class EngineUnavailableError(Exception):
 
 class EngineRefusedError(Exception):
     """The engine will not let this user in now (a full meeting, a removed participant)."""
+
+
+class MeetingRecorder(Protocol):
+    """Recording a channel's meeting (LiveKit). Both raise EngineRefusedError with a sentence
+    for the user when it cannot be done now; both return the sentence for success."""
+
+    async def start(self, channel_id: ChannelId, user_id: UserId) -> str: ...
+
+    async def stop(self, channel_id: ChannelId, reason: str = "") -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,7 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
     await page.get_by_label("LiveKit URL", exact=True).fill("https://livekit.example.com")
     await page.get_by_label("LiveKit API key", exact=True).fill("APIkey123")
     await page.get_by_label("Max participants", exact=True).fill("25")
+    await page.get_by_label("Longest recording (minutes)", exact=True).fill("90")
     for label in ("Zoom account level", "Zoom restrict public channels"):
         await page.get_by_label(label, exact=True).check()
     for label in ("Direct media for DMs", "Embedded experience", "Allow guests"):
@@ -120,6 +121,9 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
         "livekit_url": "wss://livekit.example.com",
         "livekit_api_key": "APIkey123",
         "livekit_max_participants": 25,
+        "recording_max_minutes": 90,
+        "recording_reminder_minutes": 10,
+        "recording_min_free_mb": 500,
     }
     assert (await served.components.admin.settings()).model_dump(mode="json") == expected
     assert (await served.components.admin.secrets_set())["zoom_client_secret"] is True

@@ -696,3 +696,44 @@ async def test_the_page_reports_its_connection_while_joined_and_once_more_on_lea
     # The last part of the interval, sent before the page disconnected (the next periodic
     # report would come 10 s after the first).
     assert len(reports_from(alice_token)) == before + 1, reports_from(alice_token)
+
+
+async def test_everyone_sees_that_the_meeting_is_recorded_late_joiners_too(
+    meeting: Meeting,
+) -> None:
+    alice = await meeting.open("Alice", role="host")
+    bob = await meeting.open("Bob")
+    for page in (alice, bob):
+        await in_meeting_with(page, 1)
+        await expect(page.locator("#mb-recording")).to_be_hidden()
+    await expect(bob.locator("#mb-record")).to_be_hidden()  # a host control
+
+    await alice.locator("#mb-record").click()
+    call = await meeting.host.wait_for_call("recording")
+    assert call.body == {"on": True}
+    # What meetbridge does once the recorder runs: the room's metadata, and a notice.
+    recorded = {"host": "user-alice", "removed": [], "recording": int(time.time() * 1000)}
+    await meeting.rooms.update_room_metadata(meeting.room, orjson.dumps(recorded).decode())
+    text = "This meeting is being recorded."
+    await meeting.send("meetbridge.notice", {"kind": "recording-started", "text": text})
+    for page in (alice, bob):
+        await expect(page.locator("#mb-recording")).to_be_visible(timeout=TIMEOUT)
+        await expect(page.locator("#mb-recording")).to_have_text("Recording")
+        await expect(page.locator("#mb-announce")).to_contain_text(text)
+    await expect(alice.locator("#mb-record")).to_have_text("Stop recording")
+
+    carol = await meeting.open("Carol")  # joins while it records: no notice for her
+    await expect(carol.locator("#mb-recording")).to_be_visible(timeout=TIMEOUT)
+    await expect(carol.locator("#mb-announce")).to_contain_text(text)
+
+    await alice.locator("#mb-record").click()
+
+    async def asked_to_stop() -> bool:
+        return any(c.action == "recording" and c.body == {"on": False} for c in meeting.host.calls)
+
+    await eventually(asked_to_stop, 10, "a request to stop recording")
+    stopped = {"host": "user-alice", "removed": []}
+    await meeting.rooms.update_room_metadata(meeting.room, orjson.dumps(stopped).decode())
+    for page in (alice, bob, carol):
+        await expect(page.locator("#mb-recording")).to_be_hidden(timeout=TIMEOUT)
+    await expect(alice.locator("#mb-record")).to_have_text("Start recording")

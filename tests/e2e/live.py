@@ -297,16 +297,18 @@ async def start_live(
     data_dir: Any,
     wait_for_setup: bool = True,
     port: int | None = None,
+    secret_key: str | None = None,
     **settings: Any,
 ) -> tuple[LiveMeetbridge, uvicorn.Server, asyncio.Task[None]]:
     """meetbridge serving (on ``port``, known beforehand to whatever must call it back: a
     LiveKit server's webhooks); unless ``wait_for_setup`` is False, also registered in
-    Mattermost, listening to its WebSocket and pointed at a Pexip node."""
+    Mattermost, listening to its WebSocket and pointed at a Pexip node. ``secret_key``: the
+    master key of an earlier start on the same ``data_dir`` (a restart)."""
     port = port or free_port()
     config = ServiceConfig(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'meetbridge.db'}",
-        secret_key=base64.b64encode(generate_master_key()).decode(),
+        secret_key=secret_key or base64.b64encode(generate_master_key()).decode(),
         public_url=f"http://127.0.0.1:{port}",
         mattermost_url=world.url,
         mattermost_token=world.bot.token,

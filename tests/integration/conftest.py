@@ -14,6 +14,7 @@ from tests.support.livekit_fixtures import (  # noqa: F401 (fixtures, started on
     livekit_binary,
     livekit_server,
     livekit_webhooks,
+    room_name,
     room_service,
 )
 

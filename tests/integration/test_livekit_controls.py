@@ -94,6 +94,7 @@ async def test_a_participants_forged_host_actions_are_refused(
         ("mute-all", {}),
         ("lower-all-hands", {}),
         ("end", {}),
+        ("recording", {"on": True}),
     ):
         refused = await act(service, bob, action, **body)
         assert refused.status_code == 403, (action, refused.text)
@@ -200,3 +201,16 @@ async def test_a_system_admin_may_take_host_and_end_the_meeting(
         assert mine.attributes["meetbridge.role"] == "host"
         assert (await act(service, admins, "end")).status_code == 200
     assert await bob_socket.closed_by_server()
+
+
+async def test_recording_is_asked_on_or_off_and_stopping_nothing_says_so(
+    service: RunningApp, meeting: tuple[str, Device, Device, SignallingParticipant]
+) -> None:
+    channel, alice, _, _ = meeting
+    for body in ({}, {"on": "yes"}, {"on": 1}, {"on": None}):
+        refused = await act(service, alice, "recording", **body)
+        assert refused.status_code == 400, (body, refused.text)
+    nothing = await act(service, alice, "recording", on=False)
+    assert nothing.status_code == 409
+    assert nothing.json()["error"] == "This meeting is not being recorded."
+    assert not await service.components.recordings.is_recording(ChannelId(channel))

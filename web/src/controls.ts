@@ -17,7 +17,8 @@ export type ControlAction =
     | 'stop-screenshare'
     | 'remove'
     | 'make-host'
-    | 'end';
+    | 'end'
+    | 'recording';
 
 export type ControlResult = { ok: true } | { ok: false; error: string };
 
@@ -53,7 +54,7 @@ export class MeetingControls {
     /** `keepalive`: the request outlives the page (a report sent while leaving). */
     async send(
         action: ControlAction,
-        body: Record<string, string | number> = {},
+        body: Record<string, string | number | boolean> = {},
         keepalive = false,
     ): Promise<ControlResult> {
         let response: Response;

@@ -12,6 +12,7 @@
  *   lower-all-hands {}       react {emoji}            chat {text}
  *   mute {identity}          mute-all {}              ask-unmute {identity}
  *   stop-screenshare {identity}   remove {identity}   make-host {identity}   end {}
+ *   recording {on: boolean}   (host: start or stop recording)
  *   stats {sendKbps, receiveKbps, packetLossPercent, rttMs}   (every 10 s, and on leaving)
  * `identity` is one LiveKit participant identity (one device). For a person with several devices
  * the page sends one request per device. 2xx means accepted; anything else is refused, with
@@ -21,7 +22,9 @@
  *   meetbridge.hands    {queue: [{identity, name, at}]}   the whole queue, oldest first
  *   meetbridge.reaction {identity, name, emoji}
  *   meetbridge.chat     {id, name, text, at, source: "meeting" | "mattermost"}
- *   meetbridge.notice   {kind: "ask-unmute" | "muted-by-host" | "removed" | "ended" | "host-changed", text}
+ *   meetbridge.notice   {kind: "ask-unmute" | "muted-by-host" | "removed" | "ended" | "host-changed"
+ *                        | "recording-started" | "recording-stopped" | "recording-reminder", text}
+ * Room metadata (LiveKit) — JSON; `recording` (ms since the epoch) while the meeting is recorded.
  * `at` is milliseconds since the epoch. The page trusts only messages from the server (no sender
  * participant), parses them defensively and ignores anything malformed.
  *
@@ -72,7 +75,15 @@ export interface HandEntry {
     at: number;
 }
 
-export type NoticeKind = 'ask-unmute' | 'muted-by-host' | 'removed' | 'ended' | 'host-changed';
+export type NoticeKind =
+    | 'ask-unmute'
+    | 'muted-by-host'
+    | 'removed'
+    | 'ended'
+    | 'host-changed'
+    | 'recording-started'
+    | 'recording-stopped'
+    | 'recording-reminder';
 
 export interface ChatLine {
     id: string;
@@ -107,6 +118,8 @@ export interface EngineEvents {
     /** A message from meetbridge (hands, reactions, chat, notices). */
     message(message: MeetingMessage): void;
     notice(message: string): void;
+    /** Whether the meeting is being recorded: since when (ms), or null (LiveKit room metadata). */
+    recording?(since: number | null): void;
 }
 
 export interface JoinOptions {

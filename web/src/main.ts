@@ -51,6 +51,9 @@ class MeetingPage {
     private participants: EngineParticipant[] = [];
     private people: Person[] = [];
     private hands: HandEntry[] = [];
+    private recording = false;
+    /** Whether the room has said yet (after joining) if it is recorded. */
+    private recordingKnown = false;
     private chat: ChatLine[] = [];
     private speakerId = '';
     private readonly reactions = new ReactionLimiter();
@@ -94,6 +97,7 @@ class MeetingPage {
             sendChat: text => void this.sendChat(text),
             hostAction: (action, ids) => void this.hostAction(action, ids),
             meetingAction: action => void this.control(action),
+            toggleRecording: () => void this.control('recording', { on: !this.recording }),
         });
         this.call = createAdapter({
             connection: event => this.updateConnection(event),
@@ -140,6 +144,7 @@ class MeetingPage {
                 this.view.notice(muted ? 'You were muted by the host.' : 'The host unmuted you.');
             },
             notice: message => this.view.notice(message),
+            recording: since => this.showRecording(since !== null),
         });
         this.stats = this.statsReporter();
         this.media.onEffectFailed = message => {
@@ -440,7 +445,21 @@ class MeetingPage {
         }
     }
 
-    private async control(action: ControlAction, body: Record<string, string> = {}): Promise<boolean> {
+    /** The room says whether it is recorded. Joining a recorded meeting is announced once; the
+     * changes afterwards come with meetbridge's own notice (announced as every notice is). */
+    private showRecording(recording: boolean): void {
+        if (this.recordingKnown === false && recording) {
+            this.view.announce('This meeting is being recorded.');
+        }
+        this.recordingKnown = true;
+        this.recording = recording;
+        this.view.setRecording(recording);
+    }
+
+    private async control(
+        action: ControlAction,
+        body: Record<string, string | number | boolean> = {},
+    ): Promise<boolean> {
         if (!this.controls) {
             return false;
         }

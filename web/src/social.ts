@@ -27,7 +27,16 @@ const MAX_NAME = 200;
 const MAX_CHAT = 4000;
 const MAX_EMOJI = 16; // UTF-16 units: one emoji with modifiers, not a sentence
 const MAX_HANDS = 500;
-const NOTICE_KINDS: readonly NoticeKind[] = ['ask-unmute', 'muted-by-host', 'removed', 'ended', 'host-changed'];
+const NOTICE_KINDS: readonly NoticeKind[] = [
+    'ask-unmute',
+    'muted-by-host',
+    'removed',
+    'ended',
+    'host-changed',
+    'recording-started',
+    'recording-stopped',
+    'recording-reminder',
+];
 
 type Raw = Record<string, unknown>;
 
@@ -119,6 +128,21 @@ export const parseMessage = (topic: string | undefined, payload: Uint8Array | st
         default:
             return null;
     }
+};
+
+/** Since when the meeting is recorded (ms), from the LiveKit room's metadata; null when it is
+ * not, or the metadata is not meetbridge's (never throws). */
+export const recordingSince = (metadata: string | undefined): number | null => {
+    if (!metadata) {
+        return null;
+    }
+    let raw: unknown;
+    try {
+        raw = JSON.parse(metadata);
+    } catch {
+        return null;
+    }
+    return isRecord(raw) ? time(raw, 'recording') : null;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ export interface ViewActions {
     hostAction(action: ControlAction, ids: string[]): void;
     /** A host action on the whole meeting. */
     meetingAction(action: 'mute-all' | 'lower-all-hands' | 'end'): void;
+    /** The host's Start/Stop recording button. */
+    toggleRecording(): void;
 }
 
 const REACTION_NAMES: Record<string, string> = {
@@ -131,6 +133,8 @@ export class MeetingView {
     private readonly chatForm: HTMLFormElement;
     private readonly chatInput: HTMLInputElement;
     private readonly hand: HTMLButtonElement;
+    private readonly recordingBadge: HTMLElement;
+    private readonly recordButton: HTMLButtonElement;
     private readonly reactions: HTMLElement;
     private readonly layoutToggle: HTMLButtonElement;
     private readonly chatToggle: HTMLButtonElement;
@@ -191,6 +195,8 @@ export class MeetingView {
         this.handList = get('mb-hand-list');
         this.handsEmpty = get('mb-hands-empty');
         this.hostSection = get('mb-host');
+        this.recordingBadge = get('mb-recording');
+        this.recordButton = get('mb-record');
         this.chat = get('mb-chat');
         this.chatLog = get('mb-chat-log');
         this.chatForm = get('mb-chat-form');
@@ -531,6 +537,7 @@ export class MeetingView {
         doc.getElementById('mb-mute-all')?.addEventListener('click', () => actions.meetingAction('mute-all'));
         doc.getElementById('mb-lower-all')?.addEventListener('click', () => actions.meetingAction('lower-all-hands'));
         doc.getElementById('mb-end')?.addEventListener('click', () => actions.meetingAction('end'));
+        this.recordButton.addEventListener('click', () => actions.toggleRecording());
     }
 
     /** Shows hands, reactions, chat and (for tiles) the layout toggle. */
@@ -548,6 +555,12 @@ export class MeetingView {
 
     setHost(isHost: boolean): void {
         this.hostSection.hidden = !isHost;
+    }
+
+    /** The "Recording" badge everyone sees, and the host's button named after what it does. */
+    setRecording(recording: boolean): void {
+        this.recordingBadge.hidden = !recording;
+        this.recordButton.textContent = recording ? 'Stop recording' : 'Start recording';
     }
 
     /** Raise/lower, named after what pressing it does. */

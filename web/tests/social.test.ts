@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 
 import type { ChatLine, EngineParticipant } from '../src/engine';
-import { addChatLine, groupRoster, orderHands, parseMessage, personTags, ReactionLimiter } from '../src/social';
+import {
+    addChatLine,
+    groupRoster,
+    orderHands,
+    parseMessage,
+    personTags,
+    ReactionLimiter,
+    recordingSince,
+} from '../src/social';
 
 const connection = (overrides: Partial<EngineParticipant>): EngineParticipant => ({
     id: 'c1',
@@ -173,5 +181,27 @@ describe('addChatLine', () => {
             lines = addChatLine(lines, line(`m${i}`, i), 3);
         }
         expect(lines.map(l => l.id)).toEqual(['m3', 'm4', 'm5']);
+    });
+});
+
+describe('recording', () => {
+    it('takes the recording notices meetbridge sends', () => {
+        for (const kind of ['recording-started', 'recording-stopped', 'recording-reminder']) {
+            const text = `notice ${kind}`;
+            expect(parseMessage('meetbridge.notice', new TextEncoder().encode(JSON.stringify({ kind, text })))).toEqual(
+                { topic: 'meetbridge.notice', kind, text },
+            );
+        }
+    });
+
+    it('reads since when the meeting is recorded from the room metadata', () => {
+        expect(recordingSince('{"host": "u1", "removed": [], "recording": 1700000000000}')).toBe(1700000000000);
+    });
+
+    it('says not recorded for metadata without a recording, or not meetbridge\'s', () => {
+        for (const metadata of [undefined, '', '{"host": "u1"}', 'not json', '[1]', '{"recording": -5}',
+            '{"recording": "yes"}', '{"recording": null}']) {
+            expect(recordingSince(metadata)).toBeNull();
+        }
     });
 });

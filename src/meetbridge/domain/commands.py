@@ -24,6 +24,7 @@ class Verb(StrEnum):
     MAX = "max"
     STATS = "stats"
     GUEST_LINK = "guest-link"
+    RECORDING = "recording"
 
 
 @dataclass(frozen=True, slots=True)

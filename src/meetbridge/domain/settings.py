@@ -144,6 +144,19 @@ class RuntimeSettings(BaseModel):
         100, ge=1, le=10000, description="Most people in one LiveKit meeting (devices count)."
     )
 
+    recording_max_minutes: int = Field(
+        60, ge=1, le=24 * 60, description="Longest LiveKit recording; it stops at this limit."
+    )
+    recording_reminder_minutes: int = Field(
+        10, ge=0, le=24 * 60, description="Minutes before the limit when the meeting is warned."
+    )
+    recording_min_free_mb: int = Field(
+        500,
+        ge=0,
+        le=10**7,
+        description="Free disk space (MB) below which recording stops, or will not start.",
+    )
+
     @field_validator("livekit_url")
     @classmethod
     def _check_livekit_url(cls, value: str) -> str:

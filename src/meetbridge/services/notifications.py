@@ -7,6 +7,7 @@ and ringing is stored together with the meeting state, and delivered by the outb
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -103,3 +104,36 @@ async def enqueue_meeting_reply(
     """A line for the meeting card's thread (delivered once the card exists)."""
     payload = {"meeting_id": meeting_id, "message": message, "key": key}
     await outbox_repo.enqueue(conn, MEETING_REPLY, payload, now, key)
+
+
+RECORDING_UPLOAD = "recording.upload"
+
+
+async def enqueue_recording_upload(
+    conn: AsyncConnection,
+    recording: RecordingFile,
+    now: float,
+) -> None:
+    """A recording's file for the meeting card's thread (or the channel, without a card); the
+    outbox deletes the local file once Mattermost has it."""
+    payload = {
+        "meeting_id": recording.meeting_id,
+        "channel_id": recording.channel_id,
+        "path": recording.path,
+        "filename": recording.filename,
+        "content_type": recording.content_type,
+        "message": recording.message,
+        "key": recording.key,
+    }
+    await outbox_repo.enqueue(conn, RECORDING_UPLOAD, payload, now, recording.key)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFile:
+    channel_id: str
+    meeting_id: int | None
+    path: str
+    filename: str
+    message: str
+    key: str
+    content_type: str = "audio/ogg"

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo, ChannelKind
 from meetbridge.domain.delivery import gives_up, retry_delay
-from meetbridge.domain.ids import UserId
+from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.users import display_name
 from meetbridge.domain.views import MeetingCard, RingCard, RingState
@@ -39,6 +40,7 @@ from meetbridge.ports import (
     Directory,
     DirectoryUnavailableError,
     Engines,
+    FileToPost,
 )
 from meetbridge.services import notifications
 from meetbridge.services.shared_state import SharedState
@@ -56,6 +58,7 @@ FINAL_STATE_KINDS = frozenset(
         notifications.CARD_SYNC,
         notifications.STATUS_SYNC,
         notifications.RING_UPDATE,
+        notifications.RECORDING_UPLOAD,  # the only copy of a recording: never given up
     }
 )
 
@@ -89,6 +92,7 @@ class OutboxWorker:
             notifications.RING_UPDATE: self._update_ring,
             notifications.RING_EXPIRE: self._expire_ring,
             notifications.MEETING_REPLY: self._meeting_reply,
+            notifications.RECORDING_UPLOAD: self._upload_recording,
         }
         self.permission_warnings: set[str] = set()
 
@@ -236,6 +240,27 @@ class OutboxWorker:
         await self._platform.post_reply(
             meeting.channel_id, post_id, str(payload["message"]), str(payload["key"])
         )
+
+    async def _upload_recording(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        meeting_id = payload.get("meeting_id")
+        post_id = None
+        if isinstance(meeting_id, int):
+            async with self._database.read() as conn:
+                post_id = await chat_repo.card_post(conn, meeting_id)
+            if post_id is None:  # the card is on its way: the file waits for its thread
+                raise ChatUnavailableError("the meeting card is not posted yet")
+        path = Path(str(payload["path"]))
+        try:
+            content = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            # Deleted only once posted: this is a repeat of an item that got through.
+            log.info("outbox.recording_already_posted", file=path.name)
+            return
+        channel = ChannelId(str(payload["channel_id"]))
+        message, key = str(payload["message"]), str(payload["key"])
+        file = FileToPost(str(payload["filename"]), str(payload["content_type"]), content)
+        await self._platform.post_file_reply(channel, post_id, message, key, file)
+        await asyncio.to_thread(path.unlink, True)  # Mattermost has it now
 
     # --- custom statuses -----------------------------------------------------------------
 

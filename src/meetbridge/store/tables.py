@@ -439,3 +439,23 @@ __all__ = [
     "zoom_connections",
     "zoom_meetings",
 ]
+
+# LiveKit recordings: one row per recording, from start until its file is handed to the outbox.
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel_id", String(26), nullable=False),
+    Column("meeting_id", BigInteger, nullable=True),
+    Column("room", String(256), nullable=False),
+    Column("state", String(16), nullable=False),  # recording | stopping | done | failed
+    Column("started_by", String(26), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("path", Text, nullable=False),
+    Column("reminded", Boolean, nullable=False, server_default=text("false")),
+    Column("stop_reason", Text, nullable=False, server_default=""),
+    Column("node", String(255), nullable=False, server_default=""),  # the host its recorder runs on
+    Index("ix_recordings_state", "state"),
+)

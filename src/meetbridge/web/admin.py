@@ -73,6 +73,9 @@ _LABELS = {
     "livekit_url": "LiveKit URL",
     "livekit_api_key": "LiveKit API key",
     "livekit_max_participants": "Max participants",
+    "recording_max_minutes": "Longest recording (minutes)",
+    "recording_reminder_minutes": "Reminder before the limit (minutes)",
+    "recording_min_free_mb": "Stop recording below this free disk space (MB)",
 }
 _SECRET_LABELS = {"livekit_api_secret": "LiveKit API secret"}
 
@@ -115,7 +118,7 @@ _ENGINE_GROUPS = (
     SettingGroup(
         "livekit",
         "LiveKit",
-        tuple(k for k in RuntimeSettings.model_fields if k.startswith("livekit_")),
+        tuple(k for k in RuntimeSettings.model_fields if k.startswith(("livekit_", "recording_"))),
         tuple(k for k in SECRET_SETTINGS if k.startswith("livekit_")),
     ),
 )

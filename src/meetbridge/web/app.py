@@ -37,6 +37,7 @@ from meetbridge.core import (
     prepare_schema,
 )
 from meetbridge.domain.ids import ChannelId
+from meetbridge.domain.recording import RecordingLimits
 from meetbridge.engines.livekit.controls import (
     RECENT_CHAT,
     ROOM_STATE_KEPT,
@@ -45,6 +46,7 @@ from meetbridge.engines.livekit.controls import (
 )
 from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
+from meetbridge.engines.livekit.recording import LiveKitRecordings, RecordingSettings
 from meetbridge.engines.livekit.translator import LiveKitTranslator
 from meetbridge.engines.pexip.chat import PexipChatMirror
 from meetbridge.engines.pexip.client_api import InfinityClientApi
@@ -136,6 +138,7 @@ class Components:
     engines: EngineRegistry
     livekit: LiveKitEngine
     controls: MeetingControls
+    recordings: LiveKitRecordings
     livekit_reconciler: LiveKitReconciler
     pexip: PexipEngine
     pexip_controls: PexipControls
@@ -240,8 +243,21 @@ def build_components(
         directory,
         lambda: state.settings.display_name,
     )
+    recordings = LiveKitRecordings(
+        livekit,
+        core.database,
+        clock,
+        lambda: recording_settings(config, state),
+        outbox.wake if outbox is not None else (lambda: None),
+    )
     controls = MeetingControls(
-        livekit, core.controls, clock, directory, core.database, meeting_chat.to_thread
+        livekit,
+        core.controls,
+        clock,
+        directory,
+        core.database,
+        meeting_chat.to_thread,
+        recordings,
     )
     pexip_chat = PexipChatMirror(pexip, meeting_chat.to_thread, clock)
     pexip_controls.chat = pexip_chat
@@ -278,12 +294,14 @@ def build_components(
             channel_limits,
             controls.last_stats,  # one store: every engine's page reports there
             guest_links.create,
+            recordings,
         ),
         zoom=zoom,
         confirmations=confirmations,
         engines=engines,
         livekit=livekit,
         controls=controls,
+        recordings=recordings,
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
         pexip=pexip,
         pexip_controls=pexip_controls,
@@ -370,6 +388,18 @@ def _to_meetings(controls: MeetingControls, pexip: PexipChatMirror) -> MeetingSi
         await pexip.from_thread(channel_id, name, text, line_id, at)
 
     return send
+
+
+def recording_settings(config: ServiceConfig, state: SharedState) -> RecordingSettings:
+    settings = state.settings
+    return RecordingSettings(
+        directory=config.effective_recording_dir,
+        limits=RecordingLimits(
+            max_seconds=settings.recording_max_minutes * 60.0,
+            reminder_seconds=settings.recording_reminder_minutes * 60.0,
+            min_free_bytes=settings.recording_min_free_mb * 1024 * 1024,
+        ),
+    )
 
 
 def _thread_replies(
@@ -546,6 +576,7 @@ def _start_background(components: Components) -> None:
         ("shared-state", components.state.run_refresher()),
         ("housekeeping", _housekeeping(components)),
         ("livekit-reconcile", components.livekit_reconciler.run()),
+        ("recordings", components.recordings.run()),
     ]
     if components.chat is not None:
         jobs += [

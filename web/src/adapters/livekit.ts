@@ -28,7 +28,7 @@ import type {
     VideoTile,
 } from '../engine';
 import { explainLiveKitEnd, explainLiveKitJoinFailure } from '../livekit-state';
-import { parseMessage, personKey } from '../social';
+import { parseMessage, personKey, recordingSince } from '../social';
 
 export const ROLE_ATTRIBUTE = 'meetbridge.role';
 export const USER_ATTRIBUTE = 'meetbridge.user';
@@ -110,6 +110,7 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
         }
         this.joined = true;
         this.events.connection({ type: 'joined' });
+        this.events.recording?.(recordingSince(room.metadata)); // joining late: already recorded?
         await this.publish(room, stream, options);
         this.refresh();
     }
@@ -300,6 +301,7 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
             this.events.activeSpeakers(speakers.map(speaker => speaker.identity));
             refresh();
         });
+        room.on(RoomEvent.RoomMetadataChanged, metadata => this.events.recording?.(recordingSince(metadata)));
         room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
             if (participant) {
                 return; // only meetbridge (the server API, no sender) speaks on these topics

@@ -17,6 +17,7 @@ from meetbridge.chat.mattermost.errors import (
     MattermostUnavailableError,
 )
 from meetbridge.domain.ids import is_mattermost_id
+from meetbridge.ports import FileToPost
 
 API = "/api/v4"
 
@@ -159,6 +160,24 @@ class MattermostClient:
     async def create_post(self, post: dict[str, Any]) -> dict[str, Any]:
         created: dict[str, Any] = await self.request("POST", "/posts", json=post)
         return created
+
+    async def upload_file(self, channel_id: str, file: FileToPost) -> str:
+        """POST /files (multipart): the new file's id, for a post's ``file_ids``."""
+        path = "/files"
+        try:
+            response = await self._http.post(
+                API + path,
+                data={"channel_id": channel_id},
+                files={"files": (file.name, file.content, file.content_type)},
+                timeout=httpx2.Timeout(120.0, connect=3.0),  # large files on slow links
+            )
+        except httpx2.HTTPError as exc:
+            raise MattermostUnavailableError(f"POST {path}: {exc.__class__.__name__}") from exc
+        body = _decode("POST", path, response)
+        infos = body.get("file_infos") if isinstance(body, dict) else None
+        if not infos or not isinstance(infos[0], dict) or "id" not in infos[0]:
+            raise MattermostUnavailableError(f"POST {path}: no file id in the answer")
+        return str(infos[0]["id"])
 
     async def patch_post(self, post_id: str, patch: dict[str, Any]) -> dict[str, Any]:
         patched: dict[str, Any] = await self.request("PUT", f"/posts/{post_id}/patch", json=patch)

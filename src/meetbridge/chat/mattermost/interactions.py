@@ -29,8 +29,10 @@ from meetbridge.ports import (
     Capability,
     Directory,
     DirectoryUnavailableError,
+    EngineRefusedError,
     EngineUnavailableError,
     HostControls,
+    MeetingRecorder,
     StartAnswer,
 )
 from meetbridge.services import notifications
@@ -96,8 +98,10 @@ class MeetInteractions:
         limits: ChannelLimits | None = None,
         call_stats: Callable[[UserId], Awaitable[CallStats | None]] | None = None,
         guest_links: Callable[[ChannelId, UserId, int], Awaitable[str]] | None = None,
+        recorder: MeetingRecorder | None = None,
     ) -> None:
         self._guest_links = guest_links  # makes a Pexip guest link (engines/pexip/guest_links)
+        self._recorder = recorder
         self._call_stats = call_stats
         self._limits = limits
         self._join = join
@@ -127,6 +131,8 @@ class MeetInteractions:
         if command.verb is Verb.STATS:
             stats = await self._call_stats(invocation.user_id) if self._call_stats else None
             return ephemeral(describe_stats(stats, self._clock.now()))
+        if command.verb is Verb.RECORDING:
+            return ephemeral(await self._recording(invocation, command.argument.lower()))
         if command.verb is Verb.MAX:
             return ephemeral(await self._max(invocation, command.argument))
         if command.verb is Verb.GUEST_LINK:
@@ -415,6 +421,8 @@ class MeetInteractions:
             return ""
         if action == "end":
             return "Only the meeting's host or a system admin can end it."
+        if action == "recording":
+            return "Only the meeting's host or a system admin can start or stop recording."
         return "Only the meeting's host or a system admin can hand host over."
 
     async def _new_host(
@@ -455,6 +463,59 @@ class MeetInteractions:
         except EngineUnavailableError as exc:
             return {"error": str(exc)}
         return "The host was handed over."
+
+    # --- recording -------------------------------------------------------------------------
+
+    async def _recording(self, invocation: Invocation, argument: str) -> str:
+        """Ask the host (or a system admin) to confirm starting or stopping the recording: a
+        forged command must not record a meeting in someone's name."""
+        if argument not in ("start", "stop"):
+            return "Use `/meet recording start` or `/meet recording stop`."
+        channel, user = invocation.channel_id, invocation.user_id
+        refused = await self._recording_refusal(channel, user)
+        if refused:
+            return refused
+        where = await self._channel_mention(channel)
+        dialog = (
+            _dialog(
+                "Start recording?",
+                f"Everyone in the meeting of {where} is told it is being recorded; the "
+                "recording is posted in the meeting's thread when it stops.",
+                submit_label="Start recording",
+            )
+            if argument == "start"
+            else _dialog(
+                "Stop recording?",
+                f"The recording of the meeting of {where} stops and is posted in its thread.",
+                submit_label="Stop recording",
+            )
+        )
+        return await self._confirm(
+            invocation.trigger_id, Claim(user, "recording", channel, argument), dialog
+        )
+
+    async def _recording_refusal(self, channel: ChannelId, user: UserId) -> str:
+        name, controls = await self._host_controls(channel, Verb.HOST)
+        engine = self._engines.engine(name) if self._engines is not None else None
+        records = engine is not None and Capability.RECORDING in engine.capabilities
+        if controls is None or self._recorder is None or not records:
+            return f"`/meet recording` is not available for {self._title(name)} meetings."
+        try:
+            return await self._refusal(controls, "recording", channel, user)
+        except EngineUnavailableError as exc:
+            return str(exc)
+
+    async def _apply_recording(self, claim: Claim) -> str | dict[str, Any]:
+        refused = await self._recording_refusal(claim.channel_id, claim.user_id)
+        if refused:
+            return {"error": refused}
+        assert self._recorder is not None
+        try:
+            if claim.target == "start":
+                return await self._recorder.start(claim.channel_id, claim.user_id)
+            return await self._recorder.stop(claim.channel_id)
+        except EngineRefusedError as exc:
+            return {"error": str(exc)}
 
     async def _end(self, name: str, channel: ChannelId) -> None:
         engine = self._engines.engine(name) if self._engines is not None else None
@@ -613,6 +674,8 @@ class MeetInteractions:
             return await self._apply_guest_link(claim)
         if claim.action in ("leave", "end", "host"):
             return await self._apply_meeting_change(claim)
+        if claim.action == "recording":
+            return await self._apply_recording(claim)
         if claim.action == "zoom_disconnect" and zoom is not None:
             is_admin = await self._is_admin(user)
             if zoom.account_level and not is_admin:

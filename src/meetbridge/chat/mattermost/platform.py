@@ -17,7 +17,7 @@ from meetbridge.chat.mattermost.rendering import card_post, ring_post
 from meetbridge.domain.delivery import Failure, classify_failure
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.views import MeetingCard, RingCard
-from meetbridge.ports import ChatRefusedError, ChatUnavailableError
+from meetbridge.ports import ChatRefusedError, ChatUnavailableError, FileToPost
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +101,26 @@ class MattermostPlatform:
             "props": {"meetbridge_reply": key},
         }
         created = await self._call("reply", lambda: self._client.create_post(post))
+        return str(created["id"])
+
+    async def post_file_reply(
+        self, channel_id: ChannelId, root_id: str | None, message: str, key: str, file: FileToPost
+    ) -> str:
+        existing = await self._find(channel_id, "meetbridge_reply", key)
+        if existing is not None:
+            return existing  # an earlier attempt got through
+        # An upload whose post failed stays an orphan file; Mattermost does not show it.
+        uploaded = await self._call(
+            "upload file", lambda: self._client.upload_file(channel_id, file)
+        )
+        post = {
+            "channel_id": channel_id,
+            "root_id": root_id or "",
+            "message": message,
+            "file_ids": [uploaded],
+            "props": {"meetbridge_reply": key},
+        }
+        created = await self._call("reply with file", lambda: self._client.create_post(post))
         return str(created["id"])
 
     async def _find(self, channel_id: str, prop: str, value: object) -> str | None:

@@ -32,6 +32,7 @@ from meetbridge.engines.livekit.engine import (
     room_name,
 )
 from meetbridge.engines.livekit.models import Participant
+from meetbridge.engines.livekit.recording import LiveKitRecordings, RecordingRefusedError
 from meetbridge.engines.livekit.rooms import LiveKitError, LiveKitNotFoundError, RoomService
 from meetbridge.ports import DirectoryUnavailableError, EngineUnavailableError, UserDirectory
 from meetbridge.store import room_state_repo
@@ -52,7 +53,7 @@ ROOM_STATE_KEPT = 24 * 3600.0  # a meeting whose end was missed is forgotten aft
 STATS_KEPT = 30 * 24 * 3600.0  # /meet stats answers about the user's last session, for a month
 HOST_ONLY = frozenset(
     {"lower-all-hands", "mute", "mute-all", "ask-unmute", "stop-screenshare", "remove",
-     "make-host", "end"}
+     "make-host", "end", "recording"}
 )  # fmt: skip
 
 
@@ -91,7 +92,9 @@ class MeetingControls:
         users: UserDirectory,
         database: Database,
         to_thread: ThreadMirror | None = None,
+        recordings: LiveKitRecordings | None = None,
     ) -> None:
+        self._recordings = recordings
         self._to_thread = to_thread
         self._engine = engine
         self._users = users
@@ -337,6 +340,21 @@ class MeetingControls:
         await self._engine.end(caller.channel_id)
         await self.forget(caller.room)
 
+    async def recording(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        """Start (``{"on": true}``) or stop the meeting's recording; every page is told."""
+        on = body.get("on")
+        if not isinstance(on, bool):
+            raise ControlRefusedError(400, 'Say whether to record: {"on": true} or false.')
+        if self._recordings is None:
+            raise ControlRefusedError(409, "Recording is not available on this meetbridge.")
+        try:
+            if on:
+                await self._recordings.start(caller.channel_id, caller.user_id)
+            else:
+                await self._recordings.stop(caller.channel_id)
+        except RecordingRefusedError as refused:
+            raise ControlRefusedError(409, str(refused)) from refused
+
     async def _mute_sources(
         self, room: str, participant: Participant, sources: tuple[str, ...]
     ) -> None:
@@ -361,4 +379,5 @@ _ACTIONS: dict[str, Action] = {
     "remove": MeetingControls.remove,
     "make-host": MeetingControls.make_host,
     "end": MeetingControls.end,
+    "recording": MeetingControls.recording,
 }

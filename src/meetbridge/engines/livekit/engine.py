@@ -11,6 +11,7 @@ participants itself and refuses with a sentence; rooms are created here, never a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -99,9 +100,13 @@ class MeetingState:
 
     host: str | None = None
     removed: tuple[str, ...] = ()
+    recording: int | None = None  # since when (ms), while a recording runs: pages show it
 
     def metadata(self) -> str:
-        return orjson.dumps({"host": self.host, "removed": list(self.removed)}).decode()
+        data: dict[str, object] = {"host": self.host, "removed": list(self.removed)}
+        if self.recording is not None:
+            data["recording"] = self.recording
+        return orjson.dumps(data).decode()
 
 
 def meeting_state(room: Room) -> MeetingState:
@@ -111,12 +116,13 @@ def meeting_state(room: Room) -> MeetingState:
         return MeetingState()
     if not isinstance(data, dict):
         return MeetingState()
-    host, removed = data.get("host"), data.get("removed")
+    host, removed, recording = data.get("host"), data.get("removed"), data.get("recording")
     return MeetingState(
         host=host if isinstance(host, str) else None,
         removed=tuple(r for r in removed if isinstance(r, str))
         if isinstance(removed, list)
         else (),
+        recording=recording if isinstance(recording, int) and recording >= 0 else None,
     )
 
 
@@ -129,6 +135,7 @@ class LiveKitEngine:
             Capability.EMBEDDED_PAGE,
             Capability.HOST_CONTROLS,
             Capability.END_FOR_ALL,
+            Capability.RECORDING,
         }
     )
 
@@ -149,6 +156,9 @@ class LiveKitEngine:
         self._transport = transport
         self._service: tuple[LiveKitSettings, RoomService] | None = None
         self._retired: list[RoomService] = []
+
+    def settings(self) -> LiveKitSettings:
+        return self._settings()
 
     def missing_configuration(self) -> str | None:
         return self._settings().missing()
@@ -260,6 +270,8 @@ class LiveKitEngine:
             return
         except LiveKitError as exc:
             raise EngineUnavailableError(UNREACHABLE) from exc
+        # meetbridge's own recorder is hidden: it takes nobody's place.
+        present = [p for p in present if not (p.permission and p.permission.hidden)]
         if len(present) >= limit:
             raise EngineRefusedError(
                 f"This meeting is full ({limit} participant{'' if limit == 1 else 's'} at most); "
@@ -288,11 +300,21 @@ class LiveKitEngine:
             raise LiveKitNotFoundError(404, "not_found", "room is gone")
         state = meeting_state(listed[0])
         if host is not None:
-            state = MeetingState(host, state.removed)
+            state = dataclasses.replace(state, host=host)
         if removed is not None and removed not in state.removed:
-            state = MeetingState(state.host, (*state.removed, removed))
+            state = dataclasses.replace(state, removed=(*state.removed, removed))
         await self.rooms().update_room_metadata(name, state.metadata())
         return state
+
+    async def set_recording(self, channel_id: ChannelId, since_ms: int | None) -> None:
+        """Show (or stop showing) in the room's metadata that a recording runs, so every page,
+        including those joining later, shows it. Raises LiveKitError; a gone room is fine."""
+        name = room_name(channel_id)
+        listed = await self.rooms().list_rooms([name])
+        if not listed:
+            return
+        state = dataclasses.replace(meeting_state(listed[0]), recording=since_ms)
+        await self.rooms().update_room_metadata(name, state.metadata())
 
     async def host_of(self, channel_id: ChannelId) -> UserId | None:
         try:

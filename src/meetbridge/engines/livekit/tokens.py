@@ -7,6 +7,7 @@ A token is an HS256 JWT signed with the API secret, ``iss`` = API key, ``sub`` =
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -101,6 +102,11 @@ def listener_grant(room: str) -> VideoGrant:
         can_subscribe=True,
         can_publish_data=True,
     )
+
+
+def recorder_grant(room: str) -> VideoGrant:
+    """The recorder: hidden like a listener, and marked as a recorder for LiveKit."""
+    return dataclasses.replace(listener_grant(room), recorder=True)
 
 
 def admin_grant(room: str | None = None) -> VideoGrant:

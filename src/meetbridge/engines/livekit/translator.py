@@ -65,6 +65,8 @@ def to_report(event: WebhookEvent, channel_id: ChannelId) -> EngineReport | None
     participant = event.participant
     if participant is None or not participant.sid:
         return None
+    if participant.permission is not None and participant.permission.hidden:
+        return None  # meetbridge's own recorder: not someone in the meeting
     if event.kind is EventKind.PARTICIPANT_JOINED:
         return LegConnected(room, channel_id, NODE, at, leg_of(participant))
     if event.kind in _LEFT:

@@ -1,0 +1,158 @@
+"""The recorder: a worker process that joins a LiveKit room as a hidden participant, mixes every
+audio track and writes Ogg/Opus through ffmpeg.
+
+Run as ``python -m meetbridge.engines.livekit.recorder`` with the job as JSON on stdin (the
+token never appears in a process listing). It is a process of its own, in a session of its
+own, so a crash here never takes meetbridge down and a meetbridge restart does not stop it.
+It writes its progress to the status file; ``finished`` there means the file is complete. If
+it is killed, ffmpeg (its child) sees the end of its input and closes the Ogg file, which then
+holds everything up to the kill: meetbridge posts that part, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from meetbridge.domain.recording import FRAME_MS, SAMPLE_RATE, JitterBuffer, mix
+
+STATUS_EVERY = 1.0  # seconds between status file updates
+ALONE_LIMIT = 20.0  # seconds alone in the room before stopping (LiveKit's departure timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    url: str
+    token: str
+    output: Path
+    status: Path
+    max_seconds: float
+    alone_seconds: float = ALONE_LIMIT
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Job:
+        data = orjson.loads(raw)
+        return cls(
+            url=str(data["url"]),
+            token=str(data["token"]),
+            output=Path(data["output"]),
+            status=Path(data["status"]),
+            max_seconds=float(data["max_seconds"]),
+            alone_seconds=float(data.get("alone_seconds", ALONE_LIMIT)),
+        )
+
+
+def ffmpeg_command(output: Path) -> list[str]:
+    """Raw mono PCM in, Ogg/Opus out; packets flushed as they come so a cut file is usable."""
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-c:a", "libopus", "-b:a", "48k", "-application", "voip",
+        "-flush_packets", "1", "-f", "ogg", str(output),
+    ]  # fmt: skip
+
+
+def write_status(path: Path, **status: Any) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(orjson.dumps({"pid": os.getpid(), **status}))
+    temporary.replace(path)  # readers never see half a file
+
+
+class Recorder:
+    def __init__(self, job: Job) -> None:
+        from livekit import rtc  # the SDK is needed here only (the `recording` extra)
+
+        self._rtc = rtc
+        self._job = job
+        self._room = rtc.Room()
+        self._buffers: dict[str, JitterBuffer] = {}
+        self._readers: set[asyncio.Task[None]] = set()
+        self.stop = asyncio.Event()
+        self._room.on("track_subscribed", self._subscribed)
+        self._room.on("track_unsubscribed", self._unsubscribed)
+        self._room.on("disconnected", lambda *_: self.stop.set())
+
+    def _subscribed(self, track: Any, publication: Any, participant: Any) -> None:
+        if track.kind != self._rtc.TrackKind.KIND_AUDIO:
+            return
+        buffer = self._buffers.setdefault(publication.sid, JitterBuffer())
+        task = asyncio.get_running_loop().create_task(self._read(track, buffer))
+        self._readers.add(task)
+        task.add_done_callback(self._readers.discard)
+
+    def _unsubscribed(self, track: Any, publication: Any, participant: Any) -> None:
+        self._buffers.pop(publication.sid, None)
+
+    async def _read(self, track: Any, buffer: JitterBuffer) -> None:
+        stream = self._rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
+        async for event in stream:
+            buffer.add(bytes(event.frame.data.cast("B")))
+
+    async def run(self) -> float:
+        """Record until stopped, the room closes or the limit; returns the seconds written."""
+        encoder = await asyncio.create_subprocess_exec(
+            *ffmpeg_command(self._job.output),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert encoder.stdin is not None
+        await self._room.connect(
+            self._job.url, self._job.token, self._rtc.RoomOptions(auto_subscribe=True)
+        )
+        started, written, reported = time.monotonic(), 0, 0.0
+        company = started  # when someone else was last in the room
+        write_status(self._job.status, state="recording", seconds=0.0)
+        limit = int(self._job.max_seconds * 1000 // FRAME_MS)
+        while not self.stop.is_set() and written < limit:
+            # Wall-clock paced: silence is written while nobody speaks, so the file's length
+            # is the recording's length.
+            due = min(limit, int((time.monotonic() - started) * 1000 // FRAME_MS))
+            while written < due:
+                encoder.stdin.write(mix([b.take() for b in list(self._buffers.values())]))
+                written += 1
+            await encoder.stdin.drain()
+            seconds = written * FRAME_MS / 1000
+            if seconds - reported >= STATUS_EVERY:
+                write_status(self._job.status, state="recording", seconds=seconds)
+                reported = seconds
+            if self._room.remote_participants:
+                company = time.monotonic()
+            elif time.monotonic() - company > self._job.alone_seconds:
+                break  # everyone left: the meeting is over (the hidden recorder keeps no room)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), FRAME_MS / 1000)
+        encoder.stdin.close()
+        await encoder.wait()
+        for task in list(self._readers):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self._room.disconnect()
+        return written * FRAME_MS / 1000
+
+
+async def main() -> int:
+    job = Job.parse(sys.stdin.buffer.read())
+    recorder = Recorder(job)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, recorder.stop.set)
+    try:
+        seconds = await recorder.run()
+    except Exception as exc:
+        write_status(job.status, state="failed", error=f"{exc.__class__.__name__}: {exc}"[:300])
+        raise
+    write_status(job.status, state="finished", seconds=seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

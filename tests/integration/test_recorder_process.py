@@ -1,0 +1,157 @@
+"""The recorder worker against a real livekit-server: it joins hidden, mixes what a synthetic
+speaker publishes, and writes Ogg/Opus of the right length; killed, its file still holds
+everything up to the kill."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from meetbridge.engines.livekit.rooms import RoomService
+from meetbridge.engines.livekit.tokens import AccessTokenRequest, member_grant, mint, recorder_grant
+from tests.support.livekit import LiveKitServer
+from tests.support.requirements import require
+from tests.support.speaker import ToneSpeaker, audio_rms, media_duration
+
+pytest.importorskip("livekit.rtc")
+pytestmark = pytest.mark.livekit
+
+SILENCE_FLOOR = 300.0  # RMS of 16-bit audio; the tone is ~5600, Opus silence is ~0
+
+
+def token(server: LiveKitServer, room: str, identity: str, hidden: bool) -> str:
+    grant = recorder_grant(room) if hidden else member_grant(room)
+    request = AccessTokenRequest(grant=grant, identity=identity, name=identity, ttl=600)
+    return mint(server.api_key.key, server.api_key.secret, request, time.time())
+
+
+async def start_recorder(
+    server: LiveKitServer,
+    room: str,
+    directory: Path,
+    max_seconds: float = 60,
+    alone_seconds: float = 20,
+) -> asyncio.subprocess.Process:
+    job = {
+        "url": server.ws_url,
+        "token": token(server, room, "recorder", hidden=True),
+        "output": str(directory / "out.ogg"),
+        "status": str(directory / "status.json"),
+        "max_seconds": max_seconds,
+        "alone_seconds": alone_seconds,
+    }
+    with (directory / "recorder.log").open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "meetbridge.engines.livekit.recorder",
+            stdin=asyncio.subprocess.PIPE, stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write(orjson.dumps(job))
+    process.stdin.close()
+    return process
+
+
+async def status_of(directory: Path) -> dict[str, object]:
+    for _ in range(200):
+        path = directory / "status.json"
+        if path.exists():
+            return dict(orjson.loads(path.read_bytes()))
+        await asyncio.sleep(0.05)
+    raise AssertionError("the recorder wrote no status")
+
+
+async def wait_recording(directory: Path) -> None:
+    for _ in range(300):
+        if (await status_of(directory)).get("state") == "recording":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the recorder did not start recording")
+
+
+@pytest.fixture(autouse=True)
+def _ffmpeg() -> None:
+    require(shutil.which("ffmpeg") is not None, "ffmpeg (Debian package ffmpeg)")
+
+
+async def test_the_recorder_is_hidden_and_records_the_speaker_for_as_long_as_it_ran(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with ToneSpeaker(livekit_server.ws_url, speaker_token) as speaker:
+        process = await start_recorder(livekit_server, room_name, tmp_path)
+        await wait_recording(tmp_path)
+        started = asyncio.get_running_loop().time()
+        listed = {p.identity: p for p in await room_service.list_participants(room_name)}
+        assert listed["recorder"].permission is not None
+        assert listed["recorder"].permission.hidden
+        assert not speaker.room.remote_participants  # nobody in the room sees it
+        await asyncio.sleep(5)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+        ran = asyncio.get_running_loop().time() - started
+    status = await status_of(tmp_path)
+    assert status["state"] == "finished"
+    logged = (tmp_path / "recorder.log").read_text(errors="replace")
+    assert "eyJ" not in logged and "access_token" not in logged  # no JWT in its output
+    duration = media_duration(tmp_path / "out.ogg")
+    assert abs(duration - float(str(status["seconds"]))) < 0.5
+    assert abs(duration - ran) < 1.0, (duration, ran)
+    assert audio_rms(tmp_path / "out.ogg") > SILENCE_FLOOR
+
+
+async def test_a_killed_recorder_leaves_a_playable_file_of_what_it_had(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with ToneSpeaker(livekit_server.ws_url, speaker_token):
+        process = await start_recorder(livekit_server, room_name, tmp_path)
+        await wait_recording(tmp_path)
+        await asyncio.sleep(4)
+        os.kill(process.pid, signal.SIGKILL)
+        await process.wait()
+    status = await status_of(tmp_path)
+    assert status["state"] == "recording"  # it never said it finished
+    for _ in range(100):  # ffmpeg closes the file once it sees its input end
+        if media_duration(tmp_path / "out.ogg") > 0:
+            break
+        await asyncio.sleep(0.1)
+    duration = media_duration(tmp_path / "out.ogg")
+    assert 3.0 <= duration <= 5.5, duration
+    assert audio_rms(tmp_path / "out.ogg") > SILENCE_FLOOR
+
+
+async def test_the_recorder_finishes_by_itself_once_everyone_left(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with ToneSpeaker(livekit_server.ws_url, speaker_token):
+        process = await start_recorder(livekit_server, room_name, tmp_path, alone_seconds=2)
+        await wait_recording(tmp_path)
+        await asyncio.sleep(3)
+    # The speaker left: the hidden recorder does not keep the meeting's room alive.
+    assert await asyncio.wait_for(process.wait(), 20) == 0
+    assert (await status_of(tmp_path))["state"] == "finished"
+    assert 4.0 <= media_duration(tmp_path / "out.ogg") <= 8.0
+
+
+async def test_the_recorder_stops_at_its_time_limit(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with ToneSpeaker(livekit_server.ws_url, speaker_token):
+        process = await start_recorder(livekit_server, room_name, tmp_path, max_seconds=3)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    assert (await status_of(tmp_path))["state"] == "finished"
+    assert abs(media_duration(tmp_path / "out.ogg") - 3.0) < 0.2

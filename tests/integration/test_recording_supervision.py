@@ -1,0 +1,201 @@
+"""meetbridge's supervision of recorder processes against a real livekit-server and a real
+recorder: the disk floor refuses a start and stops a running recording with a clear message,
+the reminder comes once before the limit and the limit stops it; each outcome is handed to the
+outbox (Mattermost here is the stand-in: delivery is tested with the real one in tests/e2e)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from meetbridge.config import ServiceConfig
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.recording import RecordingLimits
+from meetbridge.engines.livekit.recording import (
+    DISK_FULL,
+    LiveKitRecordings,
+    RecordingRefusedError,
+    RecordingSettings,
+)
+from meetbridge.services.notifications import RECORDING_UPLOAD
+from meetbridge.store import recordings_repo
+from meetbridge.store.tables import outbox
+from meetbridge.web.app import create_app
+from tests.conftest import RunningApp, running
+from tests.support.livekit import LiveKitServer
+from tests.support.mattermost_standin import MattermostStandIn
+from tests.support.requirements import require
+from tests.support.speaker import ToneSpeaker
+
+pytest.importorskip("livekit.rtc")
+pytestmark = pytest.mark.livekit
+
+GIB = 1024**3
+
+
+@pytest.fixture
+async def service(
+    config: ServiceConfig, mattermost: MattermostStandIn, livekit_server: LiveKitServer
+) -> AsyncIterator[RunningApp]:
+    require(shutil.which("ffmpeg") is not None, "ffmpeg (Debian package ffmpeg)")
+    app = create_app(
+        config, mattermost_transport=mattermost.transport(), auto_migrate=True, background=False
+    )
+    async with running(app, default_engine=None) as running_app:
+        admin = running_app.components.admin
+        await admin.change_settings(
+            {"livekit_url": livekit_server.ws_url, "livekit_api_key": livekit_server.api_key.key},
+            "test",
+        )
+        await admin.set_secret("livekit_api_secret", livekit_server.api_key.secret, "test")
+        await running_app.components.state.refresh()
+        yield running_app
+
+
+class Disk:
+    """The free space the supervisor sees (the real disk is not filled for a test)."""
+
+    def __init__(self) -> None:
+        self.free = 100 * GIB
+
+    def __call__(self, directory: Path) -> int:
+        return self.free
+
+
+def recordings_for(
+    service: RunningApp, tmp_path: Path, disk: Disk, limits: RecordingLimits
+) -> LiveKitRecordings:
+    components = service.components
+    settings = RecordingSettings(tmp_path / "recordings", limits)
+    return LiveKitRecordings(
+        components.livekit, components.core.database, components.core.clock,
+        lambda: settings, free_space=disk,
+    )  # fmt: skip
+
+
+async def speaker_in_meeting(
+    service: RunningApp, mattermost: MattermostStandIn
+) -> tuple[ChannelId, UserId, dict[str, Any]]:
+    alice = mattermost.add_user("alice")
+    channel = mattermost.add_channel("Planning", kind="P")
+    link = await service.components.join.start(ChannelId(channel), UserId(alice))
+    config = (await service.components.join.open(link.rsplit("/", 1)[1])).page_config
+    return ChannelId(channel), UserId(alice), dict(config)
+
+
+async def supervise_until(recordings: LiveKitRecordings, done: Any, timeout: float = 30) -> None:
+    for _ in range(int(timeout * 10)):
+        await recordings.supervise()
+        if await done():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the supervisor did not get there")
+
+
+async def upload_messages(service: RunningApp) -> list[str]:
+    async with service.components.core.database.read() as conn:
+        rows = await conn.execute(select(outbox.c.payload).where(outbox.c.kind == RECORDING_UPLOAD))
+        return [str(payload["message"]) for (payload,) in rows]
+
+
+async def wait_until_recording(service: RunningApp, channel: ChannelId) -> None:
+    async with service.components.core.database.read() as conn:
+        row = await recordings_repo.active_for_channel(conn, channel)
+    assert row is not None
+    status = Path(row.path).with_name(f"recording-{row.id}.status.json")
+    for _ in range(300):
+        if await asyncio.to_thread(status.exists):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the recorder did not start")
+
+
+async def test_a_low_disk_refuses_to_start_and_stops_a_running_recording_saying_why(
+    service: RunningApp, mattermost: MattermostStandIn, livekit_server: LiveKitServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    disk = Disk()
+    recordings = recordings_for(service, tmp_path, disk, RecordingLimits(min_free_bytes=GIB))
+    channel, alice, config = await speaker_in_meeting(service, mattermost)
+    async with ToneSpeaker(livekit_server.ws_url, config["livekit"]["token"]) as speaker:
+        notices: list[dict[str, Any]] = []
+        speaker.room.on(
+            "data_received",
+            lambda packet: (
+                notices.append(orjson.loads(packet.data))
+                if packet.topic == "meetbridge.notice"
+                else None
+            ),
+        )
+        disk.free = GIB - 1
+        with pytest.raises(RecordingRefusedError, match="disk is nearly full"):
+            await recordings.start(channel, alice)
+        assert not await recordings.is_recording(channel)
+
+        disk.free = 2 * GIB
+        await recordings.start(channel, alice)
+        await wait_until_recording(service, channel)
+        await asyncio.sleep(2)
+        disk.free = GIB - 1
+
+        async def stopped() -> bool:
+            return not await recordings.is_recording(channel)
+
+        await supervise_until(recordings, stopped)
+        await asyncio.sleep(0.5)  # the notices' way through LiveKit
+    [message] = await upload_messages(service)
+    assert f"**Incomplete:** {DISK_FULL}" in message
+    assert {"kind": "recording-stopped", "text": DISK_FULL} in notices
+
+
+async def test_the_reminder_comes_once_before_the_limit_and_the_limit_stops_it(
+    service: RunningApp, mattermost: MattermostStandIn, livekit_server: LiveKitServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    limits = RecordingLimits(max_seconds=4, reminder_seconds=2, min_free_bytes=0)
+    recordings = recordings_for(service, tmp_path, Disk(), limits)
+    channel, alice, config = await speaker_in_meeting(service, mattermost)
+    async with ToneSpeaker(livekit_server.ws_url, config["livekit"]["token"]) as speaker:
+        notices: list[str] = []
+        speaker.room.on(
+            "data_received",
+            lambda packet: (
+                notices.append(orjson.loads(packet.data)["kind"])
+                if packet.topic == "meetbridge.notice"
+                else None
+            ),
+        )
+        await recordings.start(channel, alice)
+
+        async def stopped() -> bool:
+            return not await recordings.is_recording(channel)
+
+        await supervise_until(recordings, stopped)
+        await asyncio.sleep(0.5)
+    assert notices == ["recording-started", "recording-reminder", "recording-stopped"]
+    [message] = await upload_messages(service)
+    assert message.startswith("Recording of this meeting (0:0")
+    assert "Incomplete" not in message
+
+
+async def test_a_recording_of_another_host_is_left_to_that_host(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    recordings = recordings_for(service, tmp_path, Disk(), RecordingLimits())
+    database = service.components.core.database
+    async with database.transaction() as conn:
+        elsewhere = await recordings_repo.create(
+            conn, "c" * 26, None, "mb-" + "c" * 26, "u" * 26, 0.0, "another-host"
+        )
+        await recordings_repo.change(conn, elsewhere, pid=1, path="/elsewhere/recording.ogg")
+    await recordings.supervise()  # pid 1 is no recorder here: that says nothing of that host
+    async with database.read() as conn:
+        row = await recordings_repo.get(conn, elsewhere)
+    assert row is not None and row.state == recordings_repo.RECORDING

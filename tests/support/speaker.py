@@ -1,0 +1,97 @@
+"""A synthetic speaker for recording tests: a LiveKit participant publishing a steady tone
+through LiveKit's Python SDK, and ffmpeg/ffprobe readers for what was recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import subprocess
+from array import array
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from meetbridge.domain.recording import SAMPLE_RATE, rms
+
+TONE_HZ, AMPLITUDE = 440, 8000
+TEN_MS = SAMPLE_RATE // 100
+
+
+def tone_frame(index: int) -> bytes:
+    """10 ms of a 440 Hz sine (16-bit mono), continuous from frame to frame."""
+    start = index * TEN_MS
+    return array(
+        "h",
+        (
+            int(AMPLITUDE * math.sin(2 * math.pi * TONE_HZ * (start + n) / SAMPLE_RATE))
+            for n in range(TEN_MS)
+        ),
+    ).tobytes()
+
+
+class ToneSpeaker:
+    """Joins with ``token`` and publishes a microphone playing a tone until closed."""
+
+    def __init__(self, url: str, token: str) -> None:
+        from livekit import rtc
+
+        self._rtc = rtc
+        self._url, self._token = url, token
+        self.room = rtc.Room()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ToneSpeaker:
+        rtc = self._rtc
+        await self.room.connect(self._url, self._token)
+        source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=200)
+        track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+        options = rtc.TrackPublishOptions()
+        options.source = rtc.TrackSource.SOURCE_MICROPHONE
+        await self.room.local_participant.publish_track(track, options)
+        self._task = asyncio.create_task(self._play(source))
+        return self
+
+    async def _play(self, source: Any) -> None:
+        index = 0
+        frames = [tone_frame(i) for i in range(10)]  # 100 ms hold 44 whole cycles: loops cleanly
+        while True:
+            pcm = frames[index % len(frames)]
+            await source.capture_frame(self._rtc.AudioFrame(pcm, SAMPLE_RATE, 1, TEN_MS))
+            index += 1
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.room.disconnect()
+
+
+def media_duration(path: Path) -> float:
+    """The duration of a media file, as ffprobe reads it from its streams."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration",
+         "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return float(result.stdout.strip())
+
+
+def decoded_pcm(path: Path) -> bytes:
+    """The file's audio decoded to 48 kHz mono 16-bit PCM by ffmpeg."""
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1",
+         "-ar", str(SAMPLE_RATE), "pipe:1"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    return result.stdout
+
+
+def audio_rms(path: Path) -> float:
+    return rms(decoded_pcm(path))
