@@ -298,12 +298,15 @@ async def start_live(
     wait_for_setup: bool = True,
     port: int | None = None,
     secret_key: str | None = None,
+    pexip_transport: httpx2.AsyncBaseTransport | None = None,
     **settings: Any,
 ) -> tuple[LiveMeetbridge, uvicorn.Server, asyncio.Task[None]]:
     """meetbridge serving (on ``port``, known beforehand to whatever must call it back: a
     LiveKit server's webhooks); unless ``wait_for_setup`` is False, also registered in
     Mattermost, listening to its WebSocket and pointed at a Pexip node. ``secret_key``: the
-    master key of an earlier start on the same ``data_dir`` (a restart)."""
+    master key of an earlier start on the same ``data_dir`` (a restart). ``pexip_transport``:
+    how meetbridge reaches a simulated Conferencing Node's client API (one trusting its
+    certificate)."""
     port = port or free_port()
     config = ServiceConfig(
         data_dir=data_dir,
@@ -314,7 +317,7 @@ async def start_live(
         mattermost_token=world.bot.token,
         **settings,
     )
-    app = create_app(config)
+    app = create_app(config, pexip_transport=pexip_transport)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     )
