@@ -246,7 +246,8 @@ async def test_a_meeting_started_through_the_plugin_gives_the_same_card_as_meet(
     assert fields(card)["Started by"] == "alice"
     assert fields(card)["Engine"] == "Pexip Infinity"
     assert fields(card)["In the meeting (1)"] == "alice"
-    assert [a["name"] for a in card["props"]["attachments"][0]["actions"]] == ["Join", "Leave"]
+    actions = card["props"]["attachments"][0]["actions"]
+    assert [a["name"] for a in actions] == ["Join", "Leave", "End"]
 
 
 async def test_the_plugin_route_applies_the_same_membership_check_as_meet(
