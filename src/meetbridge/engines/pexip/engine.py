@@ -104,17 +104,11 @@ class PexipEngine:
         # As in Calls: muted when joining a channel, unmuted in a direct or group message.
         start_muted = not channel.is_conversation
         config: dict[str, object] = {
-            "engine": NAME,
-            "host": f"https://{settings.pexip_node}",
-            "node": settings.pexip_node,
-            "alias": alias,
-            "displayName": name,
+            **_page_basics(settings.pexip_node, channel, alias, name),
             "pin": pin,
             "role": "host" if role is MeetingRole.HOST else "participant",
             "callTag": make_call_tag(self._call_tags, channel.id, request.user_id),
             "startMuted": start_muted,
-            "channelTitle": channel.title,
-            "conversation": channel.is_conversation,
             "directMedia": channel.is_direct and settings.direct_media_dms,
             "webapp3Url": webapp3,
             "controls": {
@@ -143,17 +137,11 @@ class PexipEngine:
         alias = alias_for_channel(settings.alias_prefix, channel.id)
         pins = await self._state.pins_for(channel.id)
         config: dict[str, object] = {
-            "engine": NAME,
-            "host": f"https://{settings.pexip_node}",
-            "node": settings.pexip_node,
-            "alias": alias,
-            "displayName": name,
+            **_page_basics(settings.pexip_node, channel, alias, name),
             "pin": pins.guest_pin,
             "role": "participant",
             "callTag": make_guest_tag(self._call_tags, channel.id, link_id),
             "startMuted": True,
-            "channelTitle": channel.title,
-            "conversation": channel.is_conversation,
             "directMedia": False,
             "webapp3Url": "",
         }
@@ -305,3 +293,16 @@ class PexipEngine:
             raise EngineUnavailableError(UNREACHABLE) from exc
         await self.release(channel_id)
         return True
+
+
+def _page_basics(node: str, channel: ChannelInfo, alias: str, name: str) -> dict[str, object]:
+    """What the meeting page needs for any Pexip participant (web/CONTRACT.md)."""
+    return {
+        "engine": NAME,
+        "host": f"https://{node}",
+        "node": node,
+        "alias": alias,
+        "displayName": name,
+        "channelTitle": channel.title,
+        "conversation": channel.is_conversation,
+    }
