@@ -15,7 +15,6 @@ once).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -43,11 +42,12 @@ class PexipChatMirror:
         self._to_thread = to_thread
         self._clock = clock
         self._listeners: dict[ChannelId, asyncio.Task[None]] = {}
+        self._closed = False
 
     def watch(self, channel_id: ChannelId) -> None:
         """Listen to the channel's conference (once; a running listener is left alone)."""
         running = self._listeners.get(channel_id)
-        if self._to_thread is None or (running is not None and not running.done()):
+        if self._closed or self._to_thread is None or (running is not None and not running.done()):
             return
         self._listeners[channel_id] = asyncio.create_task(self._listen(channel_id))
 
@@ -61,6 +61,7 @@ class PexipChatMirror:
         return task is not None and not task.done()
 
     async def close(self) -> None:
+        self._closed = True
         tasks = list(self._listeners.values())
         self._listeners.clear()
         for task in tasks:
@@ -79,9 +80,7 @@ class PexipChatMirror:
             except (ClientApiError, EngineUnavailableError) as exc:
                 log.info("pexip.chat_stream_lost", channel_id=channel_id, error=str(exc))
             finally:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ClientApiError):
-                    await keeper
+                await _stop_keeper(keeper)
             await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
             failures += 1
 
@@ -115,3 +114,12 @@ class PexipChatMirror:
             await self._engine.act(channel_id, "message", message)
         except (ClientApiError, EngineUnavailableError) as exc:
             log.warning("pexip.chat_to_meeting_failed", channel_id=channel_id, error=str(exc))
+
+
+async def _stop_keeper(keeper: asyncio.Task[None]) -> None:
+    """Cancel the token keeper and wait for it, without swallowing a cancellation meant for
+    the listener itself (``await keeper`` under suppress(CancelledError) did: shutdown hung)."""
+    keeper.cancel()
+    await asyncio.wait([keeper])
+    if not keeper.cancelled() and keeper.exception() is not None:
+        log.info("pexip.chat_keeper_failed", error=str(keeper.exception()))
