@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx2
 import pytest
@@ -20,6 +21,9 @@ from tests.support.infinity import basic_auth
 from tests.support.mattermost_standin import MattermostStandIn
 from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.requirements import require
+
+if TYPE_CHECKING:
+    from tests.support.livekit import LiveKitServer
 
 _database_numbers = itertools.count(1)
 
@@ -95,6 +99,25 @@ async def running(
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://meetbridge") as http:
             yield RunningApp(app, http, basic_auth(creds.username, creds.password))
+
+
+@asynccontextmanager
+async def running_on_livekit(
+    config: ServiceConfig, mattermost: MattermostStandIn, livekit: LiveKitServer
+) -> AsyncIterator[RunningApp]:
+    """meetbridge without background workers, on a new install's default engine (LiveKit),
+    pointed at the ``livekit`` server with its key and secret as an admin would set them."""
+    app = create_app(
+        config, mattermost_transport=mattermost.transport(), auto_migrate=True, background=False
+    )
+    async with running(app, default_engine=None) as running_app:
+        admin = running_app.components.admin
+        await admin.change_settings(
+            {"livekit_url": livekit.ws_url, "livekit_api_key": livekit.api_key.key}, "test"
+        )
+        await admin.set_secret("livekit_api_secret", livekit.api_key.secret, "test")
+        await running_app.components.state.refresh()
+        yield running_app
 
 
 @pytest.fixture

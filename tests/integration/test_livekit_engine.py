@@ -18,7 +18,7 @@ from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.engines.livekit.rooms import RoomService
 from meetbridge.services.join import JoinRefusedError, Refusal
 from meetbridge.web.app import create_app
-from tests.conftest import RunningApp, running
+from tests.conftest import RunningApp, running, running_on_livekit
 from tests.integration.test_links_identity import PUBLIC, BrowserTransport, follow
 from tests.support.livekit import LiveKitServer, SignallingParticipant
 from tests.support.mattermost_standin import MattermostStandIn, register_oauth_app
@@ -28,20 +28,7 @@ from tests.support.mattermost_standin import MattermostStandIn, register_oauth_a
 async def service(
     config: ServiceConfig, mattermost: MattermostStandIn, livekit_server: LiveKitServer
 ) -> AsyncIterator[RunningApp]:
-    app = create_app(
-        config, mattermost_transport=mattermost.transport(), auto_migrate=True, background=False
-    )
-    async with running(app, default_engine=None) as running_app:
-        admin = running_app.components.admin
-        await admin.change_settings(
-            {
-                "livekit_url": livekit_server.ws_url,
-                "livekit_api_key": livekit_server.api_key.key,
-            },
-            "test",
-        )
-        await admin.set_secret("livekit_api_secret", livekit_server.api_key.secret, "test")
-        await running_app.components.state.refresh()
+    async with running_on_livekit(config, mattermost, livekit_server) as running_app:
         await register_oauth_app(running_app.components)
         yield running_app
 

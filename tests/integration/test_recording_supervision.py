@@ -27,8 +27,7 @@ from meetbridge.engines.livekit.recording import (
 from meetbridge.services.notifications import RECORDING_UPLOAD
 from meetbridge.store import recordings_repo
 from meetbridge.store.tables import outbox
-from meetbridge.web.app import create_app
-from tests.conftest import RunningApp, running
+from tests.conftest import RunningApp, running_on_livekit
 from tests.support.livekit import LiveKitServer
 from tests.support.mattermost_standin import MattermostStandIn
 from tests.support.requirements import require
@@ -45,17 +44,7 @@ async def service(
     config: ServiceConfig, mattermost: MattermostStandIn, livekit_server: LiveKitServer
 ) -> AsyncIterator[RunningApp]:
     require(shutil.which("ffmpeg") is not None, "ffmpeg (Debian package ffmpeg)")
-    app = create_app(
-        config, mattermost_transport=mattermost.transport(), auto_migrate=True, background=False
-    )
-    async with running(app, default_engine=None) as running_app:
-        admin = running_app.components.admin
-        await admin.change_settings(
-            {"livekit_url": livekit_server.ws_url, "livekit_api_key": livekit_server.api_key.key},
-            "test",
-        )
-        await admin.set_secret("livekit_api_secret", livekit_server.api_key.secret, "test")
-        await running_app.components.state.refresh()
+    async with running_on_livekit(config, mattermost, livekit_server) as running_app:
         yield running_app
 
 
