@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from sqlalchemy import text
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.browser.meeting_support import (
@@ -99,6 +100,46 @@ class Stack:
         return next(
             (f"{f['title']}: {f['value']}" for f in fields if "In the meeting" in f["title"]), ""
         )
+
+    async def roster_becomes(self, expected: str, timeout: float = 30.0) -> None:
+        """Wait for the card's roster to read ``expected``; on failure say what meetbridge had."""
+        seen = ""
+
+        async def matches() -> bool:
+            nonlocal seen
+            seen = await self.roster_on_card()
+            return seen == expected
+
+        try:
+            await eventually(matches, timeout=timeout)
+        except AssertionError:
+            raise AssertionError(
+                f"card roster {seen!r}, expected {expected!r}\n{await self.diagnosis()}"
+            ) from None
+
+    async def diagnosis(self) -> str:
+        """What meetbridge received from LiveKit and what it holds, for a failure message."""
+        async with self.live.components.core.database.read() as conn:
+            events = await conn.execute(
+                text("SELECT id, event, outcome, error, body FROM inbox WHERE source = 'livekit'")
+            )
+            lines = ["LiveKit events:"]
+            for row in events:
+                participant = json.loads(row.body).get("participant") or {}
+                lines.append(
+                    f"  {row.id} {row.event} {participant.get('identity', '')}"
+                    f" {participant.get('sid', '')} -> {row.outcome} {row.error or ''}"
+                )
+            lines.append("meetings:")
+            meetings = await conn.execute(text("SELECT id, ended_at, state FROM meetings"))
+            lines += [f"  {row.id} ended={row.ended_at} {row.state}" for row in meetings]
+            lines.append("outbox:")
+            outbox = "SELECT id, kind, status, attempts, last_error FROM outbox ORDER BY id"
+            lines += [
+                f"  {row.id} {row.kind} {row.status} {row.attempts} {row.last_error}"
+                for row in await conn.execute(text(outbox))
+            ]
+        return "\n".join(lines)
 
     async def screenshots(self, test_name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -187,6 +228,10 @@ async def test_users_reach_the_meeting_from_meet_through_mattermost_sign_in_and_
 ) -> None:
     started = await stack.live.meet(stack.user("alice"), CHANNEL, "start Full stack")
     alice = await stack.open_meeting_page("alice", started["goto_location"])
+    # Alice is in before Bob comes, so the card lists them in that order.
+    await expect(alice.locator("#mb-status")).to_have_text(
+        "Waiting for others to join", timeout=TIMEOUT
+    )
     joined = await stack.live.meet(stack.user("bob"), CHANNEL, "join")
     bob = await stack.open_meeting_page("bob", joined["goto_location"])
     for page in (alice, bob):
@@ -214,10 +259,7 @@ async def test_users_reach_the_meeting_from_meet_through_mattermost_sign_in_and_
     await expect(bob.locator("#mb-presentation-slot")).to_be_hidden(timeout=TIMEOUT)
 
     # The card in Mattermost follows, from LiveKit's webhooks.
-    async def both_on_card() -> bool:
-        return await stack.roster_on_card() == "In the meeting (2): alice, bob"
-
-    await eventually(both_on_card, timeout=30)
+    await stack.roster_becomes("In the meeting (2): alice, bob")
     card = await stack.card("STARTED")
     assert card is not None
     stack.card_ids.append(card["id"])
@@ -360,10 +402,7 @@ async def test_the_host_removes_a_participant_whose_page_says_so_and_the_card_dr
     carol = await stack.open_meeting_page("carol", joined["goto_location"])
     await in_meeting_with(carol, 2)
 
-    async def three_on_card() -> bool:
-        return await stack.roster_on_card() == "In the meeting (3): alice, bob, carol"
-
-    await eventually(three_on_card, timeout=30)
+    await stack.roster_becomes("In the meeting (3): alice, bob, carol")
 
     await alice.get_by_role("button", name="Actions for carol").click()
     await (
@@ -380,10 +419,7 @@ async def test_the_host_removes_a_participant_whose_page_says_so_and_the_card_dr
         "carol", timeout=TIMEOUT
     )
 
-    async def two_on_card() -> bool:
-        return await stack.roster_on_card() == "In the meeting (2): alice, bob"
-
-    await eventually(two_on_card, timeout=30)
+    await stack.roster_becomes("In the meeting (2): alice, bob")
 
 
 async def test_the_host_ends_the_meeting_for_everyone_and_the_card_turns_ended(

@@ -68,10 +68,18 @@ def to_report(event: WebhookEvent, channel_id: ChannelId) -> EngineReport | None
     if participant.permission is not None and participant.permission.hidden:
         return None  # meetbridge's own recorder: not someone in the meeting
     if event.kind is EventKind.PARTICIPANT_JOINED:
-        return LegConnected(room, channel_id, NODE, at, leg_of(participant))
+        return LegConnected(room, channel_id, NODE, joined_at(participant, at), leg_of(participant))
     if event.kind in _LEFT:
         return LegDisconnected(room, channel_id, NODE, at, participant.sid)
     return None
+
+
+def joined_at(participant: Participant, fallback: float) -> float:
+    """When the participant came in, to the millisecond when LiveKit says: webhook times are whole
+    seconds, and two people joining within one second would otherwise tie on the roster."""
+    if participant.joined_at_ms > 0:
+        return participant.joined_at_ms / 1000
+    return fallback
 
 
 def leg_of(participant: Participant) -> LegReport:
