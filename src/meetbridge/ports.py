@@ -128,6 +128,7 @@ class Capability(StrEnum):
     END_FOR_ALL = "end_for_all"
     PINS = "pins"  # a host PIN per channel, rotated when a meeting ends
     RECORDING = "recording"  # meetbridge's recorder can join and record it (MeetingRecorder)
+    GUEST_LINKS = "guest_links"  # people outside Mattermost join through expiring guest links
 
 
 class EngineUnavailableError(Exception):
@@ -297,6 +298,59 @@ class Reachability(Protocol):
     async def reachable(self) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AccountOption:
+    value: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSetting:
+    """A choice each user makes for their own engine account (shown by /meet settings)."""
+
+    name: str
+    label: str
+    options: tuple[AccountOption, ...]
+    current: str
+
+
+class AccountSettingError(ValueError):
+    """A submitted account setting names no setting or no option of it."""
+
+
+@runtime_checkable
+class UserAccounts(Protocol):
+    """An engine on which users connect an account of their own (Zoom): /meet connect,
+    /meet disconnect and /meet settings are its, in words the chat layer renders."""
+
+    def accounts_ready(self) -> bool:
+        """Whether users can connect accounts yet (the admin has configured the engine)."""
+        ...
+
+    def shared_account(self) -> bool:
+        """Whether one account, connected by a system admin, serves everyone."""
+        ...
+
+    def connect_link(self, user_id: UserId, channel_id: ChannelId) -> str:
+        """A personal link, valid for minutes, that connects ``user_id``'s account."""
+        ...
+
+    async def disconnect(self, user_id: UserId, is_admin: bool) -> str:
+        """Forget the connection; what to tell the user."""
+        ...
+
+    async def account_settings(self, user_id: UserId) -> tuple[AccountSetting, ...]: ...
+
+    async def save_account_setting(self, user_id: UserId, name: str, value: str) -> str:
+        """Save one setting; what to tell the user. AccountSettingError for an unknown one."""
+        ...
+
+
+def user_accounts(engine: object) -> UserAccounts | None:
+    """The engine's user accounts, if it has them (``object`` as for own_start_flow)."""
+    return engine if isinstance(engine, UserAccounts) else None
+
+
 def own_start_flow(engine: object) -> OwnStartFlow | None:
     """The engine's own start flow, if it has one (typed ``object``: a MeetingEngine narrowed by
     isinstance to a second Protocol is an intersection mypy cannot build)."""
@@ -363,3 +417,7 @@ class Engines(Protocol):
         ...
 
     async def engine_for(self, channel_id: ChannelId) -> str: ...
+
+    def accounts(self) -> tuple[str, UserAccounts] | None:
+        """The engine (name, accounts) on which users connect accounts of their own, if any."""
+        ...

@@ -192,10 +192,13 @@ class World:
         nonce = str(zoom.read_state(state)["n"])
         return SignIn(state, "meetbridge_zoom_oauth", nonce, self.identity_cookie())
 
-    def dialog_state(self, action: str = "admin_allow", user_id: str | None = None) -> str:
+    def dialog_state(
+        self, action: str = "admin_allow", user_id: str | None = None, target: str = ""
+    ) -> str:
         """The signed, single-use state of a confirmation dialog meetbridge showed ``user_id``
         (the admin by default), as Mattermost sends it back with the submission."""
-        claim = Claim(UserId(user_id or self.admin_id), action, ChannelId(self.channel_id), "")
+        user = UserId(user_id or self.admin_id)
+        claim = Claim(user, action, ChannelId(self.channel_id), target)
         state: str = self.components.confirmations.state_for(claim)
         return state
 

@@ -28,7 +28,7 @@ from tests.hostile.strategies import (
 from tests.hostile.test_links import mangled_token
 
 DIALOG = "/api/mattermost/dialog"
-ACTIONS = ["admin_allow", "admin_disallow", "engine", "zoom_disconnect", "zoom_settings", "x"]
+ACTIONS = ["admin_allow", "admin_disallow", "engine", "account_disconnect", "account_settings", "x"]
 
 
 def submission(world: World, state: str, user_id: str, fields: Any = None) -> dict[str, Any]:
@@ -62,7 +62,9 @@ def test_dialog_submissions_with_forged_states_or_users_change_nothing(world: Wo
     )
     def check(data: st.DataObject, action: str, user: Any, content_type: bytes) -> None:
         # The state is the admin's: submitted by anyone else, forged or mangled, it must fail.
-        state = data.draw(st.one_of(mangled_token(world.dialog_state(action)), hostile_text()))
+        target = "zoom" if action.startswith("account_") else ""
+        dialog_state = world.dialog_state(action, target=target)
+        state = data.draw(st.one_of(mangled_token(dialog_state), hostile_text()))
         fields = data.draw(st.one_of(hostile_json, st.just({"pmi": "new"})))
         document = data.draw(mutated_object(submission(world, state, user, fields)))
         body = data.draw(bodies(st.just(json_bytes(document))))
@@ -113,10 +115,29 @@ def test_a_dialog_without_state_or_user_is_a_400(world: World) -> None:
 
 
 def test_a_wrong_dialog_field_keeps_the_form_open_and_changes_nothing(world: World) -> None:
-    state = world.dialog_state("zoom_settings", world.member_id)
+    state = world.dialog_state("account_settings", world.member_id, target="zoom")
     before = world.harness.snapshot()
     reply = world.harness.exchange(
         post(submission(world, state, world.member_id, {"pmi": "\x00" * 3}))
     )
     assert reply.status == 200 and reply.json() == {"errors": {"pmi": "Choose one of the options."}}
     assert world.harness.snapshot() == before, "a form with errors stores nothing"
+
+
+def test_hostile_values_in_an_account_settings_form_are_answered_as_field_errors(
+    world: World,
+) -> None:
+    @HOSTILE
+    @given(fields=hostile_json)
+    def check(fields: Any) -> None:
+        # The user's own, valid state: the values alone are hostile.
+        state = world.dialog_state("account_settings", world.member_id, target="zoom")
+        document = json_bytes(submission(world, state, world.member_id, fields))
+        reply = world.harness.exchange(RawRequest("POST", DIALOG, body_chunks=(document,)))
+        chose = isinstance(fields, dict) and fields.get("pmi") in ("personal", "new", "ask")
+        if reply.status in (400, 413):  # not JSON (NaN, a lone surrogate), or too large
+            return
+        assert reply.status == 200
+        assert chose or reply.json() == {"errors": {"pmi": "Choose one of the options."}}
+
+    check()

@@ -1,4 +1,5 @@
-"""The engine seam stays shut: services/ sees engines only through ports.py.
+"""The engine seam stays shut: services/ and the chat layer see engines only through ports.py
+(and the chat layer through the engine-agnostic registry), never by name.
 
 Read from the source files with ast (importing them would hide a leak made inside a function).
 """
@@ -12,6 +13,8 @@ import meetbridge
 
 PACKAGE = Path(meetbridge.__file__).parent
 SERVICES = PACKAGE / "services"
+CHAT = PACKAGE / "chat"
+REGISTRY = "meetbridge.engines.registry"  # which engine a channel uses: no engine's own code
 ENGINE_NAMES = frozenset(
     path.name for path in (PACKAGE / "engines").iterdir() if (path / "__init__.py").exists()
 )
@@ -68,6 +71,32 @@ def test_no_service_module_names_an_engine() -> None:
         module: names for module, source in _service_modules() if (names := engine_names_in(source))
     }
     assert named == {}, "services/ must ask an engine's capabilities, not test its name"
+
+
+def _chat_modules() -> list[tuple[str, str]]:
+    return [
+        (
+            "meetbridge." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts),
+            path.read_text(encoding="utf-8"),
+        )
+        for path in sorted(CHAT.rglob("*.py"))
+    ]
+
+
+def test_the_chat_layer_imports_no_engine_but_the_registry() -> None:
+    leaks = {
+        module: [name for name in imported if name != REGISTRY and not name.startswith(REGISTRY)]
+        for module, source in _chat_modules()
+        if (imported := engine_imports(source, module))
+    }
+    assert {module: names for module, names in leaks.items() if names} == {}
+
+
+def test_the_chat_layer_names_no_engine() -> None:
+    named = {
+        module: names for module, source in _chat_modules() if (names := engine_names_in(source))
+    }
+    assert named == {}, "chat/ must ask an engine's capabilities, not test its name"
 
 
 def test_the_checks_see_every_way_of_importing_an_engine() -> None:

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId
-from meetbridge.ports import MeetingEngine, OwnStartFlow, own_start_flow
+from meetbridge.ports import (
+    MeetingEngine,
+    OwnStartFlow,
+    UserAccounts,
+    own_start_flow,
+    user_accounts,
+)
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store import audit_repo, engines_repo
 from meetbridge.store.database import Database
@@ -56,6 +62,14 @@ class EngineRegistry:
             own_flow = own_start_flow(engine)
             if own_flow is not None and action in own_flow.button_actions:
                 return own_flow
+        return None
+
+    def accounts(self) -> tuple[str, UserAccounts] | None:
+        """The first engine on which users connect accounts of their own (one has, today)."""
+        for name, engine in self._engines.items():
+            accounts = user_accounts(engine)
+            if accounts is not None:
+                return name, accounts
         return None
 
     async def engine_for(self, channel_id: ChannelId) -> str:

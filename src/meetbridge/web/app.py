@@ -287,7 +287,6 @@ def build_components(
             clock,
             public_url,
             outbox.wake if outbox is not None else (lambda: None),
-            zoom,
             confirmations,
             None if chat is None else chat.client,
             engines,

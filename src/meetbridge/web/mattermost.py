@@ -136,7 +136,7 @@ class MattermostEndpoints:
         try:
             claim = self._confirmations.check(state, user_id)
             # A form with a wrong field stays open and may be submitted again.
-            field_errors = self._interactions.field_errors(claim, submission)
+            field_errors = await self._interactions.field_errors(claim, submission)
             if field_errors:
                 return json_response({"errors": field_errors})
             await self._confirmations.use(claim)

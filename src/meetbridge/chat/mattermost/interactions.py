@@ -24,8 +24,9 @@ from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
 from meetbridge.engines.registry import EngineRegistry
-from meetbridge.engines.zoom.service import PmiPreference, ZoomService
 from meetbridge.ports import (
+    AccountSetting,
+    AccountSettingError,
     Capability,
     Directory,
     DirectoryUnavailableError,
@@ -34,6 +35,7 @@ from meetbridge.ports import (
     HostControls,
     MeetingRecorder,
     StartAnswer,
+    UserAccounts,
 )
 from meetbridge.services import notifications
 from meetbridge.services.admin import AdminService
@@ -64,11 +66,7 @@ NOT_CONFIRMED = (
     "Mattermost could not show the confirmation (the request may have taken too long). "
     "Please try again."
 )
-SHOWN_PMI = {
-    "personal": "always your personal meeting ID",
-    "new": "always a new meeting ID",
-    "ask": "ask each time",
-}
+ACCOUNT_DISCONNECT, ACCOUNT_SETTINGS = "account_disconnect", "account_settings"
 
 
 def _hours(hours: int) -> str:
@@ -91,7 +89,6 @@ class MeetInteractions:
         clock: Clock,
         public_url: str,
         wake_outbox: Any,
-        zoom: ZoomService | None = None,
         confirmations: Confirmations | None = None,
         dialogs: MattermostClient | None = None,
         engines: EngineRegistry | None = None,
@@ -113,7 +110,6 @@ class MeetInteractions:
         self._clock = clock
         self._public_url = public_url
         self._wake_outbox = wake_outbox
-        self._zoom = zoom
         self._confirmations = confirmations
         self._dialogs = dialogs
         self.dialog_url = f"{public_url}/api/mattermost/dialog"
@@ -138,7 +134,7 @@ class MeetInteractions:
         if command.verb is Verb.GUEST_LINK:
             return ephemeral(await self._guest_link(invocation, command.argument))
         if command.verb in (Verb.CONNECT, Verb.DISCONNECT, Verb.SETTINGS):
-            return await self._zoom_account(invocation, command.verb)
+            return await self._account(invocation, command.verb)
         if command.verb is Verb.STATUS:
             return await self._status(invocation)
         if command.verb is Verb.LINK:
@@ -298,8 +294,8 @@ class MeetInteractions:
         )
 
     async def _guest_link_refusal(self, channel: ChannelId, user: UserId) -> str:
-        if self._guest_links is None or await self._engine_of(channel) != "pexip":
-            return "Guest links are available for Pexip Infinity meetings only."
+        if self._guest_links is None or not await self._engine_can(channel, Capability.GUEST_LINKS):
+            return "Guest links are not available for this channel's meeting engine."
         return await self._channel_admin_refusal(channel, user, "make guest links")
 
     async def _apply_guest_link(self, claim: Claim) -> str | dict[str, Any]:
@@ -533,58 +529,44 @@ class MeetInteractions:
     def _title(self, name: str) -> str:
         return name if self._engines is None else self._engines.title(name)
 
+    async def _engine_can(self, channel: ChannelId, capability: Capability) -> bool:
+        engine = self._engines.engine(await self._engine_of(channel)) if self._engines else None
+        return engine is not None and capability in engine.capabilities
+
     async def _engine_of(self, channel: ChannelId) -> str:
         if self._engines is None:
-            return "pexip"
+            return ""  # no engines: nothing can be done in any channel
         return await self._engines.engine_for(channel)
 
-    async def _zoom_account(self, invocation: Invocation, verb: Verb) -> dict[str, Any]:
-        zoom, user = self._zoom, invocation.user_id
-        if zoom is None or not zoom.configured():
-            return ephemeral("Zoom is not configured on meetbridge yet; ask an admin.")
-        is_admin = await self._is_admin(user)
+    async def _account(self, invocation: Invocation, verb: Verb) -> dict[str, Any]:
+        """/meet connect, disconnect and settings: the engine on which users have accounts."""
+        found = self._engines.accounts() if self._engines is not None else None
+        if found is None:
+            return ephemeral("No meeting engine here uses personal accounts.")
+        name, accounts = found
+        title, user = self._title(name), invocation.user_id
+        if not accounts.accounts_ready():
+            return ephemeral(f"{title} is not configured on meetbridge yet; ask an admin.")
         if verb is Verb.DISCONNECT:
-            return ephemeral(
-                await self._confirm(
-                    invocation.trigger_id,
-                    Claim(user, "zoom_disconnect", invocation.channel_id, ""),
-                    _dialog("Disconnect Zoom?", "meetbridge forgets your Zoom connection."),
-                )
-            )
+            claim = Claim(user, ACCOUNT_DISCONNECT, invocation.channel_id, name)
+            dialog = _dialog(f"Disconnect {title}?", f"meetbridge forgets your {title} connection.")
+            return ephemeral(await self._confirm(invocation.trigger_id, claim, dialog))
         if verb is Verb.CONNECT:
-            if zoom.account_level and not is_admin:
+            if accounts.shared_account() and not await self._is_admin(user):
                 return ephemeral(
-                    "Zoom is connected by an admin for everyone; there is nothing to connect."
+                    f"{title} is connected by an admin for everyone; there is nothing to connect."
                 )
-            link = zoom.connect_link(user, invocation.channel_id)
+            link = accounts.connect_link(user, invocation.channel_id)
             return ephemeral(
-                f"[Connect your Zoom account]({link}) (a personal link, valid for 10 minutes)."
+                f"[Connect your {title} account]({link}) (a personal link, valid for 10 minutes)."
             )
         # The settings form is itself the confirmation: only the user sees it.
-        current = await zoom.pmi_preference(user)
-        return ephemeral(
-            await self._confirm(
-                invocation.trigger_id,
-                Claim(user, "zoom_settings", invocation.channel_id, ""),
-                _dialog(
-                    "Zoom settings",
-                    "",
-                    submit_label="Save",
-                    elements=[
-                        {
-                            "type": "radio",
-                            "name": "pmi",
-                            "display_name": "Zoom meetings you start",
-                            "default": current.value if current else "ask",
-                            "options": [
-                                {"text": text[0].upper() + text[1:], "value": value}
-                                for value, text in SHOWN_PMI.items()
-                            ],
-                        }
-                    ],
-                ),
-            )
+        settings = await accounts.account_settings(user)
+        claim = Claim(user, ACCOUNT_SETTINGS, invocation.channel_id, name)
+        dialog = _dialog(
+            f"{title} settings", "", submit_label="Save", elements=_setting_elements(settings)
         )
+        return ephemeral(await self._confirm(invocation.trigger_id, claim, dialog))
 
     # --- confirmation dialogs ---------------------------------------------------------------
 
@@ -634,15 +616,22 @@ class MeetInteractions:
             return NOT_CONFIRMED
         return ""
 
-    @staticmethod
-    def field_errors(claim: Claim, submission: dict[str, Any]) -> dict[str, str]:
+    async def field_errors(self, claim: Claim, submission: dict[str, Any]) -> dict[str, str]:
         """What is wrong with the fields of a submitted form (empty when nothing is)."""
-        chosen = submission.get("pmi")
-        if claim.action == "zoom_settings" and not (
-            isinstance(chosen, str) and chosen in SHOWN_PMI
-        ):
-            return {"pmi": "Choose one of the options."}
-        return {}
+        accounts = self._accounts_of(claim)
+        if claim.action != ACCOUNT_SETTINGS or accounts is None:
+            return {}
+        settings = await accounts.account_settings(claim.user_id)
+        return {
+            setting.name: "Choose one of the options."
+            for setting in settings
+            if not _is_option(submission.get(setting.name), setting)
+        }
+
+    def _accounts_of(self, claim: Claim) -> UserAccounts | None:
+        """The accounts of the engine a claim names (claims made before a switch may not)."""
+        found = self._engines.accounts() if self._engines is not None else None
+        return found[1] if found is not None and found[0] == claim.target else None
 
     async def submitted(self, claim: Claim, submission: dict[str, Any]) -> dict[str, Any]:
         """Apply a confirmed claim; Mattermost's dialog-submission answer ({} closes it).
@@ -657,7 +646,7 @@ class MeetInteractions:
 
     async def _apply(self, claim: Claim, submission: dict[str, Any]) -> str | dict[str, Any]:
         """What to tell the user once applied, or the dialog's error answer."""
-        user, zoom = claim.user_id, self._zoom
+        user = claim.user_id
         if claim.action in ("admin_allow", "admin_disallow"):
             if not await self._is_admin(user):
                 return {"error": "Only system admins can change this."}
@@ -676,18 +665,31 @@ class MeetInteractions:
             return await self._apply_meeting_change(claim)
         if claim.action == "recording":
             return await self._apply_recording(claim)
-        if claim.action == "zoom_disconnect" and zoom is not None:
+        accounts = self._accounts_of(claim)
+        if claim.action == ACCOUNT_DISCONNECT and accounts is not None:
             is_admin = await self._is_admin(user)
-            if zoom.account_level and not is_admin:
-                return {"error": "Only system admins can disconnect the Zoom account-level app."}
-            return await zoom.disconnect(user, is_admin)
-        if claim.action == "zoom_settings" and zoom is not None:
-            chosen = submission.get("pmi")
-            if not isinstance(chosen, str) or chosen not in SHOWN_PMI:
-                return {"errors": {"pmi": "Choose one of the options."}}
-            await zoom.set_pmi_preference(user, PmiPreference(chosen))
-            return f"Saved: Zoom meetings you start use {SHOWN_PMI[chosen]}."
+            if accounts.shared_account() and not is_admin:
+                title = self._title(claim.target)
+                return {"error": f"Only system admins can disconnect the shared {title} account."}
+            return await accounts.disconnect(user, is_admin)
+        if claim.action == ACCOUNT_SETTINGS and accounts is not None:
+            return await self._save_account_settings(accounts, user, submission)
         return {"error": "This confirmation does nothing any more."}
+
+    @staticmethod
+    async def _save_account_settings(
+        accounts: UserAccounts, user: UserId, submission: dict[str, Any]
+    ) -> str | dict[str, Any]:
+        said = []
+        for setting in await accounts.account_settings(user):
+            value = submission.get(setting.name)
+            try:
+                if not isinstance(value, str):
+                    raise AccountSettingError(f"{setting.name} is not a choice")
+                said.append(await accounts.save_account_setting(user, setting.name, value))
+            except AccountSettingError:
+                return {"errors": {setting.name: "Choose one of the options."}}
+        return " ".join(said)
 
     async def _tell(self, claim: Claim, text: str) -> None:
         """Best effort: the change is made whether or not the note reaches the user."""
@@ -750,12 +752,12 @@ class MeetInteractions:
         they confirm in the dialog Mattermost opens for them alone (as /meet leave and end)."""
         channel = ChannelId(action.channel_id)
         verb = Verb.LEAVE if action.action == "leave" else Verb.END
-        name, controls = await self._host_controls(channel, verb)
+        _, controls = await self._host_controls(channel, verb)
         if verb is Verb.LEAVE and (
             controls is None
-            # Pexip: someone in Pexip's own web app carries no call tag, so meetbridge cannot
-            # tell which participant they are; only their own window can leave.
-            or (name == "pexip" and user_id not in await controls.present_users(channel))
+            # Someone meetbridge cannot tell apart in the meeting (in Pexip's own web app, with
+            # no call tag) or not in it at all: only their own window can leave.
+            or user_id not in await controls.present_users(channel)
         ):
             return {
                 "ephemeral_text": "To leave the meeting, select Disconnect in the meeting "
@@ -806,6 +808,24 @@ def engine_reply(
         ]
         extra["attachments"] = [{"actions": actions}]
     return ephemeral(answer.text, **extra)
+
+
+def _is_option(value: object, setting: AccountSetting) -> bool:
+    return isinstance(value, str) and any(option.value == value for option in setting.options)
+
+
+def _setting_elements(settings: tuple[AccountSetting, ...]) -> list[dict[str, Any]]:
+    """Each account setting as a group of radio buttons, the current choice selected."""
+    return [
+        {
+            "type": "radio",
+            "name": setting.name,
+            "display_name": setting.label,
+            "default": setting.current,
+            "options": [{"text": o.text, "value": o.value} for o in setting.options],
+        }
+        for setting in settings
+    ]
 
 
 def _dialog(

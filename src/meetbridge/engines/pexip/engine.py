@@ -57,6 +57,7 @@ class PexipEngine:
             Capability.PINS,
             Capability.HOST_CONTROLS,
             Capability.END_FOR_ALL,
+            Capability.GUEST_LINKS,
         }
     )
 

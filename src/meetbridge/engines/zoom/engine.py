@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.engines.zoom.service import Outcome, StartResult, ZoomService
+from meetbridge.engines.zoom.service import Outcome, PmiPreference, StartResult, ZoomService
 from meetbridge.ports import (
+    AccountOption,
+    AccountSetting,
+    AccountSettingError,
     Capability,
     EngineRefusedError,
     JoinRequest,
@@ -23,6 +26,13 @@ NAME = "zoom"
 JOIN = "zoomjoin"  # the card's Join button
 FORCE, PMI, NEW = "zoomforce", "zoompmi", "zoomnew"  # buttons on a start answer
 OLD_PREFERENCE = "zoompref"  # on replies from before /meet settings was a dialog
+
+PMI_SETTING = "pmi"
+SHOWN_PMI = {
+    PmiPreference.PERSONAL: "always your personal meeting ID",
+    PmiPreference.NEW: "always a new meeting ID",
+    PmiPreference.ASK: "ask each time",
+}
 
 
 class ZoomEngine:
@@ -78,6 +88,37 @@ class ZoomEngine:
         # The answer goes to whoever posted the click: a link only the clicker can open.
         link = self._zoom.join_link(user_id, meeting.id)
         return StartAnswer(text=f"[Join the Zoom meeting]({link})", goto=link)
+
+    # --- user accounts (/meet connect, disconnect, settings) ---------------------------------
+
+    def accounts_ready(self) -> bool:
+        return self._zoom.configured()
+
+    def shared_account(self) -> bool:
+        return self._zoom.account_level
+
+    def connect_link(self, user_id: UserId, channel_id: ChannelId) -> str:
+        return self._zoom.connect_link(user_id, channel_id)
+
+    async def disconnect(self, user_id: UserId, is_admin: bool) -> str:
+        return await self._zoom.disconnect(user_id, is_admin)
+
+    async def account_settings(self, user_id: UserId) -> tuple[AccountSetting, ...]:
+        current = await self._zoom.pmi_preference(user_id) or PmiPreference.ASK
+        options = tuple(
+            AccountOption(value.value, text[0].upper() + text[1:])
+            for value, text in SHOWN_PMI.items()
+        )
+        return (AccountSetting(PMI_SETTING, "Zoom meetings you start", options, current.value),)
+
+    async def save_account_setting(self, user_id: UserId, name: str, value: str) -> str:
+        if name != PMI_SETTING or value not in {p.value for p in PmiPreference}:
+            raise AccountSettingError(f"no option {value!r} for {name!r}")
+        preference = PmiPreference(value)
+        await self._zoom.set_pmi_preference(user_id, preference)
+        return f"Saved: Zoom meetings you start use {SHOWN_PMI[preference]}."
+
+    # --- answers ---------------------------------------------------------------------------
 
     def _answer(self, result: StartResult, request: StartRequest) -> StartAnswer:
         # The answer may reach someone else (a forged command), so it carries meetbridge's
