@@ -129,6 +129,7 @@ class Capability(StrEnum):
     PINS = "pins"  # a host PIN per channel, rotated when a meeting ends
     RECORDING = "recording"  # meetbridge's recorder can join and record it (MeetingRecorder)
     GUEST_LINKS = "guest_links"  # people outside Mattermost join through expiring guest links
+    OWN_APPS = "own_apps"  # people may join in the engine's own apps, which meetbridge cannot close
 
 
 class EngineUnavailableError(Exception):

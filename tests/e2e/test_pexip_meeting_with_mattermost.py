@@ -238,6 +238,7 @@ async def test_the_cards_end_button_ends_a_pexip_meeting_for_its_host_only(
     bobs = await join(live, node, bob)
     card = await card_of_meeting(live, alice)
     assert list(buttons(card)) == ["Join", "Leave", "End"]
+    assert "In Pexip Infinity's own app" in card["props"]["attachments"][0]["footer"]
 
     # Bob is a guest: refused before any dialog, and nothing reaches the node.
     async with live.dialogs_of(bob) as dialogs:

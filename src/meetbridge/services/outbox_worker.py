@@ -215,6 +215,7 @@ class OutboxWorker:
             channel_id=meeting.channel_id,
             engine=name if engine is None else engine.title,
             can_end=engine is not None and Capability.END_FOR_ALL in engine.capabilities,
+            own_apps=engine is not None and Capability.OWN_APPS in engine.capabilities,
             topic=meeting.topic,
             started_by=await self._name(meeting.started_by),
             started_at=meeting.started_at,

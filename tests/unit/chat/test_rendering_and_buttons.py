@@ -154,3 +154,15 @@ def test_a_live_card_of_an_engine_that_can_end_offers_end_to_the_channel() -> No
     assert actions[2]["style"] == "danger"
     ended = card_post(card(can_end=True, ended_at=2000.0), BUTTONS)
     assert "actions" not in ended["props"]["attachments"][0]
+
+
+def test_a_card_says_leave_cannot_reach_the_engines_own_app_only_where_people_may_use_one() -> None:
+    pexip = card_post(card(own_apps=True), BUTTONS)["props"]["attachments"][0]
+    assert pexip["footer"] == (
+        "Leave closes meetbridge's meeting page. "
+        "In Pexip Infinity's own app, leave with its Disconnect button."
+    )
+    livekit = card_post(card(engine="LiveKit"), BUTTONS)["props"]["attachments"][0]
+    assert "footer" not in livekit
+    ended = card_post(card(own_apps=True, ended_at=2000.0), BUTTONS)["props"]["attachments"][0]
+    assert "footer" not in ended, "nothing to leave once it is over"

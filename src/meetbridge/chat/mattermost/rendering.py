@@ -106,6 +106,11 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
         }
         if card.join_url:
             attachment["text"] = link
+        if card.own_apps and card.join_url is None:
+            attachment["footer"] = (
+                f"Leave closes meetbridge's meeting page. In {card.engine}'s own app, "
+                "leave with its Disconnect button."
+            )
         status = "STARTED"
     return {
         "message": message,

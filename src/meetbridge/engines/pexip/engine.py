@@ -58,6 +58,7 @@ class PexipEngine:
             Capability.HOST_CONTROLS,
             Capability.END_FOR_ALL,
             Capability.GUEST_LINKS,
+            Capability.OWN_APPS,
         }
     )
 
