@@ -136,7 +136,7 @@ class Transcriptions:
             while True:
                 try:
                     await self.fill()
-                    await self._report()
+                    await self.report()
                 except Exception:
                     log.exception("transcription.round_failed")
                 with contextlib.suppress(TimeoutError):
@@ -166,7 +166,8 @@ class Transcriptions:
         while self._running:
             await asyncio.gather(*list(self._running), return_exceptions=True)
 
-    async def _report(self) -> None:
+    async def report(self) -> None:
+        """Publish the queue's figures (jobs by state) to the metrics."""
         if self._metrics is None:
             return
         async with self._database.read() as conn:
