@@ -111,6 +111,8 @@ def said_by(text: str, speaker: str) -> str:
     return " ".join(line.split(prefix, 1)[1] for line in text.splitlines() if prefix in line)
 
 
+# Speech is the slow part: once is enough (the storage runs on both databases below).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_each_speakers_sentences_are_transcribed_attributed_merged_and_handed_to_the_outbox(
     service: RunningApp, tmp_path: Path
 ) -> None:

@@ -66,16 +66,17 @@ def write_ogg(pcm: bytes, path: Path, leading_silence: float = 0.0) -> None:
 
 class SpeechSpeaker:
     """Joins with ``token`` (the name in it is the speaker's display name) and publishes a
-    microphone that says ``pcm`` once, in real time, after ``delay`` seconds, then stays
-    silent (in the room) until closed. ``said`` is set once the speech is out."""
+    microphone, silent until ``speak()``; then it says ``pcm`` once, in real time, and is silent
+    again (still in the room) until closed. ``said`` is set once the speech is out."""
 
-    def __init__(self, url: str, token: str, pcm: bytes, delay: float = 0.0) -> None:
+    def __init__(self, url: str, token: str, pcm: bytes) -> None:
         from livekit import rtc
 
         self._rtc = rtc
         self._url, self._token = url, token
-        self._pcm, self._delay = pcm, delay
+        self._pcm = pcm
         self.room = rtc.Room()
+        self._go = asyncio.Event()
         self.said = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -90,9 +91,12 @@ class SpeechSpeaker:
         self._task = asyncio.create_task(self._play(source))
         return self
 
+    def speak(self) -> None:
+        self._go.set()
+
     async def _play(self, source: Any) -> None:
         silence = bytes(TEN_MS_BYTES)
-        for _ in range(int(self._delay * 100)):
+        while not self._go.is_set():
             await self._frame(source, silence)
         for offset in range(0, len(self._pcm), TEN_MS_BYTES):
             await self._frame(
