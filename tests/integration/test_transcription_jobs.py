@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from meetbridge.config import ServiceConfig
+from meetbridge.domain.ids import UserId
 from meetbridge.domain.transcript import MANIFEST
 from meetbridge.services.notifications import MEETING_REPLY, TRANSCRIPT_POST
 from meetbridge.store import transcriptions_repo
@@ -208,3 +209,36 @@ async def test_a_tampered_model_is_refused_the_job_fails_saying_why_and_the_thre
     assert note["meeting_id"] == 41
     assert "could not be made" in note["message"] and "speech model was refused" in note["message"]
     assert not speakers.exists()
+
+
+async def test_the_queue_shows_in_metrics_and_on_the_admin_overview(
+    service: RunningApp, mattermost: MattermostStandIn, tmp_path: Path
+) -> None:
+    transcriptions = transcriptions_for(service)
+    ids = [await queue(service, transcriptions, tmp_path / f"s{n}") for n in range(4)]
+    async with service.components.core.database.transaction() as conn:
+        await transcriptions_repo.change(conn, ids[1], state=transcriptions_repo.RUNNING)
+        await transcriptions_repo.change(
+            conn, ids[2], state="done", audio_seconds=120.0, processing_seconds=30.0
+        )
+        await transcriptions_repo.change(
+            conn, ids[3], state="failed", error="The speech model <b>was refused</b>"
+        )
+    await transcriptions.report()
+    figures = (await service.http.get("/metrics")).text
+    for state in ("queued", "running", "done", "failed"):
+        assert f'meetbridge_transcription_jobs{{state="{state}"}} 1.0' in figures
+
+    admin = mattermost.add_user("root", roles="system_admin system_user")
+    console = service.components.console
+    signed_in = await console.sign_in(console.login_link_token(UserId(admin)), UserId(admin))
+    page = await service.http.get(
+        "/admin", headers={"Cookie": f"meetbridge_admin={signed_in.cookie}"}
+    )
+    assert page.status_code == 200
+    assert (
+        "Queued: <strong>1</strong>, running: <strong>1</strong>, done: <strong>1</strong>, "
+        "failed: <strong>1</strong>" in page.text
+    )
+    assert "<td>0.25</td>" in page.text  # 30 s to transcribe 120 s: the real-time factor
+    assert "&lt;b&gt;was refused&lt;/b&gt;" in page.text  # errors are shown, escaped
