@@ -133,6 +133,7 @@ async def test_two_speakers_are_recorded_on_their_own_tracks_and_transcribed_wit
         await wait_for(lambda: tracks_listed(files.speakers, 1))  # the recorder hears Alice
         first.speak()
         await asyncio.wait_for(first.said.wait(), 30)
+        await asyncio.sleep(0.5)  # the end of Alice's speech through LiveKit to the recorder
         bob_token = await meeting_token(service, channel, bob)
         bob_joined = time.monotonic() - recording_since
         async with SpeechSpeaker(livekit_server.ws_url, bob_token, bob_pcm) as second:

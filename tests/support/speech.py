@@ -83,7 +83,8 @@ class SpeechSpeaker:
     async def __aenter__(self) -> SpeechSpeaker:
         rtc = self._rtc
         await self.room.connect(self._url, self._token)
-        source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=200)
+        # A second of queue: a test process starved of CPU for a moment must not cut the speech.
+        source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=1000)
         track = rtc.LocalAudioTrack.create_audio_track("mic", source)
         options = rtc.TrackPublishOptions()
         options.source = rtc.TrackSource.SOURCE_MICROPHONE
@@ -102,6 +103,7 @@ class SpeechSpeaker:
             await self._frame(
                 source, self._pcm[offset : offset + TEN_MS_BYTES].ljust(TEN_MS_BYTES, b"\0")
             )
+        await source.wait_for_playout()  # out of the queue, on its way to the room
         self.said.set()
         while True:  # capture_frame paces at real time once the source's queue is full
             await self._frame(source, silence)

@@ -170,5 +170,5 @@ def transcript_message(lines: Sequence[Line], incomplete: bool) -> str:
         )
         text = f"Transcript of this meeting's recording ({who})."
     if incomplete:
-        text += "\n**Incomplete:** the recording stopped unexpectedly."
+        text += "\n**Incomplete:** the recording stopped early; this covers what it holds."
     return text

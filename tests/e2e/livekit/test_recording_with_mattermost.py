@@ -441,6 +441,7 @@ async def test_a_recording_outlives_a_meetbridge_restart_and_is_posted_whole(
         "livekit_api_key": livekit_server.api_key.key,
         "livekit_api_secret": livekit_server.api_key.secret,
         "recording_dir": tmp_path / "recordings",
+        **speech_model_settings(),
     }
     first, server, task = await start_live(mattermost, tmp_path, **settings)
     try:

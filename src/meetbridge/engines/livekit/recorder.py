@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,26 +100,29 @@ class SpeakerFile:
 class Speakers:
     """The per-speaker files of one recording and their manifest."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, frames_written: Callable[[], int]) -> None:
         self._directory = directory
+        self._frames_written = frames_written  # the mix's clock: a track starts where it joins
         self._open: dict[str, SpeakerFile] = {}
         self._tracks: list[SpeakerTrack] = []
         directory.mkdir(parents=True, exist_ok=True)
         self._save()
 
-    async def open(self, key: str, participant: Any, frame_index: int) -> None:
+    async def open(self, key: str, participant: Any) -> None:
         number = len(self._tracks) + 1
+        file = f"{number}.ogg"
+        encoder = await asyncio.create_subprocess_exec(
+            *ffmpeg_command(self._directory / file),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        # Read once the encoder is there: the next mix frame is this file's first.
         track = SpeakerTrack(
-            file=f"{number}.ogg",
+            file=file,
             identity=str(participant.identity),
             user_id=user_id_of_identity(str(participant.identity)),
             name=str(participant.name or participant.identity),
-            start=frame_index * FRAME_MS / 1000,
-        )
-        encoder = await asyncio.create_subprocess_exec(
-            *ffmpeg_command(self._directory / track.file),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
+            start=self._frames_written() * FRAME_MS / 1000,
         )
         self._open[key] = SpeakerFile(track, encoder)
         self._tracks.append(track)
@@ -133,18 +136,19 @@ class Speakers:
         for speaker in list(self._open.values()):
             await speaker.drain()
 
-    async def close(self, key: str, frame_index: int) -> None:
+    async def close(self, key: str) -> None:
         speaker = self._open.pop(key, None)
         if speaker is None:
             return
+        end = self._frames_written() * FRAME_MS / 1000
         index = self._tracks.index(speaker.track)
-        self._tracks[index] = dataclasses.replace(speaker.track, end=frame_index * FRAME_MS / 1000)
+        self._tracks[index] = dataclasses.replace(speaker.track, end=end)
         self._save()
         await speaker.close()
 
-    async def close_all(self, frame_index: int) -> None:
+    async def close_all(self) -> None:
         for key in list(self._open):
-            await self.close(key, frame_index)
+            await self.close(key)
 
     def _save(self) -> None:
         manifest = self._directory / MANIFEST
@@ -162,8 +166,10 @@ class Recorder:
         self._room = rtc.Room()
         self._buffers: dict[str, JitterBuffer] = {}
         self._readers: set[asyncio.Task[None]] = set()
-        self._speakers = Speakers(job.speakers) if job.speakers is not None else None
         self._written = 0  # mix frames written so far: the clock speaker offsets are read on
+        self._speakers = (
+            Speakers(job.speakers, lambda: self._written) if job.speakers is not None else None
+        )
         self.stop = asyncio.Event()
         self._room.on("track_subscribed", self._subscribed)
         self._room.on("track_unsubscribed", self._unsubscribed)
@@ -175,12 +181,12 @@ class Recorder:
         buffer = self._buffers.setdefault(publication.sid, JitterBuffer())
         self._background(self._read(track, buffer))
         if self._speakers is not None:
-            self._background(self._speakers.open(publication.sid, participant, self._written))
+            self._background(self._speakers.open(publication.sid, participant))
 
     def _unsubscribed(self, track: Any, publication: Any, participant: Any) -> None:
         self._buffers.pop(publication.sid, None)
         if self._speakers is not None:
-            self._background(self._speakers.close(publication.sid, self._written))
+            self._background(self._speakers.close(publication.sid))
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -234,7 +240,7 @@ class Recorder:
         encoder.stdin.close()
         await encoder.wait()
         if self._speakers is not None:
-            await self._speakers.close_all(written)
+            await self._speakers.close_all()
         for task in list(self._readers):
             task.cancel()
         with contextlib.suppress(Exception):
