@@ -242,3 +242,48 @@ async def test_the_queue_shows_in_metrics_and_on_the_admin_overview(
     )
     assert "<td>0.25</td>" in page.text  # 30 s to transcribe 120 s: the real-time factor
     assert "&lt;b&gt;was refused&lt;/b&gt;" in page.text  # errors are shown, escaped
+
+
+async def test_the_pool_runs_no_more_jobs_at_once_than_its_workers(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    swapped = tmp_path / "model"  # refused at once: the test is about the pool, not speech
+    swapped.mkdir()
+    (swapped / "model.bin").write_bytes(b"x")
+    transcriptions = transcriptions_for(service, model=swapped, model_sha256="0" * 64)
+    for number in range(3):
+        directory = tmp_path / f"s{number}"
+        directory.mkdir()
+        (directory / MANIFEST).write_bytes(b"[]")
+        await queue(service, transcriptions, directory)
+    await transcriptions.fill()
+    async with service.components.core.database.read() as conn:
+        assert await transcriptions_repo.counts(conn) == {
+            "queued": 2, "running": 1, "done": 0, "failed": 0,
+        }  # fmt: skip
+    await transcriptions.idle()
+    await transcriptions.fill()  # the next one, once a slot is free
+    async with service.components.core.database.read() as conn:
+        counts = await transcriptions_repo.counts(conn)
+    assert (counts["queued"], counts["running"], counts["failed"]) == (1, 1, 1)
+    await transcriptions.idle()
+
+
+async def test_a_worker_that_keeps_failing_is_given_up_after_three_attempts_saying_so(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    missing = tmp_path / "recordings" / "recording-7.speakers"  # its tracks are gone
+    transcriptions = transcriptions_for(service)
+    job_id = await queue(service, transcriptions, missing)
+    async with service.components.core.database.transaction() as conn:
+        await transcriptions_repo.change(conn, job_id, meeting_id=41)
+    states = []
+    for _ in range(3):
+        await transcriptions.fill()
+        await transcriptions.idle()
+        states.append((await job(service, job_id)).state)
+    assert states == ["queued", "queued", "failed"]
+    failed = await job(service, job_id)
+    assert failed.attempts == 3 and "worker exited 1" in failed.error
+    [note] = await outbox_payloads(service, MEETING_REPLY)
+    assert "transcriber failed" in note["message"]

@@ -67,11 +67,13 @@ def transcribe(job: WorkerJob) -> dict[str, Any]:
     from faster_whisper import WhisperModel  # the `transcription` extra
 
     started = time.monotonic()
+    # The tracks first: a recording without them is known before the model is loaded.
+    tracks_to_do = parse_manifest(orjson.loads((job.speakers / MANIFEST).read_bytes()))
     model_dir = resolve(job.model, job.model_sha256, job.cache)
     model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=job.threads)
     loaded = time.monotonic()
     tracks, audio_seconds = [], 0.0
-    for track in parse_manifest(orjson.loads((job.speakers / MANIFEST).read_bytes())):
+    for track in tracks_to_do:
         path = job.speakers / track.file
         if not path.is_file() or path.stat().st_size == 0:
             continue
