@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
 from meetbridge.domain.transcript import (
@@ -114,7 +115,7 @@ class Transcriptions:
             return False
         return True
 
-    async def enqueue(self, conn: Any, job: NewTranscription) -> int:
+    async def enqueue(self, conn: AsyncConnection, job: NewTranscription) -> int:
         """Queue a transcript of a recording's speakers (inside the caller's transaction)."""
         return await transcriptions_repo.create(conn, job, self._clock.now())
 
@@ -183,8 +184,8 @@ class Transcriptions:
         except ModelRefusedByWorkerError as exc:
             log.error("transcription.model_refused", job=row.id, error=str(exc))
             await self._fail(row, str(exc), "the speech model was refused")
-        except (WorkerFailedError, OSError, ValueError, KeyError) as exc:
-            log.error("transcription.failed", job=row.id, attempt=row.attempts, error=str(exc))
+        except Exception as exc:  # whatever went wrong, the job is tried again or given up
+            log.exception("transcription.failed", job=row.id, attempt=row.attempts)
             if row.attempts >= MAX_ATTEMPTS:
                 await self._fail(row, str(exc), "the transcriber failed")
             else:
