@@ -147,8 +147,9 @@ class Speakers:
         await speaker.close()
 
     async def close_all(self) -> None:
-        for key in list(self._open):
-            await self.close(key)
+        # All at once: each encoder finishes its file on its own, and the recorder's exit
+        # should not wait for them one after the other.
+        await asyncio.gather(*(self.close(key) for key in list(self._open)))
 
     def _save(self) -> None:
         manifest = self._directory / MANIFEST
@@ -238,9 +239,10 @@ class Recorder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), FRAME_MS / 1000)
         encoder.stdin.close()
-        await encoder.wait()
         if self._speakers is not None:
-            await self._speakers.close_all()
+            await asyncio.gather(encoder.wait(), self._speakers.close_all())
+        else:
+            await encoder.wait()
         for task in list(self._readers):
             task.cancel()
         with contextlib.suppress(Exception):
