@@ -60,6 +60,18 @@ class ServiceConfig(BaseSettings):
     recording_dir: Path | None = Field(
         None, description="where LiveKit recordings are written; default: data_dir/recordings"
     )
+    transcription_model: Path | None = Field(
+        None,
+        description="directory of a faster-whisper (CTranslate2) model; default: the packaged "
+        "Whisper base model, reassembled into data_dir/models",
+    )
+    transcription_model_sha256: str = Field(
+        "", pattern="^([0-9a-f]{64})?$", description="sha256 of transcription_model's model.bin"
+    )
+    transcription_workers: int = Field(1, ge=1, le=16, description="transcripts made at once")
+    transcription_threads: int = Field(
+        0, ge=0, le=64, description="CPU threads per transcript; 0: the CPU's cores"
+    )
     livekit_url: str = ""
     livekit_api_key: str = ""
     livekit_api_secret: SecretStr | None = None
@@ -101,6 +113,10 @@ class ServiceConfig(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'meetbridge.db').as_posix()}"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def effective_recording_dir(self) -> Path:

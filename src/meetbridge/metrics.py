@@ -9,9 +9,43 @@ _POLICY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 _SINK_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 7.0)
 
 
+class TranscriptionGauges:
+    """Transcription progress: jobs by state (from the database, so every replica agrees) and
+    the real-time factor of the transcripts this process made."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._jobs = Gauge(
+            "meetbridge_transcription_jobs",
+            "Transcription jobs by state (queued: the queue's depth; running; done; failed).",
+            ["state"],
+            registry=registry,
+        )
+        self._rtf = Histogram(
+            "meetbridge_transcription_real_time_factor",
+            "Time to transcribe over the audio's length (below 1: faster than real time).",
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0),
+            registry=registry,
+        )
+        self._audio = Counter(
+            "meetbridge_transcription_audio_seconds",
+            "Seconds of speaker audio transcribed.",
+            registry=registry,
+        )
+
+    def jobs(self, counts: dict[str, int]) -> None:
+        for state, count in counts.items():
+            self._jobs.labels(state).set(count)
+
+    def finished(self, audio_seconds: float, processing_seconds: float) -> None:
+        self._audio.inc(audio_seconds)
+        if audio_seconds > 0:
+            self._rtf.observe(processing_seconds / audio_seconds)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.transcription = TranscriptionGauges(self.registry)
         self.policy_answers = Counter(
             "meetbridge_policy_answers",
             "External-policy answers given to Infinity, by request type and outcome.",

@@ -96,9 +96,16 @@ class ChatPlatform(Protocol):
         ...
 
     async def post_file_reply(
-        self, channel_id: ChannelId, root_id: str | None, message: str, key: str, file: FileToPost
+        self,
+        channel_id: ChannelId,
+        root_id: str | None,
+        message: str,
+        key: str,
+        file: FileToPost,
+        *more: FileToPost,
     ) -> str:
-        """Post a message with one file attached in a card's thread, once per ``key``."""
+        """Post a message with files attached (one or more) in a card's thread, once per
+        ``key``."""
         ...
 
     async def publish_ring(self, ring: RingCard, post_id: str | None) -> str:

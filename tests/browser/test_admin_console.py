@@ -87,6 +87,8 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
     await page.get_by_label("LiveKit API key", exact=True).fill("APIkey123")
     await page.get_by_label("Max participants", exact=True).fill("25")
     await page.get_by_label("Longest recording (minutes)", exact=True).fill("90")
+    await page.get_by_label("Transcript language (empty: detected)", exact=True).fill("en")
+    await page.get_by_label("Transcribe recordings", exact=True).uncheck()
     for label in ("Zoom account level", "Zoom restrict public channels"):
         await page.get_by_label(label, exact=True).check()
     for label in ("Direct media for DMs", "Embedded experience", "Allow guests"):
@@ -124,6 +126,8 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
         "recording_max_minutes": 90,
         "recording_reminder_minutes": 10,
         "recording_min_free_mb": 500,
+        "transcription_enabled": False,
+        "transcription_language": "en",
     }
     assert (await served.components.admin.settings()).model_dump(mode="json") == expected
     assert (await served.components.admin.secrets_set())["zoom_client_secret"] is True

@@ -1,6 +1,6 @@
 """The recorder worker against a real livekit-server: it joins hidden, mixes what a synthetic
-speaker publishes, and writes Ogg/Opus of the right length; killed, its file still holds
-everything up to the kill."""
+speaker publishes, and writes Ogg/Opus of the right length (the mix, and each speaker's own
+track listed in a manifest); killed, its files still hold everything up to the kill."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from meetbridge.domain.transcript import MANIFEST, parse_manifest
 from meetbridge.engines.livekit.rooms import RoomService
 from meetbridge.engines.livekit.tokens import AccessTokenRequest, member_grant, mint, recorder_grant
 from tests.support.livekit import LiveKitServer
@@ -40,13 +41,14 @@ async def start_recorder(
     max_seconds: float = 60,
     alone_seconds: float = 20,
 ) -> asyncio.subprocess.Process:
-    job = {
+    job: dict[str, object] = {
         "url": server.ws_url,
         "token": token(server, room, "recorder", hidden=True),
         "output": str(directory / "out.ogg"),
         "status": str(directory / "status.json"),
         "max_seconds": max_seconds,
         "alone_seconds": alone_seconds,
+        "speakers": str(directory / "speakers"),
     }
     with (directory / "recorder.log").open("ab") as log:
         process = await asyncio.create_subprocess_exec(
@@ -106,6 +108,9 @@ async def test_the_recorder_is_hidden_and_records_the_speaker_for_as_long_as_it_
     assert abs(duration - float(str(status["seconds"]))) < 0.5
     assert abs(duration - ran) < 1.0, (duration, ran)
     assert audio_rms(tmp_path / "out.ogg") > SILENCE_FLOOR
+    [track] = parse_manifest(orjson.loads((tmp_path / "speakers" / MANIFEST).read_bytes()))
+    assert track.end is not None and abs(track.end - duration) < 0.5  # closed when it stopped
+    assert abs(media_duration(tmp_path / "speakers" / track.file) - (track.end - track.start)) < 0.5
 
 
 async def test_a_killed_recorder_leaves_a_playable_file_of_what_it_had(
@@ -128,6 +133,12 @@ async def test_a_killed_recorder_leaves_a_playable_file_of_what_it_had(
     duration = media_duration(tmp_path / "out.ogg")
     assert 3.0 <= duration <= 5.5, duration
     assert audio_rms(tmp_path / "out.ogg") > SILENCE_FLOOR
+    # The speaker's own track is as usable as the mix, and the manifest says whose it is.
+    [track] = parse_manifest(orjson.loads((tmp_path / "speakers" / MANIFEST).read_bytes()))
+    assert (track.name, track.identity, track.end) == ("speaker", "speaker", None)
+    own = tmp_path / "speakers" / track.file
+    assert abs(media_duration(own) - (duration - track.start)) < 0.5
+    assert audio_rms(own) > SILENCE_FLOOR
 
 
 async def test_the_recorder_finishes_by_itself_once_everyone_left(

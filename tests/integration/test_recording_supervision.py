@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from meetbridge.engines.livekit.recording import (
     LiveKitRecordings,
     RecordingRefusedError,
     RecordingSettings,
+    files_of,
 )
 from meetbridge.services.notifications import RECORDING_UPLOAD
 from meetbridge.store import recordings_repo
@@ -188,3 +190,28 @@ async def test_a_recording_of_another_host_is_left_to_that_host(
     async with database.read() as conn:
         row = await recordings_repo.get(conn, elsewhere)
     assert row is not None and row.state == recordings_repo.RECORDING
+
+
+async def test_a_failed_recording_leaves_neither_its_partial_mix_nor_its_speaker_tracks(
+    service: RunningApp, mattermost: MattermostStandIn, tmp_path: Path
+) -> None:
+    recordings = recordings_for(service, tmp_path, Disk(), RecordingLimits())
+    channel = ChannelId(mattermost.add_channel("Planning", kind="P"))
+    async with service.components.core.database.transaction() as conn:
+        # A recorder that died before it wrote anything playable (its pid never recorded).
+        recording_id = await recordings_repo.create(
+            conn, channel, None, f"mb-{channel}", "u" * 26, 0.0, socket.gethostname()
+        )
+    files = files_of(tmp_path / "recordings", recording_id)
+    files.speakers.mkdir(parents=True)
+    (files.speakers / "1.ogg").write_bytes(b"OggS, cut short")
+    (files.speakers / "manifest.json").write_bytes(b'[{"file": "1.ogg", "start": 0}]')
+    files.audio.write_bytes(b"OggS, cut short")
+
+    await recordings.supervise()
+
+    async with service.components.core.database.read() as conn:
+        row = await recordings_repo.get(conn, recording_id)
+    assert row is not None and row.state == recordings_repo.FAILED
+    assert not files.audio.exists() and not files.speakers.exists()
+    assert await upload_messages(service) == []

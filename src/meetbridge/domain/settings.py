@@ -156,6 +156,14 @@ class RuntimeSettings(BaseModel):
         le=10**7,
         description="Free disk space (MB) below which recording stops, or will not start.",
     )
+    transcription_enabled: bool = Field(
+        True, description="Post a transcript (with speaker names) after each LiveKit recording."
+    )
+    transcription_language: str = Field(
+        "",
+        pattern=r"^([a-z]{2,3})?$",
+        description="Language spoken in meetings (ISO 639-1 code such as en); empty: detected.",
+    )
 
     @field_validator("livekit_url")
     @classmethod

@@ -137,3 +137,38 @@ class RecordingFile:
     message: str
     key: str
     content_type: str = "audio/ogg"
+
+
+TRANSCRIPT_POST = "transcript.post"
+
+
+@dataclass(frozen=True, slots=True)
+class PostedFile:
+    path: str
+    filename: str
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptPost:
+    channel_id: str
+    meeting_id: int | None
+    message: str
+    key: str
+    files: tuple[PostedFile, ...]
+
+
+async def enqueue_transcript_post(conn: AsyncConnection, post: TranscriptPost, now: float) -> None:
+    """A recording's transcript files for the meeting card's thread (or the channel, without a
+    card), in one post; the outbox deletes the local files once Mattermost has them."""
+    payload = {
+        "meeting_id": post.meeting_id,
+        "channel_id": post.channel_id,
+        "message": post.message,
+        "key": post.key,
+        "files": [
+            {"path": f.path, "filename": f.filename, "content_type": f.content_type}
+            for f in post.files
+        ],
+    }
+    await outbox_repo.enqueue(conn, TRANSCRIPT_POST, payload, now, post.key)

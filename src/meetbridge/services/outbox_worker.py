@@ -59,6 +59,7 @@ FINAL_STATE_KINDS = frozenset(
         notifications.STATUS_SYNC,
         notifications.RING_UPDATE,
         notifications.RECORDING_UPLOAD,  # the only copy of a recording: never given up
+        notifications.TRANSCRIPT_POST,  # likewise the only copy of a transcript
     }
 )
 
@@ -93,6 +94,7 @@ class OutboxWorker:
             notifications.RING_EXPIRE: self._expire_ring,
             notifications.MEETING_REPLY: self._meeting_reply,
             notifications.RECORDING_UPLOAD: self._upload_recording,
+            notifications.TRANSCRIPT_POST: self._post_transcript,
         }
         self.permission_warnings: set[str] = set()
 
@@ -242,14 +244,20 @@ class OutboxWorker:
             meeting.channel_id, post_id, str(payload["message"]), str(payload["key"])
         )
 
-    async def _upload_recording(self, payload: dict[str, Any], item: OutboxItem) -> None:
+    async def _thread_of(self, payload: dict[str, Any]) -> str | None:
+        """The card post a file goes under (None: the channel itself, for a meeting without a
+        card); raises while the card is on its way, so the file waits for its thread."""
         meeting_id = payload.get("meeting_id")
-        post_id = None
-        if isinstance(meeting_id, int):
-            async with self._database.read() as conn:
-                post_id = await chat_repo.card_post(conn, meeting_id)
-            if post_id is None:  # the card is on its way: the file waits for its thread
-                raise ChatUnavailableError("the meeting card is not posted yet")
+        if not isinstance(meeting_id, int):
+            return None
+        async with self._database.read() as conn:
+            post_id = await chat_repo.card_post(conn, meeting_id)
+        if post_id is None:
+            raise ChatUnavailableError("the meeting card is not posted yet")
+        return post_id
+
+    async def _upload_recording(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        post_id = await self._thread_of(payload)
         path = Path(str(payload["path"]))
         try:
             content = await asyncio.to_thread(path.read_bytes)
@@ -262,6 +270,25 @@ class OutboxWorker:
         file = FileToPost(str(payload["filename"]), str(payload["content_type"]), content)
         await self._platform.post_file_reply(channel, post_id, message, key, file)
         await asyncio.to_thread(path.unlink, True)  # Mattermost has it now
+
+    async def _post_transcript(self, payload: dict[str, Any], item: OutboxItem) -> None:
+        post_id = await self._thread_of(payload)
+        paths = [Path(str(f["path"])) for f in payload["files"]]
+        try:
+            contents = [await asyncio.to_thread(path.read_bytes) for path in paths]
+        except FileNotFoundError:
+            # Deleted only once posted: this is a repeat of an item that got through.
+            log.info("outbox.transcript_already_posted", key=payload["key"])
+            return
+        files = [
+            FileToPost(str(f["filename"]), str(f["content_type"]), content)
+            for f, content in zip(payload["files"], contents, strict=True)
+        ]
+        channel = ChannelId(str(payload["channel_id"]))
+        message, key = str(payload["message"]), str(payload["key"])
+        await self._platform.post_file_reply(channel, post_id, message, key, *files)
+        for path in paths:
+            await asyncio.to_thread(path.unlink, True)  # Mattermost has them now
 
     # --- custom statuses -----------------------------------------------------------------
 

@@ -459,3 +459,25 @@ recordings = Table(
     Column("node", String(255), nullable=False, server_default=""),  # the host its recorder runs on
     Index("ix_recordings_state", "state"),
 )
+
+transcriptions = Table(
+    "transcriptions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("recording_id", BigInteger, nullable=False),
+    Column("channel_id", String(26), nullable=False),
+    Column("meeting_id", BigInteger, nullable=True),
+    Column("speakers_dir", Text, nullable=False),  # the recorder's per-speaker files
+    Column("key", String(200), nullable=False),  # the outbox key of the post, stable on retries
+    Column("incomplete", Boolean, nullable=False, server_default=text("false")),
+    Column("state", String(16), nullable=False),  # queued | running | done | failed
+    Column("node", String(255), nullable=False),  # the host holding the files
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("audio_seconds", Float, nullable=True),
+    Column("processing_seconds", Float, nullable=True),
+    Column("error", Text, nullable=False, server_default=""),
+    Index("ix_transcriptions_state", "state"),
+)

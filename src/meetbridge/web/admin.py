@@ -43,7 +43,7 @@ from meetbridge.services.admin_console import (
     ConsoleSignInError,
 )
 from meetbridge.services.meeting_queries import MeetingQueries
-from meetbridge.store import admin_repo
+from meetbridge.store import admin_repo, transcriptions_repo
 from meetbridge.store.admin_repo import AdminSession
 from meetbridge.store.database import Database
 from meetbridge.web.identity import ADMIN_PATH, IdentityGate
@@ -76,6 +76,8 @@ _LABELS = {
     "recording_max_minutes": "Longest recording (minutes)",
     "recording_reminder_minutes": "Reminder before the limit (minutes)",
     "recording_min_free_mb": "Stop recording below this free disk space (MB)",
+    "transcription_enabled": "Transcribe recordings",
+    "transcription_language": "Transcript language (empty: detected)",
 }
 _SECRET_LABELS = {"livekit_api_secret": "LiveKit API secret"}
 
@@ -89,6 +91,8 @@ class SettingGroup:
     fields: tuple[str, ...]
     secrets: tuple[str, ...] = ()
 
+
+_LIVEKIT_PREFIXES = ("livekit_", "recording_", "transcription_")
 
 # Settings no engine claims fall into "General", so a new setting is never left off the page.
 _ENGINE_GROUPS = (
@@ -118,7 +122,11 @@ _ENGINE_GROUPS = (
     SettingGroup(
         "livekit",
         "LiveKit",
-        tuple(k for k in RuntimeSettings.model_fields if k.startswith(("livekit_", "recording_"))),
+        tuple(
+            k
+            for k in RuntimeSettings.model_fields
+            if k.startswith(("livekit_", "recording_", "transcription_"))
+        ),
         tuple(k for k in SECRET_SETTINGS if k.startswith("livekit_")),
     ),
 )
@@ -326,12 +334,17 @@ class AdminEndpoints:
 
     async def overview(self, request: Request, session: AdminSession) -> Response:
         overview = await self._meetings.overview(recent_limit=5)
+        async with self._database.read() as conn:
+            transcripts = await transcriptions_repo.counts(conn)
+            recent_transcripts = await transcriptions_repo.recent(conn, 5)
         return self._page(
             "admin_overview.html",
             session,
             section="overview",
             in_progress=len(overview.in_progress),
             settings=await self._admin.settings(),
+            transcripts=transcripts,
+            recent_transcripts=recent_transcripts,
         )
 
     async def settings(self, request: Request, session: AdminSession) -> Response:

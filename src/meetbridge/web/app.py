@@ -76,6 +76,7 @@ from meetbridge.store import chat_repo, meetings_repo, outbox_repo, room_state_r
 from meetbridge.store import inbox as inbox_store
 from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
+from meetbridge.transcription.jobs import Transcriptions, TranscriptionSettings
 from meetbridge.web.admin import AdminEndpoints
 from meetbridge.web.asgi import PrefixDispatcher
 from meetbridge.web.controls import ControlEndpoints
@@ -139,6 +140,7 @@ class Components:
     livekit: LiveKitEngine
     controls: MeetingControls
     recordings: LiveKitRecordings
+    transcriptions: Transcriptions
     livekit_reconciler: LiveKitReconciler
     pexip: PexipEngine
     pexip_controls: PexipControls
@@ -243,12 +245,20 @@ def build_components(
         directory,
         lambda: state.settings.display_name,
     )
+    transcriptions = Transcriptions(
+        core.database,
+        clock,
+        lambda: transcription_settings(config, state),
+        outbox.wake if outbox is not None else (lambda: None),
+        metrics.transcription,
+    )
     recordings = LiveKitRecordings(
         livekit,
         core.database,
         clock,
         lambda: recording_settings(config, state),
         outbox.wake if outbox is not None else (lambda: None),
+        transcriptions=transcriptions,
     )
     controls = MeetingControls(
         livekit,
@@ -301,6 +311,7 @@ def build_components(
         livekit=livekit,
         controls=controls,
         recordings=recordings,
+        transcriptions=transcriptions,
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
         pexip=pexip,
         pexip_controls=pexip_controls,
@@ -387,6 +398,19 @@ def _to_meetings(controls: MeetingControls, pexip: PexipChatMirror) -> MeetingSi
         await pexip.from_thread(channel_id, name, text, line_id, at)
 
     return send
+
+
+def transcription_settings(config: ServiceConfig, state: SharedState) -> TranscriptionSettings:
+    settings = state.settings
+    return TranscriptionSettings(
+        enabled=settings.transcription_enabled,
+        workers=config.transcription_workers,
+        cache=config.model_cache_dir,
+        model=config.transcription_model,
+        model_sha256=config.transcription_model_sha256 or None,
+        language=settings.transcription_language or None,
+        threads=config.transcription_threads,
+    )
 
 
 def recording_settings(config: ServiceConfig, state: SharedState) -> RecordingSettings:
@@ -576,6 +600,7 @@ def _start_background(components: Components) -> None:
         ("housekeeping", _housekeeping(components)),
         ("livekit-reconcile", components.livekit_reconciler.run()),
         ("recordings", components.recordings.run()),
+        ("transcriptions", components.transcriptions.run()),
     ]
     if components.chat is not None:
         jobs += [

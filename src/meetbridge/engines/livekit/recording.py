@@ -35,6 +35,7 @@ from meetbridge.domain.recording import (
     recording_message,
     reminder_text,
 )
+from meetbridge.domain.transcript import MANIFEST, parse_manifest
 from meetbridge.engines.livekit.engine import UNREACHABLE, LiveKitEngine, room_name
 from meetbridge.engines.livekit.rooms import LiveKitError
 from meetbridge.engines.livekit.tokens import AccessTokenRequest, mint, recorder_grant
@@ -43,6 +44,8 @@ from meetbridge.services.notifications import RecordingFile, enqueue_recording_u
 from meetbridge.store import meetings_repo, recordings_repo
 from meetbridge.store.database import Database
 from meetbridge.store.recordings_repo import RECORDING, STOPPING, RecordingRow
+from meetbridge.store.transcriptions_repo import NewTranscription
+from meetbridge.transcription.jobs import Transcriptions
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +89,7 @@ class LiveKitRecordings:
         settings: Callable[[], RecordingSettings],
         wake_outbox: Callable[[], None] = lambda: None,
         free_space: Callable[[Path], int] = free_bytes,
+        transcriptions: Transcriptions | None = None,
     ) -> None:
         self._engine = engine
         self._database = database
@@ -93,6 +97,7 @@ class LiveKitRecordings:
         self._settings = settings
         self._wake_outbox = wake_outbox
         self._free_space = free_space
+        self._transcriptions = transcriptions
         # Recorders are local processes: a replica on another host must not take one it cannot
         # see for dead.
         self._node = socket.gethostname()
@@ -171,13 +176,15 @@ class LiveKitRecordings:
             self._clock.now(),
         )
         files = files_of(settings.directory, recording_id)
-        job = {
+        job: dict[str, object] = {
             "url": livekit.url,
             "token": token,
             "output": str(files.audio),
             "status": str(files.status),
             "max_seconds": settings.limits.max_seconds + STOP_GRACE,  # meetbridge stops it first
         }
+        if self._transcriptions is not None and self._transcriptions.wanted():
+            job["speakers"] = str(files.speakers)  # each speaker's own track, for the transcript
         pid = await asyncio.to_thread(_spawn_recorder, orjson.dumps(job), files.log)
         self._children.add(pid)
         async with self._database.transaction() as conn:
@@ -301,12 +308,30 @@ class LiveKitRecordings:
             # The start time too: ids start again in a restored or new database.
             key=f"recording-{row.channel_id}-{row.id}-{int(row.started_at * 1000)}",
         )
+        transcribe = self._transcriptions is not None and await _has_speakers(files.speakers)
         async with self._database.transaction() as conn:
             await enqueue_recording_upload(conn, upload, self._clock.now())
             await recordings_repo.change(
                 conn, row.id, state=recordings_repo.DONE, ended_at=self._clock.now()
             )
+            if transcribe and self._transcriptions is not None:
+                await self._transcriptions.enqueue(
+                    conn,
+                    NewTranscription(
+                        recording_id=row.id,
+                        channel_id=row.channel_id,
+                        meeting_id=row.meeting_id,
+                        speakers_dir=str(files.speakers),
+                        key=upload.key.replace("recording-", "transcript-", 1),
+                        incomplete=bool(incomplete),
+                        node=self._transcriptions.node,
+                    ),
+                )
         self._wake_outbox()
+        if transcribe and self._transcriptions is not None:
+            self._transcriptions.wake()
+        else:
+            await asyncio.to_thread(files.remove_speakers)
         files.remove_sidecars()
         await self._tell_room(channel, "recording-stopped", "The recording stopped.")
         log.info("recording.finished", recording=row.id, seconds=seconds, complete=finished)
@@ -318,6 +343,7 @@ class LiveKitRecordings:
             )
         files = files_of(directory, recording_id)
         files.audio.unlink(missing_ok=True)  # a partial file is of no use to anyone
+        await asyncio.to_thread(files.remove_speakers)
         files.remove_sidecars()
 
     async def _tell_room(self, channel_id: ChannelId, kind: str, text: str) -> None:
@@ -334,6 +360,10 @@ class RecordingFiles:
     audio: Path
     status: Path
     log: Path
+    speakers: Path  # a directory: each speaker's track and their manifest
+
+    def remove_speakers(self) -> None:
+        shutil.rmtree(self.speakers, ignore_errors=True)
 
     def remove_sidecars(self) -> None:
         self.status.unlink(missing_ok=True)
@@ -346,7 +376,17 @@ def files_of(directory: Path, recording_id: int) -> RecordingFiles:
         audio=directory / f"recording-{recording_id}.ogg",
         status=directory / f"recording-{recording_id}.status.json",
         log=directory / f"recording-{recording_id}.log",
+        speakers=directory / f"recording-{recording_id}.speakers",
     )
+
+
+async def _has_speakers(directory: Path) -> bool:
+    """Whether the recorder listed any speaker's track (a manifest with at least one entry)."""
+    try:
+        raw = await asyncio.to_thread((directory / MANIFEST).read_bytes)
+        return bool(parse_manifest(orjson.loads(raw)))
+    except (OSError, orjson.JSONDecodeError):
+        return False
 
 
 def _spawn_recorder(job: bytes, log_path: Path) -> int:

@@ -1,0 +1,289 @@
+"""The transcription queue with the real worker process, faster-whisper and the packaged model:
+speaker tracks spoken by espeak-ng (as the recorder writes them: Ogg/Opus and a manifest) are
+transcribed, attributed and merged, and the transcript handed to the outbox; a job survives a
+restart; a tampered model is refused and the thread is told. Mattermost is the stand-in here
+(delivery through the outbox is tested with the real one in tests/e2e)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from meetbridge.config import ServiceConfig
+from meetbridge.domain.ids import UserId
+from meetbridge.domain.transcript import MANIFEST
+from meetbridge.services.notifications import MEETING_REPLY, TRANSCRIPT_POST
+from meetbridge.store import transcriptions_repo
+from meetbridge.store.tables import outbox
+from meetbridge.store.transcriptions_repo import NewTranscription
+from meetbridge.transcription.jobs import Transcriptions, TranscriptionSettings
+from meetbridge.web.app import create_app
+from tests.conftest import RunningApp, running
+from tests.support.mattermost_standin import MattermostStandIn
+from tests.support.speech import (
+    model_cache,
+    require_transcription,
+    spoken_pcm,
+    word_error_rate,
+    write_ogg,
+)
+
+ALICE = ("a" * 26, "Alice Archer", "The meeting will start tomorrow morning. We need to review the budget before lunch.", "en-us")  # fmt: skip
+BOB = ("b" * 26, "Bob Baker", "Please send the quarterly report by Friday. I will call you after the review.", "en-us+f3")  # fmt: skip
+BOB_OFFSET = 9.0  # where Bob's track starts in the recording
+
+
+@pytest.fixture
+async def service(
+    config: ServiceConfig, mattermost: MattermostStandIn
+) -> AsyncIterator[RunningApp]:
+    require_transcription()
+    app = create_app(
+        config, mattermost_transport=mattermost.transport(), auto_migrate=True, background=False
+    )
+    async with running(app) as running_app:
+        yield running_app
+
+
+def speakers_dir(tmp_path: Path, *speakers: tuple[tuple[str, str, str, str], float]) -> Path:
+    """A recording's speaker tracks as the recorder leaves them."""
+    directory = tmp_path / "recordings" / "recording-7.speakers"
+    directory.mkdir(parents=True)
+    manifest = []
+    for number, ((user_id, name, sentence, voice), start) in enumerate(speakers, start=1):
+        write_ogg(spoken_pcm(sentence, voice, 140), directory / f"{number}.ogg", 0.5)
+        identity = f"{user_id}.d{number}"
+        manifest.append(
+            {"file": f"{number}.ogg", "identity": identity, "name": name, "start": start}
+        )
+    (directory / MANIFEST).write_bytes(orjson.dumps(manifest))
+    return directory
+
+
+def transcriptions_for(service: RunningApp, **overrides: Any) -> Transcriptions:
+    settings = TranscriptionSettings(
+        enabled=True, workers=1, cache=model_cache(), language="en", **overrides
+    )
+    components = service.components
+    return Transcriptions(
+        components.core.database,
+        components.core.clock,
+        lambda: settings,
+        metrics=components.metrics.transcription,
+    )
+
+
+async def queue(service: RunningApp, transcriptions: Transcriptions, speakers: Path) -> int:
+    job = NewTranscription(
+        recording_id=7,
+        channel_id="c" * 26,
+        meeting_id=None,
+        speakers_dir=str(speakers),
+        key="transcript-test-7",
+        incomplete=False,
+        node=transcriptions.node,
+    )
+    async with service.components.core.database.transaction() as conn:
+        return await transcriptions.enqueue(conn, job)
+
+
+async def outbox_payloads(service: RunningApp, kind: str) -> list[dict[str, Any]]:
+    async with service.components.core.database.read() as conn:
+        rows = await conn.execute(select(outbox.c.payload).where(outbox.c.kind == kind))
+        return [dict(payload) for (payload,) in rows]
+
+
+async def job(service: RunningApp, job_id: int) -> transcriptions_repo.TranscriptionRow:
+    async with service.components.core.database.read() as conn:
+        row = await transcriptions_repo.get(conn, job_id)
+    assert row is not None
+    return row
+
+
+def said_by(text: str, speaker: str) -> str:
+    """What the plain-text transcript attributes to ``speaker``."""
+    prefix = f"] {speaker}: "
+    return " ".join(line.split(prefix, 1)[1] for line in text.splitlines() if prefix in line)
+
+
+# Speech is the slow part: once is enough (the storage runs on both databases below).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_each_speakers_sentences_are_transcribed_attributed_merged_and_handed_to_the_outbox(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    speakers = speakers_dir(tmp_path, (ALICE, 0.0), (BOB, BOB_OFFSET))
+    transcriptions = transcriptions_for(service)
+    job_id = await queue(service, transcriptions, speakers)
+    await transcriptions.fill()
+    await transcriptions.idle()
+
+    done = await job(service, job_id)
+    assert done.state == transcriptions_repo.DONE, done.error
+    assert done.real_time_factor is not None
+    print(
+        f"\ntranscription: {done.audio_seconds:.1f} s of audio, real-time factor {done.real_time_factor:.2f}"
+    )
+    [post] = await outbox_payloads(service, TRANSCRIPT_POST)
+    assert post["key"] == "transcript-test-7"
+    assert "Alice Archer" in post["message"] and "Bob Baker" in post["message"]
+    vtt_file, txt_file = (Path(f["path"]) for f in post["files"])
+    assert [f["filename"] for f in post["files"]] == ["transcript-7.vtt", "transcript-7.txt"]
+    vtt, text = (
+        await asyncio.to_thread(vtt_file.read_text),
+        await asyncio.to_thread(txt_file.read_text),
+    )
+    assert vtt.startswith("WEBVTT\n")
+    assert "<v Alice Archer>" in vtt and "<v Bob Baker>" in vtt
+    alice_wer = word_error_rate(ALICE[2], said_by(text, "Alice Archer"))
+    bob_wer = word_error_rate(BOB[2], said_by(text, "Bob Baker"))
+    print(f"word error rate: Alice {alice_wer:.1%}, Bob {bob_wer:.1%}")
+    assert alice_wer < 0.15 and bob_wer < 0.15, text
+    # Merged by time: Bob (from 9 s into the recording) after everything Alice said.
+    speakers_in_order = [line.split("] ", 1)[1].split(":", 1)[0] for line in text.splitlines()]
+    assert speakers_in_order[-1] == "Bob Baker"
+    assert all(s == "Alice Archer" for s in speakers_in_order[:-1])
+    assert "] Bob Baker:" in text.splitlines()[-1] and text.splitlines()[-1].startswith("[0:09]")
+    assert not speakers.exists()  # the transcript replaces the speaker tracks
+
+    await transcriptions.report()
+    figures = service.components.metrics.render().decode()
+    assert 'meetbridge_transcription_jobs{state="done"} 1.0' in figures
+    assert "meetbridge_transcription_real_time_factor_count 1.0" in figures
+
+
+async def test_a_job_running_when_meetbridge_stopped_runs_again_after_the_restart(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    speakers = speakers_dir(tmp_path, (BOB, 0.0))
+    before = transcriptions_for(service)
+    job_id = await queue(service, before, speakers)
+    async with service.components.core.database.transaction() as conn:
+        claimed = await transcriptions_repo.claim_next(conn, before.node, 0.0)
+    assert claimed is not None and claimed.id == job_id  # then meetbridge stopped
+
+    after = transcriptions_for(service)  # the restarted meetbridge
+    pool = asyncio.create_task(after.run(interval=0.2))
+    try:
+        for _ in range(1200):
+            if (await job(service, job_id)).state == transcriptions_repo.DONE:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        pool.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pool
+    finished = await job(service, job_id)
+    assert finished.state == transcriptions_repo.DONE, finished.error
+    assert finished.attempts == 2
+    [post] = await outbox_payloads(service, TRANSCRIPT_POST)
+    text = await asyncio.to_thread(Path(post["files"][1]["path"]).read_text)
+    assert word_error_rate(BOB[2], said_by(text, "Bob Baker")) < 0.15, text
+
+
+async def test_a_tampered_model_is_refused_the_job_fails_saying_why_and_the_thread_is_told(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    speakers = speakers_dir(tmp_path, (BOB, 0.0))
+    swapped = tmp_path / "model"
+    swapped.mkdir()
+    (swapped / "model.bin").write_bytes(b"not the model the admin checked")
+    transcriptions = transcriptions_for(service, model=swapped, model_sha256="0" * 64)
+    job_id = await queue(service, transcriptions, speakers)
+    async with service.components.core.database.transaction() as conn:
+        await transcriptions_repo.change(conn, job_id, meeting_id=41)
+    await transcriptions.fill()
+    await transcriptions.idle()
+
+    failed = await job(service, job_id)
+    assert failed.state == transcriptions_repo.FAILED
+    assert "is not the expected one" in failed.error and "Refusing to use it" in failed.error
+    assert failed.attempts == 1  # a refused model is not retried
+    assert await outbox_payloads(service, TRANSCRIPT_POST) == []
+    [note] = await outbox_payloads(service, MEETING_REPLY)
+    assert note["meeting_id"] == 41
+    assert "could not be made" in note["message"] and "speech model was refused" in note["message"]
+    assert not speakers.exists()
+
+
+async def test_the_queue_shows_in_metrics_and_on_the_admin_overview(
+    service: RunningApp, mattermost: MattermostStandIn, tmp_path: Path
+) -> None:
+    transcriptions = transcriptions_for(service)
+    ids = [await queue(service, transcriptions, tmp_path / f"s{n}") for n in range(4)]
+    async with service.components.core.database.transaction() as conn:
+        await transcriptions_repo.change(conn, ids[1], state=transcriptions_repo.RUNNING)
+        await transcriptions_repo.change(
+            conn, ids[2], state="done", audio_seconds=120.0, processing_seconds=30.0
+        )
+        await transcriptions_repo.change(
+            conn, ids[3], state="failed", error="The speech model <b>was refused</b>"
+        )
+    await transcriptions.report()
+    figures = (await service.http.get("/metrics")).text
+    for state in ("queued", "running", "done", "failed"):
+        assert f'meetbridge_transcription_jobs{{state="{state}"}} 1.0' in figures
+
+    admin = mattermost.add_user("root", roles="system_admin system_user")
+    console = service.components.console
+    signed_in = await console.sign_in(console.login_link_token(UserId(admin)), UserId(admin))
+    page = await service.http.get(
+        "/admin", headers={"Cookie": f"meetbridge_admin={signed_in.cookie}"}
+    )
+    assert page.status_code == 200
+    assert (
+        "Queued: <strong>1</strong>, running: <strong>1</strong>, done: <strong>1</strong>, "
+        "failed: <strong>1</strong>" in page.text
+    )
+    assert "<td>0.25</td>" in page.text  # 30 s to transcribe 120 s: the real-time factor
+    assert "&lt;b&gt;was refused&lt;/b&gt;" in page.text  # errors are shown, escaped
+
+
+async def test_the_pool_runs_no_more_jobs_at_once_than_its_workers(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    swapped = tmp_path / "model"  # refused at once: the test is about the pool, not speech
+    swapped.mkdir()
+    (swapped / "model.bin").write_bytes(b"x")
+    transcriptions = transcriptions_for(service, model=swapped, model_sha256="0" * 64)
+    for number in range(3):
+        directory = tmp_path / f"s{number}"
+        directory.mkdir()
+        (directory / MANIFEST).write_bytes(b"[]")
+        await queue(service, transcriptions, directory)
+    await transcriptions.fill()
+    async with service.components.core.database.read() as conn:
+        assert await transcriptions_repo.counts(conn) == {
+            "queued": 2, "running": 1, "done": 0, "failed": 0,
+        }  # fmt: skip
+    await transcriptions.idle()
+    await transcriptions.fill()  # the next one, once a slot is free
+    async with service.components.core.database.read() as conn:
+        counts = await transcriptions_repo.counts(conn)
+    assert (counts["queued"], counts["running"], counts["failed"]) == (1, 1, 1)
+    await transcriptions.idle()
+
+
+async def test_a_worker_that_keeps_failing_is_given_up_after_three_attempts_saying_so(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    missing = tmp_path / "recordings" / "recording-7.speakers"  # its tracks are gone
+    transcriptions = transcriptions_for(service)
+    job_id = await queue(service, transcriptions, missing)
+    async with service.components.core.database.transaction() as conn:
+        await transcriptions_repo.change(conn, job_id, meeting_id=41)
+    states = []
+    for _ in range(3):
+        await transcriptions.fill()
+        await transcriptions.idle()
+        states.append((await job(service, job_id)).state)
+    assert states == ["queued", "queued", "failed"]
+    failed = await job(service, job_id)
+    assert failed.attempts == 3 and "worker exited 1" in failed.error
+    [note] = await outbox_payloads(service, MEETING_REPLY)
+    assert "transcriber failed" in note["message"]
