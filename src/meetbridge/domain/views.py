@@ -26,6 +26,7 @@ class MeetingCard:
     minutes: int | None = None  # the engine's own figure for how long it lasted
     created_at: float | None = None  # when the meeting record began, if not ``started_at``
     can_end: bool = False  # the engine ends meetings for everyone (an End button, for the host)
+    started_by_username: str | None = None  # Zoom-compatible prop meeting_creator_username
 
     @property
     def key(self) -> str:

@@ -210,6 +210,9 @@ class OutboxWorker:
         async with self._database.read() as conn:
             name = await meetings_repo.engine_of(conn, meeting_id) or ""
         engine = self._engines.engine(name) if self._engines is not None else None
+        starter = (
+            None if meeting.started_by is None else await self._directory.user(meeting.started_by)
+        )
         return MeetingCard(
             meeting_id=meeting_id,
             channel_id=meeting.channel_id,
@@ -217,6 +220,7 @@ class OutboxWorker:
             can_end=engine is not None and Capability.END_FOR_ALL in engine.capabilities,
             topic=meeting.topic,
             started_by=await self._name(meeting.started_by),
+            started_by_username=None if starter is None else starter.username,
             started_at=meeting.started_at,
             ended_at=meeting.ended_at,
             participants=tuple(p.display_name for p in meeting.participants()),
@@ -351,7 +355,7 @@ class OutboxWorker:
             expires_at=ring.expires_at,
         )
         post_id = await self._platform.publish_ring(view, ring.post_id)
-        if ring.post_id is None:
+        if post_id != ring.post_id:  # a first message, or the bot's taking over from the plugin
             async with self._database.transaction() as conn:
                 await chat_repo.set_ring_post(conn, ring.id, post_id, self._clock.now())
 

@@ -35,8 +35,9 @@ def _unescape(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown).replace("**", "")
 
 
-def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
-    """The message, props and type of a meeting card."""
+def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -> dict[str, Any]:
+    """The message, props and type of a meeting card. ``stable_link``: the channel's lasting
+    meeting link, the card's ``meeting_link`` for engines joined through meetbridge."""
     starter = md(card.started_by) if card.started_by else "Someone"
     topic = f": {md(card.topic)}" if card.topic else ""
     fields: list[dict[str, Any]] = [
@@ -107,6 +108,7 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
         if card.join_url:
             attachment["text"] = link
         status = "STARTED"
+    link = card.join_url or stable_link
     return {
         "message": message,
         "type": POST_TYPE,
@@ -114,13 +116,27 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
             "attachments": [attachment],
             "meetbridge_meeting_id": card.meeting_id,
             "meetbridge_card": card.key,
+            # The Zoom plugin's props, so that anything reading meeting posts of any provider
+            # (Mattermost's duplicate-meeting guard) understands meetbridge's too.
             "meeting_provider": card.engine,
             "meeting_status": status,
-            "meeting_engine": card.engine,
             "meeting_topic": card.topic or "",
+            "meeting_creator_username": card.started_by_username or "",
+            **({"meeting_link": link} if link else {}),
+            "meeting_engine": card.engine,
+            # What the companion plugin's card shows (plain values: React escapes them).
+            "meeting_started_by": card.started_by or "",
+            "meeting_started_at": round(card.started_at * 1000),
+            "meeting_participants": list(card.attendees if card.is_over else card.participants)
+            if card.roster
+            else [],
+            **(
+                {"meeting_duration": describe_duration(card.duration or 0.0)}
+                if card.is_over
+                else {}
+            ),
             # Belt and braces: even an unescaped @all/@channel/@here would notify nobody.
             "disable_group_highlight": True,
-            **({"meeting_link": card.join_url} if card.join_url else {}),
         },
     }
 
