@@ -125,3 +125,179 @@ async def test_the_call_button_starts_the_channels_meeting_through_the_plugin(
     await page.click("button.app-bar-item")
     await page.get_by_test_id("meetbridge-embedded-meeting").wait_for()
     await page.context.close()
+
+
+async def host_events(page: Page, name: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = await page.evaluate(
+        "name => window.mmHost.events.filter(e => e.event === name)", name
+    )
+    return events
+
+
+async def test_the_meeting_card_is_drawn_live_from_the_posts_real_props(stage: Stage) -> None:
+    live, world = stage.live, stage.world
+    alice, bob = world.users["alice"], world.users["bob"]
+    page = await stage.page_of(alice, "public")
+    await page.click("#call-button")
+    frame = page.get_by_test_id("meetbridge-embedded-meeting").locator("iframe")
+    join_url = await frame.get_attribute("src")
+    assert join_url is not None
+    joined = await live.join(join_url, "alice-web-1")
+    await live.settle()
+    card = await joined_card(live, "public", "STARTED")
+    # The attachment card stays for clients without the plugin; the Zoom props are there too.
+    actions = card["props"]["attachments"][0]["actions"]
+    assert [a["name"] for a in actions] == ["Join", "Leave", "End"]
+    props = card["props"]
+    assert props["meeting_provider"] == "Pexip Infinity"
+    assert props["meeting_creator_username"] == "alice"
+    assert props["meeting_link"] == f"{live.url}/meet/{world.channels['public']}"
+    drawn = page.locator(f'[data-post-id="{card["id"]}"]').get_by_test_id("meetbridge-card")
+    await drawn.wait_for()
+    assert await drawn.get_by_test_id("meetbridge-roster").inner_text() == "A\nalice"
+    ticking = drawn.get_by_test_id("meetbridge-duration")
+    before = await ticking.inner_text()
+    await page.wait_for_function(
+        "([el, before]) => el.textContent !== before",
+        arg=[await ticking.element_handle(), before],
+    )
+    # bob joins: meetbridge edits the post, the card follows without a reload.
+    await live.join(await live.link_for("public", bob), "bob-web-1")
+    await live.settle()
+    roster = drawn.get_by_test_id("meetbridge-roster")
+    await page.wait_for_function(
+        "el => el.textContent.includes('bob')", arg=await roster.element_handle()
+    )
+    await page.get_by_role("button", name="Leave the embedded meeting").click()
+    await screenshot(page, "meeting_card")
+    # Leave is the card's own button, pressed through Mattermost: meetbridge asks to confirm.
+    await drawn.get_by_role("button", name="Leave").click()
+    await page.wait_for_function(
+        "window.mmHost.events.some(e => e.event === 'open_dialog')", timeout=15_000
+    )
+    await live.end(joined.alias)
+    await live.settle()
+    await joined_card(live, "public", "ENDED")
+    await drawn.locator(".mb-card--ended").or_(page.locator(".mb-card--ended")).first.wait_for()
+    ended = page.locator(f'[data-post-id="{card["id"]}"]').get_by_test_id("meetbridge-card")
+    assert "Meeting ended" in await ended.inner_text()
+    assert await ended.get_by_role("button").count() == 0
+    await page.context.close()
+
+
+async def test_a_dm_call_rings_in_the_callees_panel_and_becomes_a_missed_call(
+    stage: Stage,
+) -> None:
+    live, world = stage.live, stage.world
+    alice, bob = world.users["alice"], world.users["bob"]
+    await live.setting("ringing_timeout", 4)
+    page = await stage.page_of(bob, "public")
+    await live.join(await live.link_for("dm", alice), "alice-dm-1")
+    await live.settle()
+    panel = page.get_by_test_id("meetbridge-incoming-call")
+    await panel.wait_for(timeout=15_000)
+    assert "alice is calling you" in await panel.inner_text()
+    assert await panel.get_attribute("data-tone") in ("playing", "blocked")
+    await screenshot(page, "incoming_call")
+    # Delivered through the plugin: no ringing message from the bot.
+    async with world.client(bob) as api:
+        direct = (await api.post("/channels/direct", json=[bob.id, world.bot.id])).json()
+        posts = (await api.get(f"/channels/{direct['id']}/posts")).json()["posts"].values()
+    assert not [p for p in posts if "meetbridge_ring" in (p.get("props") or {})]
+
+    async def missed() -> bool:
+        await live.settle()
+        return await page.get_by_test_id("meetbridge-missed-call").count() == 1
+
+    await eventually(missed, timeout=20)
+    assert await panel.count() == 0
+    assert (
+        "Missed call from alice" in await page.get_by_test_id("meetbridge-missed-call").inner_text()
+    )
+    await screenshot(page, "missed_call")
+    await page.context.close()
+
+
+async def test_join_from_the_panel_opens_the_meeting_and_ignore_silences_the_call(
+    stage: Stage,
+) -> None:
+    live, world = stage.live, stage.world
+    alice, bob, carol = (world.users[name] for name in ("alice", "bob", "carol"))
+    await live.setting("ringing_timeout", 4)
+    bobs, carols = await stage.page_of(bob, "public"), await stage.page_of(carol, "public")
+    await live.join(await live.link_for("gm", alice), "alice-gm-1")
+    await live.settle()
+    for page in (bobs, carols):
+        await page.get_by_test_id("meetbridge-incoming-call").wait_for(timeout=15_000)
+    await bobs.get_by_test_id("meetbridge-incoming-call").get_by_role("button", name="Join").click()
+    frame = bobs.get_by_test_id("meetbridge-embedded-meeting").locator("iframe")
+    join_url = await frame.get_attribute("src")
+    assert join_url is not None
+    assert live.components.join.link_user(join_url.rsplit("/", 1)[1]) == bob.id
+    await (
+        carols.get_by_test_id("meetbridge-incoming-call")
+        .get_by_role("button", name="Ignore")
+        .click()
+    )
+    assert await carols.get_by_test_id("meetbridge-incoming-call").count() == 0
+
+    async def rang_out() -> bool:  # meetbridge's "missed" reached carol's page
+        await live.settle()
+        events = await host_events(carols, f"custom_{PLUGIN_ID}_incoming_call")
+        return any(e["data"]["state"] == "missed" for e in events)
+
+    await eventually(rang_out, timeout=20)
+    assert await carols.get_by_test_id("meetbridge-missed-call").count() == 0
+    await screenshot(bobs, "incoming_call_joined")
+    for page in (bobs, carols):
+        await page.context.close()
+
+
+async def test_the_sidebar_shows_which_channels_have_a_meeting_in_progress(stage: Stage) -> None:
+    live, world = stage.live, stage.world
+    alice, bob = world.users["alice"], world.users["bob"]
+    page = await stage.page_of(bob, "town-square")
+    engineering = page.locator("#sidebarItem_engineering")
+    assert await engineering.get_by_test_id("meetbridge-live-indicator").count() == 0
+    joined = await live.join(await live.link_for("public", alice), "alice-side-1")
+    await live.settle()
+    await engineering.get_by_test_id("meetbridge-live-indicator").wait_for(timeout=15_000)
+    assert await page.get_by_test_id("meetbridge-live-indicator").count() == 1  # only there
+    await screenshot(page, "sidebar_indicator")
+    await live.end(joined.alias)
+    await live.settle()
+    await engineering.get_by_test_id("meetbridge-live-indicator").wait_for(
+        state="detached", timeout=15_000
+    )
+    await page.context.close()
+
+
+async def test_the_embedded_meeting_survives_channel_switches_and_pops_out(
+    stage: Stage,
+) -> None:
+    live, world = stage.live, stage.world
+    await live.setting("embedded_experience", True)
+    page = await stage.page_of(world.users["alice"], "public")
+    await page.click("#call-button")
+    dock = page.get_by_test_id("meetbridge-embedded-meeting")
+    await dock.wait_for()
+    join_url = await dock.locator("iframe").get_attribute("src")
+    meeting = page.frame_locator('[data-testid="meetbridge-embedded-meeting"] iframe')
+    # meetbridge's own meeting page, framed (its frame-ancestors name Mattermost's origin).
+    await meeting.locator("#mb-status").wait_for(state="attached", timeout=20_000)
+    frame = next(f for f in page.frames if f.url.startswith(f"{live.url}/join/"))
+    await frame.evaluate("window.stillTheSamePage = true")
+    await page.click("#sidebarItem_town-square")
+    await page.wait_for_function(
+        "document.querySelector('#channelHeaderTitle').textContent === 'Town Square'"
+    )
+    assert await frame.evaluate("window.stillTheSamePage") is True  # not reloaded: call kept
+    await screenshot(page, "embedded_meeting")
+    async with page.context.expect_page() as popped:
+        await dock.get_by_role("button", name="Pop out").click()
+    window = await popped.value
+    assert window.url.startswith(f"{live.url}/") or window.url == "about:blank"
+    await window.wait_for_url(f"{live.url}/**")
+    assert join_url is not None and window.url.startswith(live.url)
+    await dock.wait_for(state="detached")
+    await page.context.close()

@@ -179,11 +179,13 @@ export function makeMeetingPost(app: App): React.ComponentType<PostTypeProps> {
 
 function CallPanel({ app, call, ringer }: { app: App; call: IncomingCall; ringer: Ringer }) {
     const ringing = call.state === 'ringing';
+    const [tone, setTone] = React.useState('idle');
     React.useEffect(() => {
         if (!ringing) {
             return undefined;
         }
         ringer.start(call.ringId);
+        setTone(ringer.status());
         return () => ringer.stop(call.ringId);
     }, [ringing, call.ringId]);
     const drop = () => app.state.update(state => withoutCall(state, call.ringId));
@@ -201,7 +203,7 @@ function CallPanel({ app, call, ringer }: { app: App; call: IncomingCall; ringer
     }
     return (
         <div className='mb-call' role='alertdialog' aria-live='assertive' data-testid='meetbridge-incoming-call'
-            data-tone={ringer.status()}>
+            data-tone={tone}>
             <CameraIcon />
             <span className='mb-call__who'>{app.t('ring.calling', { caller: call.caller })}</span>
             {call.conversation && <span className='mb-call__where'>{call.conversation}</span>}

@@ -99,7 +99,7 @@
         return channels.channels[channels.currentChannelId];
     }
     function channelLabel(channel) {
-        return channel.display_name || channel.name;
+        return channel.display_name || (channel.type === 'D' ? 'Direct message' : channel.name);
     }
     function Sidebar() {
         const channels = Object.values(state.entities.channels.channels);
