@@ -17,6 +17,8 @@ const (
 	maxBody = 64 * 1024
 	// meetbridge's route for "start or join this channel's meeting".
 	meetbridgeMeetingPath = "/api/plugin/meeting"
+	// meetbridge's route for "the meetings in progress in my channels" (sidebar indicator).
+	meetbridgeMeetingsPath = "/api/plugin/meetings"
 )
 
 const misconfigured = "meetbridge and this plugin are not set up with the same shared secret; " +
@@ -37,6 +39,7 @@ func (p *Plugin) router() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/status", p.requireUser(p.status))
 	mux.HandleFunc("POST /api/v1/meeting", p.requireUser(p.startMeeting))
+	mux.HandleFunc("GET /api/v1/meetings", p.requireUser(p.meetingsInProgress))
 	mux.HandleFunc("POST /api/v1/events", p.receiveEvent)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route")
@@ -86,8 +89,24 @@ func (p *Plugin) startMeeting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	forwarded, _ := json.Marshal(asked)
-	status, answer, err := p.callMeetbridge(r.Context(), cfg, meetbridgeMeetingPath,
-		r.Header.Get(headerUserID), forwarded)
+	p.relay(w, r, cfg, meetbridgeMeetingPath, forwarded)
+}
+
+// meetingsInProgress: the channels of this user with a meeting in progress, as meetbridge
+// knows them (the webapp's sidebar indicator on load and after a reconnection).
+func (p *Plugin) meetingsInProgress(w http.ResponseWriter, r *http.Request) {
+	cfg := p.configuration()
+	if !cfg.ready() {
+		writeError(w, http.StatusServiceUnavailable, "the meetbridge plugin is not configured")
+		return
+	}
+	p.relay(w, r, cfg, meetbridgeMeetingsPath, []byte("{}"))
+}
+
+// relay forwards a signed call for the request's user and passes meetbridge's JSON answer on;
+// a refusal of the plugin itself, or no answer, is a 502 that says whose fault it is.
+func (p *Plugin) relay(w http.ResponseWriter, r *http.Request, cfg *configuration, path string, body []byte) {
+	status, answer, err := p.callMeetbridge(r.Context(), cfg, path, r.Header.Get(headerUserID), body)
 	if err != nil {
 		p.warn("meetbridge cannot be reached", "error", err.Error())
 		writeError(w, http.StatusBadGateway, "meetbridge cannot be reached right now")

@@ -264,6 +264,14 @@ async def test_the_sidebar_shows_which_channels_have_a_meeting_in_progress(stage
     await engineering.get_by_test_id("meetbridge-live-indicator").wait_for(timeout=15_000)
     assert await page.get_by_test_id("meetbridge-live-indicator").count() == 1  # only there
     await screenshot(page, "sidebar_indicator")
+    # A page opened during the meeting shows it at once (asked for on load, not only events).
+    later = await stage.page_of(world.users["carol"], "town-square")
+    await (
+        later.locator("#sidebarItem_engineering")
+        .get_by_test_id("meetbridge-live-indicator")
+        .wait_for(timeout=10_000)
+    )
+    await later.context.close()
     await live.end(joined.alias)
     await live.settle()
     await engineering.get_by_test_id("meetbridge-live-indicator").wait_for(

@@ -20,6 +20,7 @@ ROUTES = [
     "/api/mattermost/action",
     "/api/zoom/webhook",
     "/api/plugin/meeting",
+    "/api/plugin/meetings",
     "/join/x.y",
     "/meet/abc",
     "/oauth/mattermost/callback",

@@ -12,10 +12,13 @@ from sqlalchemy import text
 from meetbridge.domain.plugin_signature import signed_headers
 from meetbridge.domain.settings import SettingError, checked_secret
 from tests.conftest import RunningApp
+from tests.integration.conftest import alias, post_events, tag
+from tests.support.infinity import InfinityNode
 from tests.support.mattermost_standin import MattermostStandIn
 
 SECRET = "plugin-secret-0123456789abcdefghijklmnop"
 PATH = "/api/plugin/meeting"
+MEETINGS = "/api/plugin/meetings"
 
 
 async def set_up(service: RunningApp) -> None:
@@ -153,3 +156,35 @@ def test_a_short_plugin_secret_is_refused_when_set() -> None:
     with pytest.raises(SettingError, match="at least 32 characters"):
         checked_secret("plugin_shared_secret", "too-short")
     assert checked_secret("plugin_shared_secret", f"  {SECRET}  ") == SECRET
+
+
+async def test_meetings_in_progress_are_listed_only_in_the_users_own_channels(
+    service: RunningApp, mattermost: MattermostStandIn, node: InfinityNode
+) -> None:
+    await set_up(service)
+    alice, bob = mattermost.add_user("alice"), mattermost.add_user("bob")
+    shared, private = mattermost.add_channel("Planning"), mattermost.add_channel("Board", kind="P")
+    quiet = mattermost.add_channel("Quiet")
+    mattermost.channels[private]["members"] = [bob]
+    for channel in (shared, private, quiet):
+        mattermost.channels[channel].setdefault("members", [alice, bob])
+    events = [node.sink_started()]
+    for channel in (shared, private):
+        events += [
+            node.conference_started(alias(channel), tag(channel)),
+            node.participant_connected(alias(channel), tag(channel), uuid=f"p-{channel}"),
+        ]
+    await post_events(service, *events)
+    await service.components.applier.drain()
+
+    async def listed(user: str) -> list[str]:
+        body = b"{}"
+        headers = {**signed_headers(SECRET, "POST", MEETINGS, user, body, time.time())}
+        answer = await service.http.post(MEETINGS, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return sorted(m["channel_id"] for m in answer.json()["meetings"])
+
+    assert await listed(alice) == [shared]  # not the private channel she is not in
+    assert await listed(bob) == sorted([shared, private])
+    unsigned = await service.http.post(MEETINGS, content=b"{}")
+    assert unsigned.status_code == 401

@@ -3,7 +3,7 @@
 import { MeetbridgeClient } from './client';
 import { translate, type MessageKey } from './i18n';
 import type { Channel, Store } from './mattermost';
-import { StateStore } from './state';
+import { StateStore, withMeetingsInProgress } from './state';
 
 export class App {
     readonly state = new StateStore();
@@ -29,6 +29,12 @@ export class App {
 
     channel(channelId: string): Channel | undefined {
         return this.host.getState().entities.channels.channels[channelId];
+    }
+
+    /** Which channels have a meeting in progress now (events keep it current afterwards). */
+    async refreshMeetingsInProgress(): Promise<void> {
+        const answer = await this.client.meetingsInProgress();
+        this.state.update(state => withMeetingsInProgress(state, answer));
     }
 
     notify(notice: string): void {

@@ -78,6 +78,19 @@ export class MeetbridgeClient {
         };
     }
 
+    /** meetbridge's list of meetings in progress in the user's channels; null without one. */
+    async meetingsInProgress(): Promise<unknown> {
+        try {
+            const response = await fetch(`${this.siteURL()}/plugins/${PLUGIN_ID}/api/v1/meetings`, {
+                credentials: 'same-origin',
+                headers: { 'X-Requested-With': 'XMLHttpRequest' },
+            });
+            return response.ok ? await json(response) : null;
+        } catch {
+            return null;
+        }
+    }
+
     /** Press one of a card's buttons, as a click on the attachment button would. */
     async pressButton(postId: string, actionId: string): Promise<boolean> {
         try {

@@ -41,6 +41,9 @@ class MeetbridgePlugin {
             app.state.update(state => withIncomingCall(state, message.data ?? {})),
         );
         registry.registerTranslations(translationsFor);
+        // Events only tell what changes: the current list on load and after a lost connection.
+        registry.registerReconnectHandler(() => void app.refreshMeetingsInProgress());
+        void app.refreshMeetingsInProgress();
     }
 
     uninitialize(): void {

@@ -95,6 +95,20 @@ export function withMeetingState(state: PluginState, data: Record<string, unknow
     return { ...state, live };
 }
 
+/** The whole list of meetings in progress, as meetbridge answers it (on load, on reconnect). */
+export function withMeetingsInProgress(state: PluginState, answer: unknown): PluginState {
+    const meetings = answer !== null && typeof answer === 'object' ? (answer as { meetings?: unknown }).meetings : undefined;
+    if (!Array.isArray(meetings)) {
+        return state;
+    }
+    const live: Record<string, LiveMeeting> = {};
+    for (const meeting of meetings) {
+        const next = withMeetingState(initialState, { ...(meeting as Record<string, unknown>), status: 'STARTED' });
+        Object.assign(live, next.live);
+    }
+    return { ...state, live };
+}
+
 const RING_STATES: readonly RingState[] = ['ringing', 'missed', 'answered', 'ignored'];
 
 export function withIncomingCall(state: PluginState, data: Record<string, unknown>): PluginState {

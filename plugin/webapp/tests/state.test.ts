@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 
 import { catalogueFor, translate } from '../src/i18n';
 import { describeElapsed, meetingCardOf } from '../src/post-card';
-import { initialState, withCallState, withIncomingCall, withMeetingState } from '../src/state';
+import {
+    initialState,
+    withCallState,
+    withIncomingCall,
+    withMeetingsInProgress,
+    withMeetingState,
+} from '../src/state';
 
 const CHANNEL = 'c'.repeat(26);
 
@@ -17,6 +23,15 @@ describe('meeting state events', () => {
         for (const data of [{}, { channel_id: 5, status: 'STARTED' }, { channel_id: CHANNEL, status: 'WHAT' }]) {
             expect(withMeetingState(initialState, data)).toBe(initialState);
         }
+    });
+});
+
+describe('the list of meetings in progress', () => {
+    it('replaces what events said, and a failed answer changes nothing', () => {
+        const stale = withMeetingState(initialState, { channel_id: 'x'.repeat(26), status: 'STARTED' });
+        const listed = withMeetingsInProgress(stale, { meetings: [{ channel_id: CHANNEL, topic: 'T', participants: 1 }, { nope: 1 }] });
+        expect(Object.keys(listed.live)).toEqual([CHANNEL]);
+        expect(withMeetingsInProgress(stale, null)).toBe(stale);
     });
 });
 

@@ -16,6 +16,7 @@ from meetbridge.clock import Clock
 from meetbridge.domain.access import Access, channel_access
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.domain.users import display_name
 from meetbridge.ports import (
@@ -32,7 +33,7 @@ from meetbridge.ports import (
     own_start_flow,
 )
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import chat_repo
+from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -89,6 +90,20 @@ class JoinService:
             raise JoinRefusedError(Refusal.UNAVAILABLE) from exc
         assert channel is not None
         return channel
+
+    async def in_progress_for(self, user_id: UserId) -> list[Meeting]:
+        """The meetings in progress in channels this user may meet in (the channels a lookup
+        cannot vouch for right now are left out, not guessed)."""
+        async with self._database.read() as conn:
+            running = await meetings_repo.in_progress(conn)
+        found = []
+        for meeting in running:
+            try:
+                await self.check(meeting.channel_id, user_id)
+            except JoinRefusedError:
+                continue
+            found.append(meeting)
+        return found
 
     async def issue(self, channel_id: ChannelId, user_id: UserId, topic: str | None = None) -> str:
         """A personal join link, after checking the user may join; records the intent."""

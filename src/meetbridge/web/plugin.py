@@ -33,6 +33,7 @@ from meetbridge.web.responses import error_response, json_response
 log = structlog.get_logger(__name__)
 
 MEETING_PATH = "/api/plugin/meeting"
+MEETINGS_PATH = "/api/plugin/meetings"
 MAX_BODY = 64 * 1024
 MAX_TOPIC = 1000
 SECRET_KEY = "plugin_shared_secret"  # noqa: S105 (the setting's name, not a secret)
@@ -45,7 +46,10 @@ class PluginEndpoints:
         self._clock = clock
 
     def routes(self) -> list[Route]:
-        return [Route(MEETING_PATH, self.meeting, methods=["POST"])]
+        return [
+            Route(MEETING_PATH, self.meeting, methods=["POST"]),
+            Route(MEETINGS_PATH, self.meetings, methods=["POST"]),
+        ]
 
     async def meeting(self, request: Request) -> Response:
         """Start or join the channel's meeting for the plugin's user (the call button)."""
@@ -65,6 +69,26 @@ class PluginEndpoints:
             return json_response({"join_link": answer.join_link})
         # An engine with its own start flow (Zoom) answered in its own terms.
         return json_response({"text": answer.text, "goto": answer.goto})
+
+    async def meetings(self, request: Request) -> Response:
+        """The meetings in progress in the plugin user's channels (the sidebar indicator)."""
+        verified = await self._verified(request)
+        if isinstance(verified, Response):
+            return verified
+        user_id, _ = verified
+        found = await self._join.in_progress_for(user_id)
+        return json_response(
+            {
+                "meetings": [
+                    {
+                        "channel_id": meeting.channel_id,
+                        "topic": meeting.topic or "",
+                        "participants": len(meeting.participants()),
+                    }
+                    for meeting in found
+                ]
+            }
+        )
 
     async def _verified(self, request: Request) -> tuple[UserId, bytes] | Response:
         """The signed user and the body, or the refusal to send."""
