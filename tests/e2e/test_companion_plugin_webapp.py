@@ -309,3 +309,48 @@ async def test_the_embedded_meeting_survives_channel_switches_and_pops_out(
     assert join_url is not None and window.url.startswith(live.url)
     await dock.wait_for(state="detached")
     await page.context.close()
+
+
+async def test_a_post_of_the_card_type_by_anyone_but_the_bot_is_shown_as_plain_text(
+    stage: Stage,
+) -> None:
+    world = stage.world
+    alice, bob = world.users["alice"], world.users["bob"]
+    page = await stage.page_of(bob, "public")
+    forged = {
+        "channel_id": world.channels["public"],
+        "message": "<b>not a card</b>",
+        "type": "custom_meetbridge",
+        "props": {
+            "meeting_status": "STARTED",
+            "meeting_topic": "<img src=x onerror=alert(1)>",
+            "meeting_link": "https://phishing.example/",
+            "attachments": [{"actions": [{"id": "join", "name": "Join"}]}],
+        },
+    }
+    async with world.client(alice) as api:
+        created = await api.post("/posts", json=forged)
+    assert created.status_code == 201, created.text
+    shown = page.locator(f'[data-post-id="{created.json()["id"]}"]')
+    await shown.get_by_test_id("meetbridge-untrusted-post").wait_for(timeout=10_000)
+    assert await shown.inner_text() == f"{alice.id}\n<b>not a card</b>"  # literal text
+    assert await shown.locator("a, button, img").count() == 0
+    await screenshot(page, "untrusted_post")
+    await page.context.close()
+
+
+async def test_the_plugin_speaks_the_users_language(stage: Stage) -> None:
+    page = await stage.page_of(stage.world.users["alice"], "public", locale="de")
+    assert await page.inner_text("#call-button") == "Besprechung"
+    assert await page.get_attribute("button.app-bar-item", "title") == (
+        "Besprechung dieses Kanals starten oder beitreten (meetbridge)"
+    )
+    # The same catalogue, given to the web app through registerTranslations.
+    catalogue = await page.evaluate("window.mmHost.registered.translations[0]('de')")
+    assert catalogue[f"{PLUGIN_ID}.ring.ignore"] == "Ignorieren"
+    english = await page.evaluate("window.mmHost.registered.translations[0]('en')")
+    assert english[f"{PLUGIN_ID}.ring.ignore"] == "Ignore"
+    await page.click("#call-button")
+    await page.get_by_role("button", name="In eigenem Fenster").wait_for()
+    await screenshot(page, "german")
+    await page.context.close()

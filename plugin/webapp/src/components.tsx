@@ -170,6 +170,12 @@ function PlainPost({ app, post }: { app: App; post: PostTypeProps['post'] }) {
 
 export function makeMeetingPost(app: App): React.ComponentType<PostTypeProps> {
     return function MeetbridgePost({ post }: PostTypeProps) {
+        const botUserId = useSelected(app.state, state => state.botUserId);
+        if (!botUserId || post.user_id !== botUserId) {
+            // Anyone may post this type with made-up props: only meetbridge's bot gets a card
+            // and buttons; anything else is shown as the plain text it is.
+            return <div className='mb-card mb-card--plain' data-testid='meetbridge-untrusted-post'>{post.message}</div>;
+        }
         const card = meetingCardOf(post.props ?? {});
         return card ? <MeetingCard app={app} post={post} card={card} /> : <PlainPost app={app} post={post} />;
     };

@@ -29,9 +29,11 @@ export interface PluginState {
     calls: readonly IncomingCall[];
     embedded: EmbeddedMeeting | null;
     notice: string;
+    /** meetbridge's bot: only its posts are drawn as meeting cards ('' until meetbridge says). */
+    botUserId: string;
 }
 
-export const initialState: PluginState = { live: {}, calls: [], embedded: null, notice: '' };
+export const initialState: PluginState = { live: {}, calls: [], embedded: null, notice: '', botUserId: '' };
 
 export class StateStore {
     private state: PluginState = initialState;
@@ -106,7 +108,9 @@ export function withMeetingsInProgress(state: PluginState, answer: unknown): Plu
         const next = withMeetingState(initialState, { ...(meeting as Record<string, unknown>), status: 'STARTED' });
         Object.assign(live, next.live);
     }
-    return { ...state, live };
+    const bot = (answer as { bot_user_id?: unknown }).bot_user_id;
+    const botUserId = typeof bot === 'string' && /^[a-z0-9]{26}$/.test(bot) ? bot : state.botUserId;
+    return { ...state, live, botUserId };
 }
 
 const RING_STATES: readonly RingState[] = ['ringing', 'missed', 'answered', 'ignored'];

@@ -33,6 +33,12 @@ describe('the list of meetings in progress', () => {
         expect(Object.keys(listed.live)).toEqual([CHANNEL]);
         expect(withMeetingsInProgress(stale, null)).toBe(stale);
     });
+
+    it('learns the bot whose posts are cards, keeping what it knew over a malformed id', () => {
+        const known = withMeetingsInProgress(initialState, { meetings: [], bot_user_id: 'b'.repeat(26) });
+        expect(known.botUserId).toBe('b'.repeat(26));
+        expect(withMeetingsInProgress(known, { meetings: [], bot_user_id: '<script>' }).botUserId).toBe('b'.repeat(26));
+    });
 });
 
 describe('incoming calls', () => {

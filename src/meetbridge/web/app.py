@@ -521,7 +521,12 @@ def create_app(
         ).routes(),
         *ControlEndpoints(components.controls, components.pexip_controls).routes(),
         *GuestEndpoints(components.guest_links).routes(),
-        *PluginEndpoints(components.state, components.join, components.core.clock).routes(),
+        *PluginEndpoints(
+            components.state,
+            components.join,
+            components.core.clock,
+            None if components.chat is None else components.chat.platform.bot_id,
+        ).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),
             components.inbox,

@@ -8,6 +8,7 @@ believed. Past that, the plugin is just another way in: the same checks and the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ from meetbridge.domain.plugin_signature import (
     SignedRequest,
     verify,
 )
+from meetbridge.ports import ChatRefusedError, ChatUnavailableError
 from meetbridge.services.join import JoinRefusedError, JoinService
 from meetbridge.services.shared_state import SharedState
 from meetbridge.web.responses import error_response, json_response
@@ -40,10 +42,19 @@ SECRET_KEY = "plugin_shared_secret"  # noqa: S105 (the setting's name, not a sec
 
 
 class PluginEndpoints:
-    def __init__(self, state: SharedState, join: JoinService, clock: Clock) -> None:
+    def __init__(
+        self,
+        state: SharedState,
+        join: JoinService,
+        clock: Clock,
+        bot_id: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
+        """``bot_id``: meetbridge's bot user in Mattermost, whose posts alone the plugin draws
+        as meeting cards (anyone can post the custom type with made-up props)."""
         self._state = state
         self._join = join
         self._clock = clock
+        self._bot_id = bot_id
 
     def routes(self) -> list[Route]:
         return [
@@ -79,6 +90,7 @@ class PluginEndpoints:
         found = await self._join.in_progress_for(user_id)
         return json_response(
             {
+                "bot_user_id": await self._bot_user_id(),
                 "meetings": [
                     {
                         "channel_id": meeting.channel_id,
@@ -89,6 +101,14 @@ class PluginEndpoints:
                 ]
             }
         )
+
+    async def _bot_user_id(self) -> str:
+        if self._bot_id is None:
+            return ""
+        try:
+            return await self._bot_id()
+        except (ChatUnavailableError, ChatRefusedError):
+            return ""  # asked again on the plugin's next load or reconnection
 
     async def _verified(self, request: Request) -> tuple[UserId, bytes] | Response:
         """The signed user and the body, or the refusal to send."""
