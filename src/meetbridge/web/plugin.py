@@ -98,7 +98,7 @@ class PluginEndpoints:
                         "participants": len(meeting.participants()),
                     }
                     for meeting in found
-                ]
+                ],
             }
         )
 
