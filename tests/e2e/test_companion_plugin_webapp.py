@@ -6,6 +6,7 @@ Each test leaves a screenshot of its component in test-artifacts/screenshots/.""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -234,20 +235,25 @@ async def test_join_from_the_panel_opens_the_meeting_and_ignore_silences_the_cal
     join_url = await frame.get_attribute("src")
     assert join_url is not None
     assert live.components.join.link_user(join_url.rsplit("/", 1)[1]) == bob.id
-    await (
-        carols.get_by_test_id("meetbridge-incoming-call")
-        .get_by_role("button", name="Ignore")
-        .click()
-    )
+    # carol has the call open in a second window too: her Ignore closes it there as well.
+    carols_other = await stage.page_of(carol, "town-square")
+    await carols_other.get_by_test_id("meetbridge-incoming-call").wait_for(timeout=15_000)
+    ignore = carols.get_by_test_id("meetbridge-incoming-call").get_by_role("button", name="Ignore")
+    await ignore.click()
     assert await carols.get_by_test_id("meetbridge-incoming-call").count() == 0
 
-    async def rang_out() -> bool:  # meetbridge's "missed" reached carol's page
+    async def ignored_everywhere() -> bool:  # meetbridge's "ignored" reached her other window
         await live.settle()
-        events = await host_events(carols, f"custom_{PLUGIN_ID}_incoming_call")
-        return any(e["data"]["state"] == "missed" for e in events)
+        return await carols_other.get_by_test_id("meetbridge-incoming-call").count() == 0
 
-    await eventually(rang_out, timeout=20)
-    assert await carols.get_by_test_id("meetbridge-missed-call").count() == 0
+    await eventually(ignored_everywhere, timeout=20)
+    events = await host_events(carols_other, f"custom_{PLUGIN_ID}_incoming_call")
+    assert events[-1]["data"]["state"] == "ignored"
+    await asyncio.sleep(5)  # past the ringing timeout: no missed call for a call she declined
+    await live.settle()
+    for page in (carols, carols_other, bobs):
+        assert await page.get_by_test_id("meetbridge-missed-call").count() == 0
+    await carols_other.context.close()
     await screenshot(bobs, "incoming_call_joined")
     for page in (bobs, carols):
         await page.context.close()

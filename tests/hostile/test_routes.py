@@ -21,6 +21,7 @@ ROUTES = [
     "/api/zoom/webhook",
     "/api/plugin/meeting",
     "/api/plugin/meetings",
+    "/api/plugin/ring",
     "/join/x.y",
     "/meet/abc",
     "/oauth/mattermost/callback",

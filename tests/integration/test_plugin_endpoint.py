@@ -9,8 +9,10 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.plugin_signature import signed_headers
 from meetbridge.domain.settings import SettingError, checked_secret
+from meetbridge.store import chat_repo
 from tests.conftest import RunningApp
 from tests.integration.conftest import alias, post_events, tag
 from tests.support.infinity import InfinityNode
@@ -19,6 +21,7 @@ from tests.support.mattermost_standin import MattermostStandIn
 SECRET = "plugin-secret-0123456789abcdefghijklmnop"
 PATH = "/api/plugin/meeting"
 MEETINGS = "/api/plugin/meetings"
+RING = "/api/plugin/ring"
 
 
 async def set_up(service: RunningApp) -> None:
@@ -189,3 +192,35 @@ async def test_meetings_in_progress_are_listed_only_in_the_users_own_channels(
     assert await listed(bob) == sorted([shared, private])
     unsigned = await service.http.post(MEETINGS, content=b"{}")
     assert unsigned.status_code == 401
+
+
+async def test_only_the_callee_can_ignore_a_ringing_call(
+    service: RunningApp, mattermost: MattermostStandIn
+) -> None:
+    await set_up(service)
+    alice, bob, carol = (mattermost.add_user(name) for name in ("alice", "bob", "carol"))
+    channel = mattermost.add_channel("", kind="D")
+    now = time.time()
+    async with service.components.core.database.transaction() as conn:
+        await chat_repo.start_ring(
+            conn, 1, ChannelId(channel), UserId(alice), UserId(bob), now + 30, now
+        )
+        (ring,) = await chat_repo.rings_of(conn, 1)
+
+    async def answer(user: str, body: object) -> int:
+        raw = orjson.dumps(body)
+        headers = {**signed_headers(SECRET, "POST", RING, user, raw, time.time())}
+        return (await service.http.post(RING, content=raw, headers=headers)).status_code
+
+    async def state() -> str:
+        async with service.components.core.database.read() as conn:
+            found = await chat_repo.get_ring(conn, ring.id)
+        assert found is not None
+        return found.state
+
+    assert await answer(carol, {"ring_id": ring.id, "answer": "ignore"}) == 404  # not hers
+    for malformed in ({"ring_id": True, "answer": "ignore"}, {"ring_id": ring.id}, [1]):
+        assert await answer(bob, malformed) == 400
+    assert await state() == chat_repo.RINGING
+    assert await answer(bob, {"ring_id": ring.id, "answer": "ignore"}) == 204
+    assert await state() == chat_repo.IGNORED

@@ -91,6 +91,16 @@ export class MeetbridgeClient {
         }
     }
 
+    /** Decline a call ringing for the user (meetbridge checks that it is theirs). */
+    async ignoreCall(ringId: number): Promise<boolean> {
+        try {
+            const url = `${this.siteURL()}/plugins/${PLUGIN_ID}/api/v1/ring`;
+            return (await post(url, { ring_id: ringId, answer: 'ignore' })).ok;
+        } catch {
+            return false;
+        }
+    }
+
     /** Press one of a card's buttons, as a click on the attachment button would. */
     async pressButton(postId: string, actionId: string): Promise<boolean> {
         try {

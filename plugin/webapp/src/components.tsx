@@ -219,7 +219,10 @@ function CallPanel({ app, call, ringer }: { app: App; call: IncomingCall; ringer
             }}>
                 {app.t('ring.join')}
             </button>
-            <button className='mb-button' onClick={() => app.state.update(state => withCallState(state, call.ringId, 'ignored'))}>
+            <button className='mb-button' onClick={() => {
+                app.state.update(state => withCallState(state, call.ringId, 'ignored'));
+                void app.client.ignoreCall(call.ringId); // and in the user's other windows
+            }}>
                 {app.t('ring.ignore')}
             </button>
         </div>

@@ -122,8 +122,8 @@ export function withIncomingCall(state: PluginState, data: Record<string, unknow
         return state;
     }
     const known = state.calls.find(call => call.ringId === ringId);
-    if (known && known.state === 'ignored') {
-        return state; // the user said no: a later "missed" must not bring the panel back
+    if (known && (known.state === 'ignored' || known.state === 'answered')) {
+        return state; // the user has answered: a later "missed" must not bring the panel back
     }
     const call: IncomingCall = {
         ringId,

@@ -50,9 +50,16 @@ describe('incoming calls', () => {
         expect(withIncomingCall(rung, { ...ringing, state: 'missed' }).calls.map(c => c.state)).toEqual(['missed']);
     });
 
-    it('stay quiet after Ignore even when the call later times out', () => {
-        const ignored = withCallState(withIncomingCall(initialState, ringing), 4, 'ignored');
-        expect(withIncomingCall(ignored, { ...ringing, state: 'missed' })).toBe(ignored);
+    it('stay quiet after Ignore or Join even when the call later times out', () => {
+        for (const answer of ['ignored', 'answered'] as const) {
+            const answered = withCallState(withIncomingCall(initialState, ringing), 4, answer);
+            expect(withIncomingCall(answered, { ...ringing, state: 'missed' })).toBe(answered);
+        }
+    });
+
+    it('close in every window once meetbridge says the call was ignored', () => {
+        const elsewhere = withIncomingCall(withIncomingCall(initialState, ringing), { ...ringing, state: 'ignored' });
+        expect(elsewhere.calls.map(c => c.state)).toEqual(['ignored']);
     });
 
     it('refuse events without a numeric ring id or a known state', () => {

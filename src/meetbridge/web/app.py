@@ -524,6 +524,7 @@ def create_app(
         *PluginEndpoints(
             components.state,
             components.join,
+            components.core.database,
             components.core.clock,
             None if components.chat is None else components.chat.platform.bot_id,
         ).routes(),
