@@ -68,6 +68,7 @@ async def test_a_ring_goes_to_the_callees_plugin_panel_instead_of_a_bot_message(
     fake = FakeMattermost(plugin_status=204)
     delivered = await platform(fake).publish_ring(ring(), None)
     assert delivered.startswith(PLUGIN_RING)
+    assert len(f"{PLUGIN_RING}{2**63}") <= 26  # fits the ringing table's post_id column
     assert fake.posts == []
     (event,) = fake.events
     assert event["event"] == "incoming_call" and event["user_id"] == CALLEE

@@ -168,7 +168,8 @@ class MattermostPlatform:
         otherwise (or once it stops answering) as a message from the bot."""
         through_plugin = post_id is None or post_id.startswith(PLUGIN_RING)
         if through_plugin and await self._ring_through_plugin(ring):
-            return post_id or f"{PLUGIN_RING}{ring.key}"
+            # Stored where a post id goes (26 characters): the ring's id is unique enough.
+            return post_id or f"{PLUGIN_RING}{ring.ring_id}"
         if post_id is not None and post_id.startswith(PLUGIN_RING):
             post_id = None
         return await self._post_ring(ring, post_id)
