@@ -159,7 +159,12 @@ async def test_the_meeting_card_is_drawn_live_from_the_posts_real_props(stage: S
     assert props["meeting_link"] == f"{live.url}/meet/{world.channels['public']}"
     drawn = page.locator(f'[data-post-id="{card["id"]}"]').get_by_test_id("meetbridge-card")
     await drawn.wait_for()
-    assert await drawn.get_by_test_id("meetbridge-roster").inner_text() == "A\nalice"
+    assert await drawn.get_by_test_id("meetbridge-roster").inner_text() == "alice"
+    # alice's Mattermost profile picture, loaded from Mattermost as the signed-in user.
+    avatar = drawn.locator(f'img.mb-avatar[src$="/api/v4/users/{alice.id}/image"]')
+    await page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=await avatar.element_handle()
+    )
     ticking = drawn.get_by_test_id("meetbridge-duration")
     before = await ticking.inner_text()
     await page.wait_for_function(

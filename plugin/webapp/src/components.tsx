@@ -5,7 +5,7 @@ import React from 'react';
 import type { App } from './app';
 import { safeLink } from './client';
 import type { Channel, PostTypeProps } from './mattermost';
-import { describeElapsed, meetingCardOf, type MeetingCardView } from './post-card';
+import { describeElapsed, meetingCardOf, type MeetingCardView, type Person } from './post-card';
 import { Ringer } from './ringer';
 import { useSelected, withCallState, withoutCall, type IncomingCall } from './state';
 
@@ -62,13 +62,25 @@ function initials(name: string): string {
     return letters.map(part => Array.from(part ?? '')[0] ?? '').join('').toUpperCase() || '?';
 }
 
-function Roster({ names }: { names: readonly string[] }): React.ReactElement {
+/** A member's Mattermost profile picture; initials for guests or when it cannot load. */
+function Avatar({ app, person }: { app: App; person: Person }): React.ReactElement {
+    const [failed, setFailed] = React.useState(false);
+    if (!person.userId || failed) {
+        return <span className='mb-avatar' aria-hidden='true'>{initials(person.name)}</span>;
+    }
+    return (
+        <img className='mb-avatar' alt='' src={`${app.siteURL()}/api/v4/users/${person.userId}/image`}
+            onError={() => setFailed(true)} />
+    );
+}
+
+function Roster({ app, people }: { app: App; people: readonly Person[] }): React.ReactElement {
     return (
         <ul className='mb-roster' data-testid='meetbridge-roster'>
-            {names.map((name, index) => (
-                <li key={`${index}:${name}`} className='mb-roster__person'>
-                    <span className='mb-avatar' aria-hidden='true'>{initials(name)}</span>
-                    <span className='mb-roster__name'>{name}</span>
+            {people.map((person, index) => (
+                <li key={`${index}:${person.name}`} className='mb-roster__person'>
+                    <Avatar app={app} person={person} />
+                    <span className='mb-roster__name'>{person.name}</span>
                 </li>
             ))}
         </ul>
@@ -98,12 +110,12 @@ function MeetingCard({ app, post, card }: { app: App; post: PostTypeProps['post'
                 {card.engine && <span> {app.t('card.engine', { engine: card.engine })}</span>}
                 {!card.live && card.lasted && <span> · {app.t('card.lasted', { duration: card.lasted })}</span>}
             </div>
-            {card.names.length > 0 ? (
+            {card.people.length > 0 ? (
                 <>
                     <div className='mb-card__label'>
-                        {app.t(card.live ? 'card.inMeeting' : 'card.attended', { count: card.names.length })}
+                        {app.t(card.live ? 'card.inMeeting' : 'card.attended', { count: card.people.length })}
                     </div>
-                    <Roster names={card.names} />
+                    <Roster app={app} people={card.people} />
                 </>
             ) : (
                 card.live && <div className='mb-card__label'>{app.t('card.nobody')}</div>

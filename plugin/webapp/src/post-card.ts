@@ -2,6 +2,12 @@
 // could have edited: every field is checked, and anything unexpected is left out.
 import { safeLink } from './client';
 
+export interface Person {
+    name: string;
+    /** A Mattermost user id, or '' for a guest (no avatar). */
+    userId: string;
+}
+
 export interface MeetingCardView {
     live: boolean;
     topic: string;
@@ -9,7 +15,7 @@ export interface MeetingCardView {
     startedBy: string;
     startedAt: number | null; // ms since the epoch
     lasted: string;
-    names: readonly string[];
+    people: readonly Person[];
     /** Ids of the card's own buttons (join, leave, end…), as in its attachment. */
     actions: readonly string[];
     /** The engine joins through meetbridge (embedded), not through a link of its own. */
@@ -43,14 +49,27 @@ function actionIds(props: Record<string, unknown>): string[] {
     return ids;
 }
 
+const USER_ID = /^[a-z0-9]{26}$/;
+
+function personOf(entry: unknown): Person | null {
+    if (entry === null || typeof entry !== 'object') {
+        return null;
+    }
+    const { name, user_id: userId } = entry as { name?: unknown; user_id?: unknown };
+    if (typeof name !== 'string' || !name) {
+        return null;
+    }
+    return { name: name.slice(0, 200), userId: typeof userId === 'string' && USER_ID.test(userId) ? userId : '' };
+}
+
 /** The card a meeting post describes, or null for meetbridge's other posts (ringing). */
 export function meetingCardOf(props: Record<string, unknown>): MeetingCardView | null {
     const status = props.meeting_status;
     if (status !== 'STARTED' && status !== 'ENDED') {
         return null;
     }
-    const names = Array.isArray(props.meeting_participants)
-        ? props.meeting_participants.filter((n): n is string => typeof n === 'string').map(n => n.slice(0, 200)).slice(0, 200)
+    const people = Array.isArray(props.meeting_participants)
+        ? props.meeting_participants.map(personOf).filter((p): p is Person => p !== null).slice(0, 200)
         : [];
     const startedAt = typeof props.meeting_started_at === 'number' && Number.isFinite(props.meeting_started_at)
         ? props.meeting_started_at
@@ -63,7 +82,7 @@ export function meetingCardOf(props: Record<string, unknown>): MeetingCardView |
         startedBy: text(props.meeting_started_by, 200),
         startedAt,
         lasted: text(props.meeting_duration, 100),
-        names,
+        people,
         actions,
         canJoinHere: actions.includes('join'),
         link: safeLink(props.meeting_link),

@@ -16,7 +16,7 @@ const CSS = `
 .mb-roster { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 6px 12px; }
 .mb-roster__person { display: inline-flex; align-items: center; gap: 6px; }
 .mb-avatar { width: 24px; height: 24px; border-radius: 50%; background: #1c58d9; color: #fff; font-size: 11px;
-  display: inline-flex; align-items: center; justify-content: center; font-weight: 600; }
+  display: inline-flex; align-items: center; justify-content: center; font-weight: 600; object-fit: cover; }
 .mb-button { border: 1px solid rgba(63,67,80,0.24); background: transparent; color: inherit; border-radius: 4px;
   padding: 4px 12px; font: inherit; cursor: pointer; text-decoration: none; }
 .mb-button:disabled { opacity: 0.5; cursor: default; }

@@ -73,12 +73,20 @@ describe('meeting cards from post props', () => {
         const card = meetingCardOf({
             meeting_status: 'STARTED',
             meeting_topic: 'Plan',
-            meeting_participants: ['alice', 7, 'bob'],
+            meeting_participants: [
+                { name: 'alice', user_id: 'a'.repeat(26) },
+                7,
+                { name: 'bob', user_id: '../../admin' },
+                { user_id: 'c'.repeat(26) },
+            ],
             meeting_started_at: 1000,
             meeting_link: 'javascript:alert(1)',
             attachments: [{ actions: [{ id: 'join' }, { id: 'leave' }, { id: '../x' }] }],
         });
-        expect(card?.names).toEqual(['alice', 'bob']);
+        expect(card?.people).toEqual([
+            { name: 'alice', userId: 'a'.repeat(26) },
+            { name: 'bob', userId: '' }, // not an id: no avatar URL made from it
+        ]);
         expect(card?.actions).toEqual(['join', 'leave']);
         expect(card?.canJoinHere).toBe(true);
         expect(card?.link).toBe('');

@@ -27,6 +27,9 @@ class MeetingCard:
     created_at: float | None = None  # when the meeting record began, if not ``started_at``
     can_end: bool = False  # the engine ends meetings for everyone (an End button, for the host)
     started_by_username: str | None = None  # Zoom-compatible prop meeting_creator_username
+    # Mattermost user ids beside participants / attendees ("" for guests): avatars in the plugin
+    participant_ids: tuple[str, ...] = ()
+    attendee_ids: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -225,6 +225,8 @@ class OutboxWorker:
             ended_at=meeting.ended_at,
             participants=tuple(p.display_name for p in meeting.participants()),
             attendees=tuple(a.display_name for a in attendees),
+            participant_ids=tuple(p.user_id or "" for p in meeting.participants()),
+            attendee_ids=tuple(a.user_id or "" for a in attendees),
         )
 
     async def _name(self, user_id: UserId | None) -> str | None:

@@ -157,7 +157,12 @@ def test_a_live_card_of_an_engine_that_can_end_offers_end_to_the_channel() -> No
 
 
 def test_cards_carry_the_zoom_plugins_props_and_what_the_companion_plugin_draws() -> None:
-    live = card_post(card(started_by_username="alice"), BUTTONS, "https://mb.example.com/meet/c")
+    alice_id = "a" * 26
+    live = card_post(
+        card(started_by_username="alice", participant_ids=(alice_id, "")),
+        BUTTONS,
+        "https://mb.example.com/meet/c",
+    )
     props = live["props"]
     assert props["meeting_provider"] == "Pexip Infinity"
     assert props["meeting_status"] == "STARTED"
@@ -165,11 +170,15 @@ def test_cards_carry_the_zoom_plugins_props_and_what_the_companion_plugin_draws(
     assert props["meeting_creator_username"] == "alice"
     assert props["meeting_link"] == "https://mb.example.com/meet/c"  # the channel's lasting link
     assert props["meeting_started_at"] == 1_000_000
-    assert props["meeting_participants"] == ["Alice Archer", "bob"]
+    assert props["meeting_participants"] == [
+        {"name": "Alice Archer", "user_id": alice_id},
+        {"name": "bob", "user_id": ""},  # a guest: no avatar
+    ]
     assert "meeting_duration" not in props
     ended = card_post(card(ended_at=1000.0 + 90, participants=()), BUTTONS)["props"]
     assert ended["meeting_status"] == "ENDED"
-    assert ended["meeting_participants"] == ["Alice Archer", "bob"]  # who attended
+    names = [person["name"] for person in ended["meeting_participants"]]
+    assert names == ["Alice Archer", "bob"]  # who attended
     assert ended["meeting_duration"] == "2 minutes"
     assert "meeting_link" not in ended  # no lasting link given: none made up
 

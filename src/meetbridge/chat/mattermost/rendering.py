@@ -35,6 +35,19 @@ def _unescape(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown).replace("**", "")
 
 
+def _people(card: MeetingCard) -> list[dict[str, str]]:
+    """Who is (or was) in the meeting, with their Mattermost user id where they have one."""
+    names, ids = (
+        (card.attendees, card.attendee_ids)
+        if card.is_over
+        else (card.participants, card.participant_ids)
+    )
+    return [
+        {"name": name, "user_id": ids[index] if index < len(ids) else ""}
+        for index, name in enumerate(names)
+    ]
+
+
 def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -> dict[str, Any]:
     """The message, props and type of a meeting card. ``stable_link``: the channel's lasting
     meeting link, the card's ``meeting_link`` for engines joined through meetbridge."""
@@ -127,9 +140,7 @@ def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -
             # What the companion plugin's card shows (plain values: React escapes them).
             "meeting_started_by": card.started_by or "",
             "meeting_started_at": round(card.started_at * 1000),
-            "meeting_participants": list(card.attendees if card.is_over else card.participants)
-            if card.roster
-            else [],
+            "meeting_participants": _people(card) if card.roster else [],
             **(
                 {"meeting_duration": describe_duration(card.duration or 0.0)}
                 if card.is_over
