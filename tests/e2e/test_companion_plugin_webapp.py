@@ -200,7 +200,7 @@ async def test_a_dm_call_rings_in_the_callees_panel_and_becomes_a_missed_call(
 ) -> None:
     live, world = stage.live, stage.world
     alice, bob = world.users["alice"], world.users["bob"]
-    await live.setting("ringing_timeout", 4)
+    await live.setting("ringing_timeout", 10)  # time enough to open a second window
     page = await stage.page_of(bob, "public")
     await live.join(await live.link_for("dm", alice), "alice-dm-1")
     await live.settle()
@@ -209,6 +209,10 @@ async def test_a_dm_call_rings_in_the_callees_panel_and_becomes_a_missed_call(
     assert "alice is calling you" in await panel.inner_text()
     assert await panel.get_attribute("data-tone") in ("playing", "blocked")
     await screenshot(page, "incoming_call")
+    # A window bob opens while it rings shows the call too (asked for on load).
+    second = await stage.page_of(bob, "town-square")
+    await second.get_by_test_id("meetbridge-incoming-call").wait_for(timeout=10_000)
+    await second.context.close()
     # Delivered through the plugin: no ringing message from the bot.
     async with world.client(bob) as api:
         direct = (await api.post("/channels/direct", json=[bob.id, world.bot.id])).json()

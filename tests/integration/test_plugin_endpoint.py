@@ -218,9 +218,26 @@ async def test_only_the_callee_can_ignore_a_ringing_call(
         assert found is not None
         return found.state
 
+    async def ringing(user: str) -> list[dict[str, object]]:
+        headers = {**signed_headers(SECRET, "POST", MEETINGS, user, b"{}", time.time())}
+        listed = await service.http.post(MEETINGS, content=b"{}", headers=headers)
+        calls: list[dict[str, object]] = listed.json()["calls"]
+        return calls
+
+    assert await ringing(bob) == [
+        {
+            "ring_id": ring.id,
+            "channel_id": channel,
+            "caller": "alice",
+            "conversation": "direct message",
+            "state": "ringing",
+        }
+    ]
+    assert await ringing(carol) == []
     assert await answer(carol, {"ring_id": ring.id, "answer": "ignore"}) == 404  # not hers
     for malformed in ({"ring_id": True, "answer": "ignore"}, {"ring_id": ring.id}, [1]):
         assert await answer(bob, malformed) == 400
     assert await state() == chat_repo.RINGING
     assert await answer(bob, {"ring_id": ring.id, "answer": "ignore"}) == 204
     assert await state() == chat_repo.IGNORED
+    assert await ringing(bob) == []

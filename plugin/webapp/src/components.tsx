@@ -221,6 +221,7 @@ function CallPanel({ app, call, ringer }: { app: App; call: IncomingCall; ringer
     }
     return (
         <div className='mb-call' role='alertdialog' aria-live='assertive' data-testid='meetbridge-incoming-call'
+            aria-label={app.t('ring.calling', { caller: call.caller })}
             data-tone={tone}>
             <CameraIcon />
             <span className='mb-call__who'>{app.t('ring.calling', { caller: call.caller })}</span>

@@ -110,7 +110,15 @@ export function withMeetingsInProgress(state: PluginState, answer: unknown): Plu
     }
     const bot = (answer as { bot_user_id?: unknown }).bot_user_id;
     const botUserId = typeof bot === 'string' && /^[a-z0-9]{26}$/.test(bot) ? bot : state.botUserId;
-    return { ...state, live, botUserId };
+    // Calls ringing now: a window opened (or reconnected) while one rings shows it too.
+    const calls = (answer as { calls?: unknown }).calls;
+    let next: PluginState = { ...state, live, botUserId };
+    for (const call of Array.isArray(calls) ? calls : []) {
+        if (call !== null && typeof call === 'object') {
+            next = withIncomingCall(next, call as Record<string, unknown>);
+        }
+    }
+    return next;
 }
 
 const RING_STATES: readonly RingState[] = ['ringing', 'missed', 'answered', 'ignored'];

@@ -34,6 +34,14 @@ describe('the list of meetings in progress', () => {
         expect(withMeetingsInProgress(stale, null)).toBe(stale);
     });
 
+    it('brings in the calls ringing now, unless this window already answered them', () => {
+        const call = { ring_id: 9, channel_id: CHANNEL, caller: 'alice', conversation: 'DM', state: 'ringing' };
+        const fresh = withMeetingsInProgress(initialState, { meetings: [], calls: [call, 'junk'] });
+        expect(fresh.calls.map(c => [c.ringId, c.state])).toEqual([[9, 'ringing']]);
+        const ignored = withCallState(fresh, 9, 'ignored');
+        expect(withMeetingsInProgress(ignored, { meetings: [], calls: [call] }).calls[0]?.state).toBe('ignored');
+    });
+
     it('learns the bot whose posts are cards, keeping what it knew over a malformed id', () => {
         const known = withMeetingsInProgress(initialState, { meetings: [], bot_user_id: 'b'.repeat(26) });
         expect(known.botUserId).toBe('b'.repeat(26));

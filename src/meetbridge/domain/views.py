@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from meetbridge.domain.channels import ChannelInfo, ChannelKind
 from meetbridge.domain.ids import ChannelId, UserId
 
 
@@ -87,3 +88,12 @@ def describe_duration(seconds: float) -> str:
     if minutes or not hours:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts)
+
+
+def conversation_title(channel: ChannelInfo | None) -> str:
+    """How a ringing call names the conversation it comes from."""
+    if channel is None or channel.kind is ChannelKind.DIRECT:
+        return "direct message"
+    if channel.kind is ChannelKind.GROUP:
+        return f"group message {channel.title}" if channel.display_name else "group message"
+    return channel.title

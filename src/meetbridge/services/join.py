@@ -19,6 +19,7 @@ from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.domain.users import display_name
+from meetbridge.domain.views import RingCard, RingState, conversation_title
 from meetbridge.ports import (
     Directory,
     DirectoryUnavailableError,
@@ -104,6 +105,30 @@ class JoinService:
                 continue
             found.append(meeting)
         return found
+
+    async def ringing_for(self, user_id: UserId) -> list[RingCard]:
+        """The calls ringing for this user now (a window opened while one rings shows it)."""
+        async with self._database.read() as conn:
+            rings = await chat_repo.ringing_for(conn, user_id, self._clock.now())
+        calls = []
+        for ring in rings:
+            try:
+                channel = await self._directory.channel(ring.channel_id)
+                caller = await self._display_name(ring.caller_id) if ring.caller_id else ""
+            except (DirectoryUnavailableError, JoinRefusedError):
+                continue  # told when it can be: its next update reaches every window
+            calls.append(
+                RingCard(
+                    ring.id,
+                    ring.callee_id,
+                    ring.channel_id,
+                    conversation_title(channel),
+                    caller or "Someone",
+                    RingState.RINGING,
+                    ring.expires_at,
+                )
+            )
+        return calls
 
     async def issue(self, channel_id: ChannelId, user_id: UserId, topic: str | None = None) -> str:
         """A personal join link, after checking the user may join; records the intent."""

@@ -26,12 +26,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
-from meetbridge.domain.channels import ChannelInfo, ChannelKind
 from meetbridge.domain.delivery import gives_up, retry_delay
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.users import display_name
-from meetbridge.domain.views import MeetingCard, RingCard, RingState
+from meetbridge.domain.views import MeetingCard, RingCard, RingState, conversation_title
 from meetbridge.ports import (
     Capability,
     ChatPlatform,
@@ -351,7 +350,7 @@ class OutboxWorker:
             ring_id=ring.id,
             callee_id=ring.callee_id,
             meeting_channel_id=ring.channel_id,
-            conversation=_conversation(channel),
+            conversation=conversation_title(channel),
             caller=await self._name(ring.caller_id) or "Someone",
             state=RingState(ring.state),
             expires_at=ring.expires_at,
@@ -367,11 +366,3 @@ class OutboxWorker:
             now = self._clock.now()
             if await chat_repo.set_ring_state(conn, ring_id, chat_repo.MISSED, now):
                 await notifications.enqueue_ring_update(conn, ring_id, now)
-
-
-def _conversation(channel: ChannelInfo | None) -> str:
-    if channel is None or channel.kind is ChannelKind.DIRECT:
-        return "direct message"
-    if channel.kind is ChannelKind.GROUP:
-        return f"group message {channel.title}" if channel.display_name else "group message"
-    return channel.title

@@ -95,9 +95,20 @@ class PluginEndpoints:
             return verified
         user_id, _ = verified
         found = await self._join.in_progress_for(user_id)
+        calls = await self._join.ringing_for(user_id)
         return json_response(
             {
                 "bot_user_id": await self._bot_user_id(),
+                "calls": [
+                    {
+                        "ring_id": call.ring_id,
+                        "channel_id": call.meeting_channel_id,
+                        "caller": call.caller,
+                        "conversation": call.conversation,
+                        "state": call.state.value,
+                    }
+                    for call in calls
+                ],
                 "meetings": [
                     {
                         "channel_id": meeting.channel_id,
