@@ -55,12 +55,14 @@ mattermost-build:
 livekit-build:
 	bash tests/e2e/livekit/build.sh >/dev/null
 
-# The companion Mattermost plugin (optional for sites): Go server part, cached by source hash.
+# The companion Mattermost plugin (optional for sites): Go server part and TypeScript webapp part
+# (npm ci in plugin/webapp), cached by source hash.
 plugin:
 	bash plugin/build.sh
 
 test: env system-deps lint web mattermost-build livekit-build plugin
 	cd web && npm test
+	cd plugin/webapp && npm test
 	$(UV) run pytest
 
 # Line and branch coverage of src/ (settings in pyproject.toml). Separate from `make test`, which

@@ -17,6 +17,12 @@ const (
 	maxBody = 64 * 1024
 	// meetbridge's route for "start or join this channel's meeting".
 	meetbridgeMeetingPath = "/api/plugin/meeting"
+	// meetbridge's route for "the meetings in progress in my channels" (sidebar indicator).
+	meetbridgeMeetingsPath = "/api/plugin/meetings"
+	// meetbridge's route for a callee's answer to a ringing call (the panel's Ignore).
+	meetbridgeRingPath = "/api/plugin/ring"
+	// The largest ring id a JSON number carries exactly.
+	maxRingID = 1 << 53
 )
 
 const misconfigured = "meetbridge and this plugin are not set up with the same shared secret; " +
@@ -37,6 +43,8 @@ func (p *Plugin) router() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/status", p.requireUser(p.status))
 	mux.HandleFunc("POST /api/v1/meeting", p.requireUser(p.startMeeting))
+	mux.HandleFunc("GET /api/v1/meetings", p.requireUser(p.meetingsInProgress))
+	mux.HandleFunc("POST /api/v1/ring", p.requireUser(p.answerRing))
 	mux.HandleFunc("POST /api/v1/events", p.receiveEvent)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route")
@@ -86,8 +94,50 @@ func (p *Plugin) startMeeting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	forwarded, _ := json.Marshal(asked)
-	status, answer, err := p.callMeetbridge(r.Context(), cfg, meetbridgeMeetingPath,
-		r.Header.Get(headerUserID), forwarded)
+	p.relay(w, r, cfg, meetbridgeMeetingPath, forwarded)
+}
+
+// meetingsInProgress: the channels of this user with a meeting in progress, as meetbridge
+// knows them (the webapp's sidebar indicator on load and after a reconnection).
+func (p *Plugin) meetingsInProgress(w http.ResponseWriter, r *http.Request) {
+	cfg := p.configuration()
+	if !cfg.ready() {
+		writeError(w, http.StatusServiceUnavailable, "the meetbridge plugin is not configured")
+		return
+	}
+	p.relay(w, r, cfg, meetbridgeMeetingsPath, []byte("{}"))
+}
+
+type ringAnswer struct {
+	RingID int64  `json:"ring_id"`
+	Answer string `json:"answer"`
+}
+
+// answerRing: the callee ignores a call ringing for them; meetbridge checks that it is theirs.
+func (p *Plugin) answerRing(w http.ResponseWriter, r *http.Request) {
+	cfg := p.configuration()
+	if !cfg.ready() {
+		writeError(w, http.StatusServiceUnavailable, "the meetbridge plugin is not configured")
+		return
+	}
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var answer ringAnswer
+	if json.Unmarshal(body, &answer) != nil || answer.Answer != "ignore" ||
+		answer.RingID <= 0 || answer.RingID >= maxRingID {
+		writeError(w, http.StatusBadRequest, `expected {"ring_id": <number>, "answer": "ignore"}`)
+		return
+	}
+	forwarded, _ := json.Marshal(answer)
+	p.relay(w, r, cfg, meetbridgeRingPath, forwarded)
+}
+
+// relay forwards a signed call for the request's user and passes meetbridge's JSON answer on;
+// a refusal of the plugin itself, or no answer, is a 502 that says whose fault it is.
+func (p *Plugin) relay(w http.ResponseWriter, r *http.Request, cfg *configuration, path string, body []byte) {
+	status, answer, err := p.callMeetbridge(r.Context(), cfg, path, r.Header.Get(headerUserID), body)
 	if err != nil {
 		p.warn("meetbridge cannot be reached", "error", err.Error())
 		writeError(w, http.StatusBadGateway, "meetbridge cannot be reached right now")
@@ -100,7 +150,15 @@ func (p *Plugin) startMeeting(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, misconfigured)
 		return
 	}
-	if status >= 500 || !json.Valid(answer) {
+	if status >= 500 {
+		writeError(w, http.StatusBadGateway, "meetbridge could not answer right now")
+		return
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	if !json.Valid(answer) {
 		writeError(w, http.StatusBadGateway, "meetbridge could not answer right now")
 		return
 	}

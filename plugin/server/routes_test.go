@@ -294,3 +294,71 @@ func TestARedirectingMeetbridgeIsNotFollowed(t *testing.T) {
 		t.Fatalf("answered %d, followed the redirect: %v", w.Code, followed)
 	}
 }
+
+func TestMeetingsInProgressAsksMeetbridgeForTheSignedInUser(t *testing.T) {
+	var seen signedRequest
+	meetbridge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen = signedRequest{r.Method, r.URL.Path, r.Header.Get(headerTimestamp),
+			r.Header.Get(headerSignature), r.Header.Get(headerUserID), body}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"meetings":[{"channel_id":"` + channelID + `"}]}`))
+	}))
+	defer meetbridge.Close()
+	p, _ := configuredPlugin(t, meetbridge.URL)
+	if w := serve(p, httptest.NewRequest("GET", "/api/v1/meetings", nil)); w.Code != 401 {
+		t.Fatalf("answered %d without a user", w.Code)
+	}
+	r := httptest.NewRequest("GET", "/api/v1/meetings", nil)
+	r.Header.Set(headerUserID, aliceID)
+	w := serve(p, r)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), channelID) {
+		t.Fatalf("answer %d %s", w.Code, w.Body.String())
+	}
+	if seen.Method != "POST" || seen.Path != meetbridgeMeetingsPath || seen.UserID != aliceID {
+		t.Fatalf("forwarded %s %s for %q", seen.Method, seen.Path, seen.UserID)
+	}
+	if err := verify(testSecret, seen, p.now()); err != nil {
+		t.Fatalf("meetbridge would refuse the plugin's signature: %v", err)
+	}
+}
+
+func TestAnswerRingForwardsOnlyAnIgnoreOfAWellFormedRing(t *testing.T) {
+	var seen signedRequest
+	meetbridge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen = signedRequest{r.Method, r.URL.Path, r.Header.Get(headerTimestamp),
+			r.Header.Get(headerSignature), r.Header.Get(headerUserID), body}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer meetbridge.Close()
+	p, _ := configuredPlugin(t, meetbridge.URL)
+	var forwarded signedRequest
+	for body, want := range map[string]int{
+		`{"ring_id":7,"answer":"ignore"}`:                204,
+		`{"ring_id":7,"answer":"join"}`:                  400,
+		`{"ring_id":-1,"answer":"ignore"}`:               400,
+		`{"ring_id":"7","answer":"ignore"}`:              400,
+		`{"ring_id":9007199254740993,"answer":"ignore"}`: 400,
+		`[]`: 400,
+	} {
+		seen = signedRequest{}
+		r := httptest.NewRequest("POST", "/api/v1/ring", strings.NewReader(body))
+		r.Header.Set(headerUserID, aliceID)
+		if w := serve(p, r); w.Code != want {
+			t.Fatalf("body %s answered %d, want %d", body, w.Code, want)
+		}
+		if want != 204 && seen.Path != "" {
+			t.Fatalf("body %s was forwarded", body)
+		}
+		if want == 204 {
+			forwarded = seen
+		}
+	}
+	if forwarded.Path != meetbridgeRingPath || forwarded.UserID != aliceID {
+		t.Fatalf("forwarded %s for %q", forwarded.Path, forwarded.UserID)
+	}
+	if err := verify(testSecret, forwarded, p.now()); err != nil {
+		t.Fatalf("meetbridge would refuse the plugin's signature: %v", err)
+	}
+}

@@ -20,6 +20,8 @@ ROUTES = [
     "/api/mattermost/action",
     "/api/zoom/webhook",
     "/api/plugin/meeting",
+    "/api/plugin/meetings",
+    "/api/plugin/ring",
     "/join/x.y",
     "/meet/abc",
     "/oauth/mattermost/callback",

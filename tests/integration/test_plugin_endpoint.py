@@ -9,13 +9,19 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.plugin_signature import signed_headers
 from meetbridge.domain.settings import SettingError, checked_secret
+from meetbridge.store import chat_repo
 from tests.conftest import RunningApp
+from tests.integration.conftest import alias, post_events, tag
+from tests.support.infinity import InfinityNode
 from tests.support.mattermost_standin import MattermostStandIn
 
 SECRET = "plugin-secret-0123456789abcdefghijklmnop"
 PATH = "/api/plugin/meeting"
+MEETINGS = "/api/plugin/meetings"
+RING = "/api/plugin/ring"
 
 
 async def set_up(service: RunningApp) -> None:
@@ -153,3 +159,85 @@ def test_a_short_plugin_secret_is_refused_when_set() -> None:
     with pytest.raises(SettingError, match="at least 32 characters"):
         checked_secret("plugin_shared_secret", "too-short")
     assert checked_secret("plugin_shared_secret", f"  {SECRET}  ") == SECRET
+
+
+async def test_meetings_in_progress_are_listed_only_in_the_users_own_channels(
+    service: RunningApp, mattermost: MattermostStandIn, node: InfinityNode
+) -> None:
+    await set_up(service)
+    alice, bob = mattermost.add_user("alice"), mattermost.add_user("bob")
+    shared, private = mattermost.add_channel("Planning"), mattermost.add_channel("Board", kind="P")
+    quiet = mattermost.add_channel("Quiet")
+    mattermost.channels[private]["members"] = [bob]
+    for channel in (shared, private, quiet):
+        mattermost.channels[channel].setdefault("members", [alice, bob])
+    events = [node.sink_started()]
+    for channel in (shared, private):
+        events += [
+            node.conference_started(alias(channel), tag(channel)),
+            node.participant_connected(alias(channel), tag(channel), uuid=f"p-{channel}"),
+        ]
+    await post_events(service, *events)
+    await service.components.applier.drain()
+
+    async def listed(user: str) -> list[str]:
+        body = b"{}"
+        headers = {**signed_headers(SECRET, "POST", MEETINGS, user, body, time.time())}
+        answer = await service.http.post(MEETINGS, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert isinstance(answer.json()["bot_user_id"], str)  # "" while Mattermost cannot say
+        return sorted(m["channel_id"] for m in answer.json()["meetings"])
+
+    assert await listed(alice) == [shared]  # not the private channel she is not in
+    assert await listed(bob) == sorted([shared, private])
+    unsigned = await service.http.post(MEETINGS, content=b"{}")
+    assert unsigned.status_code == 401
+
+
+async def test_only_the_callee_can_ignore_a_ringing_call(
+    service: RunningApp, mattermost: MattermostStandIn
+) -> None:
+    await set_up(service)
+    alice, bob, carol = (mattermost.add_user(name) for name in ("alice", "bob", "carol"))
+    channel = mattermost.add_channel("", kind="D")
+    now = time.time()
+    async with service.components.core.database.transaction() as conn:
+        await chat_repo.start_ring(
+            conn, 1, ChannelId(channel), UserId(alice), UserId(bob), now + 30, now
+        )
+        (ring,) = await chat_repo.rings_of(conn, 1)
+
+    async def answer(user: str, body: object) -> int:
+        raw = orjson.dumps(body)
+        headers = {**signed_headers(SECRET, "POST", RING, user, raw, time.time())}
+        return (await service.http.post(RING, content=raw, headers=headers)).status_code
+
+    async def state() -> str:
+        async with service.components.core.database.read() as conn:
+            found = await chat_repo.get_ring(conn, ring.id)
+        assert found is not None
+        return found.state
+
+    async def ringing(user: str) -> list[dict[str, object]]:
+        headers = {**signed_headers(SECRET, "POST", MEETINGS, user, b"{}", time.time())}
+        listed = await service.http.post(MEETINGS, content=b"{}", headers=headers)
+        calls: list[dict[str, object]] = listed.json()["calls"]
+        return calls
+
+    assert await ringing(bob) == [
+        {
+            "ring_id": ring.id,
+            "channel_id": channel,
+            "caller": "alice",
+            "conversation": "direct message",
+            "state": "ringing",
+        }
+    ]
+    assert await ringing(carol) == []
+    assert await answer(carol, {"ring_id": ring.id, "answer": "ignore"}) == 404  # not hers
+    for malformed in ({"ring_id": True, "answer": "ignore"}, {"ring_id": ring.id}, [1]):
+        assert await answer(bob, malformed) == 400
+    assert await state() == chat_repo.RINGING
+    assert await answer(bob, {"ring_id": ring.id, "answer": "ignore"}) == 204
+    assert await state() == chat_repo.IGNORED
+    assert await ringing(bob) == []

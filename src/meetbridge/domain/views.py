@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from meetbridge.domain.channels import ChannelInfo, ChannelKind
 from meetbridge.domain.ids import ChannelId, UserId
 
 
@@ -27,6 +28,10 @@ class MeetingCard:
     created_at: float | None = None  # when the meeting record began, if not ``started_at``
     can_end: bool = False  # the engine ends meetings for everyone (an End button, for the host)
     own_apps: bool = False  # some may be in the engine's own apps, where Leave cannot reach
+    started_by_username: str | None = None  # Zoom-compatible prop meeting_creator_username
+    # Mattermost user ids beside participants / attendees ("" for guests): avatars in the plugin
+    participant_ids: tuple[str, ...] = ()
+    attendee_ids: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -84,3 +89,12 @@ def describe_duration(seconds: float) -> str:
     if minutes or not hours:
         parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
     return " ".join(parts)
+
+
+def conversation_title(channel: ChannelInfo | None) -> str:
+    """How a ringing call names the conversation it comes from."""
+    if channel is None or channel.kind is ChannelKind.DIRECT:
+        return "direct message"
+    if channel.kind is ChannelKind.GROUP:
+        return f"group message {channel.title}" if channel.display_name else "group message"
+    return channel.title

@@ -16,8 +16,10 @@ from meetbridge.clock import Clock
 from meetbridge.domain.access import Access, channel_access
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.domain.users import display_name
+from meetbridge.domain.views import RingCard, RingState, conversation_title
 from meetbridge.ports import (
     Directory,
     DirectoryUnavailableError,
@@ -32,7 +34,7 @@ from meetbridge.ports import (
     own_start_flow,
 )
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import chat_repo
+from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -89,6 +91,44 @@ class JoinService:
             raise JoinRefusedError(Refusal.UNAVAILABLE) from exc
         assert channel is not None
         return channel
+
+    async def in_progress_for(self, user_id: UserId) -> list[Meeting]:
+        """The meetings in progress in channels this user may meet in (the channels a lookup
+        cannot vouch for right now are left out, not guessed)."""
+        async with self._database.read() as conn:
+            running = await meetings_repo.in_progress(conn)
+        found = []
+        for meeting in running:
+            try:
+                await self.check(meeting.channel_id, user_id)
+            except JoinRefusedError:
+                continue
+            found.append(meeting)
+        return found
+
+    async def ringing_for(self, user_id: UserId) -> list[RingCard]:
+        """The calls ringing for this user now (a window opened while one rings shows it)."""
+        async with self._database.read() as conn:
+            rings = await chat_repo.ringing_for(conn, user_id, self._clock.now())
+        calls = []
+        for ring in rings:
+            try:
+                channel = await self._directory.channel(ring.channel_id)
+                caller = await self._display_name(ring.caller_id) if ring.caller_id else ""
+            except (DirectoryUnavailableError, JoinRefusedError):
+                continue  # told when it can be: its next update reaches every window
+            calls.append(
+                RingCard(
+                    ring.id,
+                    ring.callee_id,
+                    ring.channel_id,
+                    conversation_title(channel),
+                    caller or "Someone",
+                    RingState.RINGING,
+                    ring.expires_at,
+                )
+            )
+        return calls
 
     async def issue(self, channel_id: ChannelId, user_id: UserId, topic: str | None = None) -> str:
         """A personal join link, after checking the user may join; records the intent."""

@@ -172,3 +172,14 @@ async def enqueue_transcript_post(conn: AsyncConnection, post: TranscriptPost, n
         ],
     }
     await outbox_repo.enqueue(conn, TRANSCRIPT_POST, payload, now, post.key)
+
+
+async def ignore_ring(conn: AsyncConnection, ring_id: int, user_id: UserId, now: float) -> bool:
+    """The callee declines a call ringing for them (the companion plugin's Ignore); False when
+    the ring is not theirs. A ring no longer ringing stays as it is."""
+    ring = await chat_repo.get_ring(conn, ring_id)
+    if ring is None or ring.callee_id != user_id:
+        return False
+    if await chat_repo.set_ring_state(conn, ring.id, chat_repo.IGNORED, now):
+        await enqueue_ring_update(conn, ring.id, now)
+    return True

@@ -26,12 +26,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
-from meetbridge.domain.channels import ChannelInfo, ChannelKind
 from meetbridge.domain.delivery import gives_up, retry_delay
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.users import display_name
-from meetbridge.domain.views import MeetingCard, RingCard, RingState
+from meetbridge.domain.views import MeetingCard, RingCard, RingState, conversation_title
 from meetbridge.ports import (
     Capability,
     ChatPlatform,
@@ -212,6 +211,9 @@ class OutboxWorker:
         async with self._database.read() as conn:
             name = await meetings_repo.engine_of(conn, meeting_id) or ""
         engine = self._engines.engine(name) if self._engines is not None else None
+        starter = (
+            None if meeting.started_by is None else await self._directory.user(meeting.started_by)
+        )
         return MeetingCard(
             meeting_id=meeting_id,
             channel_id=meeting.channel_id,
@@ -220,10 +222,13 @@ class OutboxWorker:
             own_apps=engine is not None and Capability.OWN_APPS in engine.capabilities,
             topic=meeting.topic,
             started_by=await self._name(meeting.started_by),
+            started_by_username=None if starter is None else starter.username,
             started_at=meeting.started_at,
             ended_at=meeting.ended_at,
             participants=tuple(p.display_name for p in meeting.participants()),
             attendees=tuple(a.display_name for a in attendees),
+            participant_ids=tuple(p.user_id or "" for p in meeting.participants()),
+            attendee_ids=tuple(a.user_id or "" for a in attendees),
         )
 
     async def _name(self, user_id: UserId | None) -> str | None:
@@ -373,13 +378,13 @@ class OutboxWorker:
             ring_id=ring.id,
             callee_id=ring.callee_id,
             meeting_channel_id=ring.channel_id,
-            conversation=_conversation(channel),
+            conversation=conversation_title(channel),
             caller=await self._name(ring.caller_id) or "Someone",
             state=RingState(ring.state),
             expires_at=ring.expires_at,
         )
         post_id = await self._platform.publish_ring(view, ring.post_id)
-        if ring.post_id is None:
+        if post_id != ring.post_id:  # a first message, or the bot's taking over from the plugin
             async with self._database.transaction() as conn:
                 await chat_repo.set_ring_post(conn, ring.id, post_id, self._clock.now())
 
@@ -389,11 +394,3 @@ class OutboxWorker:
             now = self._clock.now()
             if await chat_repo.set_ring_state(conn, ring_id, chat_repo.MISSED, now):
                 await notifications.enqueue_ring_update(conn, ring_id, now)
-
-
-def _conversation(channel: ChannelInfo | None) -> str:
-    if channel is None or channel.kind is ChannelKind.DIRECT:
-        return "direct message"
-    if channel.kind is ChannelKind.GROUP:
-        return f"group message {channel.title}" if channel.display_name else "group message"
-    return channel.title

@@ -202,6 +202,18 @@ async def get_ring(conn: AsyncConnection, ring_id: int) -> Ring | None:
     return None if row is None else _ring(row)
 
 
+async def ringing_for(conn: AsyncConnection, callee_id: UserId, now: float) -> list[Ring]:
+    """The calls ringing for one user now."""
+    rows = await conn.execute(
+        select(ringing)
+        .where(ringing.c.callee_id == callee_id)
+        .where(ringing.c.state == RINGING)
+        .where(ringing.c.expires_at > now)
+        .order_by(ringing.c.id)
+    )
+    return [_ring(row) for row in rows]
+
+
 async def rings_of(conn: AsyncConnection, meeting_id: int) -> list[Ring]:
     rows = await conn.execute(
         select(ringing).where(ringing.c.meeting_id == meeting_id).order_by(ringing.c.id)

@@ -343,10 +343,14 @@ def _chat_components(
         config.command_trigger,
         on_command_token=state.remember_command_token,
     )
-    platform = MattermostPlatform(client, buttons)
     oauth_http = httpx2.AsyncClient(
         base_url=config.mattermost_url, timeout=10.0, transport=transport
     )
+    # oauth_http carries no bot token, as calls to the companion plugin must not.
+    plugin_events = PluginEvents(
+        oauth_http, lambda: state.secrets.get("plugin_shared_secret", ""), clock
+    )
+    platform = MattermostPlatform(client, buttons, plugin_events, public_url)
     return ChatComponents(
         client=client,
         directory=directory,
@@ -359,10 +363,7 @@ def _chat_components(
         ),
         oauth_http=oauth_http,
         catalogue=CatalogueSync(client, core.database, clock),
-        # oauth_http carries no bot token, as calls to the companion plugin must not.
-        plugin_events=PluginEvents(
-            oauth_http, lambda: state.secrets.get("plugin_shared_secret", ""), clock
-        ),
+        plugin_events=plugin_events,
     )
 
 
@@ -543,7 +544,13 @@ def create_app(
         ).routes(),
         *ControlEndpoints(components.controls, components.pexip_controls).routes(),
         *GuestEndpoints(components.guest_links).routes(),
-        *PluginEndpoints(components.state, components.join, components.core.clock).routes(),
+        *PluginEndpoints(
+            components.state,
+            components.join,
+            components.core.database,
+            components.core.clock,
+            None if components.chat is None else components.chat.platform.bot_id,
+        ).routes(),
         *LiveKitEndpoints(
             lambda: livekit_settings(config, components.state),
             components.inbox,

@@ -8,6 +8,7 @@ believed. Past that, the plugin is just another way in: the same checks and the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -26,26 +27,47 @@ from meetbridge.domain.plugin_signature import (
     SignedRequest,
     verify,
 )
+from meetbridge.ports import ChatRefusedError, ChatUnavailableError
+from meetbridge.services import notifications
 from meetbridge.services.join import JoinRefusedError, JoinService
 from meetbridge.services.shared_state import SharedState
+from meetbridge.store.database import Database
 from meetbridge.web.responses import error_response, json_response
 
 log = structlog.get_logger(__name__)
 
 MEETING_PATH = "/api/plugin/meeting"
+MEETINGS_PATH = "/api/plugin/meetings"
+RING_PATH = "/api/plugin/ring"
+MAX_RING_ID = 2**53  # what a JSON number carries exactly
 MAX_BODY = 64 * 1024
 MAX_TOPIC = 1000
 SECRET_KEY = "plugin_shared_secret"  # noqa: S105 (the setting's name, not a secret)
 
 
 class PluginEndpoints:
-    def __init__(self, state: SharedState, join: JoinService, clock: Clock) -> None:
+    def __init__(
+        self,
+        state: SharedState,
+        join: JoinService,
+        database: Database,
+        clock: Clock,
+        bot_id: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
+        """``bot_id``: meetbridge's bot user in Mattermost, whose posts alone the plugin draws
+        as meeting cards (anyone can post the custom type with made-up props)."""
         self._state = state
         self._join = join
+        self._database = database
         self._clock = clock
+        self._bot_id = bot_id
 
     def routes(self) -> list[Route]:
-        return [Route(MEETING_PATH, self.meeting, methods=["POST"])]
+        return [
+            Route(MEETING_PATH, self.meeting, methods=["POST"]),
+            Route(MEETINGS_PATH, self.meetings, methods=["POST"]),
+            Route(RING_PATH, self.ring, methods=["POST"]),
+        ]
 
     async def meeting(self, request: Request) -> Response:
         """Start or join the channel's meeting for the plugin's user (the call button)."""
@@ -65,6 +87,61 @@ class PluginEndpoints:
             return json_response({"join_link": answer.join_link})
         # An engine with its own start flow (Zoom) answered in its own terms.
         return json_response({"text": answer.text, "goto": answer.goto})
+
+    async def meetings(self, request: Request) -> Response:
+        """The meetings in progress in the plugin user's channels (the sidebar indicator)."""
+        verified = await self._verified(request)
+        if isinstance(verified, Response):
+            return verified
+        user_id, _ = verified
+        found = await self._join.in_progress_for(user_id)
+        calls = await self._join.ringing_for(user_id)
+        return json_response(
+            {
+                "bot_user_id": await self._bot_user_id(),
+                "calls": [
+                    {
+                        "ring_id": call.ring_id,
+                        "channel_id": call.meeting_channel_id,
+                        "caller": call.caller,
+                        "conversation": call.conversation,
+                        "state": call.state.value,
+                    }
+                    for call in calls
+                ],
+                "meetings": [
+                    {
+                        "channel_id": meeting.channel_id,
+                        "topic": meeting.topic or "",
+                        "participants": len(meeting.participants()),
+                    }
+                    for meeting in found
+                ],
+            }
+        )
+
+    async def ring(self, request: Request) -> Response:
+        """The incoming-call panel's Ignore: the callee declines a call ringing for them."""
+        verified = await self._verified(request)
+        if isinstance(verified, Response):
+            return verified
+        user_id, body = verified
+        ring_id = _ring_request(body)
+        if ring_id is None:
+            return error_response(400, 'expected {"ring_id": <number>, "answer": "ignore"}')
+        async with self._database.transaction() as conn:
+            ignored = await notifications.ignore_ring(conn, ring_id, user_id, self._clock.now())
+        if not ignored:
+            return error_response(404, "This call is no longer available.")
+        return Response(status_code=204)
+
+    async def _bot_user_id(self) -> str:
+        if self._bot_id is None:
+            return ""
+        try:
+            return await self._bot_id()
+        except (ChatUnavailableError, ChatRefusedError):
+            return ""  # asked again on the plugin's next load or reconnection
 
     async def _verified(self, request: Request) -> tuple[UserId, bytes] | Response:
         """The signed user and the body, or the refusal to send."""
@@ -104,6 +181,19 @@ async def _bounded_body(request: Request) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _ring_request(body: bytes) -> int | None:
+    try:
+        asked: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(asked, dict) or asked.get("answer") != "ignore":
+        return None
+    ring_id = asked.get("ring_id")
+    if type(ring_id) is not int or not 0 < ring_id < MAX_RING_ID:  # bool is no ring id
+        return None
+    return ring_id
 
 
 def _meeting_request(body: bytes) -> tuple[ChannelId, str] | None:

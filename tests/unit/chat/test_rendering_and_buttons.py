@@ -166,3 +166,37 @@ def test_a_card_says_leave_cannot_reach_the_engines_own_app_only_where_people_ma
     assert "footer" not in livekit
     ended = card_post(card(own_apps=True, ended_at=2000.0), BUTTONS)["props"]["attachments"][0]
     assert "footer" not in ended, "nothing to leave once it is over"
+
+
+def test_cards_carry_the_zoom_plugins_props_and_what_the_companion_plugin_draws() -> None:
+    alice_id = "a" * 26
+    live = card_post(
+        card(started_by_username="alice", participant_ids=(alice_id, "")),
+        BUTTONS,
+        "https://mb.example.com/meet/c",
+    )
+    props = live["props"]
+    assert props["meeting_provider"] == "Pexip Infinity"
+    assert props["meeting_status"] == "STARTED"
+    assert props["meeting_topic"] == "Planning"
+    assert props["meeting_creator_username"] == "alice"
+    assert props["meeting_link"] == "https://mb.example.com/meet/c"  # the channel's lasting link
+    assert props["meeting_started_at"] == 1_000_000
+    assert props["meeting_participants"] == [
+        {"name": "Alice Archer", "user_id": alice_id},
+        {"name": "bob", "user_id": ""},  # a guest: no avatar
+    ]
+    assert "meeting_duration" not in props
+    ended = card_post(card(ended_at=1000.0 + 90, participants=()), BUTTONS)["props"]
+    assert ended["meeting_status"] == "ENDED"
+    names = [person["name"] for person in ended["meeting_participants"]]
+    assert names == ["Alice Archer", "bob"]  # who attended
+    assert ended["meeting_duration"] == "2 minutes"
+    assert "meeting_link" not in ended  # no lasting link given: none made up
+
+
+def test_an_engines_own_join_link_is_the_cards_meeting_link() -> None:
+    zoom = card(join_url="https://zoom.example.com/j/1", engine="Zoom", roster=False)
+    props = card_post(zoom, BUTTONS, "https://mb.example.com/meet/c")["props"]
+    assert props["meeting_link"] == "https://zoom.example.com/j/1"
+    assert props["meeting_participants"] == []  # Zoom reports no roster

@@ -787,9 +787,7 @@ class MeetInteractions:
         if action.action == "ring_join":
             return await self._click_join(ring.channel_id, user_id)
         async with self._database.transaction() as conn:
-            now = self._clock.now()
-            if await chat_repo.set_ring_state(conn, ring.id, chat_repo.IGNORED, now):
-                await notifications.enqueue_ring_update(conn, ring.id, now)
+            await notifications.ignore_ring(conn, ring.id, user_id, self._clock.now())
         self._wake_outbox()
         return {"ephemeral_text": "Call ignored."}
 

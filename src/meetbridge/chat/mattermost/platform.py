@@ -13,6 +13,7 @@ import structlog
 from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.client import MattermostClient
 from meetbridge.chat.mattermost.errors import MattermostApiError, MattermostUnavailableError
+from meetbridge.chat.mattermost.plugin_events import PluginEvents
 from meetbridge.chat.mattermost.rendering import card_post, ring_post
 from meetbridge.domain.delivery import Failure, classify_failure
 from meetbridge.domain.ids import ChannelId, UserId
@@ -26,10 +27,23 @@ T = TypeVar("T")
 IN_MEETING_STATUS = {"emoji": "calendar", "text": "In a video conference", "duration": ""}
 
 
+# A ring the companion plugin delivered (no post): what publish_ring returns in a post's stead.
+PLUGIN_RING = "plugin:"
+
+
 class MattermostPlatform:
-    def __init__(self, client: MattermostClient, buttons: ActionSigner) -> None:
+    def __init__(
+        self,
+        client: MattermostClient,
+        buttons: ActionSigner,
+        plugin: PluginEvents | None = None,
+        public_url: str = "",
+    ) -> None:
+        """``plugin``: the companion plugin's events, used where it is set up and answers."""
         self._client = client
         self._buttons = buttons
+        self._plugin = plugin
+        self._public_url = public_url.rstrip("/")
         self._bot_id: str | None = None
 
     async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
@@ -58,13 +72,30 @@ class MattermostPlatform:
     async def publish_card(self, card: MeetingCard, post_id: str | None) -> str:
         """Create or update a card. The caller looks for an existing card (``find_card``)
         before asking for a create, since a create may have got through unanswered."""
-        post = card_post(card, self._buttons)
+        stable_link = f"{self._public_url}/meet/{card.channel_id}" if self._public_url else ""
+        post = card_post(card, self._buttons, stable_link)
         if post_id is None:
-            return await self._create_once(
+            post_id = await self._create_once(
                 "create card", card.channel_id, post, f"meetbridge:{card.channel_id}:{card.key}"
             )
-        await self._patch("update card", post_id, post)
+        else:
+            await self._patch("update card", post_id, post)
+        await self._announce(card, post_id)
         return post_id
+
+    async def _announce(self, card: MeetingCard, post_id: str) -> None:
+        """Tell the channel's clients with the companion plugin (sidebar indicator); best
+        effort: a lost event is corrected by the next change of the meeting."""
+        if self._plugin is None:
+            return
+        data = {
+            "channel_id": card.channel_id,
+            "post_id": post_id,
+            "status": "ENDED" if card.is_over else "STARTED",
+            "topic": card.topic or "",
+            "participants": len(card.participants),
+        }
+        await self._plugin.publish("meeting_state", data, channel_id=card.channel_id)
 
     async def _create_once(
         self, what: str, channel_id: str, post: dict[str, Any], pending_post_id: str
@@ -140,6 +171,29 @@ class MattermostPlatform:
         return None
 
     async def publish_ring(self, ring: RingCard, post_id: str | None) -> str:
+        """Through the companion plugin's incoming-call panel where it is set up and answers;
+        otherwise (or once it stops answering) as a message from the bot."""
+        through_plugin = post_id is None or post_id.startswith(PLUGIN_RING)
+        if through_plugin and await self._ring_through_plugin(ring):
+            # Stored where a post id goes (26 characters): the ring's id is unique enough.
+            return post_id or f"{PLUGIN_RING}{ring.ring_id}"
+        if post_id is not None and post_id.startswith(PLUGIN_RING):
+            post_id = None
+        return await self._post_ring(ring, post_id)
+
+    async def _ring_through_plugin(self, ring: RingCard) -> bool:
+        if self._plugin is None:
+            return False
+        data = {
+            "ring_id": ring.ring_id,
+            "channel_id": ring.meeting_channel_id,
+            "caller": ring.caller,
+            "conversation": ring.conversation,
+            "state": ring.state.value,
+        }
+        return await self._plugin.publish("incoming_call", data, user_id=ring.callee_id)
+
+    async def _post_ring(self, ring: RingCard, post_id: str | None) -> str:
         bot_id = await self.bot_id()
         direct = await self._call(
             "open direct channel",

@@ -35,8 +35,22 @@ def _unescape(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown).replace("**", "")
 
 
-def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
-    """The message, props and type of a meeting card."""
+def _people(card: MeetingCard) -> list[dict[str, str]]:
+    """Who is (or was) in the meeting, with their Mattermost user id where they have one."""
+    names, ids = (
+        (card.attendees, card.attendee_ids)
+        if card.is_over
+        else (card.participants, card.participant_ids)
+    )
+    return [
+        {"name": name, "user_id": ids[index] if index < len(ids) else ""}
+        for index, name in enumerate(names)
+    ]
+
+
+def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -> dict[str, Any]:
+    """The message, props and type of a meeting card. ``stable_link``: the channel's lasting
+    meeting link, the card's ``meeting_link`` for engines joined through meetbridge."""
     starter = md(card.started_by) if card.started_by else "Someone"
     topic = f": {md(card.topic)}" if card.topic else ""
     fields: list[dict[str, Any]] = [
@@ -112,6 +126,7 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
                 "leave with its Disconnect button."
             )
         status = "STARTED"
+    link = card.join_url or stable_link
     return {
         "message": message,
         "type": POST_TYPE,
@@ -119,13 +134,25 @@ def card_post(card: MeetingCard, buttons: ActionSigner) -> dict[str, Any]:
             "attachments": [attachment],
             "meetbridge_meeting_id": card.meeting_id,
             "meetbridge_card": card.key,
+            # The Zoom plugin's props, so that anything reading meeting posts of any provider
+            # (Mattermost's duplicate-meeting guard) understands meetbridge's too.
             "meeting_provider": card.engine,
             "meeting_status": status,
-            "meeting_engine": card.engine,
             "meeting_topic": card.topic or "",
+            "meeting_creator_username": card.started_by_username or "",
+            **({"meeting_link": link} if link else {}),
+            "meeting_engine": card.engine,
+            # What the companion plugin's card shows (plain values: React escapes them).
+            "meeting_started_by": card.started_by or "",
+            "meeting_started_at": round(card.started_at * 1000),
+            "meeting_participants": _people(card) if card.roster else [],
+            **(
+                {"meeting_duration": describe_duration(card.duration or 0.0)}
+                if card.is_over
+                else {}
+            ),
             # Belt and braces: even an unescaped @all/@channel/@here would notify nobody.
             "disable_group_highlight": True,
-            **({"meeting_link": card.join_url} if card.join_url else {}),
         },
     }
 
