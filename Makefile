@@ -78,7 +78,7 @@ mattermost: env system-deps mattermost-build
 	$(UV) run python -m tests.e2e.mattermost.manual
 
 bench: env system-deps web mattermost-build livekit-build
-	scripts/install-system-deps.sh wrk
+	scripts/install-system-deps.sh wrk nginx
 	$(UV) run python -m benchmarks.policy
 	$(UV) run python -m benchmarks.event_sink
 	$(UV) run python -m benchmarks.livekit_control_plane
