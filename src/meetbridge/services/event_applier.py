@@ -51,6 +51,9 @@ log = structlog.get_logger(__name__)
 
 STALE = "stale"
 _APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
+# Meetings in progress kept in memory between batches (by id); past this many the memory is
+# simply cleared (meetings another replica ended would otherwise stay forever).
+KEPT_MEETINGS = 10_000
 
 MeetingEventsHook = Callable[[AsyncConnection, Sequence[tuple[int, MeetingEvent]]], Awaitable[None]]
 """Called in the applier's transaction with (meeting id, event) pairs, in order."""
@@ -144,6 +147,12 @@ class EventApplier:
         self._wakeup = asyncio.Event()
         self._applying = asyncio.Lock()  # one batch at a time in this process
         self._yield_factor = yield_factor
+        # Meetings in progress as this applier last committed them: a batch reads only their
+        # row's version, not their legs and attendance (the version says whether another
+        # replica changed them since). A batch takes the meetings it folds out of here and
+        # puts them back only once its transaction committed, so a failed batch never leaves a
+        # half-folded meeting behind.
+        self._kept: dict[int, Meeting] = {}
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -240,6 +249,7 @@ class EventApplier:
             return BatchResult()
         async with self._database.transaction() as conn:
             await self._write(conn, work)
+        self._keep(work)
         return work.result
 
     async def _apply_shared(self, limit: int, attempted: list[int]) -> BatchResult:
@@ -249,7 +259,16 @@ class EventApplier:
             if work is None:
                 return BatchResult()
             await self._write(conn, work)
+        self._keep(work)
         return work.result
+
+    def _keep(self, work: _Work) -> None:
+        """The batch committed: its meetings in progress are current, keep them for the next."""
+        if len(self._kept) > KEPT_MEETINGS:
+            self._kept.clear()
+        for _, meeting in work.meetings:
+            if meeting.id is not None and not meeting.is_over:
+                self._kept[meeting.id] = meeting
 
     async def _prepare(
         self, conn: AsyncConnection, limit: int, attempted: list[int]
@@ -315,7 +334,7 @@ class EventApplier:
     ) -> None:
         channels = {report.channel_id for _, report in reports}
         intents = await chat_repo.recent_intents(conn, channels, self._clock.now() - INTENT_WINDOW)
-        current = await meetings_repo.active(conn, engine, channels)
+        current = await meetings_repo.active(conn, engine, channels, self._kept)
         meetings, stale = self._fold(current, reports, retried, work.result)
         if stale:
             work.outcomes = [(i, STALE if i in stale else o) for i, o in work.outcomes]
@@ -427,8 +446,12 @@ def _credit_starter(meeting: Meeting, intents: list[JoinIntent]) -> None:
         and meeting.started_at - 300 <= i.issued_at <= meeting.started_at + 60
     ]
     if meeting.started_by is None:
+        # Only attendees of this batch can be the first identified one: had an earlier batch
+        # seen one, it would have credited them. Reading only these keeps the cost of a batch
+        # independent of how long the attendance list has grown.
+        changed = (meeting.attendees.get(p) for p in meeting.changed_attendees)
         identified = sorted(
-            (a for a in meeting.attendees.values() if a.user_id), key=lambda a: a.first_joined_at
+            (a for a in changed if a is not None and a.user_id), key=lambda a: a.first_joined_at
         )
         if identified:
             meeting.started_by = identified[0].user_id

@@ -189,7 +189,8 @@ class PexipEngine:
     async def meeting(self, channel_id: ChannelId) -> Meeting | None:
         """The channel's running Pexip meeting, as the event sink reported it."""
         async with self._database.read() as conn:
-            meeting = await meetings_repo.current_for_channel(conn, channel_id)
+            # Who is there now is all callers look at; attendance grows with the meeting's age.
+            meeting = await meetings_repo.current_for_channel(conn, channel_id, attendance=False)
             if meeting is None or meeting.id is None:
                 return None
             engine = await meetings_repo.engine_of(conn, meeting.id)
