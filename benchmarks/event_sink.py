@@ -11,7 +11,7 @@ Two shapes:
   moment), without Mattermost.
 * ``busy``: the top of the hour. Each node hosts a meeting already in progress (20 to 200
   people, joined by one bulk envelope before the run) and sends 40% joins, 40% leaves and 20%
-  ``participant_updated`` (mute changes); Mattermost (the REST stand-in over HTTP, as in
+  ``participant_updated`` (mute changes); the host stays throughout; Mattermost (the REST stand-in over HTTP, as in
   benchmarks/policy.py) answers the card posts, so the outbox works as in production.
 
 After each run the benchmark checks that the inbox holds every acknowledged event, reports the
@@ -124,7 +124,7 @@ request = function()
     event = "participant_connected"
     data = string.format('{"uuid":"%s","conference":"matt-%s",%s,"display_name":"Guest %d","role":"guest","protocol":"WebRTC","has_media":true,"is_muted":false,"call_tag":"","connect_time":%f}', uuid, channel, participant(uuid), joined, os.time())
   elseif step == 2 or step == 4 then
-    local k = math.random(#present)
+    local k = #present > 1 and math.random(2, #present) or 1  -- the chair (first) stays
     local uuid = present[k]
     present[k] = present[#present]
     table.remove(present)
@@ -251,7 +251,11 @@ def fill_meetings(
             conference, tag = f"matt-{channel}", f"mattermost:{channel}"
             joins = [
                 node.participant_connected(
-                    conference, tag, uuid=f"{node.ip}-p{k}", display_name=f"Guest {k}", role="guest"
+                    conference,
+                    tag,
+                    uuid=f"{node.ip}-p{k}",
+                    display_name=f"Guest {k}",
+                    role="chair" if k == 1 else "guest",  # one host, who stays
                 )
                 for k in range(1, size + 1)
             ]

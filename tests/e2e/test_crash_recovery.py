@@ -17,8 +17,8 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
-from meetbridge.store.database import open_database
 from meetbridge.store import meetings_repo
+from meetbridge.store.database import open_database
 from meetbridge.store.tables import inbox
 from tests.support.infinity import InfinityNode, SinkPublisher, basic_auth
 from tests.support.service_process import ServiceProcess
@@ -56,9 +56,7 @@ async def read_state(database_url: str) -> tuple[list[Any], list[Any]]:
             rows = list(
                 await conn.execute(select(inbox.c.node, inbox.c.seq, inbox.c.body, inbox.c.outcome))
             )
-            found = [
-                (m.channel_id, set(m.legs)) for m in await meetings_repo.in_progress(conn)
-            ]
+            found = [(m.channel_id, set(m.legs)) for m in await meetings_repo.in_progress(conn)]
     finally:
         await database.close()
     return rows, found

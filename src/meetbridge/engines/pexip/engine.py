@@ -198,6 +198,11 @@ class PexipEngine:
 
     # --- the client API, as chair -------------------------------------------------------------
 
+    @property
+    def can_act(self) -> bool:
+        """Whether a Conferencing Node is configured for meetbridge's chair session."""
+        return bool(self._state.settings.pexip_node)
+
     async def act(
         self, channel_id: ChannelId, endpoint: str, body: Mapping[str, object] | None = None
     ) -> object:
