@@ -153,12 +153,17 @@ class EventApplier:
         # puts them back only once its transaction committed, so a failed batch never leaves a
         # half-folded meeting behind.
         self._kept: dict[int, Meeting] = {}
+        self._intake_active = False  # events were stored since the last batch started
 
     def wake(self) -> None:
         self._wakeup.set()
+        self._intake_active = True
 
     async def run(self, poll_interval: float = 1.0, gather_delay: float = 0.25) -> None:
         """Apply events as they arrive; a poll catches events other replicas stored.
+
+        A backlog is applied batch after batch; while events are still arriving, each full
+        batch is followed by a pause as long as it took, so intake keeps at least half the time.
 
         After a wake-up the applier waits ``gather_delay`` before starting, so that a burst is
         applied in a few large transactions rather than one per acknowledged POST: applying
@@ -172,9 +177,13 @@ class EventApplier:
                 # intake most of the time: acknowledgements are what Infinity waits for.
                 while True:
                     started = time.monotonic()
+                    self._intake_active = False
                     if (await self.apply_batch()).total < self._batch_size:
                         break
-                    await asyncio.sleep((time.monotonic() - started) * self._yield_factor)
+                    # Yield only while events keep coming: once intake is quiet, a backlog
+                    # drains at full speed.
+                    if self._intake_active:
+                        await asyncio.sleep((time.monotonic() - started) * self._yield_factor)
             except Exception:
                 log.exception("event_applier.batch_failed")
                 await asyncio.sleep(1.0)
