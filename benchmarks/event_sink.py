@@ -43,6 +43,7 @@ from tests.support.infinity import InfinityNode
 from tests.support.mattermost_http import ChatWrites, serve_standin
 from tests.support.mattermost_standin import MattermostStandIn
 from tests.support.ports import free_port
+from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.service_process import ServiceProcess
 
 from benchmarks.common import WrkResult, run_wrk, scratch_service
@@ -352,7 +353,35 @@ def main() -> None:
     parser.add_argument("--smallest", type=int, default=20, help="people in the smallest meeting")
     parser.add_argument("--largest", type=int, default=200, help="people in the largest meeting")
     parser.add_argument("--database-url", default="", help="PostgreSQL (default: SQLite)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="start a scratch PostgreSQL server and use it"
+    )
     args = parser.parse_args()
+    if args.postgres:
+        with scratch_postgres() as url:
+            args.database_url = url
+            bench(args)
+    else:
+        bench(args)
+
+
+@contextmanager
+def scratch_postgres() -> Iterator[str]:
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit(
+            "PostgreSQL is needed for --postgres: scripts/install-system-deps.sh postgresql"
+        )
+    server = PostgresServer(bin_dir)
+    server.start()
+    try:
+        server.wait_ready()
+        yield server.create_database("bench")
+    finally:
+        server.stop()
+
+
+def bench(args: argparse.Namespace) -> None:
 
     standin, writes = MattermostStandIn(), ChatWrites()
     mattermost_port = free_port()
