@@ -38,7 +38,7 @@ run: env web
 	$(UV) run python -m meetbridge.devserver "$$(bash tests/e2e/livekit/build.sh 2>/dev/null | tail -1)"
 
 system-deps:
-	scripts/install-system-deps.sh postgresql chromium redis-server ffmpeg
+	scripts/install-system-deps.sh postgresql chromium redis-server ffmpeg haproxy
 
 lint: env
 	$(UV) run ruff check .

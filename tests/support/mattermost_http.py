@@ -1,8 +1,9 @@
 """The REST stand-in of mattermost_standin.py served over real HTTP, for out-of-process services.
 
-Benchmarks use it so that the policy server's channel and user look-ups, and the outbox's card
-posts and custom statuses, cross a real socket. Posts and statuses are only counted: what a
-benchmark asks is how many writes Mattermost received, not what they said.
+Benchmarks and multi-process tests use it so that the policy server's channel and user look-ups,
+and the outbox's card posts and custom statuses, cross a real socket. Posts are kept (so that an
+outbox retry finds a card an earlier attempt posted, as with Mattermost) and counted; statuses
+are only counted.
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ class ChatWrites:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.posts: dict[str, list[dict[str, Any]]] = {}  # by channel, oldest first
+
+    def created(self, post: dict[str, Any]) -> None:
+        with self._lock:
+            self.counts["post.create"] += 1
+            self.posts.setdefault(str(post.get("channel_id", "")), []).append(post)
+
+    def listing(self, channel_id: str) -> dict[str, Any]:
+        """GET /channels/{id}/posts: newest first, as Mattermost orders them."""
+        with self._lock:
+            posts = list(reversed(self.posts.get(channel_id, [])))
+        return {"order": [p["id"] for p in posts], "posts": {p["id"]: p for p in posts}}
 
     def count(self, what: str) -> None:
         with self._lock:
@@ -51,7 +64,7 @@ def serve_standin(
                 self._answer_list([])  # no slash commands to register
                 return
             if len(parts) == 5 and parts[2] == "channels" and parts[4] == "posts":
-                self._answer(200, {"order": [], "posts": {}})  # no earlier card to adopt
+                self._answer(200, written.listing(parts[3]))  # where a card is looked for
                 return
             table = {"channels": standin.channels, "users": standin.users}
             found = None
@@ -65,8 +78,9 @@ def serve_standin(
         def do_POST(self) -> None:
             body = self._body()
             if self._parts() == ["api", "v4", "posts"]:
-                written.count("post.create")
-                self._answer(201, {**body, "id": new_id()})
+                post = {**body, "id": new_id(), "user_id": bot["id"]}
+                written.created(post)
+                self._answer(201, post)
                 return
             self._answer(404, {"id": "api.context.404.app_error", "status_code": 404})
 
