@@ -38,7 +38,7 @@ run: env web
 	$(UV) run python -m meetbridge.devserver "$$(bash tests/e2e/livekit/build.sh 2>/dev/null | tail -1)"
 
 system-deps:
-	scripts/install-system-deps.sh postgresql chromium redis-server ffmpeg espeak-ng
+	scripts/install-system-deps.sh postgresql chromium redis-server ffmpeg espeak-ng haproxy
 
 lint: env
 	$(UV) run ruff check .
@@ -80,7 +80,7 @@ mattermost: env system-deps mattermost-build
 	$(UV) run python -m tests.e2e.mattermost.manual
 
 bench: env system-deps web mattermost-build livekit-build
-	scripts/install-system-deps.sh wrk
+	scripts/install-system-deps.sh wrk nginx
 	$(UV) run python -m benchmarks.policy
 	$(UV) run python -m benchmarks.event_sink
 	$(UV) run python -m benchmarks.livekit_control_plane

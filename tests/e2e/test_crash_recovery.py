@@ -17,8 +17,9 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
+from meetbridge.store import meetings_repo
 from meetbridge.store.database import open_database
-from meetbridge.store.tables import inbox, meetings
+from meetbridge.store.tables import inbox
 from tests.support.infinity import InfinityNode, SinkPublisher, basic_auth
 from tests.support.service_process import ServiceProcess
 
@@ -55,7 +56,7 @@ async def read_state(database_url: str) -> tuple[list[Any], list[Any]]:
             rows = list(
                 await conn.execute(select(inbox.c.node, inbox.c.seq, inbox.c.body, inbox.c.outcome))
             )
-            found = list(await conn.execute(select(meetings.c.channel_id, meetings.c.state)))
+            found = [(m.channel_id, set(m.legs)) for m in await meetings_repo.in_progress(conn)]
     finally:
         await database.close()
     return rows, found
@@ -119,5 +120,5 @@ async def test_kill_9_mid_burst_loses_nothing_and_applies_once(
     assert set(applied) == every_event
     assert max(applied.values()) == 1, "an event was applied twice"
     assert all(outcome in ("applied", "duplicate") for *_, outcome in rows)
-    present = {channel: {leg["uuid"] for leg in state["legs"]} for channel, state in found}
+    present = dict(found)
     assert present == expected_present()

@@ -133,7 +133,10 @@ async def test_a_meeting_from_start_to_end(service: RunningApp, node: InfinityNo
     (row,) = await all_meetings(service)
     assert row.ended_at is not None and row.ended_at > row.started_at
     assert row.peak_participants == 2
-    assert {a["display_name"] for a in row.state["attendees"]} == {"Dana", "Eli"}
+    async with service.components.core.database.read() as conn:
+        ended = await meetings_repo.get(conn, row.id)
+    assert ended is not None
+    assert {a.display_name for a in ended.attendees.values()} == {"Dana", "Eli"}
 
 
 async def test_duplicates_are_applied_once(service: RunningApp, node: InfinityNode) -> None:

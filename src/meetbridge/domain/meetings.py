@@ -147,8 +147,15 @@ class Meeting:
     id: int | None = None
     topic: str | None = None
     started_by: UserId | None = None
-    # Which legs belong to whom; derived from ``legs`` (rebuilt on first use, not stored).
+    version: int = 0  # of the stored row this state was read from or last written as
+    # The legs (uuids) and attendees (persons) changed since the meeting was last stored: only
+    # those are written, so an event costs the same whatever the meeting's size or history.
+    changed_legs: set[str] = field(default_factory=set, repr=False, compare=False)
+    changed_attendees: set[str] = field(default_factory=set, repr=False, compare=False)
+    # Which legs belong to whom, and how many legs with media each person has; derived from
+    # ``legs`` (rebuilt on first use, kept up to date by put_leg and drop_leg, not stored).
     _by_person: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    _media_legs: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_over(self) -> bool:
@@ -166,6 +173,21 @@ class Meeting:
     def people_present(self) -> set[str]:
         return {leg.person for leg in self.legs.values() if leg.has_media}
 
+    def present_count(self) -> int:
+        """How many people are in the meeting with media (without scanning the legs)."""
+        self._index()
+        assert self._media_legs is not None
+        return len(self._media_legs)
+
+    def attendance_changed(self, person: str) -> None:
+        self.changed_attendees.add(person)
+
+    def mark_stored(self, version: int) -> None:
+        """The meeting as it is now was written as ``version``: nothing is left to write."""
+        self.version = version
+        self.changed_legs.clear()
+        self.changed_attendees.clear()
+
     def legs_of(self, persons: Set[str]) -> list[Leg]:
         """The legs of some people, without scanning everyone's (large meetings, many events)."""
         index = self._index()
@@ -176,18 +198,36 @@ class Meeting:
         index = self._index()
         if old is not None:
             index[old.person].discard(old.uuid)
+            self._count_media(old, -1)
         self.legs[leg.uuid] = leg
         index.setdefault(leg.person, set()).add(leg.uuid)
+        self._count_media(leg, +1)
+        self.changed_legs.add(leg.uuid)
 
     def drop_leg(self, uuid: str) -> None:
         old = self.legs.pop(uuid)
         self._index()[old.person].discard(uuid)
+        self._count_media(old, -1)
+        self.changed_legs.add(uuid)
+
+    def _count_media(self, leg: Leg, change: int) -> None:
+        if not leg.has_media:
+            return
+        counts = self._media_legs
+        assert counts is not None  # built with the index
+        left = counts.get(leg.person, 0) + change
+        if left > 0:
+            counts[leg.person] = left
+        else:
+            counts.pop(leg.person, None)
 
     def _index(self) -> dict[str, set[str]]:
-        if self._by_person is None:
-            self._by_person = {}
+        if self._by_person is None or self._media_legs is None:
+            self._by_person, self._media_legs = {}, {}
             for leg in self.legs.values():
                 self._by_person.setdefault(leg.person, set()).add(leg.uuid)
+                if leg.has_media:
+                    self._media_legs[leg.person] = self._media_legs.get(leg.person, 0) + 1
         return self._by_person
 
 
@@ -418,6 +458,7 @@ def _roster_changes(
             attendee = meeting.attendees.get(person)
             if attendee is not None:
                 attendee.last_left_at = at
+                meeting.attendance_changed(person)
             events.append(
                 ParticipantLeft(
                     meeting.channel_id,
@@ -429,11 +470,12 @@ def _roster_changes(
                 )
             )
     if any(isinstance(event, ParticipantJoined) for event in events):
-        meeting.peak_participants = max(meeting.peak_participants, len(meeting.people_present()))
+        meeting.peak_participants = max(meeting.peak_participants, meeting.present_count())
     return events
 
 
 def _record_attendance(meeting: Meeting, participant: Participant, at: float) -> None:
+    meeting.attendance_changed(participant.person)
     attendee = meeting.attendees.get(participant.person)
     if attendee is None:
         meeting.attendees[participant.person] = Attendee(
@@ -451,6 +493,7 @@ def _end(meeting: Meeting, at: float) -> list[MeetingEvent]:
     for attendee in meeting.attendees.values():
         if attendee.last_left_at is None:
             attendee.last_left_at = at
+            meeting.attendance_changed(attendee.person)
     meeting.ended_at = max(at, meeting.started_at)
     return [
         MeetingEnded(

@@ -51,6 +51,9 @@ log = structlog.get_logger(__name__)
 
 STALE = "stale"
 _APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
+# Meetings in progress kept in memory between batches (by id); past this many the memory is
+# simply cleared (meetings another replica ended would otherwise stay forever).
+KEPT_MEETINGS = 10_000
 
 MeetingEventsHook = Callable[[AsyncConnection, Sequence[tuple[int, MeetingEvent]]], Awaitable[None]]
 """Called in the applier's transaction with (meeting id, event) pairs, in order."""
@@ -144,12 +147,23 @@ class EventApplier:
         self._wakeup = asyncio.Event()
         self._applying = asyncio.Lock()  # one batch at a time in this process
         self._yield_factor = yield_factor
+        # Meetings in progress as this applier last committed them: a batch reads only their
+        # row's version, not their legs and attendance (the version says whether another
+        # replica changed them since). A batch takes the meetings it folds out of here and
+        # puts them back only once its transaction committed, so a failed batch never leaves a
+        # half-folded meeting behind.
+        self._kept: dict[int, Meeting] = {}
+        self._intake_active = False  # events were stored since the last batch started
 
     def wake(self) -> None:
         self._wakeup.set()
+        self._intake_active = True
 
     async def run(self, poll_interval: float = 1.0, gather_delay: float = 0.25) -> None:
         """Apply events as they arrive; a poll catches events other replicas stored.
+
+        A backlog is applied batch after batch; while events are still arriving, each full
+        batch is followed by a pause as long as it took, so intake keeps at least half the time.
 
         After a wake-up the applier waits ``gather_delay`` before starting, so that a burst is
         applied in a few large transactions rather than one per acknowledged POST: applying
@@ -163,9 +177,13 @@ class EventApplier:
                 # intake most of the time: acknowledgements are what Infinity waits for.
                 while True:
                     started = time.monotonic()
+                    self._intake_active = False
                     if (await self.apply_batch()).total < self._batch_size:
                         break
-                    await asyncio.sleep((time.monotonic() - started) * self._yield_factor)
+                    # Yield only while events keep coming: once intake is quiet, a backlog
+                    # drains at full speed.
+                    if self._intake_active:
+                        await asyncio.sleep((time.monotonic() - started) * self._yield_factor)
             except Exception:
                 log.exception("event_applier.batch_failed")
                 await asyncio.sleep(1.0)
@@ -240,6 +258,7 @@ class EventApplier:
             return BatchResult()
         async with self._database.transaction() as conn:
             await self._write(conn, work)
+        self._keep(work)
         return work.result
 
     async def _apply_shared(self, limit: int, attempted: list[int]) -> BatchResult:
@@ -249,7 +268,16 @@ class EventApplier:
             if work is None:
                 return BatchResult()
             await self._write(conn, work)
+        self._keep(work)
         return work.result
+
+    def _keep(self, work: _Work) -> None:
+        """The batch committed: its meetings in progress are current, keep them for the next."""
+        if len(self._kept) > KEPT_MEETINGS:
+            self._kept.clear()
+        for _, meeting in work.meetings:
+            if meeting.id is not None and not meeting.is_over:
+                self._kept[meeting.id] = meeting
 
     async def _prepare(
         self, conn: AsyncConnection, limit: int, attempted: list[int]
@@ -315,7 +343,7 @@ class EventApplier:
     ) -> None:
         channels = {report.channel_id for _, report in reports}
         intents = await chat_repo.recent_intents(conn, channels, self._clock.now() - INTENT_WINDOW)
-        current = await meetings_repo.active(conn, engine, channels)
+        current = await meetings_repo.active(conn, engine, channels, self._kept)
         meetings, stale = self._fold(current, reports, retried, work.result)
         if stale:
             work.outcomes = [(i, STALE if i in stale else o) for i, o in work.outcomes]
@@ -427,8 +455,12 @@ def _credit_starter(meeting: Meeting, intents: list[JoinIntent]) -> None:
         and meeting.started_at - 300 <= i.issued_at <= meeting.started_at + 60
     ]
     if meeting.started_by is None:
+        # Only attendees of this batch can be the first identified one: had an earlier batch
+        # seen one, it would have credited them. Reading only these keeps the cost of a batch
+        # independent of how long the attendance list has grown.
+        changed = (meeting.attendees.get(p) for p in meeting.changed_attendees)
         identified = sorted(
-            (a for a in meeting.attendees.values() if a.user_id), key=lambda a: a.first_joined_at
+            (a for a in changed if a is not None and a.user_id), key=lambda a: a.first_joined_at
         )
         if identified:
             meeting.started_by = identified[0].user_id

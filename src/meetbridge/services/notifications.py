@@ -54,10 +54,24 @@ class MeetingNotifier:
     async def __call__(
         self, conn: AsyncConnection, events: Sequence[tuple[int, MeetingEvent]]
     ) -> None:
+        """Coalesced before insert: a batch of a busy meeting's events owes Mattermost one card
+        update and one status per person, rendered from the state current when sent, not one
+        outbox row per event."""
         now = self._clock.now()
+        cards: set[int] = set()
+        statuses: set[UserId] = set()
+        answered: set[tuple[int, UserId]] = set()
+
+        async def status(user_id: UserId) -> None:
+            if user_id not in statuses:
+                statuses.add(user_id)
+                await enqueue_status(conn, user_id, now)
+
         for meeting_id, event in events:
             # The card is synced even with notifications off: the sync decides what to show.
-            await enqueue_card(conn, meeting_id, now)
+            if meeting_id not in cards:
+                cards.add(meeting_id)
+                await enqueue_card(conn, meeting_id, now)
             if isinstance(event, MeetingStarted):
                 if self._state.settings.ringing_timeout > 0:
                     await outbox_repo.enqueue(
@@ -68,16 +82,19 @@ class MeetingNotifier:
                         f"ring-start:{meeting_id}",
                     )
             elif isinstance(event, ParticipantJoined):
-                if event.participant.user_id:
-                    await enqueue_status(conn, event.participant.user_id, now)
-                    await self._answer_ring(conn, meeting_id, event.participant.user_id, now)
+                user_id = event.participant.user_id
+                if user_id:
+                    await status(user_id)
+                    if (meeting_id, user_id) not in answered:
+                        answered.add((meeting_id, user_id))
+                        await self._answer_ring(conn, meeting_id, user_id, now)
             elif isinstance(event, ParticipantLeft):
                 if event.user_id:
-                    await enqueue_status(conn, event.user_id, now)
+                    await status(event.user_id)
             elif isinstance(event, MeetingEnded):
                 for attendee in event.attendees:
                     if attendee.user_id:
-                        await enqueue_status(conn, attendee.user_id, now)
+                        await status(attendee.user_id)
                 await self._miss_rings(conn, meeting_id, now)
 
     async def _answer_ring(

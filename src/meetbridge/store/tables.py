@@ -123,6 +123,8 @@ meetings = Table(
     Column("state", JSON, nullable=False),
     Column("topic", Text, nullable=True),
     Column("started_by", String(26), nullable=True),
+    # Bumped by every save: the event applier's in-memory copy is current while it matches.
+    Column("version", Integer, nullable=False, server_default="0"),
     Index("ix_meetings_channel", "channel_id", "started_at"),
     Index("ix_meetings_started", "started_at"),
     # At most one meeting in progress per channel and engine.
@@ -134,6 +136,26 @@ meetings = Table(
         sqlite_where=text("ended_at IS NULL"),
         postgresql_where=text("ended_at IS NULL"),
     ),
+)
+
+# A meeting's legs and attendance, one row each, written only when that leg or person changes
+# (the meeting's ``state`` keeps only its nodes): an event costs the same in a meeting of 1,000
+# as in one of 2, however long the attendance list has grown. Keyed by a SHA-256 of the leg's
+# uuid or the person: those come from outside and may be longer than an index entry allows.
+meeting_legs = Table(
+    "meeting_legs",
+    metadata,
+    Column("meeting_id", BigInteger, primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("data", JSON, nullable=False),
+)
+
+meeting_attendees = Table(
+    "meeting_attendees",
+    metadata,
+    Column("meeting_id", BigInteger, primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("data", JSON, nullable=False),
 )
 
 deployment = Table(

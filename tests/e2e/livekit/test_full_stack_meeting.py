@@ -22,6 +22,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from sqlalchemy import text
 
+from meetbridge.store import meetings_repo
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.browser.meeting_support import (
     RECORD_PEER_CONNECTIONS,
@@ -131,8 +132,13 @@ class Stack:
                     f" {participant.get('sid', '')} -> {row.outcome} {row.error or ''}"
                 )
             lines.append("meetings:")
-            meetings = await conn.execute(text("SELECT id, ended_at, state FROM meetings"))
-            lines += [f"  {row.id} ended={row.ended_at} {row.state}" for row in meetings]
+            lines += [
+                f"  {meeting.conference} legs: "
+                + ", ".join(
+                    f"{leg.display_name} at {leg.joined_at}" for leg in meeting.legs.values()
+                )
+                for meeting in await meetings_repo.in_progress(conn)
+            ]
             lines.append("outbox:")
             outbox = "SELECT id, kind, status, attempts, last_error FROM outbox ORDER BY id"
             lines += [

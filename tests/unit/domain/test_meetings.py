@@ -223,3 +223,62 @@ def test_the_person_index_always_matches_the_legs(operations: list[tuple[str, in
     for person in {leg.person for leg in meeting.legs.values()} | {"name:Zed"}:
         expected = {uuid for uuid, leg in meeting.legs.items() if leg.person == person}
         assert {leg.uuid for leg in meeting.legs_of({person})} == expected
+
+
+# --- what is left to store, and the count of people present --------------------------------
+
+
+def updated(uuid: str, node: str = "n1", at: float = 200.0, **leg: object) -> LegUpdated:
+    return LegUpdated(CONF, CH, node, at, LegReport(uuid=uuid, **leg))  # type: ignore[arg-type]
+
+
+_report = st.one_of(
+    st.builds(
+        lambda i, name, media: joined(f"u{i}", name, has_media=media),
+        st.integers(0, 6),
+        st.sampled_from(["Ann", "Bo", "Cy"]),
+        st.booleans(),
+    ),
+    st.builds(lambda i, media: updated(f"u{i}", has_media=media), st.integers(0, 6), st.booleans()),
+    st.builds(lambda i: left(f"u{i}"), st.integers(0, 6)),
+)
+
+
+@given(st.lists(_report, max_size=40))
+def test_present_count_is_the_number_of_people_with_media(reports: list[EngineReport]) -> None:
+    meeting, _ = fold([started(), *reports])
+    assert meeting is not None
+    assert meeting.present_count() == len(meeting.people_present())
+
+
+def test_a_meeting_read_back_counts_people_present_from_its_legs() -> None:
+    meeting, _ = fold([started(), joined("a1", "Ann"), joined("a2", "Ann"), joined("b", "Bo")])
+    assert meeting is not None
+    copy = Meeting(meeting.conference, meeting.channel_id, 100.0, legs=dict(meeting.legs))
+    assert copy.present_count() == 2
+    copy.drop_leg("a1")
+    assert copy.present_count() == 2  # Ann is still there on her other leg
+    copy.drop_leg("a2")
+    assert copy.present_count() == 1
+
+
+def test_only_the_legs_and_attendees_an_event_touched_are_left_to_store() -> None:
+    meeting, _ = fold([started(), joined("a", "Ann"), joined("b", "Bo"), joined("c", "Cy")])
+    assert meeting is not None
+    meeting.mark_stored(3)
+    assert (meeting.changed_legs, meeting.changed_attendees, meeting.version) == (set(), set(), 3)
+
+    apply_report(meeting, updated("b", is_muted=True))
+    assert meeting.changed_legs == {"b"} and meeting.changed_attendees == set()
+
+    apply_report(meeting, left("c"))
+    assert meeting.changed_legs == {"b", "c"} and meeting.changed_attendees == {"name:Cy"}
+
+
+def test_the_end_leaves_every_attendee_still_present_to_store() -> None:
+    meeting, _ = fold([started(), joined("a", "Ann"), joined("b", "Bo"), left("b")])
+    assert meeting is not None
+    meeting.mark_stored(1)
+    apply_report(meeting, ended())
+    assert meeting.changed_legs == {"a"}
+    assert meeting.changed_attendees == {"name:Ann"}  # Bo's departure was stored already

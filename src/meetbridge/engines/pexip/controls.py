@@ -246,6 +246,8 @@ class PexipControls:
                 if self.chat is not None:
                     self.chat.stop(event.channel_id)
                 self._spawn(self._engine.release(event.channel_id))
+        if not self._engine.can_act:
+            return  # no node to act on: reading every touched meeting again would be for nothing
         for channel_id in left:
             self._spawn(self.ensure_host(channel_id))
         for channel_id, uuids in joined.items():

@@ -191,13 +191,19 @@ class PexipEngine:
     async def meeting(self, channel_id: ChannelId) -> Meeting | None:
         """The channel's running Pexip meeting, as the event sink reported it."""
         async with self._database.read() as conn:
-            meeting = await meetings_repo.current_for_channel(conn, channel_id)
+            # Who is there now is all callers look at; attendance grows with the meeting's age.
+            meeting = await meetings_repo.current_for_channel(conn, channel_id, attendance=False)
             if meeting is None or meeting.id is None:
                 return None
             engine = await meetings_repo.engine_of(conn, meeting.id)
         return meeting if engine == NAME else None
 
     # --- the client API, as chair -------------------------------------------------------------
+
+    @property
+    def can_act(self) -> bool:
+        """Whether a Conferencing Node is configured for meetbridge's chair session."""
+        return bool(self._state.settings.pexip_node)
 
     async def act(
         self, channel_id: ChannelId, endpoint: str, body: Mapping[str, object] | None = None

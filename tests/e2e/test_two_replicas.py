@@ -1,0 +1,160 @@
+"""Two replicas on one PostgreSQL behind haproxy; one is killed with SIGKILL mid-burst.
+
+Conferencing Nodes send their events through the load balancer (one at a time per node,
+retried until a 2xx, as Infinity does), so both replicas take intake and either may apply.
+Replica A is killed in the middle of the burst and not started again; B carries on. Then every
+event was applied exactly once, the meetings hold exactly what the events describe, each
+meeting's card was posted to Mattermost once (the outbox of a dead replica is taken over, not
+repeated), and no outbox item is left waiting or dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from sqlalchemy import func, select
+
+from meetbridge.services.outbox_worker import LEASE
+from meetbridge.store import meetings_repo
+from meetbridge.store.database import open_database
+from meetbridge.store.tables import inbox, outbox
+from tests.e2e.test_crash_recovery_busy import node_events
+from tests.support.haproxy import HaproxyBalancer, find_haproxy
+from tests.support.infinity import InfinityNode, SinkPublisher, basic_auth
+from tests.support.mattermost_http import ChatWrites, serve_standin
+from tests.support.mattermost_standin import MattermostStandIn
+from tests.support.ports import free_port
+from tests.support.postgres import PostgresServer
+from tests.support.requirements import require
+from tests.support.service_process import ServiceProcess
+
+NODES = 4
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def haproxy() -> str:
+    binary = find_haproxy()
+    require(binary is not None, "haproxy (scripts/install-system-deps.sh haproxy)")
+    assert binary is not None
+    return binary
+
+
+@pytest.fixture
+def replicas(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> Iterator[tuple[ServiceProcess, ServiceProcess, MattermostStandIn, ChatWrites]]:
+    database_url = postgres_server.create_database(f"replicas_{time.monotonic_ns()}")
+    standin, writes = MattermostStandIn(), ChatWrites()
+    mattermost_port = free_port()
+    server = serve_standin(standin, mattermost_port, writes)
+    env = {
+        "MEETBRIDGE_MATTERMOST_URL": f"http://127.0.0.1:{mattermost_port}",
+        "MEETBRIDGE_MATTERMOST_TOKEN": "replicas",
+        # One key for both: the secrets they share are sealed with it.
+        "MEETBRIDGE_SECRET_KEY": base64.b64encode(bytes(range(32))).decode(),
+        "MEETBRIDGE_LOG_LEVEL": "warning",
+    }
+    a = ServiceProcess(tmp_path / "a", database_url, **env)
+    b = ServiceProcess(tmp_path / "b", database_url, **env)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a.cli("migrate")
+    a.start()
+    b.start()
+    try:
+        yield a, b, standin, writes
+    finally:
+        a.stop()
+        b.stop()
+        server.shutdown()
+        server.server_close()
+
+
+async def pending_work(database_url: str) -> tuple[int, int]:
+    """(events not yet applied, outbox items waiting or running)."""
+    database = open_database(database_url)
+    try:
+        async with database.read() as conn:
+            events = await conn.scalar(
+                select(func.count()).where(
+                    inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None)
+                )
+            )
+            items = await conn.scalar(
+                select(func.count()).where(outbox.c.status.in_(["pending", "running"]))
+            )
+    finally:
+        await database.close()
+    return int(events or 0), int(items or 0)
+
+
+async def settle(database_url: str, timeout: float = LEASE + 60.0) -> None:
+    """Until every event is applied and every outbox item delivered. An item the killed replica
+    had claimed waits for its lease to run out before the other takes it over."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await pending_work(database_url) == (0, 0):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"still pending after {timeout}s: {await pending_work(database_url)}")
+
+
+async def test_kill_9_of_one_replica_mid_burst_applies_and_posts_everything_once(
+    replicas: tuple[ServiceProcess, ServiceProcess, MattermostStandIn, ChatWrites], haproxy: str
+) -> None:
+    a, b, standin, writes = replicas
+    database_url = a.env["MEETBRIDGE_DATABASE_URL"]
+    channels = [f"repl{n}" + "r" * 21 for n in range(NODES)]
+    for channel in channels:
+        template = standin.channels[standin.add_channel(f"Replicas {channel[:5]}")]
+        standin.channels[channel] = {**template, "id": channel}
+    nodes = [InfinityNode(f"10.18.0.{n}") for n in range(NODES)]
+    plans = [
+        node_events(node, c, n) for n, (node, c) in enumerate(zip(nodes, channels, strict=True))
+    ]
+    streams = [events for events, _ in plans]
+    auth = basic_auth(*a.credentials())
+    with HaproxyBalancer(haproxy, [a.port, b.port]) as balancer:
+        async with httpx2.AsyncClient(timeout=5.0) as http:
+            publishers = [
+                SinkPublisher(http, f"{balancer.url}/api/pexip/event_sink", auth, retry_delay=0.05)
+                for _ in nodes
+            ]
+            deliveries = [
+                asyncio.create_task(p.deliver(s)) for p, s in zip(publishers, streams, strict=True)
+            ]
+            total = sum(len(s) for s in streams)
+            while sum(len(p.acknowledged) for p in publishers) < total // 3:
+                await asyncio.sleep(0.01)
+            a.kill()
+            assert sum(len(p.acknowledged) for p in publishers) < total, (
+                "burst over before the kill"
+            )
+            await asyncio.wait_for(asyncio.gather(*deliveries), timeout=240)
+    await settle(database_url)
+
+    database = open_database(database_url)
+    try:
+        async with database.read() as conn:
+            rows = list(await conn.execute(select(inbox.c.node, inbox.c.seq, inbox.c.outcome)))
+            found = {str(m.channel_id): m for m in await meetings_repo.in_progress(conn)}
+            dead = await conn.scalar(select(func.count()).where(outbox.c.status == "dead"))
+    finally:
+        await database.close()
+    applied = Counter((node, seq) for node, seq, outcome in rows if outcome == "applied")
+    assert set(applied) == {(e["node"], e["seq"]) for s in streams for e in s}
+    assert max(applied.values()) == 1, "an event was applied twice"
+    for channel, (_, expected) in zip(channels, plans, strict=True):
+        assert {u: leg.is_muted for u, leg in found[channel].legs.items()} == expected.present
+    cards = {channel: len(writes.posts.get(channel, [])) for channel in channels}
+    assert cards == dict.fromkeys(channels, 1), "a meeting card was posted twice (or never)"
+    assert dead == 0
