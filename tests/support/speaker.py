@@ -151,10 +151,12 @@ def stream_kinds(path: Path) -> list[str]:
 
 
 def brightness_at(path: Path, seconds: float) -> float:
-    """The mean luma (0..255) of the video frame shown at ``seconds``."""
+    """The mean luma (0..255) of the video frame shown at ``seconds``: the last one before it
+    (frames may be seconds apart: the fps filter holds each until the next, as players do)."""
+    picture = f"fps=10,trim=start={seconds:.2f},scale=64:36,format=gray"
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-ss", f"{seconds:.2f}", "-frames:v", "1",
-         "-vf", "scale=64:36,format=gray", "-f", "rawvideo", "pipe:1"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1",
+         "-vf", picture, "-f", "rawvideo", "pipe:1"],
         capture_output=True, check=True, timeout=60,
     )  # fmt: skip
     pixels = result.stdout

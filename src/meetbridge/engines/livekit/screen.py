@@ -24,7 +24,7 @@ WIDTH, HEIGHT = 1280, 720  # the canvas every share is scaled to fit (letterboxe
 FPS = 5  # enough for slides and code; each frame is encoded, so this is the CPU knob
 BLACK_Y, BLACK_UV = 16, 128  # black in limited-range YUV, which ffmpeg assumes for yuv420p
 FRAME_BYTES = WIDTH * HEIGHT * 3 // 2  # one I420 frame of the canvas
-ASSEMBLY_TIMEOUT = 600.0  # seconds; a 60-minute lead-in of black takes a few
+ASSEMBLY_TIMEOUT = 600.0  # seconds; an hour's lead-in and mux take a few
 # Identical for the live part and the black lead-in, so the two concatenate without re-encoding.
 VP8 = ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "600k",
        "-g", str(FPS * 10), "-pix_fmt", "yuv420p"]  # fmt: skip
@@ -162,11 +162,14 @@ def _has_content(path: Path) -> bool:
 
 
 def _lead_in_command(output: Path, seconds: float) -> list[str]:
-    # One frame a second: black needs no more, and a long lead-in stays quick to encode.
-    source = f"color=c=black:s={WIDTH}x{HEIGHT}:r=1:d={seconds:.3f}"
+    # A frame every ten seconds: black needs no more, and an hour of it takes ~2 s of CPU
+    # (one a second took 90 s here). Declared at FPS all the same (frames passed through, not
+    # repeated): the muxed stream takes the first part's rate as every frame's duration.
+    source = f"color=c=black:s={WIDTH}x{HEIGHT}:r=0.1:d={seconds:.3f}"
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", source, *VP8, "-f", "webm", str(output),
+        "-f", "lavfi", "-i", source, *VP8, "-r", str(FPS), "-fps_mode", "passthrough",
+        "-f", "webm", str(output),
     ]  # fmt: skip
 
 
