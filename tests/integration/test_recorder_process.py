@@ -249,3 +249,27 @@ async def test_a_recorder_killed_during_a_screen_share_leaves_a_playable_video_o
     assert abs(media_duration(video) - killed) < 1.0, (media_duration(video), killed)
     assert audio_rms(video) > SILENCE_FLOOR
     assert brightness_at(video, killed - 1.0) > SHOWN
+
+
+async def test_a_camera_is_not_recorded_the_recording_stays_audio_only(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with (
+        ToneSpeaker(livekit_server.ws_url, speaker_token),
+        ScreenSharer(livekit_server.ws_url, token(livekit_server, room_name, "c", False)) as camera,
+    ):
+        await camera.share(as_camera=True)
+        process = await start_recorder(livekit_server, room_name, tmp_path)
+        await wait_recording(tmp_path)
+        await asyncio.sleep(4)
+        listed = {p.identity: p for p in await room_service.list_participants(room_name)}
+        assert [t.source for t in listed["c"].tracks if t.type == "VIDEO"] == ["CAMERA"]
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    assert (await status_of(tmp_path))["state"] == "finished"
+    assert not (tmp_path / "screen.webm").exists()
+    assert stream_kinds(tmp_path / "out.ogg") == ["opus"]
+    assert audio_rms(tmp_path / "out.ogg") > SILENCE_FLOOR
+    assert "Traceback" not in (tmp_path / "recorder.log").read_text(errors="replace")

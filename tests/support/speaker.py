@@ -95,12 +95,15 @@ class ScreenSharer:
         await self.room.connect(self._url, self._token)
         return self
 
-    async def share(self) -> None:
+    async def share(self, as_camera: bool = False) -> None:
+        """Start sharing (``as_camera``: the same picture, published as a camera instead)."""
         rtc = self._rtc
-        source = rtc.VideoSource(SHARE_WIDTH, SHARE_HEIGHT, is_screencast=True)
+        source = rtc.VideoSource(SHARE_WIDTH, SHARE_HEIGHT, is_screencast=not as_camera)
         track = rtc.LocalVideoTrack.create_video_track("screen", source)
         options = rtc.TrackPublishOptions()
-        options.source = rtc.TrackSource.SOURCE_SCREENSHARE
+        options.source = (
+            rtc.TrackSource.SOURCE_CAMERA if as_camera else rtc.TrackSource.SOURCE_SCREENSHARE
+        )
         publication = await self.room.local_participant.publish_track(track, options)
         self._sid = publication.sid
         self._task = asyncio.create_task(self._show(source))
