@@ -9,7 +9,7 @@ from playwright.async_api import Page, expect
 from sqlalchemy import update
 
 from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.domain.meetings import Attendee, Meeting
+from meetbridge.domain.meetings import Meeting
 from meetbridge.store import meetings_repo, recordings_repo
 from meetbridge.store.tables import admin_sessions
 from meetbridge.web.admin import PER_PAGE
@@ -284,15 +284,17 @@ HOSTILE = '<img src=x onerror="document.title=1">Mallory'
 
 
 async def recorded_meetings(served: Served, count: int) -> list[int]:
-    """``count`` ended meetings, oldest first; the oldest attended by a hostile name and with
-    three recordings: posted and incomplete, failed, posted whole."""
+    """``count`` ended meetings, oldest first; the oldest in a channel with a hostile name and
+    with three recordings: posted and incomplete, failed, posted whole."""
     database = served.components.core.database
+    hostile = ChannelId(served.mattermost.add_channel(HOSTILE))
+    assert served.components.chat is not None
+    await served.components.chat.catalogue.refresh()  # the console names channels from it
     ids: list[int] = []
     for number in range(count):
         started = 1_700_000_000.0 + number * 3600
-        meeting = Meeting(f"conf-{number}", ChannelId("c" * 26), started, ended_at=started + 900)
-        if number == 0:
-            meeting.attendees["m"] = Attendee("m", HOSTILE, None, started)
+        channel = hostile if number == 0 else ChannelId("c" * 26)
+        meeting = Meeting(f"conf-{number}", channel, started, ended_at=started + 900)
         async with database.transaction() as conn:
             await meetings_repo.save(conn, "livekit", meeting)
         assert meeting.id is not None
