@@ -1,4 +1,5 @@
-"""The admin console in headless Chromium: sign-in, settings, credentials, the channel filter."""
+"""The admin console in headless Chromium: sign-in, settings, credentials, the channel filter,
+the meeting history with its recordings."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from playwright.async_api import Page, expect
 from sqlalchemy import update
 
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.meetings import Meeting
+from meetbridge.store import meetings_repo, recordings_repo
 from meetbridge.store.tables import admin_sessions
+from meetbridge.web.admin import PER_PAGE
 from tests.browser.conftest import Served
 from tests.browser.meeting_support import serious_accessibility_violations
 from tests.support.infinity import InfinityNode, basic_auth
@@ -274,6 +278,72 @@ async def test_meetings_and_audit_log(page: Page, served: Served) -> None:
     row = page.get_by_role("row").filter(has_text="setting.changed")
     await expect(row).to_contain_text("ringing_timeout")
     await expect(row).to_contain_text("cli")
+
+
+HOSTILE = '<img src=x onerror="document.title=1">Mallory'
+
+
+async def recorded_meetings(served: Served, count: int) -> list[int]:
+    """``count`` ended meetings, oldest first; the oldest in a channel with a hostile name and
+    with three recordings: posted and incomplete, failed, posted whole."""
+    database = served.components.core.database
+    hostile = ChannelId(served.mattermost.add_channel(HOSTILE))
+    assert served.components.chat is not None
+    await served.components.chat.catalogue.refresh()  # the console names channels from it
+    ids: list[int] = []
+    for number in range(count):
+        started = 1_700_000_000.0 + number * 3600
+        channel = hostile if number == 0 else ChannelId("c" * 26)
+        meeting = Meeting(f"conf-{number}", channel, started, ended_at=started + 900)
+        async with database.transaction() as conn:
+            await meetings_repo.save(conn, "livekit", meeting)
+        assert meeting.id is not None
+        ids.append(meeting.id)
+    outcomes: list[dict[str, object]] = [
+        {"state": "done", "seconds": 125.0, "size_bytes": 3_300_000, "incomplete": True,
+         "post_id": "a" * 26},
+        {"state": "failed"},
+        {"state": "done", "seconds": 3599.0, "size_bytes": 900_000, "post_id": "b" * 26},
+    ]  # fmt: skip
+    async with database.transaction() as conn:
+        for offset, outcome in enumerate(outcomes):
+            recording_id = await recordings_repo.create(
+                conn, "c" * 26, ids[0], "mb-room", "u" * 26, 1_700_000_000.0 + offset, "node"
+            )
+            await recordings_repo.change(conn, recording_id, **outcome)
+    return ids
+
+
+async def test_the_meeting_history_lists_each_meeting_s_recordings_a_page_at_a_time(
+    page: Page, served: Served
+) -> None:
+    await recorded_meetings(served, PER_PAGE + 1)
+    await sign_in(page, served)
+    await page.get_by_role("link", name="Meetings", exact=True).click()
+    recent = page.get_by_role("table").nth(1)
+    await expect(recent.get_by_role("row")).to_have_count(PER_PAGE + 1)  # a page and a header
+    await expect(recent).not_to_contain_text("Mallory")  # the oldest is on the next page
+    await page.get_by_role("link", name="Older").click()
+    row = page.get_by_role("row").filter(has_text="Mallory")
+    await expect(row).to_contain_text(HOSTILE)  # shown as text, not markup
+    assert await page.locator("main img").count() == 0
+    assert await page.title() != "1"
+    items = row.get_by_role("listitem")
+    await expect(items).to_have_text(
+        ["Recording, 2:05, 3.1 MB: incomplete", "Recording: failed",
+         "Recording, 59:59, 879 KB: uploaded"]
+    )  # fmt: skip
+    mattermost = served.mattermost_public_url
+    await expect(items.nth(0).get_by_role("link")).to_have_attribute(
+        "href", f"{mattermost}/_redirect/pl/{'a' * 26}"
+    )
+    await expect(items.nth(1).get_by_role("link")).to_have_count(0)  # nothing was posted
+    await expect(items.nth(2).get_by_role("link")).to_have_attribute(
+        "href", f"{mattermost}/_redirect/pl/{'b' * 26}"
+    )
+    assert await serious_accessibility_violations(page) == []
+    await page.get_by_role("link", name="Newer").click()
+    await expect(page.get_by_role("link", name="Older")).to_be_visible()
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The recorder worker against a real livekit-server: it joins hidden, mixes what a synthetic
 speaker publishes, and writes Ogg/Opus of the right length (the mix, and each speaker's own
-track listed in a manifest); killed, its files still hold everything up to the kill."""
+track listed in a manifest); killed, its files still hold everything up to the kill. A screen
+share becomes the recording's video, in step with the audio (black before and after it)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,18 @@ import pytest
 
 from meetbridge.domain.transcript import MANIFEST, parse_manifest
 from meetbridge.engines.livekit.rooms import RoomService
+from meetbridge.engines.livekit.screen import assemble
 from meetbridge.engines.livekit.tokens import AccessTokenRequest, member_grant, mint, recorder_grant
 from tests.support.livekit import LiveKitServer
 from tests.support.requirements import require
-from tests.support.speaker import ToneSpeaker, audio_rms, media_duration
+from tests.support.speaker import (
+    ScreenSharer,
+    ToneSpeaker,
+    audio_rms,
+    brightness_at,
+    media_duration,
+    stream_kinds,
+)
 
 pytest.importorskip("livekit.rtc")
 pytestmark = pytest.mark.livekit
@@ -49,6 +58,7 @@ async def start_recorder(
         "max_seconds": max_seconds,
         "alone_seconds": alone_seconds,
         "speakers": str(directory / "speakers"),
+        "screen": str(directory / "screen.webm"),
     }
     with (directory / "recorder.log").open("ab") as log:
         process = await asyncio.create_subprocess_exec(
@@ -110,6 +120,8 @@ async def test_the_recorder_is_hidden_and_records_the_speaker_for_as_long_as_it_
     assert audio_rms(tmp_path / "out.ogg") > SILENCE_FLOOR
     [track] = parse_manifest(orjson.loads((tmp_path / "speakers" / MANIFEST).read_bytes()))
     assert track.end is not None and abs(track.end - duration) < 0.5  # closed when it stopped
+    assert not (tmp_path / "screen.webm").exists()  # nobody shared: the recording is audio only
+    assert not await assemble(tmp_path / "out.ogg", tmp_path / "screen.webm", tmp_path / "v.webm")
     assert abs(media_duration(tmp_path / "speakers" / track.file) - (track.end - track.start)) < 0.5
 
 
@@ -166,3 +178,98 @@ async def test_the_recorder_stops_at_its_time_limit(
         assert await asyncio.wait_for(process.wait(), 20) == 0
     assert (await status_of(tmp_path))["state"] == "finished"
     assert abs(media_duration(tmp_path / "out.ogg") - 3.0) < 0.2
+
+
+BLACK, SHOWN = 30.0, 150.0  # mean luma: the recorder's black is 16, the synthetic screen ~190
+
+
+async def test_a_screen_share_becomes_the_video_in_step_with_the_audio_black_around_it(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    sharer_token = token(livekit_server, room_name, "sharer", hidden=False)
+    async with (
+        ToneSpeaker(livekit_server.ws_url, speaker_token),
+        ScreenSharer(livekit_server.ws_url, sharer_token) as sharer,
+    ):
+        process = await start_recorder(livekit_server, room_name, tmp_path)
+        await wait_recording(tmp_path)
+        clock = asyncio.get_running_loop().time
+        began = clock()
+        await asyncio.sleep(3)
+        await sharer.share()
+        shared = clock() - began
+        await asyncio.sleep(5)
+        await sharer.unshare()
+        unshared = clock() - began
+        await asyncio.sleep(3)
+        process.send_signal(signal.SIGTERM)
+        ran = clock() - began  # the recording ends here; the recorder then closes its files
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    video = tmp_path / "video.webm"
+    assert await assemble(tmp_path / "out.ogg", tmp_path / "screen.webm", video)
+    assert stream_kinds(video) == ["vp8", "opus"]
+    assert abs(media_duration(video) - ran) < 1.0, (media_duration(video), ran)
+    assert audio_rms(video) > SILENCE_FLOOR
+    # On the recording's timeline: black until the share began, the screen while it was on
+    # (a second's margin each side for the share's start-up), black again after it ended.
+    assert brightness_at(video, shared - 1.5) < BLACK
+    assert brightness_at(video, shared + 2.5) > SHOWN
+    assert brightness_at(video, unshared - 1.0) > SHOWN
+    assert brightness_at(video, unshared + 1.5) < BLACK
+    assert brightness_at(video, ran - 0.5) < BLACK
+
+
+async def test_a_recorder_killed_during_a_screen_share_leaves_a_playable_video_of_its_part(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with (
+        ToneSpeaker(livekit_server.ws_url, speaker_token),
+        ScreenSharer(livekit_server.ws_url, token(livekit_server, room_name, "s", False)) as sharer,
+    ):
+        await sharer.share()
+        process = await start_recorder(livekit_server, room_name, tmp_path)
+        await wait_recording(tmp_path)
+        began = asyncio.get_running_loop().time()
+        await asyncio.sleep(4)
+        os.kill(process.pid, signal.SIGKILL)
+        await process.wait()
+        killed = asyncio.get_running_loop().time() - began
+    for _ in range(100):  # the encoders close their files once they see their input end
+        if media_duration(tmp_path / "out.ogg") > 0 and (tmp_path / "screen.webm.json").exists():
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1)
+    video = tmp_path / "video.webm"
+    assert await assemble(tmp_path / "out.ogg", tmp_path / "screen.webm", video)
+    assert stream_kinds(video) == ["vp8", "opus"]
+    assert abs(media_duration(video) - killed) < 1.0, (media_duration(video), killed)
+    assert audio_rms(video) > SILENCE_FLOOR
+    assert brightness_at(video, killed - 1.0) > SHOWN
+
+
+async def test_a_camera_is_not_recorded_the_recording_stays_audio_only(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    await room_service.create_room(room_name)
+    speaker_token = token(livekit_server, room_name, "speaker", hidden=False)
+    async with (
+        ToneSpeaker(livekit_server.ws_url, speaker_token),
+        ScreenSharer(livekit_server.ws_url, token(livekit_server, room_name, "c", False)) as camera,
+    ):
+        await camera.share(as_camera=True)
+        process = await start_recorder(livekit_server, room_name, tmp_path)
+        await wait_recording(tmp_path)
+        await asyncio.sleep(4)
+        listed = {p.identity: p for p in await room_service.list_participants(room_name)}
+        assert [t.source for t in listed["c"].tracks if t.type == "VIDEO"] == ["CAMERA"]
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    assert (await status_of(tmp_path))["state"] == "finished"
+    assert not (tmp_path / "screen.webm").exists()
+    assert stream_kinds(tmp_path / "out.ogg") == ["opus"]
+    assert audio_rms(tmp_path / "out.ogg") > SILENCE_FLOOR
+    assert "Traceback" not in (tmp_path / "recorder.log").read_text(errors="replace")

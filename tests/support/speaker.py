@@ -1,5 +1,6 @@
 """A synthetic speaker for recording tests: a LiveKit participant publishing a steady tone
-through LiveKit's Python SDK, and ffmpeg/ffprobe readers for what was recorded."""
+through LiveKit's Python SDK, a synthetic screen share (generated frames published as
+SCREEN_SHARE), and ffmpeg/ffprobe readers for what was recorded."""
 
 from __future__ import annotations
 
@@ -71,6 +72,99 @@ class ToneSpeaker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.room.disconnect()
+
+
+SHARE_WIDTH, SHARE_HEIGHT, SHARE_FPS = 640, 360, 10
+SHARE_GREY = 200  # the share is bright: frames of it tell apart from the recording's black
+
+
+class ScreenSharer:
+    """Joins with ``token`` and, between ``share()`` and ``unshare()``, publishes a generated
+    screen (light grey with a dark bar moving across) as a SCREEN_SHARE video track."""
+
+    def __init__(self, url: str, token: str) -> None:
+        from livekit import rtc
+
+        self._rtc = rtc
+        self._url, self._token = url, token
+        self.room = rtc.Room()
+        self._task: asyncio.Task[None] | None = None
+        self._sid = ""
+
+    async def __aenter__(self) -> ScreenSharer:
+        await self.room.connect(self._url, self._token)
+        return self
+
+    async def share(self, as_camera: bool = False) -> None:
+        """Start sharing (``as_camera``: the same picture, published as a camera instead)."""
+        rtc = self._rtc
+        source = rtc.VideoSource(SHARE_WIDTH, SHARE_HEIGHT, is_screencast=not as_camera)
+        track = rtc.LocalVideoTrack.create_video_track("screen", source)
+        options = rtc.TrackPublishOptions()
+        options.source = (
+            rtc.TrackSource.SOURCE_CAMERA if as_camera else rtc.TrackSource.SOURCE_SCREENSHARE
+        )
+        publication = await self.room.local_participant.publish_track(track, options)
+        self._sid = publication.sid
+        self._task = asyncio.create_task(self._show(source))
+
+    async def _show(self, source: Any) -> None:
+        rtc, index = self._rtc, 0
+        while True:
+            source.capture_frame(
+                rtc.VideoFrame(SHARE_WIDTH, SHARE_HEIGHT, rtc.VideoBufferType.RGBA, screen(index))
+            )
+            index += 1
+            await asyncio.sleep(1 / SHARE_FPS)
+
+    async def unshare(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            await self.room.local_participant.unpublish_track(self._sid)
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.unshare()
+        await self.room.disconnect()
+
+
+def screen(index: int) -> bytes:
+    """One RGBA frame of the synthetic screen: grey, with a dark bar at a place that moves."""
+    row = bytearray(bytes([SHARE_GREY, SHARE_GREY, SHARE_GREY, 255]) * SHARE_WIDTH)
+    bar = (index * 16) % (SHARE_WIDTH - 32)
+    row[bar * 4 : (bar + 32) * 4] = bytes([20, 20, 20, 255]) * 32
+    return bytes(row) * SHARE_HEIGHT
+
+
+def stream_kinds(path: Path) -> list[str]:
+    """The codec of each stream in the file, in order (e.g. ["vp8", "opus"])."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name",
+         "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return result.stdout.split()
+
+
+def brightness_at(path: Path, seconds: float) -> float:
+    """The mean luma (0..255) of the video frame shown at ``seconds``: the last one before it
+    (frames may be seconds apart: the fps filter holds each until the next, as players do)."""
+    picture = f"fps=10,trim=start={seconds:.2f},scale=64:36,format=gray"
+    result = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1",
+         "-vf", picture, "-f", "rawvideo", "pipe:1"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    pixels = result.stdout
+    assert pixels, f"no video frame at {seconds} s"
+    return sum(pixels) / len(pixels)
 
 
 def media_duration(path: Path) -> float:

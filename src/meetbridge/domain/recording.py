@@ -99,6 +99,17 @@ def recording_message(seconds: float, size: int, incomplete_reason: str = "") ->
     return text
 
 
+def history_state(state: str, incomplete: bool, posted: bool) -> str:
+    """How the admin console's meeting history describes a recording."""
+    if state in ("recording", "stopping"):
+        return "recording"
+    if state == "failed":
+        return "failed"
+    if incomplete:
+        return "incomplete"
+    return "uploaded" if posted else "uploading"
+
+
 def reminder_text(limits: RecordingLimits) -> str:
     minutes = max(1, round(limits.reminder_seconds / 60))
     return (

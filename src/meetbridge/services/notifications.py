@@ -141,6 +141,7 @@ async def enqueue_recording_upload(
         "content_type": recording.content_type,
         "message": recording.message,
         "key": recording.key,
+        "recording_id": recording.recording_id,  # to note the post for the admin console
     }
     await outbox_repo.enqueue(conn, RECORDING_UPLOAD, payload, now, recording.key)
 
@@ -154,6 +155,7 @@ class RecordingFile:
     message: str
     key: str
     content_type: str = "audio/ogg"
+    recording_id: int | None = None
 
 
 TRANSCRIPT_POST = "transcript.post"

@@ -43,7 +43,7 @@ from meetbridge.ports import (
 )
 from meetbridge.services import notifications
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import chat_repo, meetings_repo, outbox_repo
+from meetbridge.store import chat_repo, meetings_repo, outbox_repo, recordings_repo
 from meetbridge.store.database import Database
 from meetbridge.store.outbox_repo import OutboxItem
 
@@ -273,7 +273,11 @@ class OutboxWorker:
         channel = ChannelId(str(payload["channel_id"]))
         message, key = str(payload["message"]), str(payload["key"])
         file = FileToPost(str(payload["filename"]), str(payload["content_type"]), content)
-        await self._platform.post_file_reply(channel, post_id, message, key, file)
+        posted = await self._platform.post_file_reply(channel, post_id, message, key, file)
+        recording_id = payload.get("recording_id")
+        if isinstance(recording_id, int):  # before the file goes: a repeat would not know it
+            async with self._database.transaction() as conn:
+                await recordings_repo.posted(conn, recording_id, posted)
         await asyncio.to_thread(path.unlink, True)  # Mattermost has it now
 
     async def _post_transcript(self, payload: dict[str, Any], item: OutboxItem) -> None:

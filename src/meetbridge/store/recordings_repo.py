@@ -29,6 +29,10 @@ class RecordingRow:
     reminded: bool
     stop_reason: str
     node: str
+    seconds: float | None
+    size_bytes: int | None
+    incomplete: bool
+    post_id: str  # the Mattermost post carrying the file, once posted
 
 
 def _row(row: Any) -> RecordingRow:
@@ -103,3 +107,25 @@ async def stop_requested(conn: AsyncConnection, recording_id: int, reason: str) 
         .values(state=STOPPING, stop_reason=reason)
     )
     return bool(result.rowcount)
+
+
+async def posted(conn: AsyncConnection, recording_id: int, post_id: str) -> None:
+    await change(conn, recording_id, post_id=post_id)
+
+
+async def of_meetings(
+    conn: AsyncConnection, meeting_ids: list[int]
+) -> dict[int, list[RecordingRow]]:
+    """The recordings of these meetings, each meeting's in the order they were started (the
+    admin console's meeting history); meetings without any are left out."""
+    if not meeting_ids:
+        return {}
+    rows = await conn.execute(
+        select(recordings)
+        .where(recordings.c.meeting_id.in_(meeting_ids))
+        .order_by(recordings.c.started_at, recordings.c.id)
+    )
+    listed: dict[int, list[RecordingRow]] = {}
+    for row in rows:
+        listed.setdefault(int(row.meeting_id), []).append(_row(row))
+    return listed

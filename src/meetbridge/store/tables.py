@@ -479,7 +479,13 @@ recordings = Table(
     Column("reminded", Boolean, nullable=False, server_default=text("false")),
     Column("stop_reason", Text, nullable=False, server_default=""),
     Column("node", String(255), nullable=False, server_default=""),  # the host its recorder runs on
+    # What was posted, for the admin console's meeting history (set when finalised / posted).
+    Column("seconds", Float, nullable=True),
+    Column("size_bytes", BigInteger, nullable=True),
+    Column("incomplete", Boolean, nullable=False, server_default=text("false")),
+    Column("post_id", String(26), nullable=False, server_default=""),
     Index("ix_recordings_state", "state"),
+    Index("ix_recordings_meeting", "meeting_id"),
 )
 
 transcriptions = Table(

@@ -28,6 +28,7 @@ from meetbridge.clock import Clock
 from meetbridge.config import ServiceConfig
 from meetbridge.crypto import constant_time_equal
 from meetbridge.domain.ids import ChannelId, is_mattermost_id
+from meetbridge.domain.recording import describe_length, describe_size, history_state
 from meetbridge.domain.settings import (
     SECRET_SETTINGS,
     RuntimeSettings,
@@ -43,7 +44,7 @@ from meetbridge.services.admin_console import (
     ConsoleSignInError,
 )
 from meetbridge.services.meeting_queries import MeetingQueries
-from meetbridge.store import admin_repo, transcriptions_repo
+from meetbridge.store import admin_repo, recordings_repo, transcriptions_repo
 from meetbridge.store.admin_repo import AdminSession
 from meetbridge.store.database import Database
 from meetbridge.web.identity import ADMIN_PATH, IdentityGate
@@ -516,8 +517,10 @@ class AdminEndpoints:
         return RedirectResponse("/admin/channels", status_code=303)
 
     async def meetings_page(self, request: Request, session: AdminSession) -> Response:
-        overview = await self._meetings.overview(recent_limit=50)
-        channel_ids = [m.channel_id for m in overview.in_progress + overview.recent]
+        page = _page_number(request.query_params.get("page"))
+        overview = await self._meetings.overview(recent_limit=0)
+        history = await self._meetings.history(page, PER_PAGE)
+        channel_ids = [m.channel_id for m in overview.in_progress + history.meetings]
         async with self._database.read() as conn:
             names = await admin_repo.catalogue_names(conn, channel_ids)
         now = self._clock.now()
@@ -543,10 +546,26 @@ class AdminEndpoints:
                         a.display_name
                         for a in sorted(m.attendees.values(), key=lambda a: a.first_joined_at)
                     ],
+                    "recordings": [
+                        self._recording_entry(r) for r in history.recordings.get(m.id or -1, [])
+                    ],
                 }
-                for m in overview.recent
+                for m in history.meetings
             ],
+            page=page,
+            has_next=history.has_next,
         )
+
+    def _recording_entry(self, row: recordings_repo.RecordingRow) -> dict[str, str]:
+        mattermost = self._config.mattermost_public_url or self._config.mattermost_url
+        posted = is_mattermost_id(row.post_id)  # anything else gets no link
+        return {
+            "state": history_state(row.state, row.incomplete, posted),
+            "length": describe_length(row.seconds) if row.seconds is not None else "",
+            "size": describe_size(row.size_bytes) if row.size_bytes is not None else "",
+            # Mattermost's own redirect finds the post's team: the console does not know it.
+            "link": f"{mattermost}/_redirect/pl/{row.post_id}" if posted and mattermost else "",
+        }
 
     async def audit(self, request: Request, session: AdminSession) -> Response:
         page = _page_number(request.query_params.get("page"))

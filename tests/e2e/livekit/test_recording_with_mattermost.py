@@ -2,6 +2,8 @@
 recorder process, a livekit-server, and a synthetic speaker (LiveKit's Python SDK publishing a
 tone). The recording ends up in the meeting card's thread as the bot's post with the file; a
 killed recorder's part is posted marked incomplete; a failing upload is retried until it works.
+With a screen share (a synthetic one, generated frames published as SCREEN_SHARE) the posted
+file is a WebM video, killed recorder or not.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.engines.livekit.engine import meeting_state
 from meetbridge.engines.livekit.recording import files_of
 from meetbridge.engines.livekit.rooms import LiveKitNotFoundError, RoomService
+from meetbridge.engines.livekit.tokens import AccessTokenRequest, member_grant, mint
 from meetbridge.services.notifications import RECORDING_UPLOAD
 from meetbridge.store import chat_repo, meetings_repo, outbox_repo, recordings_repo
 from meetbridge.store.tables import outbox
@@ -37,7 +40,14 @@ from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
 from tests.e2e.mattermost.server import MattermostServer
 from tests.support.livekit import LiveKitServer, ReceivedWebhook, WebhookReceiver
 from tests.support.requirements import require
-from tests.support.speaker import ToneSpeaker, audio_rms, media_duration
+from tests.support.speaker import (
+    ScreenSharer,
+    ToneSpeaker,
+    audio_rms,
+    brightness_at,
+    media_duration,
+    stream_kinds,
+)
 from tests.support.speech import (
     SpeechSpeaker,
     model_cache,
@@ -300,6 +310,105 @@ async def test_a_killed_recorder_s_part_is_posted_marked_incomplete(
     recorded = await download(live, alice, post["file_ids"][0], tmp_path / "part.ogg")
     assert abs(media_duration(recorded) - (killed - began)) <= 1.0
     assert audio_rms(recorded) > SILENCE_FLOOR
+
+
+def sharer_token(server: LiveKitServer, channel: str) -> str:
+    request = AccessTokenRequest(
+        grant=member_grant(f"mb-{channel}"), identity="screen", name="Screen", ttl=600
+    )
+    return mint(server.api_key.key, server.api_key.secret, request, time.time())
+
+
+async def file_info(live: LiveMeetbridge, user: Account, file_id: str) -> dict[str, Any]:
+    async with live.world.client(user) as api:
+        response = await api.get(f"/files/{file_id}/info")
+    assert response.status_code == 200
+    info: dict[str, Any] = response.json()
+    return info
+
+
+async def test_a_recording_with_a_screen_share_is_posted_as_a_webm_video_in_step(
+    live: LiveMeetbridge,
+    mattermost: MattermostWorld,
+    livekit_server: LiveKitServer,
+    livekit_webhooks: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    alice = mattermost.users["alice"]
+    channel = mattermost.channels["public"]
+    config = await config_for(live, alice, "start")
+    async with (
+        ToneSpeaker(livekit_server.ws_url, config["livekit"]["token"]),
+        ScreenSharer(livekit_server.ws_url, sharer_token(livekit_server, channel)) as sharer,
+    ):
+        root = await meeting_with_card(live, livekit_webhooks, channel, config["identity"])
+        known = set(await file_posts(live, root))
+        started = await live.meet_confirmed(alice, "public", "recording start")
+        assert started.status_code == 200, started.text
+        began, _ = await recorder_started(live, channel)
+        recording_id = (await recording_row(live, channel)).id
+        await asyncio.sleep(2)
+        await sharer.share()
+        await asyncio.sleep(5)
+        await sharer.unshare()
+        await asyncio.sleep(1)
+        stopped = await live.meet_confirmed(alice, "public", "recording stop")
+        assert stopped.status_code == 200, stopped.text
+        ended = time.monotonic()
+        post = await new_file_post(live, root, known)
+    assert "Incomplete" not in post["message"]
+    info = await file_info(live, alice, post["file_ids"][0])
+    assert (info["name"], info["extension"]) == (f"recording-{recording_id}.webm", "webm")
+    assert (await upload_item(live)).payload["content_type"] == "video/webm"  # what was sent
+    recorded = await download(live, alice, post["file_ids"][0], tmp_path / "got.webm")
+    assert stream_kinds(recorded) == ["vp8", "opus"]
+    assert abs(media_duration(recorded) - (ended - began)) <= 1.0
+    assert audio_rms(recorded) > SILENCE_FLOOR
+    assert brightness_at(recorded, 0.5) < 30  # black before the share
+    assert brightness_at(recorded, 2 + 4) > 150  # the share, where it was on the timeline
+
+    async def listed() -> recordings_repo.RecordingRow | None:  # for the admin console
+        async with live.components.core.database.read() as conn:
+            row = await recordings_repo.get(conn, recording_id)
+        return row if row is not None and row.post_id else None
+
+    row = await eventually(listed, 30)
+    assert (row.post_id, row.size_bytes, row.incomplete) == (post["id"], info["size"], False)
+    assert row.seconds is not None and abs(row.seconds - media_duration(recorded)) < 0.5
+
+
+async def test_a_killed_recorder_s_part_with_a_screen_share_is_posted_as_incomplete_video(
+    live: LiveMeetbridge,
+    mattermost: MattermostWorld,
+    livekit_server: LiveKitServer,
+    livekit_webhooks: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
+    alice = mattermost.users["alice"]
+    channel = mattermost.channels["public"]
+    config = await config_for(live, alice, "start")
+    async with (
+        ToneSpeaker(livekit_server.ws_url, config["livekit"]["token"]),
+        ScreenSharer(livekit_server.ws_url, sharer_token(livekit_server, channel)) as sharer,
+    ):
+        await sharer.share()
+        root = await meeting_with_card(live, livekit_webhooks, channel, config["identity"])
+        known = set(await file_posts(live, root))
+        await live.components.recordings.start(ChannelId(channel), UserId(alice.id))
+        began, pid = await recorder_started(live, channel)
+        await asyncio.sleep(5)
+        os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
+        post = await new_file_post(live, root, known)
+    assert "**Incomplete:** The recorder stopped unexpectedly" in post["message"]
+    info = await file_info(live, alice, post["file_ids"][0])
+    assert info["extension"] == "webm"
+    assert (await upload_item(live)).payload["content_type"] == "video/webm"
+    recorded = await download(live, alice, post["file_ids"][0], tmp_path / "part.webm")
+    assert stream_kinds(recorded) == ["vp8", "opus"]
+    assert abs(media_duration(recorded) - (killed - began)) <= 1.0
+    assert audio_rms(recorded) > SILENCE_FLOOR
+    assert brightness_at(recorded, killed - began - 1.0) > 150
 
 
 async def set_file_attachments(world: MattermostWorld, enabled: bool) -> None:

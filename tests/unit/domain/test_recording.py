@@ -13,6 +13,7 @@ from meetbridge.domain.recording import (
     RecordingLimits,
     Step,
     disk_too_low,
+    history_state,
     mix,
     next_step,
     recording_message,
@@ -119,3 +120,12 @@ def test_the_jitter_buffer_drops_the_oldest_audio_beyond_its_limit() -> None:
     for value in (1, 2, 3):
         buffer.add(pcm(*[value] * FRAME_SAMPLES))
     assert samples(buffer.take())[0] == 2
+
+
+def test_the_meeting_history_names_each_recording_s_outcome() -> None:
+    assert history_state("recording", incomplete=False, posted=False) == "recording"
+    assert history_state("stopping", incomplete=False, posted=False) == "recording"
+    assert history_state("failed", incomplete=False, posted=False) == "failed"
+    assert history_state("done", incomplete=True, posted=True) == "incomplete"
+    assert history_state("done", incomplete=False, posted=True) == "uploaded"
+    assert history_state("done", incomplete=False, posted=False) == "uploading"

@@ -1,14 +1,17 @@
 """The recorder: a worker process that joins a LiveKit room as a hidden participant, mixes every
 audio track and writes Ogg/Opus through ffmpeg; with a ``speakers`` directory in the job it also
 writes each participant's track to a file of its own there (for the transcript), listed in
-``manifest.json`` with who spoke on it and where in the recording it starts.
+``manifest.json`` with who spoke on it and where in the recording it starts. With a ``screen``
+path in the job it also subscribes to screen shares and, once one appears, encodes it live to
+that WebM file (engines/livekit/screen.py; finalising muxes it with the mix).
 
 Run as ``python -m meetbridge.engines.livekit.recorder`` with the job as JSON on stdin (the
 token never appears in a process listing). It is a process of its own, in a session of its
 own, so a crash here never takes meetbridge down and a meetbridge restart does not stop it.
 It writes its progress to the status file; ``finished`` there means the file is complete. If
 it is killed, ffmpeg (its child) sees the end of its input and closes the Ogg file, which then
-holds everything up to the kill: meetbridge posts that part, marked incomplete.
+holds everything up to the kill (the screen file too): meetbridge posts that part, marked
+incomplete.
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ import orjson
 
 from meetbridge.domain.recording import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, JitterBuffer, mix
 from meetbridge.domain.transcript import MANIFEST, SpeakerTrack, user_id_of_identity
+from meetbridge.engines.livekit.screen import (
+    FPS,
+    Canvas,
+    ScreenStart,
+    black_frame,
+    encoder_command,
+    start_file,
+)
 
 STATUS_EVERY = 1.0  # seconds between status file updates
 ALONE_LIMIT = 20.0  # seconds alone in the room before stopping (LiveKit's departure timeout)
@@ -43,6 +54,7 @@ class Job:
     max_seconds: float
     alone_seconds: float = ALONE_LIMIT
     speakers: Path | None = None
+    screen: Path | None = None  # where the screen share goes, if one appears
 
     @classmethod
     def parse(cls, raw: bytes) -> Job:
@@ -55,6 +67,7 @@ class Job:
             max_seconds=float(data["max_seconds"]),
             alone_seconds=float(data.get("alone_seconds", ALONE_LIMIT)),
             speakers=Path(data["speakers"]) if data.get("speakers") else None,
+            screen=Path(data["screen"]) if data.get("screen") else None,
         )
 
 
@@ -158,6 +171,70 @@ class Speakers:
         temporary.replace(manifest)
 
 
+class Screen:
+    """The screen shares of the room and the live video file of the one on show: the latest
+    share that is still on, its last frame held; black before the first and after the last."""
+
+    def __init__(self, output: Path) -> None:
+        self._output = output
+        self._frames: dict[str, Any] = {}  # share track sid -> its latest frame (or None yet)
+        self._canvas = Canvas()
+        self._shown: tuple[Any, bytes] | None = None  # the frame last fitted, and its canvas
+        self._black = black_frame()
+
+    def add(self, sid: str) -> None:
+        self._frames[sid] = None
+
+    def remove(self, sid: str) -> None:
+        self._frames.pop(sid, None)
+
+    def received(self, sid: str, frame: Any) -> None:
+        if sid in self._frames:
+            self._frames.pop(sid)
+            self._frames[sid] = frame  # newest last: a new share takes over the picture
+
+    def _current(self) -> bytes:
+        frame = next((f for f in reversed(self._frames.values()) if f is not None), None)
+        if frame is None:
+            return self._black
+        if self._shown is None or self._shown[0] is not frame:
+            self._shown = (frame, self._canvas.fit(frame.data, frame.width, frame.height))
+        return self._shown[1]
+
+    def seen(self) -> bool:
+        return any(frame is not None for frame in self._frames.values())
+
+    async def run(self, started: float, end: asyncio.Future[float]) -> None:
+        """From the first share frame until ``end`` (the recording's length) is known, write a
+        frame every 1/FPS of the recorder's clock: frame n is at start + n/FPS."""
+        while not self.seen():
+            if end.done():
+                return  # nobody shared: the recording stays audio-only
+            await asyncio.sleep(1 / FPS)
+        first = int((time.monotonic() - started) * FPS)
+        encoder = await asyncio.create_subprocess_exec(
+            *encoder_command(self._output),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert encoder.stdin is not None
+        ScreenStart(first / FPS).save(start_file(self._output))
+        written = 0
+        while True:
+            last = int(end.result() * FPS) if end.done() else None
+            due = last if last is not None else int((time.monotonic() - started) * FPS)
+            while first + written < due:
+                encoder.stdin.write(self._current())
+                written += 1
+                with contextlib.suppress(ConnectionError):
+                    await encoder.stdin.drain()  # only this task waits on a slow encoder
+            if last is not None:
+                break
+            await asyncio.sleep(1 / FPS)
+        encoder.stdin.close()
+        await encoder.wait()
+
+
 class Recorder:
     def __init__(self, job: Job) -> None:
         from livekit import rtc  # the SDK is needed here only (the `recording` extra)
@@ -171,12 +248,16 @@ class Recorder:
         self._speakers = (
             Speakers(job.speakers, lambda: self._written) if job.speakers is not None else None
         )
+        self._screen = Screen(job.screen) if job.screen is not None else None
         self.stop = asyncio.Event()
         self._room.on("track_subscribed", self._subscribed)
         self._room.on("track_unsubscribed", self._unsubscribed)
         self._room.on("disconnected", lambda *_: self.stop.set())
 
     def _subscribed(self, track: Any, publication: Any, participant: Any) -> None:
+        if track.kind == self._rtc.TrackKind.KIND_VIDEO:
+            self._video_subscribed(track, publication)
+            return
         if track.kind != self._rtc.TrackKind.KIND_AUDIO:
             return
         buffer = self._buffers.setdefault(publication.sid, JitterBuffer())
@@ -184,7 +265,23 @@ class Recorder:
         if self._speakers is not None:
             self._background(self._speakers.open(publication.sid, participant))
 
+    def _video_subscribed(self, track: Any, publication: Any) -> None:
+        if self._screen is None or publication.source != self._rtc.TrackSource.SOURCE_SCREENSHARE:
+            publication.set_subscribed(False)  # cameras are not recorded: not worth receiving
+            return
+        self._screen.add(publication.sid)
+        self._background(self._read_screen(track, publication.sid, self._screen))
+
+    async def _read_screen(self, track: Any, sid: str, screen: Screen) -> None:
+        rtc = self._rtc
+        # Only the latest frame matters: a queue of one, so a slow writer never piles them up.
+        stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
+        async for event in stream:
+            screen.received(sid, event.frame)
+
     def _unsubscribed(self, track: Any, publication: Any, participant: Any) -> None:
+        if self._screen is not None:
+            self._screen.remove(publication.sid)
         self._buffers.pop(publication.sid, None)
         if self._speakers is not None:
             self._background(self._speakers.close(publication.sid))
@@ -213,6 +310,12 @@ class Recorder:
         started, written, reported = time.monotonic(), 0, 0.0
         company = started  # when someone else was last in the room
         write_status(self._job.status, state="recording", seconds=0.0)
+        length: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        video = (
+            asyncio.create_task(self._screen.run(started, length))
+            if self._screen is not None
+            else None
+        )
         limit = int(self._job.max_seconds * 1000 // FRAME_MS)
         while not self.stop.is_set() and written < limit:
             # Wall-clock paced: silence is written while nobody speaks, so the file's length
@@ -238,7 +341,10 @@ class Recorder:
                 break  # everyone left: the meeting is over (the hidden recorder keeps no room)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), FRAME_MS / 1000)
+        length.set_result(written * FRAME_MS / 1000)
         encoder.stdin.close()
+        if video is not None:
+            await video  # the share's frames up to the audio's end, then its file closed
         if self._speakers is not None:
             await asyncio.gather(encoder.wait(), self._speakers.close_all())
         else:

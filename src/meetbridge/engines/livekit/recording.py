@@ -38,6 +38,7 @@ from meetbridge.domain.recording import (
 from meetbridge.domain.transcript import MANIFEST, parse_manifest
 from meetbridge.engines.livekit.engine import UNREACHABLE, LiveKitEngine, room_name
 from meetbridge.engines.livekit.rooms import LiveKitError
+from meetbridge.engines.livekit.screen import assemble, start_file
 from meetbridge.engines.livekit.tokens import AccessTokenRequest, mint, recorder_grant
 from meetbridge.ports import EngineRefusedError, EngineUnavailableError
 from meetbridge.services.notifications import RecordingFile, enqueue_recording_upload
@@ -181,6 +182,7 @@ class LiveKitRecordings:
             "token": token,
             "output": str(files.audio),
             "status": str(files.status),
+            "screen": str(files.screen),
             "max_seconds": settings.limits.max_seconds + STOP_GRACE,  # meetbridge stops it first
         }
         if self._transcriptions is not None and self._transcriptions.wanted():
@@ -298,21 +300,33 @@ class LiveKitRecordings:
         incomplete = row.stop_reason if row.stop_reason == DISK_FULL else ""
         if not finished:
             incomplete = CUT_SHORT
-        size = _size(files.audio)
+        if not finished:
+            await _settled(files.screen)
+        posted = await _with_screen(files)
+        size = _size(posted.path)
         upload = RecordingFile(
             channel_id=row.channel_id,
             meeting_id=row.meeting_id,
-            path=str(files.audio),
-            filename=f"recording-{row.id}.ogg",
+            path=str(posted.path),
+            filename=f"recording-{row.id}{posted.path.suffix}",
+            content_type=posted.content_type,
             message=recording_message(seconds, size, incomplete),
             # The start time too: ids start again in a restored or new database.
             key=f"recording-{row.channel_id}-{row.id}-{int(row.started_at * 1000)}",
+            recording_id=row.id,
         )
         transcribe = self._transcriptions is not None and await _has_speakers(files.speakers)
         async with self._database.transaction() as conn:
             await enqueue_recording_upload(conn, upload, self._clock.now())
             await recordings_repo.change(
-                conn, row.id, state=recordings_repo.DONE, ended_at=self._clock.now()
+                conn,
+                row.id,
+                state=recordings_repo.DONE,
+                ended_at=self._clock.now(),
+                path=str(posted.path),
+                seconds=seconds,
+                size_bytes=size,
+                incomplete=bool(incomplete),
             )
             if transcribe and self._transcriptions is not None:
                 await self._transcriptions.enqueue(
@@ -327,6 +341,10 @@ class LiveKitRecordings:
                         node=self._transcriptions.node,
                     ),
                 )
+        # Only now that the outbox holds the muxed file: a crash before this finalises again.
+        if posted.path != files.audio:
+            files.audio.unlink(missing_ok=True)
+        files.remove_screen()
         self._wake_outbox()
         if transcribe and self._transcriptions is not None:
             self._transcriptions.wake()
@@ -343,6 +361,8 @@ class LiveKitRecordings:
             )
         files = files_of(directory, recording_id)
         files.audio.unlink(missing_ok=True)  # a partial file is of no use to anyone
+        files.video.unlink(missing_ok=True)
+        files.remove_screen()
         await asyncio.to_thread(files.remove_speakers)
         files.remove_sidecars()
 
@@ -361,9 +381,15 @@ class RecordingFiles:
     status: Path
     log: Path
     speakers: Path  # a directory: each speaker's track and their manifest
+    screen: Path  # the live screen share, from its first frame (none without a share)
+    video: Path  # the audio and the screen share muxed, when there was a share
 
     def remove_speakers(self) -> None:
         shutil.rmtree(self.speakers, ignore_errors=True)
+
+    def remove_screen(self) -> None:
+        self.screen.unlink(missing_ok=True)
+        start_file(self.screen).unlink(missing_ok=True)
 
     def remove_sidecars(self) -> None:
         self.status.unlink(missing_ok=True)
@@ -377,7 +403,24 @@ def files_of(directory: Path, recording_id: int) -> RecordingFiles:
         status=directory / f"recording-{recording_id}.status.json",
         log=directory / f"recording-{recording_id}.log",
         speakers=directory / f"recording-{recording_id}.speakers",
+        screen=directory / f"recording-{recording_id}.screen.webm",
+        video=directory / f"recording-{recording_id}.webm",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMedia:
+    path: Path
+    content_type: str
+
+
+async def _with_screen(files: RecordingFiles) -> PostedMedia:
+    """The file to post: the mix and the screen share as one WebM when someone shared their
+    screen, else the mix alone (also when muxing failed: the audio is not lost for it)."""
+    if files.screen.exists() and await assemble(files.audio, files.screen, files.video):
+        return PostedMedia(files.video, "video/webm")
+    files.video.unlink(missing_ok=True)
+    return PostedMedia(files.audio, "audio/ogg")
 
 
 async def _has_speakers(directory: Path) -> bool:
