@@ -160,6 +160,11 @@ async def test_the_meeting_card_is_drawn_live_from_the_posts_real_props(stage: S
     drawn = page.locator(f'[data-post-id="{card["id"]}"]').get_by_test_id("meetbridge-card")
     await drawn.wait_for()
     assert await drawn.get_by_test_id("meetbridge-roster").inner_text() == "alice"
+    # Pexip: the card says that Leave cannot reach Pexip's own app.
+    assert (
+        "In Pexip Infinity's own app"
+        in await drawn.get_by_test_id("meetbridge-own-apps").inner_text()
+    )
     # alice's Mattermost profile picture, loaded from Mattermost as the signed-in user.
     avatar = drawn.locator(f'img.mb-avatar[src$="/api/v4/users/{alice.id}/image"]')
     await page.wait_for_function(
@@ -191,6 +196,7 @@ async def test_the_meeting_card_is_drawn_live_from_the_posts_real_props(stage: S
     await page.locator(f'[data-post-id="{card["id"]}"] .mb-card--ended').wait_for()
     ended = page.locator(f'[data-post-id="{card["id"]}"]').get_by_test_id("meetbridge-card")
     assert "Meeting ended" in await ended.inner_text()
+    assert await ended.get_by_test_id("meetbridge-own-apps").count() == 0
     assert await ended.get_by_role("button").count() == 0
     await page.context.close()
 

@@ -120,6 +120,11 @@ function MeetingCard({ app, post, card }: { app: App; post: PostTypeProps['post'
             ) : (
                 card.live && <div className='mb-card__label'>{app.t('card.nobody')}</div>
             )}
+            {card.live && card.ownApps && (
+                <div className='mb-card__note' data-testid='meetbridge-own-apps'>
+                    {app.t('card.ownApps', { engine: card.engine })}
+                </div>
+            )}
             {card.live && (
                 <div className='mb-card__actions'>
                     {card.canJoinHere && (

@@ -21,6 +21,8 @@ export interface MeetingCardView {
     /** The engine joins through meetbridge (embedded), not through a link of its own. */
     canJoinHere: boolean;
     link: string;
+    /** Some may be in the engine's own app (Pexip's), which the card's Leave cannot close. */
+    ownApps: boolean;
 }
 
 const text = (value: unknown, limit = 1000): string =>
@@ -86,6 +88,7 @@ export function meetingCardOf(props: Record<string, unknown>): MeetingCardView |
         actions,
         canJoinHere: actions.includes('join'),
         link: safeLink(props.meeting_link),
+        ownApps: props.meeting_own_apps === true,
     };
 }
 

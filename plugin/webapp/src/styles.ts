@@ -12,6 +12,7 @@ const CSS = `
 .mb-card__duration { margin-left: auto; font-variant-numeric: tabular-nums; color: #3db887; font-weight: 600; }
 .mb-card__meta { opacity: 0.72; margin: 4px 0 6px; }
 .mb-card__label { font-weight: 600; margin: 6px 0 4px; }
+.mb-card__note { opacity: 0.72; font-size: 12px; margin: 6px 0 0; }
 .mb-card__actions { display: flex; gap: 8px; margin-top: 8px; }
 .mb-roster { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 6px 12px; }
 .mb-roster__person { display: inline-flex; align-items: center; gap: 6px; }

@@ -98,6 +98,13 @@ describe('meeting cards from post props', () => {
         expect(card?.actions).toEqual(['join', 'leave']);
         expect(card?.canJoinHere).toBe(true);
         expect(card?.link).toBe('');
+        expect(card?.ownApps).toBe(false);
+    });
+
+    it('say when some may be in the engine\'s own app, only for a literal true', () => {
+        const props = { meeting_status: 'STARTED', meeting_provider: 'Pexip Infinity' };
+        expect(meetingCardOf({ ...props, meeting_own_apps: true })?.ownApps).toBe(true);
+        expect(meetingCardOf({ ...props, meeting_own_apps: 'true' })?.ownApps).toBe(false);
     });
 
     it('are not made from posts without a meeting status', () => {

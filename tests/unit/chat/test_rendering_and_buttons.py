@@ -166,6 +166,9 @@ def test_a_card_says_leave_cannot_reach_the_engines_own_app_only_where_people_ma
     assert "footer" not in livekit
     ended = card_post(card(own_apps=True, ended_at=2000.0), BUTTONS)["props"]["attachments"][0]
     assert "footer" not in ended, "nothing to leave once it is over"
+    # The companion plugin draws the same note in the reader's language, from a prop.
+    assert card_post(card(own_apps=True), BUTTONS)["props"]["meeting_own_apps"] is True
+    assert "meeting_own_apps" not in card_post(card(engine="LiveKit"), BUTTONS)["props"]
 
 
 def test_cards_carry_the_zoom_plugins_props_and_what_the_companion_plugin_draws() -> None:

@@ -59,6 +59,8 @@ def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -
     ]
     if card.meeting_number:
         fields.append({"title": "Meeting ID", "value": md(card.meeting_number), "short": True})
+    # Someone may be in the engine's own app, where the card's Leave cannot reach them.
+    own_apps = card.own_apps and card.join_url is None and not card.is_over
     if card.is_over:
         lasted = describe_duration(card.duration or 0.0)
         message = f"Video meeting ended{topic}. It lasted {lasted}."
@@ -120,7 +122,7 @@ def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -
         }
         if card.join_url:
             attachment["text"] = link
-        if card.own_apps and card.join_url is None:
+        if own_apps:
             attachment["footer"] = (
                 f"Leave closes meetbridge's meeting page. In {card.engine}'s own app, "
                 "leave with its Disconnect button."
@@ -146,6 +148,7 @@ def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -
             "meeting_started_by": card.started_by or "",
             "meeting_started_at": round(card.started_at * 1000),
             "meeting_participants": _people(card) if card.roster else [],
+            **({"meeting_own_apps": True} if own_apps else {}),
             **(
                 {"meeting_duration": describe_duration(card.duration or 0.0)}
                 if card.is_over
