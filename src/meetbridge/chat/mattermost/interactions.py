@@ -33,6 +33,7 @@ from meetbridge.ports import (
     EngineRefusedError,
     EngineUnavailableError,
     HostControls,
+    MeetingCaptions,
     MeetingRecorder,
     StartAnswer,
     UserAccounts,
@@ -96,7 +97,9 @@ class MeetInteractions:
         call_stats: Callable[[UserId], Awaitable[CallStats | None]] | None = None,
         guest_links: Callable[[ChannelId, UserId, int], Awaitable[str]] | None = None,
         recorder: MeetingRecorder | None = None,
+        captions: MeetingCaptions | None = None,
     ) -> None:
+        self._captions = captions
         self._guest_links = guest_links  # makes a Pexip guest link (engines/pexip/guest_links)
         self._recorder = recorder
         self._call_stats = call_stats
@@ -129,6 +132,8 @@ class MeetInteractions:
             return ephemeral(describe_stats(stats, self._clock.now()))
         if command.verb is Verb.RECORDING:
             return ephemeral(await self._recording(invocation, command.argument.lower()))
+        if command.verb is Verb.CAPTIONS:
+            return ephemeral(await self._captions_command(invocation, command.argument.lower()))
         if command.verb is Verb.MAX:
             return ephemeral(await self._max(invocation, command.argument))
         if command.verb is Verb.GUEST_LINK:
@@ -419,6 +424,8 @@ class MeetInteractions:
             return "Only the meeting's host or a system admin can end it."
         if action == "recording":
             return "Only the meeting's host or a system admin can start or stop recording."
+        if action == "captions":
+            return "Only the meeting's host or a system admin can turn captions on or off."
         return "Only the meeting's host or a system admin can hand host over."
 
     async def _new_host(
@@ -512,6 +519,29 @@ class MeetInteractions:
             return await self._recorder.stop(claim.channel_id)
         except EngineRefusedError as exc:
             return {"error": str(exc)}
+
+    # --- live captions ----------------------------------------------------------------------
+
+    async def _captions_command(self, invocation: Invocation, argument: str) -> str:
+        """Turn live captions on or off at once (host or system admin). No confirmation: they
+        only show, to the people in the meeting, what those people already hear."""
+        if argument not in ("on", "off"):
+            return "Use `/meet captions on` or `/meet captions off`."
+        channel, user = invocation.channel_id, invocation.user_id
+        name, controls = await self._host_controls(channel, Verb.HOST)
+        engine = self._engines.engine(name) if self._engines is not None else None
+        captions = engine is not None and Capability.CAPTIONS in engine.capabilities
+        if controls is None or self._captions is None or not captions:
+            return f"`/meet captions` is not available for {self._title(name)} meetings."
+        try:
+            refused = await self._refusal(controls, "captions", channel, user)
+            if refused:
+                return refused
+            if argument == "on":
+                return await self._captions.start(channel, user)
+            return await self._captions.stop(channel)
+        except (EngineRefusedError, EngineUnavailableError) as exc:
+            return str(exc)
 
     async def _end(self, name: str, channel: ChannelId) -> None:
         engine = self._engines.engine(name) if self._engines is not None else None
