@@ -67,10 +67,13 @@ class Utterances:
     def is_loud(self, frame: bytes) -> bool:
         level = rms(frame)
         loud = level >= max(self._settings.floor, self._noise * self._settings.above_noise)
-        if not loud:
-            # The noise floor follows quiet frames: quickly down, slowly up.
-            weight = 0.2 if level < self._noise else 0.02
-            self._noise += (level - self._noise) * weight
+        # The noise floor follows the level: quickly down, slowly up, and very slowly while
+        # loud, so that a steady hum stops counting as speech within seconds and talk does not.
+        if level < self._noise:
+            weight = 0.2
+        else:
+            weight = 0.001 if loud else 0.02
+        self._noise += (level - self._noise) * weight
         return loud
 
     def feed(self, frame: bytes) -> Iterator[Chunk]:
