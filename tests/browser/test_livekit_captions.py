@@ -212,7 +212,9 @@ async def test_a_speakers_words_reach_a_meeting_page_as_captions_with_their_name
             [pid] = captions.pids()
 
             async def captioner_joined() -> bool:
-                present = await components.livekit.rooms().list_participants(room_name(ChannelId(channel)))
+                present = await components.livekit.rooms().list_participants(
+                    room_name(ChannelId(channel))
+                )
                 return any(p.identity.startswith("meetbridge-captioner-") for p in present)
 
             await eventually(captioner_joined, 60, "the captioner in the room")

@@ -69,10 +69,8 @@ class Utterances:
         loud = level >= max(self._settings.floor, self._noise * self._settings.above_noise)
         # The noise floor follows the level: quickly down, slowly up, and very slowly while
         # loud, so that a steady hum stops counting as speech within seconds and talk does not.
-        if level < self._noise:
-            weight = 0.2
-        else:
-            weight = 0.001 if loud else 0.02
+        rising = 0.001 if loud else 0.02
+        weight = 0.2 if level < self._noise else rising
         self._noise += (level - self._noise) * weight
         return loud
 

@@ -27,7 +27,10 @@ def tone(seconds: float, level: float = 6000.0) -> list[bytes]:
     for start in range(0, int(seconds * CAPTION_RATE), FRAME):
         samples = array(
             "h",
-            (int(level * math.sin(2 * math.pi * 440 * (start + i) / CAPTION_RATE)) for i in range(FRAME)),
+            (
+                int(level * math.sin(2 * math.pi * 440 * (start + i) / CAPTION_RATE))
+                for i in range(FRAME)
+            ),
         )
         frames.append(samples.tobytes())
     return frames
