@@ -44,6 +44,7 @@ NICENESS = 10  # below the service, which shares the host's cores
 ALONE_LIMIT = 20.0  # seconds alone in the room before stopping (LiveKit's departure timeout)
 FRAME_MS = 20
 NO_SPEECH = 0.6  # a segment the model itself thinks is not speech is not captioned
+FRESH = 1.0  # seconds a partial line is worth making: an older one is dropped (the model is behind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,8 @@ class Speaker:
 
 class Transcriber:
     """The speech model, one chunk at a time in a thread of its own (CTranslate2 uses the
-    cores itself). Finals first; a speaker's partial waits only until a newer one replaces it."""
+    cores itself). Finals first; a speaker's partial waits only until a newer one replaces it,
+    and is dropped once stale: when the model falls behind, only final lines are made."""
 
     def __init__(self, job: CaptionJob) -> None:
         from faster_whisper import WhisperModel  # the `transcription` extra
@@ -105,7 +107,7 @@ class Transcriber:
         self._fixed_language = job.language
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="captions")
         self._finals: deque[tuple[Speaker, Chunk]] = deque()
-        self._partials: dict[str, tuple[Speaker, Chunk]] = {}
+        self._partials: dict[str, tuple[Speaker, Chunk, float]] = {}
         self._work = asyncio.Event()
         self.busy_seconds = 0.0
         self.audio_seconds = 0.0
@@ -115,17 +117,20 @@ class Transcriber:
             self._partials.pop(speaker.identity, None)  # the final says it all
             self._finals.append((speaker, chunk))
         else:
-            self._partials[speaker.identity] = (speaker, chunk)
+            self._partials[speaker.identity] = (speaker, chunk, time.monotonic())
         self._work.set()
 
     async def next(self) -> tuple[Speaker, Chunk]:
-        while not self._finals and not self._partials:
+        while True:
+            if self._finals:
+                return self._finals.popleft()
+            stale = time.monotonic() - FRESH
+            for identity, (speaker, chunk, queued) in list(self._partials.items()):
+                del self._partials[identity]
+                if queued >= stale:
+                    return speaker, chunk
             self._work.clear()
             await self._work.wait()
-        if self._finals:
-            return self._finals.popleft()
-        identity = next(iter(self._partials))
-        return self._partials.pop(identity)
 
     async def text(self, speaker: Speaker, chunk: Chunk) -> str:
         loop = asyncio.get_running_loop()
