@@ -129,6 +129,11 @@ async def open_page(browser: Browser, host: PageHost, config: dict[str, Any]) ->
     return page
 
 
+def last_log_line(directory: Path) -> str:
+    [log_file] = directory.glob("captioner-*.log")
+    return log_file.read_text().strip().splitlines()[-1]
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -346,8 +351,7 @@ async def test_speakers_words_reach_a_meeting_page_as_captions_with_their_names(
     await eventually(captioner_gone, 30, "the captioner to leave")
     await bob_page.context.close()
     # Its last log line: seconds of model time for the seconds of speech it captioned.
-    [log_file] = tmp_path.glob("captioner-*.log")
-    work = orjson.loads(log_file.read_text().strip().splitlines()[-1])
+    work = orjson.loads(await asyncio.to_thread(last_log_line, tmp_path))
     print(
         f"captioner real-time factor {work['busy'] / work['audio_seconds']:.2f} "
         f"({work['busy']:.1f} s of model time for {work['audio_seconds']:.1f} s of audio, "
