@@ -14,12 +14,13 @@ from contextlib import AsyncExitStack
 import orjson
 import pytest
 
-from meetbridge.chat.mattermost.interactions import Invocation
+from meetbridge.chat.mattermost.interactions import NOT_YOURS, Invocation
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.engines.livekit import captions as captions_module
 from meetbridge.engines.livekit.captions import CaptionSettings, LiveKitCaptions
 from meetbridge.engines.livekit.engine import room_name
+from meetbridge.services.confirmations import Claim
 from tests.conftest import RunningApp, running_on_livekit
 from tests.integration.test_livekit_controls import Device, act, join
 from tests.support.livekit import LiveKitServer, SignallingParticipant
@@ -128,24 +129,43 @@ async def test_only_the_host_turns_captions_on_and_off_from_the_page(
     assert state["host"] == alice.identity.split(".")[0]  # the rest of the state is kept
 
 
-async def test_meet_captions_is_for_the_host_and_says_how_to_use_it(
+async def test_meet_captions_is_for_the_host_and_applied_once_confirmed(
     service: RunningApp, meeting: tuple[str, str, str, Device, Device]
 ) -> None:
     channel, alice, bob, _, _ = meeting
-    assert await command(service, alice, channel, "captions") == (
-        "Use `/meet captions on` or `/meet captions off`."
-    )
-    assert await command(service, alice, channel, "captions loud") == (
-        "Use `/meet captions on` or `/meet captions off`."
-    )
-    assert await command(service, bob, channel, "captions on") == (
-        "Only the meeting's host or a system admin can turn captions on or off."
-    )
+    interactions = service.components.interactions
+    usage = "Use `/meet captions on` or `/meet captions off`."
+    assert await command(service, alice, channel, "captions") == usage
+    assert await command(service, alice, channel, "captions loud") == usage
+    not_host = "Only the meeting's host or a system admin can turn captions on or off."
+    assert await command(service, bob, channel, "captions on") == not_host
+    # The host's command changes nothing by itself: only a confirmation opened by Mattermost
+    # for the user inside the trigger would (this trigger names nobody).
+    assert await command(service, alice, channel, "captions on") == NOT_YOURS
     assert "captions" not in await metadata(service, channel)
-    said = await command(service, alice, channel, "captions on")
-    assert said == "Live captions are on: everyone in the meeting can show or hide them."
+
+    # The dialog's submission (its state checked by the dialog endpoint) applies it, after
+    # checking the permission again.
+    refused = await interactions.submitted(
+        Claim(UserId(bob), "captions", ChannelId(channel), "on"), {}
+    )
+    assert refused == {"error": not_host}
+    assert "captions" not in await metadata(service, channel)
+    assert (
+        await interactions.submitted(Claim(UserId(alice), "captions", ChannelId(channel), "on"), {})
+        == {}
+    )
     assert "captioner" in await metadata(service, channel)
-    assert await command(service, alice, channel, "captions off") == "Live captions are off."
+    again = await interactions.submitted(
+        Claim(UserId(alice), "captions", ChannelId(channel), "on"), {}
+    )
+    assert again == {"error": "Live captions are already on in this meeting."}
+    assert (
+        await interactions.submitted(
+            Claim(UserId(alice), "captions", ChannelId(channel), "off"), {}
+        )
+        == {}
+    )
     assert "captioner" not in await metadata(service, channel)
 
 

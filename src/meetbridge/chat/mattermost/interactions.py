@@ -523,25 +523,55 @@ class MeetInteractions:
     # --- live captions ----------------------------------------------------------------------
 
     async def _captions_command(self, invocation: Invocation, argument: str) -> str:
-        """Turn live captions on or off at once (host or system admin). No confirmation: they
-        only show, to the people in the meeting, what those people already hear."""
+        """Ask the host (or a system admin) to confirm turning live captions on or off: like
+        every change, a forged command must change nothing in someone's name."""
         if argument not in ("on", "off"):
             return "Use `/meet captions on` or `/meet captions off`."
         channel, user = invocation.channel_id, invocation.user_id
+        refused = await self._captions_refusal(channel, user)
+        if refused:
+            return refused
+        where = await self._channel_mention(channel)
+        dialog = (
+            _dialog(
+                "Turn on live captions?",
+                f"Everyone in the meeting of {where} is told, and can show or hide what is said "
+                "as captions with the speaker's name.",
+                submit_label="Turn on captions",
+            )
+            if argument == "on"
+            else _dialog(
+                "Turn off live captions?",
+                f"Captions stop for everyone in the meeting of {where}.",
+                submit_label="Turn off captions",
+            )
+        )
+        return await self._confirm(
+            invocation.trigger_id, Claim(user, "captions", channel, argument), dialog
+        )
+
+    async def _captions_refusal(self, channel: ChannelId, user: UserId) -> str:
         name, controls = await self._host_controls(channel, Verb.HOST)
         engine = self._engines.engine(name) if self._engines is not None else None
         captions = engine is not None and Capability.CAPTIONS in engine.capabilities
         if controls is None or self._captions is None or not captions:
             return f"`/meet captions` is not available for {self._title(name)} meetings."
         try:
-            refused = await self._refusal(controls, "captions", channel, user)
-            if refused:
-                return refused
-            if argument == "on":
-                return await self._captions.start(channel, user)
-            return await self._captions.stop(channel)
-        except (EngineRefusedError, EngineUnavailableError) as exc:
+            return await self._refusal(controls, "captions", channel, user)
+        except EngineUnavailableError as exc:
             return str(exc)
+
+    async def _apply_captions(self, claim: Claim) -> str | dict[str, Any]:
+        refused = await self._captions_refusal(claim.channel_id, claim.user_id)
+        if refused:
+            return {"error": refused}
+        assert self._captions is not None
+        try:
+            if claim.target == "on":
+                return await self._captions.start(claim.channel_id, claim.user_id)
+            return await self._captions.stop(claim.channel_id)
+        except (EngineRefusedError, EngineUnavailableError) as exc:
+            return {"error": str(exc)}
 
     async def _end(self, name: str, channel: ChannelId) -> None:
         engine = self._engines.engine(name) if self._engines is not None else None
@@ -695,6 +725,8 @@ class MeetInteractions:
             return await self._apply_meeting_change(claim)
         if claim.action == "recording":
             return await self._apply_recording(claim)
+        if claim.action == "captions":
+            return await self._apply_captions(claim)
         accounts = self._accounts_of(claim)
         if claim.action == ACCOUNT_DISCONNECT and accounts is not None:
             is_admin = await self._is_admin(user)
