@@ -135,6 +135,7 @@ class Capability(StrEnum):
     END_FOR_ALL = "end_for_all"
     PINS = "pins"  # a host PIN per channel, rotated when a meeting ends
     RECORDING = "recording"  # meetbridge's recorder can join and record it (MeetingRecorder)
+    CAPTIONS = "captions"  # meetbridge's captioner can caption it live (MeetingCaptions)
     GUEST_LINKS = "guest_links"  # people outside Mattermost join through expiring guest links
     OWN_APPS = "own_apps"  # people may join in the engine's own apps, which meetbridge cannot close
 
@@ -154,6 +155,15 @@ class MeetingRecorder(Protocol):
     async def start(self, channel_id: ChannelId, user_id: UserId) -> str: ...
 
     async def stop(self, channel_id: ChannelId, reason: str = "") -> str: ...
+
+
+class MeetingCaptions(Protocol):
+    """Live captions in a channel's meeting (LiveKit). Both raise EngineRefusedError with a
+    sentence for the user when it cannot be done now; both return the sentence for success."""
+
+    async def start(self, channel_id: ChannelId, user_id: UserId) -> str: ...
+
+    async def stop(self, channel_id: ChannelId) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

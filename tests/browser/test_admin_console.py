@@ -92,6 +92,7 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
     await page.get_by_label("Max participants", exact=True).fill("25")
     await page.get_by_label("Longest recording (minutes)", exact=True).fill("90")
     await page.get_by_label("Transcript language (empty: detected)", exact=True).fill("en")
+    await page.get_by_label("Live caption language (empty: detected)", exact=True).fill("de")
     await page.get_by_label("Transcribe recordings", exact=True).uncheck()
     for label in ("Zoom account level", "Zoom restrict public channels"):
         await page.get_by_label(label, exact=True).check()
@@ -132,6 +133,7 @@ async def test_every_setting_is_saved_validated_and_kept_after_a_restart(
         "recording_min_free_mb": 500,
         "transcription_enabled": False,
         "transcription_language": "en",
+        "captions_language": "de",
     }
     assert (await served.components.admin.settings()).model_dump(mode="json") == expected
     assert (await served.components.admin.secrets_set())["zoom_client_secret"] is True

@@ -737,3 +737,80 @@ async def test_everyone_sees_that_the_meeting_is_recorded_late_joiners_too(
     for page in (alice, bob, carol):
         await expect(page.locator("#mb-recording")).to_be_hidden(timeout=TIMEOUT)
     await expect(alice.locator("#mb-record")).to_have_text("Start recording")
+
+
+async def test_captions_show_with_the_speakers_name_as_text_and_each_user_can_hide_them(
+    meeting: Meeting,
+) -> None:
+    alice = await meeting.open("Alice", role="host")
+    bob = await meeting.open("Bob")
+    for page in (alice, bob):
+        await in_meeting_with(page, 1)
+        await expect(page.locator("#mb-captions-badge")).to_be_hidden()
+        await expect(page.locator("#mb-captions-toggle")).to_be_hidden()
+    await expect(bob.locator("#mb-captions-control")).to_be_hidden()  # a host control
+    bob_id = await meeting.identity_of("Bob")
+    name = "<b>Bob</b> & co"  # text, never markup
+    line = {"id": f"{bob_id}#1", "identity": bob_id, "name": name, "text": "Hello", "at": 1}
+
+    # Off: a line is not shown (one sent while captions were being turned off).
+    await meeting.send("meetbridge.captions", {**line, "final": True})
+
+    await alice.locator("#mb-captions-control").click()
+    call = await meeting.host.wait_for_call("captions")
+    assert call.body == {"on": True}
+    # What meetbridge does once the captioner runs: the room's metadata, and a notice.
+    on = {"host": "user-alice", "removed": [], "captions": int(time.time() * 1000),
+          "captioner": "meetbridge-captioner-1"}  # fmt: skip
+    await meeting.rooms.update_room_metadata(meeting.room, orjson.dumps(on).decode())
+    await meeting.send(
+        "meetbridge.notice", {"kind": "captions-started", "text": "Live captions are on."}
+    )
+    for page in (alice, bob):
+        await expect(page.locator("#mb-captions-badge")).to_have_text(
+            "Captions on", timeout=TIMEOUT
+        )
+        await expect(page.locator("#mb-announce")).to_contain_text("Live captions are on.")
+    await expect(alice.locator("#mb-captions-control")).to_have_text("Turn off captions")
+
+    # A partial line, then its final one in its place; malformed ones are dropped.
+    await meeting.rooms.send_data(meeting.room, b"\xff", topic="meetbridge.captions")
+    await meeting.send("meetbridge.captions", {**line, "final": "yes"})
+    await meeting.send("meetbridge.captions", {**line, "text": "Hello every", "final": False})
+    captions = alice.locator("#mb-caption-list li")
+    await expect(captions).to_have_count(1, timeout=TIMEOUT)
+    await expect(captions).to_have_attribute("data-final", "false")
+    await expect(captions).to_have_attribute("aria-hidden", "true")  # not read out: it changes
+    await meeting.send("meetbridge.captions", {**line, "text": "Hello everyone.", "final": True})
+    await expect(captions).to_have_text(f"{name}: Hello everyone.", timeout=TIMEOUT)
+    await expect(captions).to_have_attribute("data-final", "true")
+    await expect(alice.locator("#mb-caption-list b")).to_have_count(0)
+    await expect(alice.locator("#mb-captions")).to_have_attribute("aria-live", "polite")
+
+    # Bob hides them; his choice outlasts a reload, and Alice still sees hers.
+    await bob.locator("#mb-captions-toggle").click()
+    await expect(bob.locator("#mb-captions")).to_have_js_property("hidden", True)
+    await expect(bob.locator("#mb-captions-toggle")).to_have_text("Show captions")
+    await bob.reload()
+    await in_meeting_with(bob, 1)
+    await expect(bob.locator("#mb-captions-badge")).to_be_visible(timeout=TIMEOUT)  # joined late
+    await expect(bob.locator("#mb-captions")).to_have_js_property("hidden", True)
+    await expect(bob.locator("#mb-captions-toggle")).to_have_attribute("aria-pressed", "true")
+    # (shown, though empty once the line is old: an empty region has no size to be "visible")
+    await expect(alice.locator("#mb-captions")).to_have_js_property("hidden", False)
+    await bob.locator("#mb-captions-toggle").click()
+    await expect(bob.locator("#mb-captions")).to_have_js_property("hidden", False)
+
+    # Off again: the badge and the lines go.
+    await alice.locator("#mb-captions-control").click()
+
+    async def asked_to_stop() -> bool:
+        return any(c.action == "captions" and c.body == {"on": False} for c in meeting.host.calls)
+
+    await eventually(asked_to_stop, 10, "a request to turn captions off")
+    off = {"host": "user-alice", "removed": []}
+    await meeting.rooms.update_room_metadata(meeting.room, orjson.dumps(off).decode())
+    for page in (alice, bob):
+        await expect(page.locator("#mb-captions-badge")).to_be_hidden(timeout=TIMEOUT)
+        await expect(page.locator("#mb-caption-list li")).to_have_count(0)
+    assert not await serious_accessibility_violations(alice)

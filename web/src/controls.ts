@@ -18,7 +18,8 @@ export type ControlAction =
     | 'remove'
     | 'make-host'
     | 'end'
-    | 'recording';
+    | 'recording'
+    | 'captions';
 
 export type ControlResult = { ok: true } | { ok: false; error: string };
 

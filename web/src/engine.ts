@@ -13,6 +13,7 @@
  *   mute {identity}          mute-all {}              ask-unmute {identity}
  *   stop-screenshare {identity}   remove {identity}   make-host {identity}   end {}
  *   recording {on: boolean}   (host: start or stop recording)
+ *   captions {on: boolean}    (host: live captions on or off)
  *   stats {sendKbps, receiveKbps, packetLossPercent, rttMs}   (every 10 s, and on leaving)
  * `identity` is one LiveKit participant identity (one device). For a person with several devices
  * the page sends one request per device. 2xx means accepted; anything else is refused, with
@@ -24,7 +25,9 @@
  *   meetbridge.chat     {id, name, text, at, source: "meeting" | "mattermost"}
  *   meetbridge.notice   {kind: "ask-unmute" | "muted-by-host" | "removed" | "ended" | "host-changed"
  *                        | "recording-started" | "recording-stopped" | "recording-reminder", text}
- * Room metadata (LiveKit) — JSON; `recording` (ms since the epoch) while the meeting is recorded.
+ *   meetbridge.captions {id, identity, name, text, final}   a caption line (captions.ts)
+ * Room metadata (LiveKit) — JSON; `recording` (ms since the epoch) while the meeting is recorded;
+ * `captions` (ms) and `captioner` (its identity) while live captions are on.
  * `at` is milliseconds since the epoch. The page trusts only messages from the server (no sender
  * participant), parses them defensively and ignores anything malformed.
  *
@@ -32,6 +35,7 @@
  * `meetbridge.user` = the Mattermost user id (several devices of one person share it).
  */
 
+import type { Caption } from './captions';
 import type { ConnectionEvent } from './state';
 
 export type EngineName = 'pexip' | 'livekit';
@@ -83,7 +87,9 @@ export type NoticeKind =
     | 'host-changed'
     | 'recording-started'
     | 'recording-stopped'
-    | 'recording-reminder';
+    | 'recording-reminder'
+    | 'captions-started'
+    | 'captions-stopped';
 
 export interface ChatLine {
     id: string;
@@ -120,6 +126,10 @@ export interface EngineEvents {
     notice(message: string): void;
     /** Whether the meeting is being recorded: since when (ms), or null (LiveKit room metadata). */
     recording?(since: number | null): void;
+    /** Whether live captions are on: since when (ms), or null (LiveKit room metadata). */
+    captions?(since: number | null): void;
+    /** A caption line from meetbridge's captioner. */
+    caption?(caption: Caption): void;
 }
 
 export interface JoinOptions {

@@ -7,6 +7,16 @@
 
 import './meeting.css';
 
+import {
+    addCaption,
+    type Caption,
+    captionsHidden,
+    currentCaptions,
+    LINGER_MS,
+    saveCaptionsHidden,
+    type ShownCaption,
+} from './captions';
+import { CaptionsView } from './captions-view';
 import { ConfigError, readPageConfig, type PageConfig } from './config';
 import { StatsReporter, type StatsObject, type StatsSummary } from './connection-stats';
 import { MeetingControls, type ControlAction } from './controls';
@@ -55,6 +65,11 @@ class MeetingPage {
     /** Whether the room has said yet (after joining) if it is recorded. */
     private recordingKnown = false;
     private chat: ChatLine[] = [];
+    private captionsOn = false;
+    private captionsHidden = captionsHidden(storage());
+    private captionLines: ShownCaption[] = [];
+    private captionTimer: number | undefined;
+    private readonly captionsView: CaptionsView;
     private speakerId = '';
     private readonly reactions = new ReactionLimiter();
     private readonly controls: MeetingControls | null;
@@ -145,8 +160,20 @@ class MeetingPage {
             },
             notice: message => this.view.notice(message),
             recording: since => this.showRecording(since !== null),
+            captions: since => this.showCaptionsOn(since !== null),
+            caption: caption => this.showCaption(caption),
         });
         this.stats = this.statsReporter();
+        this.captionsView = new CaptionsView(document, {
+            toggleCaptions: () => void this.control('captions', { on: !this.captionsOn }),
+            toggleHidden: () => {
+                this.captionsHidden = !this.captionsHidden;
+                saveCaptionsHidden(storage(), this.captionsHidden);
+                this.captionsView.setState(this.captionsOn, this.captionsHidden);
+            },
+        });
+        this.captionsView.setState(false, this.captionsHidden);
+        this.captionsView.offerToHost(config.engine === 'livekit'); // meetbridge captions LiveKit only
         this.media.onEffectFailed = message => {
             this.view.setEffect('none');
             this.view.setEffectsMessage(message);
@@ -456,6 +483,33 @@ class MeetingPage {
         this.view.setRecording(recording);
     }
 
+    /** The room says whether captions are on (changes come with meetbridge's notice too). */
+    private showCaptionsOn(on: boolean): void {
+        this.captionsOn = on;
+        if (!on) {
+            this.captionLines = [];
+        }
+        this.captionsView.setState(on, this.captionsHidden);
+    }
+
+    private showCaption(caption: Caption): void {
+        if (!this.captionsOn) {
+            return; // a line sent as captions were being turned off
+        }
+        this.captionLines = addCaption(this.captionLines, caption, Date.now());
+        this.renderCaptions();
+    }
+
+    /** The lines still current; while some are shown, looked at again until they expire. */
+    private renderCaptions(): void {
+        this.captionLines = currentCaptions(this.captionLines, Date.now());
+        this.captionsView.render(this.captionLines);
+        window.clearTimeout(this.captionTimer);
+        this.captionTimer = this.captionLines.length
+            ? window.setTimeout(() => this.renderCaptions(), LINGER_MS / 4)
+            : undefined;
+    }
+
     private async control(
         action: ControlAction,
         body: Record<string, string | number | boolean> = {},
@@ -619,6 +673,15 @@ const adapterFor = async (config: PageConfig): Promise<AdapterFactory> => {
     const { PexipAdapter } = await import('./adapters/pexip');
     return events => new PexipAdapter(config, events);
 };
+
+/** The browser's local storage, or null where the page may not use it. */
+function storage(): Storage | null {
+    try {
+        return window.localStorage;
+    } catch {
+        return null;
+    }
+}
 
 const main = async (): Promise<void> => {
     let config: PageConfig;

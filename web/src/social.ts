@@ -36,6 +36,8 @@ const NOTICE_KINDS: readonly NoticeKind[] = [
     'recording-started',
     'recording-stopped',
     'recording-reminder',
+    'captions-started',
+    'captions-stopped',
 ];
 
 type Raw = Record<string, unknown>;

@@ -25,6 +25,7 @@ class Verb(StrEnum):
     STATS = "stats"
     GUEST_LINK = "guest-link"
     RECORDING = "recording"
+    CAPTIONS = "captions"
 
 
 @dataclass(frozen=True, slots=True)

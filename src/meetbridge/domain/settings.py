@@ -164,6 +164,12 @@ class RuntimeSettings(BaseModel):
         pattern=r"^([a-z]{2,3})?$",
         description="Language spoken in meetings (ISO 639-1 code such as en); empty: detected.",
     )
+    captions_language: str = Field(
+        "",
+        pattern=r"^([a-z]{2,3})?$",
+        description="Language of live captions (ISO 639-1 code such as en); empty: detected "
+        "for each speaker.",
+    )
 
     @field_validator("livekit_url")
     @classmethod

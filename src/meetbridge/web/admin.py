@@ -79,6 +79,7 @@ _LABELS = {
     "recording_min_free_mb": "Stop recording below this free disk space (MB)",
     "transcription_enabled": "Transcribe recordings",
     "transcription_language": "Transcript language (empty: detected)",
+    "captions_language": "Live caption language (empty: detected)",
 }
 _SECRET_LABELS = {"livekit_api_secret": "LiveKit API secret"}
 
@@ -93,7 +94,7 @@ class SettingGroup:
     secrets: tuple[str, ...] = ()
 
 
-_LIVEKIT_PREFIXES = ("livekit_", "recording_", "transcription_")
+_LIVEKIT_PREFIXES = ("livekit_", "recording_", "transcription_", "captions_")
 
 # Settings no engine claims fall into "General", so a new setting is never left off the page.
 _ENGINE_GROUPS = (
@@ -123,11 +124,7 @@ _ENGINE_GROUPS = (
     SettingGroup(
         "livekit",
         "LiveKit",
-        tuple(
-            k
-            for k in RuntimeSettings.model_fields
-            if k.startswith(("livekit_", "recording_", "transcription_"))
-        ),
+        tuple(k for k in RuntimeSettings.model_fields if k.startswith(_LIVEKIT_PREFIXES)),
         tuple(k for k in SECRET_SETTINGS if k.startswith("livekit_")),
     ),
 )

@@ -38,6 +38,7 @@ from meetbridge.core import (
 )
 from meetbridge.domain.ids import ChannelId
 from meetbridge.domain.recording import RecordingLimits
+from meetbridge.engines.livekit.captions import CaptionSettings, LiveKitCaptions
 from meetbridge.engines.livekit.controls import (
     RECENT_CHAT,
     ROOM_STATE_KEPT,
@@ -140,6 +141,7 @@ class Components:
     livekit: LiveKitEngine
     controls: MeetingControls
     recordings: LiveKitRecordings
+    captions: LiveKitCaptions
     transcriptions: Transcriptions
     livekit_reconciler: LiveKitReconciler
     pexip: PexipEngine
@@ -260,6 +262,7 @@ def build_components(
         outbox.wake if outbox is not None else (lambda: None),
         transcriptions=transcriptions,
     )
+    captions = LiveKitCaptions(livekit, clock, lambda: caption_settings(config, state))
     controls = MeetingControls(
         livekit,
         core.controls,
@@ -268,6 +271,7 @@ def build_components(
         core.database,
         meeting_chat.to_thread,
         recordings,
+        captions,
     )
     pexip_chat = PexipChatMirror(pexip, meeting_chat.to_thread, clock)
     pexip_controls.chat = pexip_chat
@@ -304,6 +308,7 @@ def build_components(
             controls.last_stats,  # one store: every engine's page reports there
             guest_links.create,
             recordings,
+            captions,
         ),
         zoom=zoom,
         confirmations=confirmations,
@@ -311,6 +316,7 @@ def build_components(
         livekit=livekit,
         controls=controls,
         recordings=recordings,
+        captions=captions,
         transcriptions=transcriptions,
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
         pexip=pexip,
@@ -410,6 +416,17 @@ def transcription_settings(config: ServiceConfig, state: SharedState) -> Transcr
         model=config.transcription_model,
         model_sha256=config.transcription_model_sha256 or None,
         language=settings.transcription_language or None,
+        threads=config.transcription_threads,
+    )
+
+
+def caption_settings(config: ServiceConfig, state: SharedState) -> CaptionSettings:
+    return CaptionSettings(
+        cache=config.model_cache_dir,
+        logs=config.data_dir / "captions",
+        model=config.transcription_model,
+        model_sha256=config.transcription_model_sha256 or None,
+        language=state.settings.captions_language or None,
         threads=config.transcription_threads,
     )
 
@@ -607,6 +624,7 @@ def _start_background(components: Components) -> None:
         ("housekeeping", _housekeeping(components)),
         ("livekit-reconcile", components.livekit_reconciler.run()),
         ("recordings", components.recordings.run()),
+        ("captions", components.captions.run()),
         ("transcriptions", components.transcriptions.run()),
     ]
     if components.chat is not None:

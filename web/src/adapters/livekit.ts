@@ -28,6 +28,7 @@ import type {
     VideoTile,
 } from '../engine';
 import { explainLiveKitEnd, explainLiveKitJoinFailure } from '../livekit-state';
+import { CAPTIONS_TOPIC, captionsSince, parseCaption } from '../captions';
 import { parseMessage, personKey, recordingSince } from '../social';
 
 export const ROLE_ATTRIBUTE = 'meetbridge.role';
@@ -111,6 +112,7 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
         this.joined = true;
         this.events.connection({ type: 'joined' });
         this.events.recording?.(recordingSince(room.metadata)); // joining late: already recorded?
+        this.events.captions?.(captionsSince(room.metadata));
         await this.publish(room, stream, options);
         this.refresh();
     }
@@ -301,10 +303,23 @@ export class LiveKitAdapter implements MeetingEngineAdapter {
             this.events.activeSpeakers(speakers.map(speaker => speaker.identity));
             refresh();
         });
-        room.on(RoomEvent.RoomMetadataChanged, metadata => this.events.recording?.(recordingSince(metadata)));
-        room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
-            if (participant) {
-                return; // only meetbridge (the server API, no sender) speaks on these topics
+        room.on(RoomEvent.RoomMetadataChanged, metadata => {
+            this.events.recording?.(recordingSince(metadata));
+            this.events.captions?.(captionsSince(metadata));
+        });
+        room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic, _encryption, identity) => {
+            // Only meetbridge speaks on these topics: its server API and its hidden captioner,
+            // whose sender the SFU blanks. Anyone else's identity is stamped by the SFU, also
+            // when this page does not know the participant yet.
+            if (participant || identity) {
+                return;
+            }
+            if (topic === CAPTIONS_TOPIC) {
+                const caption = parseCaption(payload);
+                if (caption) {
+                    this.events.caption?.(caption);
+                }
+                return;
             }
             const message = parseMessage(topic, payload);
             if (message) {

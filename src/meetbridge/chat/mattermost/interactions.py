@@ -33,6 +33,7 @@ from meetbridge.ports import (
     EngineRefusedError,
     EngineUnavailableError,
     HostControls,
+    MeetingCaptions,
     MeetingRecorder,
     StartAnswer,
     UserAccounts,
@@ -96,7 +97,9 @@ class MeetInteractions:
         call_stats: Callable[[UserId], Awaitable[CallStats | None]] | None = None,
         guest_links: Callable[[ChannelId, UserId, int], Awaitable[str]] | None = None,
         recorder: MeetingRecorder | None = None,
+        captions: MeetingCaptions | None = None,
     ) -> None:
+        self._captions = captions
         self._guest_links = guest_links  # makes a Pexip guest link (engines/pexip/guest_links)
         self._recorder = recorder
         self._call_stats = call_stats
@@ -129,6 +132,8 @@ class MeetInteractions:
             return ephemeral(describe_stats(stats, self._clock.now()))
         if command.verb is Verb.RECORDING:
             return ephemeral(await self._recording(invocation, command.argument.lower()))
+        if command.verb is Verb.CAPTIONS:
+            return ephemeral(await self._captions_command(invocation, command.argument.lower()))
         if command.verb is Verb.MAX:
             return ephemeral(await self._max(invocation, command.argument))
         if command.verb is Verb.GUEST_LINK:
@@ -419,6 +424,8 @@ class MeetInteractions:
             return "Only the meeting's host or a system admin can end it."
         if action == "recording":
             return "Only the meeting's host or a system admin can start or stop recording."
+        if action == "captions":
+            return "Only the meeting's host or a system admin can turn captions on or off."
         return "Only the meeting's host or a system admin can hand host over."
 
     async def _new_host(
@@ -511,6 +518,59 @@ class MeetInteractions:
                 return await self._recorder.start(claim.channel_id, claim.user_id)
             return await self._recorder.stop(claim.channel_id)
         except EngineRefusedError as exc:
+            return {"error": str(exc)}
+
+    # --- live captions ----------------------------------------------------------------------
+
+    async def _captions_command(self, invocation: Invocation, argument: str) -> str:
+        """Ask the host (or a system admin) to confirm turning live captions on or off: like
+        every change, a forged command must change nothing in someone's name."""
+        if argument not in ("on", "off"):
+            return "Use `/meet captions on` or `/meet captions off`."
+        channel, user = invocation.channel_id, invocation.user_id
+        refused = await self._captions_refusal(channel, user)
+        if refused:
+            return refused
+        where = await self._channel_mention(channel)
+        dialog = (
+            _dialog(
+                "Turn on live captions?",
+                f"Everyone in the meeting of {where} is told, and can show or hide what is said "
+                "as captions with the speaker's name.",
+                submit_label="Turn on captions",
+            )
+            if argument == "on"
+            else _dialog(
+                "Turn off live captions?",
+                f"Captions stop for everyone in the meeting of {where}.",
+                submit_label="Turn off captions",
+            )
+        )
+        return await self._confirm(
+            invocation.trigger_id, Claim(user, "captions", channel, argument), dialog
+        )
+
+    async def _captions_refusal(self, channel: ChannelId, user: UserId) -> str:
+        name, controls = await self._host_controls(channel, Verb.HOST)
+        engine = self._engines.engine(name) if self._engines is not None else None
+        captions = engine is not None and Capability.CAPTIONS in engine.capabilities
+        if controls is None or self._captions is None or not captions:
+            return f"`/meet captions` is not available for {self._title(name)} meetings."
+        try:
+            return await self._refusal(controls, "captions", channel, user)
+        except EngineUnavailableError as exc:
+            return str(exc)
+
+    async def _apply_captions(self, claim: Claim) -> str | dict[str, Any]:
+        refused = await self._captions_refusal(claim.channel_id, claim.user_id)
+        if refused:
+            return {"error": refused}
+        assert self._captions is not None
+        try:
+            if claim.target == "on":
+                return await self._captions.start(claim.channel_id, claim.user_id)
+            return await self._captions.stop(claim.channel_id)
+        except (EngineRefusedError, EngineUnavailableError) as exc:
             return {"error": str(exc)}
 
     async def _end(self, name: str, channel: ChannelId) -> None:
@@ -665,6 +725,8 @@ class MeetInteractions:
             return await self._apply_meeting_change(claim)
         if claim.action == "recording":
             return await self._apply_recording(claim)
+        if claim.action == "captions":
+            return await self._apply_captions(claim)
         accounts = self._accounts_of(claim)
         if claim.action == ACCOUNT_DISCONNECT and accounts is not None:
             is_admin = await self._is_admin(user)

@@ -206,6 +206,7 @@ HELP = """\
 * `/meet end` — end the meeting for everyone (LiveKit, Pexip; its host or a system admin)
 * `/meet host @user` — hand host to someone in the meeting (LiveKit, Pexip; its host or an admin)
 * `/meet recording start|stop` — record the meeting, posted in its thread (LiveKit; host, admins)
+* `/meet captions on|off` — live captions in the meeting, for everyone (LiveKit; host, admins)
 * `/meet stats` — bitrate, packet loss and round-trip time of your last LiveKit session
 * `/meet max N|default` — the participant limit of this channel's LiveKit meetings (channel admins)
 * `/meet engine livekit|pexip|zoom|default` — the meeting engine of this channel (channel admins)

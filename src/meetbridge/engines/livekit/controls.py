@@ -24,6 +24,7 @@ from meetbridge.clock import Clock
 from meetbridge.domain.call_stats import CallStats, parse_stats
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
+from meetbridge.engines.livekit.captions import CaptionsRefusedError, LiveKitCaptions
 from meetbridge.engines.livekit.engine import (
     CONTROLS_PURPOSE,
     USER_ATTRIBUTE,
@@ -53,7 +54,7 @@ ROOM_STATE_KEPT = 24 * 3600.0  # a meeting whose end was missed is forgotten aft
 STATS_KEPT = 30 * 24 * 3600.0  # /meet stats answers about the user's last session, for a month
 HOST_ONLY = frozenset(
     {"lower-all-hands", "mute", "mute-all", "ask-unmute", "stop-screenshare", "remove",
-     "make-host", "end", "recording"}
+     "make-host", "end", "recording", "captions"}
 )  # fmt: skip
 
 
@@ -93,8 +94,10 @@ class MeetingControls:
         database: Database,
         to_thread: ThreadMirror | None = None,
         recordings: LiveKitRecordings | None = None,
+        captions: LiveKitCaptions | None = None,
     ) -> None:
         self._recordings = recordings
+        self._captions = captions
         self._to_thread = to_thread
         self._engine = engine
         self._users = users
@@ -355,6 +358,21 @@ class MeetingControls:
         except RecordingRefusedError as refused:
             raise ControlRefusedError(409, str(refused)) from refused
 
+    async def captions(self, caller: Caller, body: Mapping[str, Any]) -> None:
+        """Turn live captions on (``{"on": true}``) or off; every page is told."""
+        on = body.get("on")
+        if not isinstance(on, bool):
+            raise ControlRefusedError(400, 'Say whether to caption: {"on": true} or false.')
+        if self._captions is None:
+            raise ControlRefusedError(409, "Live captions are not available on this meetbridge.")
+        try:
+            if on:
+                await self._captions.start(caller.channel_id, caller.user_id)
+            else:
+                await self._captions.stop(caller.channel_id)
+        except CaptionsRefusedError as refused:
+            raise ControlRefusedError(409, str(refused)) from refused
+
     async def _mute_sources(
         self, room: str, participant: Participant, sources: tuple[str, ...]
     ) -> None:
@@ -380,4 +398,5 @@ _ACTIONS: dict[str, Action] = {
     "make-host": MeetingControls.make_host,
     "end": MeetingControls.end,
     "recording": MeetingControls.recording,
+    "captions": MeetingControls.captions,
 }

@@ -101,11 +101,16 @@ class MeetingState:
     host: str | None = None
     removed: tuple[str, ...] = ()
     recording: int | None = None  # since when (ms), while a recording runs: pages show it
+    captions: int | None = None  # since when (ms), while captions are on: pages show them
+    captioner: str | None = None  # the captioner's identity: it stops when no longer named
 
     def metadata(self) -> str:
         data: dict[str, object] = {"host": self.host, "removed": list(self.removed)}
         if self.recording is not None:
             data["recording"] = self.recording
+        if self.captions is not None and self.captioner:
+            data["captions"] = self.captions
+            data["captioner"] = self.captioner
         return orjson.dumps(data).decode()
 
 
@@ -117,12 +122,16 @@ def meeting_state(room: Room) -> MeetingState:
     if not isinstance(data, dict):
         return MeetingState()
     host, removed, recording = data.get("host"), data.get("removed"), data.get("recording")
+    captions, captioner = data.get("captions"), data.get("captioner")
+    captions_on = isinstance(captions, int) and captions >= 0 and isinstance(captioner, str)
     return MeetingState(
         host=host if isinstance(host, str) else None,
         removed=tuple(r for r in removed if isinstance(r, str))
         if isinstance(removed, list)
         else (),
         recording=recording if isinstance(recording, int) and recording >= 0 else None,
+        captions=captions if captions_on else None,
+        captioner=captioner if captions_on else None,
     )
 
 
@@ -136,6 +145,7 @@ class LiveKitEngine:
             Capability.HOST_CONTROLS,
             Capability.END_FOR_ALL,
             Capability.RECORDING,
+            Capability.CAPTIONS,
         }
     )
 
@@ -315,6 +325,30 @@ class LiveKitEngine:
             return
         state = dataclasses.replace(meeting_state(listed[0]), recording=since_ms)
         await self.rooms().update_room_metadata(name, state.metadata())
+
+    async def set_captions(
+        self, channel_id: ChannelId, since_ms: int | None, captioner: str | None = None
+    ) -> bool:
+        """Turn captions on (since when, made by which captioner) or off in the room's metadata:
+        pages show them from it, and the captioner stops when it is no longer named. False when
+        the room is gone. Raises LiveKitError."""
+        name = room_name(channel_id)
+        listed = await self.rooms().list_rooms([name])
+        if not listed:
+            return False
+        on = since_ms is not None and bool(captioner)
+        state = dataclasses.replace(
+            meeting_state(listed[0]),
+            captions=since_ms if on else None,
+            captioner=captioner if on else None,
+        )
+        await self.rooms().update_room_metadata(name, state.metadata())
+        return True
+
+    async def captions_state(self, channel_id: ChannelId) -> MeetingState | None:
+        """The room's state (None when there is no room). Raises LiveKitError."""
+        listed = await self.rooms().list_rooms([room_name(channel_id)])
+        return meeting_state(listed[0]) if listed else None
 
     async def host_of(self, channel_id: ChannelId) -> UserId | None:
         try:

@@ -433,8 +433,13 @@ async def _has_speakers(directory: Path) -> bool:
 
 
 def _spawn_recorder(job: bytes, log_path: Path) -> int:
-    """Start the recorder in a session of its own (neither a terminal's signals nor meetbridge's
-    end reach it) and return its pid; the job goes on stdin, so the token never shows in `ps`.
+    return spawn_detached(RECORDER_MODULE, job, log_path)
+
+
+def spawn_detached(module: str, job: bytes, log_path: Path) -> int:
+    """Start ``python -m module`` in a session of its own (neither a terminal's signals nor
+    meetbridge's end reach it) and return its pid; the job goes on stdin, so the token never
+    shows in `ps`.
 
     posix_spawn rather than subprocess or asyncio: both treat a child still running when they
     are collected or their loop closes as a leak (asyncio kills it), and a recorder must outlive
@@ -444,7 +449,7 @@ def _spawn_recorder(job: bytes, log_path: Path) -> int:
     try:
         pid = os.posix_spawn(
             sys.executable,
-            [sys.executable, "-m", RECORDER_MODULE],
+            [sys.executable, "-m", module],
             os.environ,
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, read_end, 0),

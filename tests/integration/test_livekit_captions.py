@@ -1,0 +1,213 @@
+"""Turning live captions on and off against a real livekit-server: only the host (or a system
+admin) may, from the page or with /meet captions; the room's metadata is the switch every page
+and the captioner follow; a captioner that crashes is started again a few times, then captions
+are turned off with a notice. (The words themselves: tests/browser/test_livekit_captions.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+
+import orjson
+import pytest
+
+from meetbridge.chat.mattermost.interactions import NOT_YOURS, Invocation
+from meetbridge.config import ServiceConfig
+from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.engines.livekit import captions as captions_module
+from meetbridge.engines.livekit.captions import CaptionSettings, LiveKitCaptions
+from meetbridge.engines.livekit.engine import room_name
+from meetbridge.services.confirmations import Claim
+from tests.conftest import RunningApp, running_on_livekit
+from tests.integration.test_livekit_controls import Device, act, join
+from tests.support.livekit import LiveKitServer, SignallingParticipant
+from tests.support.mattermost_standin import MattermostStandIn
+from tests.support.speech import model_cache, require_transcription
+
+pytest.importorskip("livekit.rtc")
+# Captions keep no state in the database (the room's metadata is the switch): SQLite is enough.
+pytestmark = [
+    pytest.mark.livekit,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+
+@pytest.fixture
+async def service(
+    config: ServiceConfig, mattermost: MattermostStandIn, livekit_server: LiveKitServer
+) -> AsyncIterator[RunningApp]:
+    require_transcription()
+    async with running_on_livekit(config, mattermost, livekit_server) as running_app:
+        # The shared model cache: the packaged model is reassembled once per machine.
+        running_app.components.captions.settings = lambda: CaptionSettings(
+            cache=model_cache(), logs=config.data_dir / "captions"
+        )
+        yield running_app
+        for pid in running_app.components.captions.pids():
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+async def meeting(
+    service: RunningApp, mattermost: MattermostStandIn, livekit_server: LiveKitServer
+) -> AsyncIterator[tuple[str, str, str, Device, Device]]:
+    """Alice (host, started it) and Bob, both connected: (channel, alice, bob, devices)."""
+    alice, bob = mattermost.add_user("alice"), mattermost.add_user("bob")
+    channel = mattermost.add_channel("Planning", kind="P")
+    alices, bobs = await join(service, channel, alice), await join(service, channel, bob)
+    async with AsyncExitStack() as stack:
+        for device in (alices, bobs):
+            await stack.enter_async_context(
+                SignallingParticipant(livekit_server.ws_url, device.livekit_token)
+            )
+        yield channel, alice, bob, alices, bobs
+
+
+async def metadata(service: RunningApp, channel: str) -> dict[str, object]:
+    [room] = await service.components.livekit.rooms().list_rooms([room_name(ChannelId(channel))])
+    return dict(orjson.loads(room.metadata))
+
+
+async def command(service: RunningApp, user: str, channel: str, text: str) -> str:
+    invocation = Invocation(UserId(user), ChannelId(channel), "t" * 26, text)
+    return str((await service.components.interactions.command(invocation))["text"])
+
+
+async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    for _ in range(int(timeout * 10)):
+        if await condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def alive(pid: int) -> bool:
+    """Whether a captioner (a child of this process) still runs; reaps it once it exited."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return done == 0
+
+
+async def exits(pid: int, timeout: float = 30.0) -> None:
+    async def gone() -> bool:
+        return not alive(pid)
+
+    await until(gone, timeout)
+
+
+async def test_only_the_host_turns_captions_on_and_off_from_the_page(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, _, _, alice, bob = meeting
+    refused = await act(service, bob, "captions", on=True)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "Only the meeting's host can do this."
+    for body in ({}, {"on": "yes"}, {"on": 1}, {"on": None}):
+        assert (await act(service, alice, "captions", **body)).status_code == 400, body
+    nothing = await act(service, alice, "captions", on=False)
+    assert nothing.status_code == 409
+    assert nothing.json()["error"] == "Live captions are not on in this meeting."
+    assert "captions" not in await metadata(service, channel)
+
+    assert (await act(service, alice, "captions", on=True)).status_code == 200
+    state = await metadata(service, channel)
+    assert isinstance(state["captions"], int)
+    assert str(state["captioner"]).startswith("meetbridge-captioner-")
+    again = await act(service, alice, "captions", on=True)
+    assert again.status_code == 409
+    assert again.json()["error"] == "Live captions are already on in this meeting."
+
+    assert (await act(service, bob, "captions", on=False)).status_code == 403
+    assert (await act(service, alice, "captions", on=False)).status_code == 200
+    state = await metadata(service, channel)
+    assert "captions" not in state and "captioner" not in state
+    assert state["host"] == alice.identity.split(".")[0]  # the rest of the state is kept
+
+
+async def test_meet_captions_is_for_the_host_and_applied_once_confirmed(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, alice, bob, _, _ = meeting
+    interactions = service.components.interactions
+    usage = "Use `/meet captions on` or `/meet captions off`."
+    assert await command(service, alice, channel, "captions") == usage
+    assert await command(service, alice, channel, "captions loud") == usage
+    not_host = "Only the meeting's host or a system admin can turn captions on or off."
+    assert await command(service, bob, channel, "captions on") == not_host
+    # The host's command changes nothing by itself: only a confirmation opened by Mattermost
+    # for the user inside the trigger would (this trigger names nobody).
+    assert await command(service, alice, channel, "captions on") == NOT_YOURS
+    assert "captions" not in await metadata(service, channel)
+
+    # The dialog's submission (its state checked by the dialog endpoint) applies it, after
+    # checking the permission again.
+    refused = await interactions.submitted(
+        Claim(UserId(bob), "captions", ChannelId(channel), "on"), {}
+    )
+    assert refused == {"error": not_host}
+    assert "captions" not in await metadata(service, channel)
+    assert (
+        await interactions.submitted(Claim(UserId(alice), "captions", ChannelId(channel), "on"), {})
+        == {}
+    )
+    assert "captioner" in await metadata(service, channel)
+    again = await interactions.submitted(
+        Claim(UserId(alice), "captions", ChannelId(channel), "on"), {}
+    )
+    assert again == {"error": "Live captions are already on in this meeting."}
+    assert (
+        await interactions.submitted(
+            Claim(UserId(alice), "captions", ChannelId(channel), "off"), {}
+        )
+        == {}
+    )
+    assert "captioner" not in await metadata(service, channel)
+
+
+async def test_the_captioner_leaves_when_another_replica_turns_captions_off(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, alice, _, _, _ = meeting
+    captions = service.components.captions
+    await captions.start(ChannelId(channel), UserId(alice))
+    [pid] = captions.pids()
+
+    async def captioner_present() -> bool:
+        rooms = service.components.livekit.rooms()
+        present = await rooms.list_participants(room_name(ChannelId(channel)))
+        return any(p.identity.startswith("meetbridge-captioner-") for p in present)
+
+    await until(captioner_present, 90)  # the model loads first
+    # Not through this replica's stop (no signal): only the metadata changes.
+    await service.components.livekit.set_captions(ChannelId(channel), None)
+    await exits(pid)
+    await captions.supervise()
+    assert captions.pids() == []  # it left as asked: not started again
+
+
+async def test_a_crashing_captioner_is_started_again_then_captions_are_turned_off(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, alice, _, _, _ = meeting
+    captions: LiveKitCaptions = service.components.captions
+    await captions.start(ChannelId(channel), UserId(alice))
+    identity = (await metadata(service, channel))["captioner"]
+    for restart in range(captions_module.MAX_RESTARTS):
+        [pid] = captions.pids()
+        os.kill(pid, signal.SIGKILL)
+        await exits(pid)
+        await captions.supervise()
+        [again] = captions.pids()
+        assert again != pid, restart
+        assert (await metadata(service, channel))["captioner"] == identity  # the same switch
+    [pid] = captions.pids()
+    os.kill(pid, signal.SIGKILL)
+    await exits(pid)
+    await captions.supervise()
+    assert captions.pids() == []
+    assert "captioner" not in await metadata(service, channel)
