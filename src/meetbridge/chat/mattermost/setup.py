@@ -33,8 +33,8 @@ COMMAND_LOOKUP_TIME_LIMIT = 2.0
 
 AUTOCOMPLETE_HINT = (
     "[start [topic] | join | leave | end | host @user | recording start|stop | captions on|off | "
-    "stats | status | link | max N|default | engine livekit|pexip|zoom|default | guest-link [hours] | connect | "
-    "disconnect | settings | help]"
+    "stats | status | link | max N|default | engine livekit|pexip|zoom|default | "
+    "guest-link [hours] | connect | disconnect | settings | help]"
 )
 
 
