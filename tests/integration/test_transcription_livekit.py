@@ -40,8 +40,17 @@ from tests.support.speech import (
 pytest.importorskip("livekit.rtc")
 pytestmark = pytest.mark.livekit
 
-ALICE_SAYS = "The meeting will start tomorrow morning. We need to review the budget before lunch."
-BOB_SAYS = "Please send the quarterly report by Friday. I will call you after the review."
+# Long enough that one burst of degraded audio (real-time media on a CPU-starved 2-core host
+# conceals lost packets) costs a few words of many, not a fifth of the text: the threshold is
+# about the transcriber. Each passage is transcribed with no error from espeak-ng's clean audio.
+ALICE_SAYS = (
+    "The meeting will start tomorrow morning. We need to review the budget before lunch. "
+    "Please bring your laptop and the notes from last week."
+)
+BOB_SAYS = (
+    "Please send the quarterly report by Friday. I will call you after the review. "
+    "Thank you all for coming to the meeting today."
+)
 SILENCE_FLOOR = 300.0  # RMS of 16-bit audio; Opus silence is ~0
 
 
