@@ -165,12 +165,15 @@ class EventApplier:
         A backlog is applied batch after batch; while events are still arriving, each full
         batch is followed by a pause as long as it took, so intake keeps at least half the time.
 
-        After a wake-up the applier waits ``gather_delay`` before starting, so that a burst is
-        applied in a few large transactions rather than one per acknowledged POST: applying
-        shares the process and the database with intake, and intake is the path Infinity waits
-        on. A quarter of a second is invisible on a meeting card and nearly doubles intake
-        throughput under load (benchmarks/event_sink.py).
+        After a wake-up the applier waits as long as its last batch took (at most
+        ``gather_delay``) before starting, so that a burst is applied in a few large
+        transactions rather than one per acknowledged POST: applying shares the process and the
+        database with intake, and intake is the path Infinity waits on. Under a heavy load the
+        wait grows with the batches and nearly doubles intake throughput
+        (benchmarks/event_sink.py); under a light one it stays a few milliseconds, which is
+        what keeps a card within a blink of its event (benchmarks/card_latency.py).
         """
+        took = gather_delay
         while True:
             try:
                 # Keep going while batches come back full (a backlog), but leave the process to
@@ -178,19 +181,21 @@ class EventApplier:
                 while True:
                     started = time.monotonic()
                     self._intake_active = False
-                    if (await self.apply_batch()).total < self._batch_size:
+                    total = (await self.apply_batch()).total
+                    took = time.monotonic() - started
+                    if total < self._batch_size:
                         break
                     # Yield only while events keep coming: once intake is quiet, a backlog
                     # drains at full speed.
                     if self._intake_active:
-                        await asyncio.sleep((time.monotonic() - started) * self._yield_factor)
+                        await asyncio.sleep(took * self._yield_factor)
             except Exception:
                 log.exception("event_applier.batch_failed")
                 await asyncio.sleep(1.0)
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), poll_interval)
-            await asyncio.sleep(gather_delay)
+            await asyncio.sleep(min(gather_delay, took * self._yield_factor))
 
     async def drain(self) -> int:
         """Apply everything pending now (tests and the CLI)."""

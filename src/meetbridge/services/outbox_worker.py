@@ -62,6 +62,9 @@ FINAL_STATE_KINDS = frozenset(
     }
 )
 
+# Kinds whose items for different targets are independent of each other and of everything else.
+SIDE_BY_SIDE_KINDS = frozenset({notifications.CARD_SYNC, notifications.STATUS_SYNC})
+
 # What an engine adds to the outbox (its own cards: Zoom's), registered with register().
 Delivery = Callable[[ChatPlatform, dict[str, Any]], Awaitable[None]]
 
@@ -130,9 +133,34 @@ class OutboxWorker:
         """Handle the items that are due now; returns how many were taken."""
         async with self._database.transaction() as conn:
             items = await outbox_repo.claim(conn, self._clock.now(), self._batch_size, LEASE)
-        for item in items:
-            await self._handle(item)
+        await self._handle_batch(items)
         return len(items)
+
+    async def _handle_batch(self, items: list[OutboxItem]) -> None:
+        """Card and status updates for different targets go out side by side: in a busy hour
+        each would otherwise wait for every other meeting's Mattermost round trip. Items for
+        one target keep their order. Every other kind (ringing, thread replies, uploads) goes
+        after them, in order: a reply needs its card posted first."""
+        in_order: list[OutboxItem] = []
+        by_target: dict[str, list[OutboxItem]] = {}
+        for item in items:
+            if item.kind in SIDE_BY_SIDE_KINDS and item.dedupe_key is not None:
+                by_target.setdefault(item.dedupe_key, []).append(item)
+            else:
+                in_order.append(item)
+
+        delivered: list[int] = []
+
+        async def one_by_one(group: list[OutboxItem]) -> None:
+            delivered.extend([item.id for item in group if await self._handle(item)])
+
+        await asyncio.gather(*map(one_by_one, by_target.values()))
+        await one_by_one(in_order)
+        # One commit for the whole batch: on an embedded database each commit waits for the
+        # disk, and one per item made a busy hour's cards queue behind each other's.
+        if delivered:
+            async with self._database.transaction() as conn:
+                await outbox_repo.complete(conn, delivered, self._clock.now())
 
     async def drain(self, rounds: int = 50) -> None:
         """Handle everything due, including what handling enqueues (tests)."""
@@ -140,7 +168,9 @@ class OutboxWorker:
             if not await self.process_due():
                 return
 
-    async def _handle(self, item: OutboxItem) -> None:
+    async def _handle(self, item: OutboxItem) -> bool:
+        """Deliver one item. True: delivered, for the caller to mark done; False: put back for
+        a retry or given up here."""
         handler = self._handlers.get(item.kind)
         now = self._clock.now
         try:
@@ -152,21 +182,22 @@ class OutboxWorker:
             if gives_up(age, final_state=item.kind in self._final_state_kinds):
                 await self._finish(outbox_repo.give_up, item, now(), str(exc))
                 log.error("outbox.gave_up", kind=item.kind, item=item.id, error=str(exc))
-                return
+                return False
             delay = retry_delay(item.attempts, age) * random.uniform(0.8, 1.2)  # noqa: S311
             async with self._database.transaction() as conn:
                 await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
             log.info("outbox.retry", kind=item.kind, attempt=item.attempts, delay=round(delay, 1))
+            return False
         except ChatRefusedError as exc:
             level = log.error if item.kind in self._final_state_kinds else log.warning
             level("outbox.refused", kind=item.kind, item=item.id, error=str(exc))
             await self._finish(outbox_repo.give_up, item, now(), str(exc))
+            return False
         except Exception as exc:
             log.exception("outbox.failed", kind=item.kind)
             await self._finish(outbox_repo.give_up, item, now(), repr(exc))
-        else:
-            async with self._database.transaction() as conn:
-                await outbox_repo.complete(conn, item.id, now())
+            return False
+        return True
 
     async def _finish(
         self,
@@ -183,7 +214,11 @@ class OutboxWorker:
     async def _sync_card(self, payload: dict[str, Any], item: OutboxItem) -> None:
         meeting_id = int(payload["meeting_id"])
         async with self._database.read() as conn:
-            meeting = await meetings_repo.get(conn, meeting_id)
+            # A live card shows who is there; only an ended one lists who attended, which
+            # grows with the meeting's history.
+            meeting = await meetings_repo.get(conn, meeting_id, attendance=False)
+            if meeting is not None and meeting.ended_at is not None:
+                meeting = await meetings_repo.get(conn, meeting_id)
             post_id = await chat_repo.card_post(conn, meeting_id)
         if meeting is None:
             return

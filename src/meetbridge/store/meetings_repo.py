@@ -303,9 +303,9 @@ async def recent(conn: AsyncConnection, limit: int = 50, offset: int = 0) -> lis
     return await _load(conn, rows)
 
 
-async def get(conn: AsyncConnection, meeting_id: int) -> Meeting | None:
+async def get(conn: AsyncConnection, meeting_id: int, attendance: bool = True) -> Meeting | None:
     row = (await conn.execute(select(meetings).where(meetings.c.id == meeting_id))).first()
-    return await _load_one(conn, row)
+    return await _load_one(conn, row, attendance)
 
 
 async def engine_of(conn: AsyncConnection, meeting_id: int) -> str | None:

@@ -121,9 +121,9 @@ async def claim(conn: AsyncConnection, now: float, limit: int, lease: float) -> 
     ]
 
 
-async def complete(conn: AsyncConnection, item_id: int, now: float) -> None:
+async def complete(conn: AsyncConnection, item_ids: list[int], now: float) -> None:
     await conn.execute(
-        update(outbox).where(outbox.c.id == item_id).values(status=DONE, updated_at=now)
+        update(outbox).where(outbox.c.id.in_(item_ids)).values(status=DONE, updated_at=now)
     )
 
 
