@@ -85,6 +85,11 @@ class ChatPlatform(Protocol):
         """Create the meeting card (post_id None) or bring it up to date; returns its id."""
         ...
 
+    async def announce_meeting(self, card: MeetingCard) -> None:
+        """Tell the channel's clients a meeting's state without a card (notifications off);
+        best effort."""
+        ...
+
     async def find_card(self, channel_id: ChannelId, card_key: str) -> str | None:
         """An existing card (MeetingCard.key), if an earlier attempt created it after all."""
         ...

@@ -250,6 +250,35 @@ async def test_a_meeting_started_through_the_plugin_gives_the_same_card_as_meet(
     assert [a["name"] for a in actions] == ["Join", "Leave", "End"]
 
 
+async def test_with_notifications_off_the_sidebar_still_follows_a_meeting_that_has_no_card(
+    companion: Companion, mattermost: MattermostWorld
+) -> None:
+    alice, live, public = mattermost.users["alice"], companion.live, mattermost.channels["public"]
+    await live.setting("show_notifications", False)
+    state_event = f"custom_{PLUGIN_ID}_meeting_state"
+    async with websocket_of(mattermost, alice) as watch:
+        answer = await companion.as_user(
+            alice, "POST", "/api/v1/meeting", json={"channel_id": public}
+        )
+        assert answer.status_code == 200, answer.text
+        joined = await live.join(answer.json()["join_link"], "alice-quiet-1")
+        await live.settle()
+        started = await watch.named(state_event)
+        assert started["broadcast"]["channel_id"] == public
+        assert (started["data"]["status"], started["data"]["participants"]) == ("STARTED", 1)
+        watch.events.clear()
+        await live.leave(joined)
+        await live.end(joined.alias)
+        await live.settle()
+
+        async def ended() -> bool:
+            states = [e["data"] for e in watch.events if e.get("event") == state_event]
+            return bool(states) and states[-1]["status"] == "ENDED"
+
+        await eventually(ended, timeout=10)
+    assert await card_of(live, "public") is None, "notifications are off: no card"
+
+
 async def test_the_plugin_route_applies_the_same_membership_check_as_meet(
     companion: Companion, mattermost: MattermostWorld
 ) -> None:

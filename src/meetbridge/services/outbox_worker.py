@@ -222,9 +222,12 @@ class OutboxWorker:
             post_id = await chat_repo.card_post(conn, meeting_id)
         if meeting is None:
             return
-        if post_id is None and not self._state.settings.show_notifications:
-            return  # notifications off: no card (state, /meet status and ringing still work)
         card = await self._card(meeting, meeting_id)
+        if post_id is None and not self._state.settings.show_notifications:
+            # Notifications off: no card (state, /meet status and ringing still work), but the
+            # companion plugin's sidebar still follows the meeting.
+            await self._platform.announce_meeting(card)
+            return
         if post_id is None:
             # Any earlier attempt, of this item or of an older one for the same card, may have
             # created the card before its answer was lost (a timeout while Mattermost hung).

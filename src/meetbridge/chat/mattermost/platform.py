@@ -83,6 +83,9 @@ class MattermostPlatform:
         await self._announce(card, post_id)
         return post_id
 
+    async def announce_meeting(self, card: MeetingCard) -> None:
+        await self._announce(card, "")
+
     async def _announce(self, card: MeetingCard, post_id: str) -> None:
         """Tell the channel's clients with the companion plugin (sidebar indicator); best
         effort: a lost event is corrected by the next change of the meeting."""
