@@ -6,6 +6,14 @@ post id is not known yet is looked for (by its meetbridge marker in the post pro
 created, and created with a stable ``pending_post_id`` that Mattermost de-duplicates; statuses
 are compared before being changed.
 
+Claims are short leases (LEASE, ``outbox_lease``) renewed every third of a lease while the batch
+is being delivered, so a replica killed mid-delivery holds its items for seconds, not minutes.
+If it dies after Mattermost made a post but before the item was marked done, the replica that
+takes the item over repeats it: the marker search finds the post (and a create that slips past
+the search carries the same ``pending_post_id``), so the retry updates the post rather than
+posting a second one. A worker that stalled past its lease (lost its claim) cannot complete an
+item another took over: completion is checked against the claim's token (outbox_repo).
+
 Failures are classified (domain/delivery.py): transient ones (no answer, 5xx, a proxy's or
 gateway's page, a revoked token, a 403/404 while Mattermost's ping fails) are retried with
 back-off for days, and items that carry a final state (cards, statuses, ringing messages) are
@@ -49,7 +57,7 @@ from meetbridge.store.outbox_repo import OutboxItem
 
 log = structlog.get_logger(__name__)
 
-LEASE = 120.0
+LEASE = 15.0  # long enough to ride out a slow commit; renewed while a delivery runs
 # Items that render a target's current state: the last one for a card, a status or a ringing
 # message is what people see for good (a meeting's end, a status restored, a missed call).
 FINAL_STATE_KINDS = frozenset(
@@ -75,6 +83,7 @@ class OutboxWorker:
         state: SharedState,
         clock: Clock,
         batch_size: int = 20,
+        lease: float = LEASE,
     ) -> None:
         self._database = database
         self._platform = platform
@@ -82,6 +91,7 @@ class OutboxWorker:
         self._state = state
         self._clock = clock
         self._batch_size = batch_size
+        self._lease = lease
         self._engines: Engines | None = None
         self._final_state_kinds = set(FINAL_STATE_KINDS)
         self._wakeup = asyncio.Event()
@@ -129,10 +139,37 @@ class OutboxWorker:
     async def process_due(self) -> int:
         """Handle the items that are due now; returns how many were taken."""
         async with self._database.transaction() as conn:
-            items = await outbox_repo.claim(conn, self._clock.now(), self._batch_size, LEASE)
-        for item in items:
-            await self._handle(item)
+            items = await outbox_repo.claim(conn, self._clock.now(), self._batch_size, self._lease)
+        if not items:
+            return 0
+        held = {item.id: item for item in items}
+        heartbeat = asyncio.create_task(self._keep_leases(held))
+        try:
+            for item in items:
+                if item.id in held:  # else lost while waiting its turn: another worker has it
+                    await self._handle(item)
+                    held.pop(item.id, None)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         return len(items)
+
+    async def _keep_leases(self, held: dict[int, OutboxItem]) -> None:
+        """Renew the leases of the batch's unfinished items until cancelled; an item whose
+        claim ran out meanwhile (this worker stalled) is dropped from ``held``."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            renewing = list(held.values())
+            try:
+                async with self._database.transaction() as conn:
+                    kept = await outbox_repo.renew(conn, renewing, self._clock.now(), self._lease)
+            except Exception:
+                log.warning("outbox.lease_renewal_failed", exc_info=True)
+                continue
+            for item in renewing:
+                if item.id not in kept and held.pop(item.id, None) is not None:
+                    log.warning("outbox.lease_lost", kind=item.kind, item=item.id)
 
     async def drain(self, rounds: int = 50) -> None:
         """Handle everything due, including what handling enqueues (tests)."""
@@ -155,7 +192,10 @@ class OutboxWorker:
                 return
             delay = retry_delay(item.attempts, age) * random.uniform(0.8, 1.2)  # noqa: S311
             async with self._database.transaction() as conn:
-                await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
+                kept = await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
+            if not kept:
+                self._lost(item)
+                return
             log.info("outbox.retry", kind=item.kind, attempt=item.attempts, delay=round(delay, 1))
         except ChatRefusedError as exc:
             level = log.error if item.kind in self._final_state_kinds else log.warning
@@ -166,17 +206,24 @@ class OutboxWorker:
             await self._finish(outbox_repo.give_up, item, now(), repr(exc))
         else:
             async with self._database.transaction() as conn:
-                await outbox_repo.complete(conn, item.id, now())
+                if not await outbox_repo.complete(conn, item, now()):
+                    self._lost(item)
 
     async def _finish(
         self,
-        mark: Callable[[AsyncConnection, int, float, str], Awaitable[None]],
+        mark: Callable[[AsyncConnection, OutboxItem, float, str], Awaitable[bool]],
         item: OutboxItem,
         now: float,
         error: str,
     ) -> None:
         async with self._database.transaction() as conn:
-            await mark(conn, item.id, now, error)
+            if not await mark(conn, item, now, error):
+                self._lost(item)
+
+    @staticmethod
+    def _lost(item: OutboxItem) -> None:
+        # Our lease ran out and another worker holds the item now: its outcome is theirs.
+        log.warning("outbox.claim_lost", kind=item.kind, item=item.id)
 
     # --- meeting cards -------------------------------------------------------------------
 
