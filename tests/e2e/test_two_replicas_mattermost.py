@@ -124,13 +124,13 @@ async def balanced(
             b.stop()
 
 
-async def ring_posts(live: BalancedMeetbridge, ring_id: int) -> list[dict[str, Any]]:
-    """The bot's messages in the callee's direct channel for this ring."""
+async def ring_posts(live: BalancedMeetbridge) -> list[dict[str, Any]]:
+    """The bot's ringing messages to bob (in his direct channel with it) during this test."""
     callee = live.world.users["bob"]
     async with live.world.client(live.world.admin) as api:
         direct = (await api.post("/channels/direct", json=[live.world.bot.id, callee.id])).json()
     posts = await bot_posts(live, direct["id"])
-    return [p for p in posts if p["props"].get("meetbridge_ring_id") == ring_id]
+    return [p for p in posts if "meetbridge_ring_id" in p["props"]]
 
 
 async def pins_of(live: BalancedMeetbridge, channel_id: ChannelId) -> tuple[int, str]:
@@ -154,10 +154,10 @@ async def test_meet_rings_once_and_rotates_pins_once_when_one_of_two_replicas_is
     first, second = await live.meet(alice, "dm"), await live.meet(alice, "dm")
     assert first["goto_location"] and second["goto_location"], (first, second)
     joined = await live.join(second["goto_location"], f"alice-dm-{live.since_ms}")
-    ring = await eventually(lambda: ring_of(live, bob, "ringing"))
     rotations, pin = await pins_of(live, dm)
     assert pin == joined.pin
 
+    # While the call starts ringing: either replica may hold the ringing item when A dies.
     await asyncio.to_thread(a.kill)
     again = await live.meet(alice, "dm")  # answered by the replica left
     assert again["goto_location"], again
@@ -165,14 +165,12 @@ async def test_meet_rings_once_and_rotates_pins_once_when_one_of_two_replicas_is
     async def missed() -> dict[str, Any] | None:
         return await ring_of(live, bob, "missed")
 
-    await eventually(missed, timeout=RINGING_TIMEOUT + LEASE + 20)
+    ring = await eventually(missed, timeout=RINGING_TIMEOUT + LEASE + 20)
     await live.leave(joined)
     await live.end(joined.alias)
     await live.settle()
 
-    posts = await ring_posts(live, ring["props"]["meetbridge_ring_id"])
-    assert [p["id"] for p in posts] == [ring["id"]], "the call rang more than once"
-    assert posts[0]["props"]["ring_state"] == "missed"
+    assert [p["id"] for p in await ring_posts(live)] == [ring["id"]], "rang more than once"
     cards = [p for p in await bot_posts(live, "dm") if "meetbridge_meeting_id" in p["props"]]
     assert len(cards) == 1, "the meeting card was posted more than once"
     assert cards[0]["props"]["meeting_status"] == "ENDED"

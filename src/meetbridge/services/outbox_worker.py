@@ -9,10 +9,12 @@ are compared before being changed.
 Claims are short leases (LEASE, ``outbox_lease``) renewed every third of a lease while the batch
 is being delivered, so a replica killed mid-delivery holds its items for seconds, not minutes.
 If it dies after Mattermost made a post but before the item was marked done, the replica that
-takes the item over repeats it: the marker search finds the post (and a create that slips past
-the search carries the same ``pending_post_id``), so the retry updates the post rather than
-posting a second one. A worker that stalled past its lease (lost its claim) cannot complete an
-item another took over: completion is checked against the claim's token (outbox_repo).
+takes the item over repeats it: the marker search (the channel's last 100 posts) finds the
+post, and a create that slips past it carries the same ``pending_post_id``, which Mattermost
+folds into the first post for 30 s (pendingPostIDsCacheTTL), about two leases; so the retry
+updates the post rather than posting a second one. A worker that stalled past its lease (lost
+its claim) cannot complete an item another took over: completion is checked against the
+claim's token (outbox_repo).
 
 Failures are classified (domain/delivery.py): transient ones (no answer, 5xx, a proxy's or
 gateway's page, a revoked token, a 403/404 while Mattermost's ping fails) are retried with
