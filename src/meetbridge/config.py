@@ -56,6 +56,8 @@ class ServiceConfig(BaseSettings):
     command_trigger: str = Field("meet", pattern="^[a-z0-9][a-z0-9._-]{0,127}$")
     # Mattermost look-ups on the policy path must finish well inside Infinity's 5 s budget.
     mattermost_lookup_timeout: float = Field(1.5, gt=0, le=4.0)
+    # How long a replica that died keeps its claimed outbox items (renewed while delivering).
+    outbox_lease: float = Field(15.0, ge=0.3, le=600.0)
     # A LiveKit given by the deployment (environment) wins over the admin settings.
     recording_dir: Path | None = Field(
         None, description="where LiveKit recordings are written; default: data_dir/recordings"

@@ -21,7 +21,6 @@ import httpx2
 import pytest
 from sqlalchemy import func, select
 
-from meetbridge.services.outbox_worker import LEASE
 from meetbridge.store import meetings_repo
 from meetbridge.store.database import open_database
 from meetbridge.store.tables import inbox, outbox
@@ -36,6 +35,7 @@ from tests.support.requirements import require
 from tests.support.service_process import ServiceProcess
 
 NODES = 4
+LEASE = 2.0  # seconds a dead replica's outbox claims hold (MEETBRIDGE_OUTBOX_LEASE)
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +62,7 @@ def replicas(
         # One key for both: the secrets they share are sealed with it.
         "MEETBRIDGE_SECRET_KEY": base64.b64encode(bytes(range(32))).decode(),
         "MEETBRIDGE_LOG_LEVEL": "warning",
+        "MEETBRIDGE_OUTBOX_LEASE": str(LEASE),
     }
     a = ServiceProcess(tmp_path / "a", database_url, **env)
     b = ServiceProcess(tmp_path / "b", database_url, **env)
@@ -97,7 +98,7 @@ async def pending_work(database_url: str) -> tuple[int, int]:
     return int(events or 0), int(items or 0)
 
 
-async def settle(database_url: str, timeout: float = LEASE + 60.0) -> None:
+async def settle(database_url: str, timeout: float = LEASE + 30.0) -> None:
     """Until every event is applied and every outbox item delivered. An item the killed replica
     had claimed waits for its lease to run out before the other takes it over."""
     deadline = time.monotonic() + timeout

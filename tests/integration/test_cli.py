@@ -100,7 +100,7 @@ def test_outbox_dead_lists_and_retry_requeues_undelivered_updates(
             async with database.transaction() as conn:
                 await outbox_repo.enqueue(conn, "card.sync", {"meeting_id": 1}, 1.0, "card:1")
                 (item,) = await outbox_repo.claim(conn, 2.0, 10, 120.0)
-                await outbox_repo.give_up(conn, item.id, 3.0, "create card: 403 no permission")
+                await outbox_repo.give_up(conn, item, 3.0, "create card: 403 no permission")
         finally:
             await database.close()
 

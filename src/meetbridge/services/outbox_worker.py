@@ -6,6 +6,16 @@ post id is not known yet is looked for (by its meetbridge marker in the post pro
 created, and created with a stable ``pending_post_id`` that Mattermost de-duplicates; statuses
 are compared before being changed.
 
+Claims are short leases (LEASE, ``outbox_lease``) renewed every third of a lease while the batch
+is being delivered, so a replica killed mid-delivery holds its items for seconds, not minutes.
+If it dies after Mattermost made a post but before the item was marked done, the replica that
+takes the item over repeats it: the marker search (the channel's last 100 posts) finds the
+post, and a create that slips past it carries the same ``pending_post_id``, which Mattermost
+folds into the first post for 30 s (pendingPostIDsCacheTTL), about two leases; so the retry
+updates the post rather than posting a second one. A worker that stalled past its lease (lost
+its claim) cannot complete an item another took over: completion is checked against the
+claim's token (outbox_repo).
+
 Failures are classified (domain/delivery.py): transient ones (no answer, 5xx, a proxy's or
 gateway's page, a revoked token, a 403/404 while Mattermost's ping fails) are retried with
 back-off for days, and items that carry a final state (cards, statuses, ringing messages) are
@@ -49,7 +59,7 @@ from meetbridge.store.outbox_repo import OutboxItem
 
 log = structlog.get_logger(__name__)
 
-LEASE = 120.0
+LEASE = 15.0  # long enough to ride out a slow commit; renewed while a delivery runs
 # Items that render a target's current state: the last one for a card, a status or a ringing
 # message is what people see for good (a meeting's end, a status restored, a missed call).
 FINAL_STATE_KINDS = frozenset(
@@ -78,6 +88,7 @@ class OutboxWorker:
         state: SharedState,
         clock: Clock,
         batch_size: int = 20,
+        lease: float = LEASE,
     ) -> None:
         self._database = database
         self._platform = platform
@@ -85,6 +96,7 @@ class OutboxWorker:
         self._state = state
         self._clock = clock
         self._batch_size = batch_size
+        self._lease = lease
         self._engines: Engines | None = None
         self._final_state_kinds = set(FINAL_STATE_KINDS)
         self._wakeup = asyncio.Event()
@@ -132,11 +144,20 @@ class OutboxWorker:
     async def process_due(self) -> int:
         """Handle the items that are due now; returns how many were taken."""
         async with self._database.transaction() as conn:
-            items = await outbox_repo.claim(conn, self._clock.now(), self._batch_size, LEASE)
-        await self._handle_batch(items)
+            items = await outbox_repo.claim(conn, self._clock.now(), self._batch_size, self._lease)
+        if not items:
+            return 0
+        held = {item.id: item for item in items}
+        heartbeat = asyncio.create_task(self._keep_leases(held))
+        try:
+            await self._handle_batch(items, held)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         return len(items)
 
-    async def _handle_batch(self, items: list[OutboxItem]) -> None:
+    async def _handle_batch(self, items: list[OutboxItem], held: dict[int, OutboxItem]) -> None:
         """Card and status updates for different targets go out side by side: in a busy hour
         each would otherwise wait for every other meeting's Mattermost round trip. Items for
         one target keep their order. Every other kind (ringing, thread replies, uploads) goes
@@ -148,19 +169,47 @@ class OutboxWorker:
                 by_target.setdefault(item.dedupe_key, []).append(item)
             else:
                 in_order.append(item)
-
-        delivered: list[int] = []
+        delivered: list[OutboxItem] = []
 
         async def one_by_one(group: list[OutboxItem]) -> None:
-            delivered.extend([item.id for item in group if await self._handle(item)])
+            for item in group:
+                if item.id not in held:  # lost while waiting its turn: another worker has it
+                    continue
+                if await self._handle(item):
+                    delivered.append(item)  # still held (renewed) until marked done below
+                else:
+                    held.pop(item.id, None)
 
         await asyncio.gather(*map(one_by_one, by_target.values()))
         await one_by_one(in_order)
-        # One commit for the whole batch: on an embedded database each commit waits for the
-        # disk, and one per item made a busy hour's cards queue behind each other's.
-        if delivered:
-            async with self._database.transaction() as conn:
-                await outbox_repo.complete(conn, delivered, self._clock.now())
+        await self._complete(delivered)
+
+    async def _complete(self, delivered: list[OutboxItem]) -> None:
+        """One commit for the whole batch: on an embedded database each commit waits for the
+        disk, and one per item made a busy hour's cards queue behind each other's."""
+        if not delivered:
+            return
+        async with self._database.transaction() as conn:
+            done = await outbox_repo.complete(conn, delivered, self._clock.now())
+        for item in delivered:
+            if item.id not in done:
+                self._lost(item)
+
+    async def _keep_leases(self, held: dict[int, OutboxItem]) -> None:
+        """Renew the leases of the batch's unfinished items until cancelled; an item whose
+        claim ran out meanwhile (this worker stalled) is dropped from ``held``."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            renewing = list(held.values())
+            try:
+                async with self._database.transaction() as conn:
+                    kept = await outbox_repo.renew(conn, renewing, self._clock.now(), self._lease)
+            except Exception:
+                log.warning("outbox.lease_renewal_failed", exc_info=True)
+                continue
+            for item in renewing:
+                if item.id not in kept and held.pop(item.id, None) is not None:
+                    log.warning("outbox.lease_lost", kind=item.kind, item=item.id)
 
     async def drain(self, rounds: int = 50) -> None:
         """Handle everything due, including what handling enqueues (tests)."""
@@ -170,7 +219,7 @@ class OutboxWorker:
 
     async def _handle(self, item: OutboxItem) -> bool:
         """Deliver one item. True: delivered, for the caller to mark done; False: put back for
-        a retry or given up here."""
+        a retry, given up, or lost to another worker here."""
         handler = self._handlers.get(item.kind)
         now = self._clock.now
         try:
@@ -185,7 +234,10 @@ class OutboxWorker:
                 return False
             delay = retry_delay(item.attempts, age) * random.uniform(0.8, 1.2)  # noqa: S311
             async with self._database.transaction() as conn:
-                await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
+                kept = await outbox_repo.retry_later(conn, item, now(), delay, str(exc))
+            if not kept:
+                self._lost(item)
+                return False
             log.info("outbox.retry", kind=item.kind, attempt=item.attempts, delay=round(delay, 1))
             return False
         except ChatRefusedError as exc:
@@ -201,13 +253,19 @@ class OutboxWorker:
 
     async def _finish(
         self,
-        mark: Callable[[AsyncConnection, int, float, str], Awaitable[None]],
+        mark: Callable[[AsyncConnection, OutboxItem, float, str], Awaitable[bool]],
         item: OutboxItem,
         now: float,
         error: str,
     ) -> None:
         async with self._database.transaction() as conn:
-            await mark(conn, item.id, now, error)
+            if not await mark(conn, item, now, error):
+                self._lost(item)
+
+    @staticmethod
+    def _lost(item: OutboxItem) -> None:
+        # Our lease ran out and another worker holds the item now: its outcome is theirs.
+        log.warning("outbox.claim_lost", kind=item.kind, item=item.id)
 
     # --- meeting cards -------------------------------------------------------------------
 

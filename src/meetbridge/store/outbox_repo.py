@@ -7,16 +7,22 @@ changes becomes one card update, rendered from the state current when it is sent
 one target are delivered one at a time (a new one waits while an older one is being sent), so
 two attempts at the same card never race each other.
 
+A claim is a short lease that its worker renews while it delivers (``renew``), so the items of a
+replica that dies are taken over within seconds. Each claim bumps ``attempts``, which is the
+claim's token: completing, retrying or giving up an item succeeds only for the claim that holds
+it, so a claimant that stalled past its lease cannot finish an item another worker has taken.
+
 Items end ``done`` (pruned after the retention period) or ``dead`` (kept, counted in /metrics,
 listed and retried by ``meetbridge outbox dead|retry``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +33,8 @@ PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
+    """An item as claimed; ``attempts`` (this claim's number) is the claim's token."""
+
     id: int
     kind: str
     dedupe_key: str | None
@@ -121,16 +129,45 @@ async def claim(conn: AsyncConnection, now: float, limit: int, lease: float) -> 
     ]
 
 
-async def complete(conn: AsyncConnection, item_ids: list[int], now: float) -> None:
-    await conn.execute(
-        update(outbox).where(outbox.c.id.in_(item_ids)).values(status=DONE, updated_at=now)
+def _held(item: OutboxItem) -> ColumnElement[bool]:
+    """The item is still under this claim (no other worker took it over since)."""
+    return and_(
+        outbox.c.id == item.id, outbox.c.status == RUNNING, outbox.c.attempts == item.attempts
     )
+
+
+async def renew(
+    conn: AsyncConnection, items: Sequence[OutboxItem], now: float, lease: float
+) -> set[int]:
+    """Extend the lease of ``items`` still under their claim; returns the ids still held."""
+    held: set[int] = set()
+    for item in items:
+        result = await conn.execute(
+            update(outbox).where(_held(item)).values(next_attempt_at=now + lease, updated_at=now)
+        )
+        if result.rowcount:
+            held.add(item.id)
+    return held
+
+
+async def complete(conn: AsyncConnection, items: Sequence[OutboxItem], now: float) -> set[int]:
+    """Mark delivered items done; returns the ids marked (an item whose claim was lost is not
+    changed)."""
+    done: set[int] = set()
+    for item in items:
+        result = await conn.execute(
+            update(outbox).where(_held(item)).values(status=DONE, updated_at=now)
+        )
+        if result.rowcount:
+            done.add(item.id)
+    return done
 
 
 async def retry_later(
     conn: AsyncConnection, item: OutboxItem, now: float, delay: float, error: str
-) -> None:
-    """Put the item back, unless a newer one for the same target waits already (it wins)."""
+) -> bool:
+    """Put the item back, unless a newer one for the same target waits already (it wins);
+    False (nothing changed) when its claim was lost."""
     superseded = item.dedupe_key is not None and (
         await conn.scalar(
             select(func.count()).where(
@@ -138,9 +175,9 @@ async def retry_later(
             )
         )
     )
-    await conn.execute(
+    result = await conn.execute(
         update(outbox)
-        .where(outbox.c.id == item.id)
+        .where(_held(item))
         .values(
             status=DONE if superseded else PENDING,
             next_attempt_at=now + delay,
@@ -148,14 +185,17 @@ async def retry_later(
             updated_at=now,
         )
     )
+    return bool(result.rowcount)
 
 
-async def give_up(conn: AsyncConnection, item_id: int, now: float, error: str) -> None:
-    await conn.execute(
+async def give_up(conn: AsyncConnection, item: OutboxItem, now: float, error: str) -> bool:
+    """End the item dead; False (nothing changed) when its claim was lost."""
+    result = await conn.execute(
         update(outbox)
-        .where(outbox.c.id == item_id)
+        .where(_held(item))
         .values(status=DEAD, last_error=error[:2000], updated_at=now)
     )
+    return bool(result.rowcount)
 
 
 async def backlog(conn: AsyncConnection) -> int:

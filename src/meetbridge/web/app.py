@@ -362,7 +362,9 @@ def _chat_components(
         directory=directory,
         setup=setup,
         platform=platform,
-        outbox=OutboxWorker(core.database, platform, directory, state, clock),
+        outbox=OutboxWorker(
+            core.database, platform, directory, state, clock, lease=config.outbox_lease
+        ),
         websocket=WebSocketListener(config.mattermost_url, token, directory),
         oauth=MattermostOAuth(
             oauth_http, config.mattermost_public_url or config.mattermost_url, setup
