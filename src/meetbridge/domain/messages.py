@@ -12,7 +12,7 @@ of them (and "de-DE", "de_AT") onto a catalogue meetbridge ships.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from meetbridge.domain.locales import de, en
@@ -72,3 +72,11 @@ class Messages:
 
 
 ENGLISH: Final = Messages(DEFAULT_LOCALE)
+
+DefaultLocale = Callable[[], Awaitable[str]]
+"""Asks the chat platform for its default language: for posts many people read."""
+
+
+async def english_default() -> str:
+    """The default language where no chat platform is asked (tests, no Mattermost)."""
+    return DEFAULT_LOCALE

@@ -286,4 +286,27 @@ MESSAGES: Final[dict[str, str]] = {
     "dialog.disallow_text": (
         "Niemand kann dann in {channel} Besprechungen starten oder ihnen beitreten."
     ),
+    # --- thread notices (posts in a meeting card's thread, read by many) -----------------------
+    "thread.someone": "Jemand",
+    "thread.meeting_line": "**{name}** (in der Besprechung): {text}",
+    "thread.incomplete": "**Unvollständig:** {reason}",
+    "recording.posted": "Aufnahme dieser Besprechung ({length}, {size}).",
+    "recording.disk_full": (
+        "Die Aufnahme wurde beendet, weil der Speicherplatz des Servers fast erschöpft ist."
+    ),
+    "recording.cut_short": (
+        "Der Rekorder wurde unerwartet beendet; das ist, was er bis dahin aufgenommen hat."
+    ),
+    "transcript.no_speech": (
+        "Transkript der Aufnahme dieser Besprechung: Es wurde keine Sprache erkannt."
+    ),
+    "transcript.posted": "Transkript der Aufnahme dieser Besprechung ({speakers}).",
+    "transcript.more_speakers": "{names} und {count} weitere",
+    "transcript.incomplete": "Die Aufnahme endete vorzeitig; dies umfasst, was sie enthält.",
+    "transcript.failed": (
+        "Das Transkript dieser Aufnahme konnte nicht erstellt werden ({reason}). Fragen Sie "
+        "einen Admin."
+    ),
+    "transcript.failed.model_refused": "das Sprachmodell wurde abgelehnt",
+    "transcript.failed.worker_failed": "die Transkription ist fehlgeschlagen",
 }

@@ -255,4 +255,22 @@ MESSAGES: Final[dict[str, str]] = {
     "dialog.allow_text": "Members of {channel} will be able to start and join meetings.",
     "dialog.disallow_title": "Disallow meetings here?",
     "dialog.disallow_text": "Nobody will be able to start or join meetings in {channel}.",
+    # --- thread notices (posts in a meeting card's thread, read by many) -----------------------
+    "thread.someone": "Someone",
+    "thread.meeting_line": "**{name}** (in the meeting): {text}",
+    "thread.incomplete": "**Incomplete:** {reason}",
+    "recording.posted": "Recording of this meeting ({length}, {size}).",
+    "recording.disk_full": "The recording stopped because the server's disk is nearly full.",
+    "recording.cut_short": (
+        "The recorder stopped unexpectedly; this is what it recorded until then."
+    ),
+    "transcript.no_speech": "Transcript of this meeting's recording: no speech was recognised.",
+    "transcript.posted": "Transcript of this meeting's recording ({speakers}).",
+    "transcript.more_speakers": "{names} and {count} more",
+    "transcript.incomplete": "the recording stopped early; this covers what it holds.",
+    "transcript.failed": (
+        "The transcript of this recording could not be made ({reason}). Ask an admin."
+    ),
+    "transcript.failed.model_refused": "the speech model was refused",
+    "transcript.failed.worker_failed": "the transcriber failed",
 }

@@ -27,6 +27,7 @@ import structlog
 
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.messages import ENGLISH, DefaultLocale, Messages, english_default
 from meetbridge.domain.recording import (
     RecordingLimits,
     Step,
@@ -54,8 +55,8 @@ RECORDER_MODULE = "meetbridge.engines.livekit.recorder"
 NOTICE = "meetbridge.notice"  # the page's notice topic (web/CONTRACT.md)
 STOP_GRACE = 30.0  # seconds a recorder has to finish after SIGTERM before it is killed
 TOKEN_TTL = 6 * 3600  # to connect with; LiveKit keeps the session alive after that
-DISK_FULL = "The recording stopped because the server's disk is nearly full."
-CUT_SHORT = "The recorder stopped unexpectedly; this is what it recorded until then."
+DISK_FULL = ENGLISH("recording.disk_full")  # also the stop reason stored with the recording
+CUT_SHORT = ENGLISH("recording.cut_short")
 
 
 class RecordingRefusedError(EngineRefusedError):
@@ -91,7 +92,9 @@ class LiveKitRecordings:
         wake_outbox: Callable[[], None] = lambda: None,
         free_space: Callable[[Path], int] = free_bytes,
         transcriptions: Transcriptions | None = None,
+        default_locale: DefaultLocale = english_default,
     ) -> None:
+        self._default_locale = default_locale  # the recording's post is read by many
         self._engine = engine
         self._database = database
         self._clock = clock
@@ -297,9 +300,10 @@ class LiveKitRecordings:
             await self._fail(row.id, settings.directory)
             await self._tell_room(channel, "recording-stopped", "The recording failed.")
             return
-        incomplete = row.stop_reason if row.stop_reason == DISK_FULL else ""
+        texts = Messages(await self._default_locale())
+        incomplete = texts("recording.disk_full") if row.stop_reason == DISK_FULL else ""
         if not finished:
-            incomplete = CUT_SHORT
+            incomplete = texts("recording.cut_short")
         if not finished:
             await _settled(files.screen)
         posted = await _with_screen(files)
@@ -310,7 +314,7 @@ class LiveKitRecordings:
             path=str(posted.path),
             filename=f"recording-{row.id}{posted.path.suffix}",
             content_type=posted.content_type,
-            message=recording_message(seconds, size, incomplete),
+            message=recording_message(seconds, size, incomplete, texts),
             # The start time too: ids start again in a restored or new database.
             key=f"recording-{row.channel_id}-{row.id}-{int(row.started_at * 1000)}",
             recording_id=row.id,
