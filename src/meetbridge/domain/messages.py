@@ -11,8 +11,10 @@ of them (and "de-DE", "de_AT") onto a catalogue meetbridge ships.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Final
 
 from meetbridge.domain.locales import de, en
@@ -72,6 +74,27 @@ class Messages:
 
 
 ENGLISH: Final = Messages(DEFAULT_LOCALE)
+
+# The language of the person being answered: set around each command, click and dialog by the
+# chat layer, so that what services and engines say back (refusals, confirmations) reads in it
+# without every call passing it on. English wherever nobody set it (web pages, workers).
+_READER: ContextVar[Messages] = ContextVar("meetbridge_reader", default=ENGLISH)
+
+
+def reader() -> Messages:
+    """The catalogue in the language of whoever is being answered now."""
+    return _READER.get()
+
+
+@contextlib.contextmanager
+def answering_in(texts: Messages) -> Iterator[Messages]:
+    """Answer in ``texts``' language until the block ends."""
+    token = _READER.set(texts)
+    try:
+        yield texts
+    finally:
+        _READER.reset(token)
+
 
 DefaultLocale = Callable[[], Awaitable[str]]
 """Asks the chat platform for its default language: for posts many people read."""

@@ -3,6 +3,7 @@ reader's Mattermost locale picks the language (English when meetbridge does not 
 
 from __future__ import annotations
 
+import asyncio
 import string
 
 import pytest
@@ -14,6 +15,8 @@ from meetbridge.domain.messages import (
     CATALOGUES,
     ENGLISH,
     Messages,
+    answering_in,
+    reader,
     supported_locale,
     translate,
 )
@@ -119,3 +122,24 @@ def test_user_text_in_a_value_is_inserted_literally(text: str) -> None:
     assert Messages("de")("meet.not_present", username=text) == (
         f"@{text} ist nicht in dieser Besprechung."
     )
+
+
+def test_the_reader_is_english_unless_someone_is_being_answered() -> None:
+    assert reader().locale == "en"
+    with answering_in(Messages("de")):
+        assert reader()("recording.started").startswith("Die Aufnahme läuft.")
+    assert reader().locale == "en"
+
+
+async def test_concurrent_answers_keep_their_own_languages() -> None:
+    async def answer(locale: str, gate: asyncio.Event) -> str:
+        with answering_in(Messages(locale)):
+            await gate.wait()  # both are inside their block at once
+            return reader()("button.join")
+
+    gate = asyncio.Event()
+    german = asyncio.create_task(answer("de", gate))
+    english = asyncio.create_task(answer("en", gate))
+    await asyncio.sleep(0)
+    gate.set()
+    assert (await german, await english) == ("Teilnehmen", "Join")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from meetbridge.domain.guest_links import MAX_HOURS, parse_hours
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.meetings import Meeting
-from meetbridge.domain.messages import ENGLISH, Messages
+from meetbridge.domain.messages import ENGLISH, Messages, answering_in, reader
 from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
 from meetbridge.engines.registry import EngineRegistry
@@ -69,18 +68,13 @@ NOT_YOURS = ENGLISH("meet.not_yours")  # what English readers get (tests compare
 ACCOUNT_DISCONNECT, ACCOUNT_SETTINGS = "account_disconnect", "account_settings"
 
 
-# The language of the user being answered: set for each command, click and dialog submission
-# (``MeetInteractions._answering``), so that every reply below reads it without passing it on.
-_READER: ContextVar[Messages] = ContextVar("meetbridge_reader", default=ENGLISH)
-
-
 def _t(key: str, /, **values: object) -> str:
-    """The message ``key`` in the language of the user being answered."""
-    return _READER.get()(key, **values)
+    """The message ``key`` in the language of the user being answered (``_answering``)."""
+    return reader()(key, **values)
 
 
 def _hours(hours: int) -> str:
-    return _READER.get().count("hours", hours)
+    return reader().count("hours", hours)
 
 
 def ephemeral(text: str, **extra: Any) -> dict[str, Any]:
@@ -132,12 +126,8 @@ class MeetInteractions:
     @contextlib.asynccontextmanager
     async def _answering(self, user_id: UserId) -> AsyncIterator[Messages]:
         """Replies in the user's Mattermost language (the server's when they chose none)."""
-        texts = await self._texts_for(user_id)
-        token = _READER.set(texts)
-        try:
+        with answering_in(await self._texts_for(user_id)) as texts:
             yield texts
-        finally:
-            _READER.reset(token)
 
     async def _texts_for(self, user_id: UserId) -> Messages:
         try:
@@ -161,7 +151,7 @@ class MeetInteractions:
             return await self._engine(invocation, command.argument.lower())
         if command.verb is Verb.STATS:
             stats = await self._call_stats(invocation.user_id) if self._call_stats else None
-            return ephemeral(describe_stats(stats, self._clock.now(), _READER.get()))
+            return ephemeral(describe_stats(stats, self._clock.now(), reader()))
         if command.verb is Verb.RECORDING:
             return ephemeral(await self._recording(invocation, command.argument.lower()))
         if command.verb is Verb.CAPTIONS:
@@ -188,7 +178,7 @@ class MeetInteractions:
             )
             return ephemeral(text)
         is_admin = await self._is_admin(invocation.user_id)
-        return ephemeral(help_text(is_admin, command.unknown, _READER.get()))
+        return ephemeral(help_text(is_admin, command.unknown, reader()))
 
     async def _go(self, invocation: Invocation, topic: str) -> dict[str, Any]:
         try:
@@ -209,7 +199,7 @@ class MeetInteractions:
 
     def _describe(self, meeting: Meeting) -> str:
         people = meeting.participants()
-        running = describe_duration(self._clock.now() - meeting.started_at, _READER.get())
+        running = describe_duration(self._clock.now() - meeting.started_at, reader())
         topic = f" ({escape_markdown(meeting.topic)})" if meeting.topic else ""
         if not people:
             return _t("meet.status_empty", topic=topic, running=running)

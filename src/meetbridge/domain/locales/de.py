@@ -309,4 +309,59 @@ MESSAGES: Final[dict[str, str]] = {
     ),
     "transcript.failed.model_refused": "das Sprachmodell wurde abgelehnt",
     "transcript.failed.worker_failed": "die Transkription ist fehlgeschlagen",
+    # --- what engines answer (replies to the user who asked) ---------------------------------
+    "engine.livekit_not_configured": (
+        "In meetbridge ist noch kein LiveKit-Server eingerichtet; fragen Sie einen Admin."
+    ),
+    "engine.livekit_unreachable": (
+        "Der LiveKit-Server ist gerade nicht erreichbar; bitte versuchen Sie es gleich noch einmal."
+    ),
+    "engine.pexip_unreachable": (
+        "Der Pexip Conferencing Node ist gerade nicht erreichbar; bitte versuchen Sie es erneut."
+    ),
+    "engine.removed": "Der Host hat Sie aus dieser Besprechung entfernt.",
+    "engine.full.one": (
+        "Diese Besprechung ist voll (höchstens {count} Teilnehmende); versuchen Sie es erneut, "
+        "wenn jemand gegangen ist."
+    ),
+    "engine.full.other": (
+        "Diese Besprechung ist voll (höchstens {count} Teilnehmende); versuchen Sie es erneut, "
+        "wenn jemand gegangen ist."
+    ),
+    "engine.meeting_ended": "Diese Besprechung ist beendet.",
+    "recording.needs_ffmpeg": (
+        "Für Aufnahmen braucht der meetbridge-Host ffmpeg; fragen Sie einen Admin."
+    ),
+    "recording.needs_sdk": (
+        "Für Aufnahmen braucht meetbridge das Extra `recording` (LiveKits SDK); fragen Sie "
+        "einen Admin."
+    ),
+    "recording.disk_low": (
+        "Die Aufnahme kann nicht starten: Der Speicherplatz des Servers ist fast erschöpft. "
+        "Fragen Sie einen Admin."
+    ),
+    "recording.already": "Diese Besprechung wird bereits aufgenommen.",
+    "recording.not_started": "Der Rekorder konnte nicht gestartet werden.",
+    "recording.started": (
+        "Die Aufnahme läuft. Die Datei wird im Thread der Besprechung gepostet, wenn sie endet."
+    ),
+    "recording.not_recording": "Diese Besprechung wird nicht aufgenommen.",
+    "recording.stopped": (
+        "Die Aufnahme wurde beendet. Die Datei wird in Kürze im Thread der Besprechung gepostet."
+    ),
+    "captions.needs_sdk": (
+        "Für Untertitel braucht meetbridge das Extra `recording` (LiveKits SDK); fragen Sie "
+        "einen Admin."
+    ),
+    "captions.needs_model": (
+        "Für Untertitel braucht meetbridge das Extra `transcription` (das Sprachmodell); "
+        "fragen Sie einen Admin."
+    ),
+    "captions.already_on": "Live-Untertitel sind in dieser Besprechung bereits an.",
+    "captions.not_started": "Die Untertitelung konnte nicht gestartet werden.",
+    "captions.started": (
+        "Live-Untertitel sind an: Alle in der Besprechung können sie ein- oder ausblenden."
+    ),
+    "captions.not_on": "Live-Untertitel sind in dieser Besprechung nicht an.",
+    "captions.stopped": "Live-Untertitel sind aus.",
 }

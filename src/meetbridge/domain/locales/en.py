@@ -273,4 +273,47 @@ MESSAGES: Final[dict[str, str]] = {
     ),
     "transcript.failed.model_refused": "the speech model was refused",
     "transcript.failed.worker_failed": "the transcriber failed",
+    # --- what engines answer (replies to the user who asked) ---------------------------------
+    "engine.livekit_not_configured": (
+        "meetbridge has no LiveKit server configured yet; ask an admin."
+    ),
+    "engine.livekit_unreachable": (
+        "The LiveKit server cannot be reached right now; please try again in a moment."
+    ),
+    "engine.pexip_unreachable": (
+        "The Pexip Conferencing Node cannot be reached right now; please try again."
+    ),
+    "engine.removed": "The host removed you from this meeting.",
+    "engine.full.one": (
+        "This meeting is full ({count} participant at most); try again when someone leaves."
+    ),
+    "engine.full.other": (
+        "This meeting is full ({count} participants at most); try again when someone leaves."
+    ),
+    "engine.meeting_ended": "This meeting has ended.",
+    "recording.needs_ffmpeg": "Recording needs ffmpeg on the meetbridge host; ask an admin.",
+    "recording.needs_sdk": (
+        "Recording needs meetbridge's `recording` extra (LiveKit's SDK); ask an admin."
+    ),
+    "recording.disk_low": (
+        "Recording cannot start: the server's disk is nearly full. Ask an admin."
+    ),
+    "recording.already": "This meeting is already being recorded.",
+    "recording.not_started": "The recorder could not be started.",
+    "recording.started": (
+        "Recording started. The file is posted in the meeting's thread when it stops."
+    ),
+    "recording.not_recording": "This meeting is not being recorded.",
+    "recording.stopped": "Recording stopped. The file is posted in the meeting's thread shortly.",
+    "captions.needs_sdk": (
+        "Captions need meetbridge's `recording` extra (LiveKit's SDK); ask an admin."
+    ),
+    "captions.needs_model": (
+        "Captions need meetbridge's `transcription` extra (the speech model); ask an admin."
+    ),
+    "captions.already_on": "Live captions are already on in this meeting.",
+    "captions.not_started": "The captioner could not be started.",
+    "captions.started": "Live captions are on: everyone in the meeting can show or hide them.",
+    "captions.not_on": "Live captions are not on in this meeting.",
+    "captions.stopped": "Live captions are off.",
 }

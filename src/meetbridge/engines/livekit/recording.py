@@ -27,7 +27,7 @@ import structlog
 
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.domain.messages import ENGLISH, DefaultLocale, Messages, english_default
+from meetbridge.domain.messages import ENGLISH, DefaultLocale, Messages, english_default, reader
 from meetbridge.domain.recording import (
     RecordingLimits,
     Step,
@@ -37,7 +37,7 @@ from meetbridge.domain.recording import (
     reminder_text,
 )
 from meetbridge.domain.transcript import MANIFEST, parse_manifest
-from meetbridge.engines.livekit.engine import UNREACHABLE, LiveKitEngine, room_name
+from meetbridge.engines.livekit.engine import LiveKitEngine, room_name
 from meetbridge.engines.livekit.rooms import LiveKitError
 from meetbridge.engines.livekit.screen import assemble, start_file
 from meetbridge.engines.livekit.tokens import AccessTokenRequest, mint, recorder_grant
@@ -72,9 +72,9 @@ class RecordingSettings:
 def recording_unavailable() -> str | None:
     """Why this host cannot record (a missing part), or None."""
     if shutil.which("ffmpeg") is None:
-        return "Recording needs ffmpeg on the meetbridge host; ask an admin."
+        return reader()("recording.needs_ffmpeg")
     if importlib.util.find_spec("livekit.rtc") is None:  # not livekit-api's namespace alone
-        return "Recording needs meetbridge's `recording` extra (LiveKit's SDK); ask an admin."
+        return reader()("recording.needs_sdk")
     return None
 
 
@@ -123,25 +123,23 @@ class LiveKitRecordings:
         directory = settings.directory
         await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
         if disk_too_low(self._free_space(directory), settings.limits):
-            raise RecordingRefusedError(
-                "Recording cannot start: the server's disk is nearly full. Ask an admin."
-            )
+            raise RecordingRefusedError(reader()("recording.disk_low"))
         room = room_name(channel_id)
         try:
             if not await self._engine.rooms().list_rooms([room]):
-                raise RecordingRefusedError("No meeting is in progress in this channel.")
+                raise RecordingRefusedError(reader()("meet.nothing_running"))
         except LiveKitError as exc:
-            raise RecordingRefusedError(UNREACHABLE) from exc
+            raise RecordingRefusedError(reader()("engine.livekit_unreachable")) from exc
         recording_id = await self._claim(channel_id, user_id, room)
         if recording_id is None:
-            raise RecordingRefusedError("This meeting is already being recorded.")
+            raise RecordingRefusedError(reader()("recording.already"))
         self._starting.add(recording_id)
         try:
             await self._spawn(recording_id, room, settings)
         except (OSError, EngineUnavailableError) as exc:
             log.error("recording.spawn_failed", recording=recording_id, error=str(exc))
             await self._fail(recording_id, settings.directory)
-            raise RecordingRefusedError("The recorder could not be started.") from exc
+            raise RecordingRefusedError(reader()("recording.not_started")) from exc
         finally:
             self._starting.discard(recording_id)
         now_ms = int(self._clock.now() * 1000)
@@ -149,7 +147,7 @@ class LiveKitRecordings:
         with contextlib.suppress(LiveKitError):
             await self._engine.set_recording(channel_id, now_ms)
         log.info("recording.started", recording=recording_id, channel_id=channel_id)
-        return "Recording started. The file is posted in the meeting's thread when it stops."
+        return reader()("recording.started")
 
     async def _claim(self, channel_id: ChannelId, user_id: UserId, room: str) -> int | None:
         async with self._database.transaction() as conn:
@@ -200,10 +198,10 @@ class LiveKitRecordings:
         async with self._database.transaction() as conn:
             row = await recordings_repo.active_for_channel(conn, channel_id)
             if row is None or not await recordings_repo.stop_requested(conn, row.id, reason):
-                raise RecordingRefusedError("This meeting is not being recorded.")
+                raise RecordingRefusedError(reader()("recording.not_recording"))
         self._signal(row, signal.SIGTERM)
         log.info("recording.stopping", recording=row.id, reason=reason or "asked")
-        return "Recording stopped. The file is posted in the meeting's thread shortly."
+        return reader()("recording.stopped")
 
     # --- supervision ----------------------------------------------------------------------
 
