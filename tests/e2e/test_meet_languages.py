@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.live import LiveMeetbridge, eventually
 from tests.e2e.mattermost.bootstrap import PASSWORD, Account, MattermostWorld, login
 from tests.e2e.test_meet_flows import card_of, fields
-from tests.e2e.test_meet_ringing_status import ring_of, start_call
+from tests.e2e.test_meet_ringing_status import custom_status, ring_of, start_call
 
 pytestmark = pytest.mark.mattermost
 
@@ -70,6 +70,10 @@ async def direct_channel(world: MattermostWorld, *users: Account) -> str:
     return str(created.json()["id"])
 
 
+async def status_is(world: MattermostWorld, user: Account, text: str) -> bool:
+    return await custom_status(world, user) == text
+
+
 def button_names(post: dict[str, Any]) -> list[str]:
     return [action["name"] for action in post["props"]["attachments"][0].get("actions", [])]
 
@@ -109,11 +113,16 @@ async def test_the_card_a_german_user_starts_is_in_the_servers_language(
     """The German user is told in German; the channel, read by many, gets the server's English."""
     answer = await live.meet(german, "public", "start Planung")
     assert answer["text"].startswith("Die Besprechung wird geöffnet…")
-    await live.join(answer["goto_location"], f"greta-card-{live.since_ms}")
+    joined = await live.join(answer["goto_location"], f"greta-card-{live.since_ms}")
     await live.settle()
     card = await eventually(lambda: card_of(live, "public", "STARTED"))
     assert card["message"] == "greta started a video meeting: Planung."
     assert button_names(card) == ["Join", "Leave", "End"]
+    # Her own custom status is hers to read: German, and recognised as meetbridge's on leaving.
+    assert await eventually(lambda: status_is(mattermost, german, "In einer Videokonferenz"))
+    await live.leave(joined)
+    await live.settle()
+    assert await eventually(lambda: status_is(mattermost, german, ""))
 
 
 async def test_cards_use_the_servers_default_language_when_it_is_german(

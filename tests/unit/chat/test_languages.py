@@ -10,6 +10,7 @@ import pytest
 from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.chat.mattermost.client import MattermostClient
 from meetbridge.chat.mattermost.directory import MattermostDirectory
+from meetbridge.chat.mattermost.platform import OUR_STATUS_TEXTS, in_meeting_status
 from meetbridge.chat.mattermost.rendering import card_post, help_text, ring_post
 from meetbridge.crypto import Signer
 from meetbridge.domain.ids import ChannelId, UserId
@@ -195,3 +196,14 @@ async def test_the_users_locale_comes_with_the_cached_user() -> None:
     user = await directory(FakeMattermost(user_locale="de-DE"), Clock()).user(USER)
     assert user is not None and user.locale == "de-DE"
     assert Messages(user.locale).locale == "de"
+
+
+def test_the_in_meeting_status_is_in_the_users_language_and_recognised_in_any() -> None:
+    assert in_meeting_status("de") == {
+        "emoji": "calendar",
+        "text": "In einer Videokonferenz",
+        "duration": "",
+    }
+    assert in_meeting_status("fr")["text"] == "In a video conference"
+    # Set in German, restored after the user switched to English: still meetbridge's own.
+    assert {"In a video conference", "In einer Videokonferenz"} <= OUR_STATUS_TEXTS

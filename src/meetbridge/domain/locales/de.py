@@ -364,4 +364,6 @@ MESSAGES: Final[dict[str, str]] = {
     ),
     "captions.not_on": "Live-Untertitel sind in dieser Besprechung nicht an.",
     "captions.stopped": "Live-Untertitel sind aus.",
+    # --- the custom status shown while someone is in a meeting (their language) -------------
+    "status.in_meeting": "In einer Videokonferenz",
 }

@@ -316,4 +316,6 @@ MESSAGES: Final[dict[str, str]] = {
     "captions.started": "Live captions are on: everyone in the meeting can show or hide them.",
     "captions.not_on": "Live captions are not on in this meeting.",
     "captions.stopped": "Live captions are off.",
+    # --- the custom status shown while someone is in a meeting (their language) -------------
+    "status.in_meeting": "In a video conference",
 }
