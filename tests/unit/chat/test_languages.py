@@ -15,10 +15,11 @@ from meetbridge.chat.mattermost.rendering import card_post, help_text, ring_post
 from meetbridge.crypto import Signer
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.markdown import escape_markdown as md
-from meetbridge.domain.messages import Messages
+from meetbridge.domain.messages import ENGLISH, Messages
 from meetbridge.domain.recording import recording_message
 from meetbridge.domain.transcript import Line, transcript_message
 from meetbridge.domain.views import MeetingCard, RingCard, RingState, describe_duration
+from meetbridge.services.join import Refusal
 from meetbridge.services.meeting_chat import thread_line
 
 BUTTONS = ActionSigner(Signer(b"b" * 32), "https://mb.example.com/api/mattermost/action")
@@ -207,3 +208,12 @@ def test_the_in_meeting_status_is_in_the_users_language_and_recognised_in_any() 
     assert in_meeting_status("fr")["text"] == "In a video conference"
     # Set in German, restored after the user switched to English: still meetbridge's own.
     assert {"In a video conference", "In einer Videokonferenz"} <= OUR_STATUS_TEXTS
+
+
+@pytest.mark.parametrize("refusal", list(Refusal))
+def test_every_join_refusal_has_a_translation_that_reads_as_before_in_english(
+    refusal: Refusal,
+) -> None:
+    key = f"refusal.{refusal.name.lower()}"
+    assert ENGLISH(key) == refusal.value
+    assert GERMAN(key) != refusal.value
