@@ -53,7 +53,14 @@ class UserDirectory(Protocol):
         ...
 
 
-class Directory(ChannelDirectory, MembershipDirectory, UserDirectory, Protocol):
+class LocaleDirectory(Protocol):
+    async def default_locale(self) -> str:
+        """The platform's default language (a Mattermost locale code such as "de"), for posts
+        many people read; "en" when it cannot be asked. Never raises."""
+        ...
+
+
+class Directory(ChannelDirectory, MembershipDirectory, UserDirectory, LocaleDirectory, Protocol):
     """Channels, memberships and people, as one object (the Mattermost cache)."""
 
 

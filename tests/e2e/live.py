@@ -194,7 +194,10 @@ class LiveMeetbridge:
             return await self.open_in(browser, url)
 
     def account(self, user_id: str) -> Account:
-        return next(a for a in [*self.world.users.values(), self.world.admin] if a.id == user_id)
+        """A bootstrap account, or one a test module added under ``world.extra["accounts"]``."""
+        added: dict[str, Account] = self.world.extra.get("accounts", {})
+        everyone = [*self.world.users.values(), *added.values(), self.world.admin]
+        return next(a for a in everyone if a.id == user_id)
 
     # --- acting as Infinity -------------------------------------------------------------
 

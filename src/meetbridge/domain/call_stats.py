@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from meetbridge.domain.messages import ENGLISH, Messages
 from meetbridge.domain.views import describe_duration
 
 BOUNDS = {"sendKbps": 10_000_000.0, "receiveKbps": 10_000_000.0, "packetLossPercent": 100.0,
@@ -36,16 +37,14 @@ def parse_stats(body: Mapping[str, Any], now: float) -> CallStats | None:
     return CallStats(send, receive, loss, rtt, at=now)
 
 
-def describe_stats(stats: CallStats | None, now: float) -> str:
+def describe_stats(stats: CallStats | None, now: float, texts: Messages = ENGLISH) -> str:
     if stats is None:
-        return (
-            "No call statistics from you yet. meetbridge's meeting page reports them while you "
-            "are in a LiveKit meeting."
-        )
-    ago = describe_duration(max(now - stats.at, 1.0))
-    return (
-        f"Your last LiveKit session, as your browser measured it (WebRTC statistics, reported "
-        f"{ago} ago): sending {stats.send_kbps:,.0f} kbit/s, receiving "
-        f"{stats.receive_kbps:,.0f} kbit/s, packet loss {stats.packet_loss_percent:.1f} %, "
-        f"round-trip time {stats.rtt_ms:,.0f} ms."
+        return texts("stats.none")
+    return texts(
+        "stats.report",
+        ago=describe_duration(max(now - stats.at, 1.0), texts),
+        send=f"{stats.send_kbps:,.0f}",
+        receive=f"{stats.receive_kbps:,.0f}",
+        loss=f"{stats.packet_loss_percent:.1f}",
+        rtt=f"{stats.rtt_ms:,.0f}",
     )

@@ -9,6 +9,8 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from meetbridge.domain.messages import ENGLISH, Messages
+
 SAMPLE_RATE = 48000
 FRAME_MS = 20
 FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000  # mono, 16-bit
@@ -91,11 +93,15 @@ def describe_length(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def recording_message(seconds: float, size: int, incomplete_reason: str = "") -> str:
-    """The text of the post that carries the recording file."""
-    text = f"Recording of this meeting ({describe_length(seconds)}, {describe_size(size)})."
+def recording_message(
+    seconds: float, size: int, incomplete_reason: str = "", texts: Messages = ENGLISH
+) -> str:
+    """The text of the post that carries the recording file (``incomplete_reason``: already in
+    the post's language)."""
+    length, shown_size = describe_length(seconds), describe_size(size)
+    text = texts("recording.posted", length=length, size=shown_size)
     if incomplete_reason:
-        text += f"\n**Incomplete:** {incomplete_reason}"
+        text += "\n" + texts("thread.incomplete", reason=incomplete_reason)
     return text
 
 

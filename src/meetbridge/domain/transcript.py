@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meetbridge.domain.markdown import escape_markdown
+from meetbridge.domain.messages import ENGLISH, Messages
 from meetbridge.domain.recording import describe_length
 
 MANIFEST = "manifest.json"
@@ -159,16 +160,16 @@ def to_text(lines: Sequence[Line]) -> str:
     )
 
 
-def transcript_message(lines: Sequence[Line], incomplete: bool) -> str:
+def transcript_message(lines: Sequence[Line], incomplete: bool, texts: Messages = ENGLISH) -> str:
     """The post that carries the transcript files."""
     speakers = sorted({line.speaker for line in lines})
     if not lines:
-        text = "Transcript of this meeting's recording: no speech was recognised."
+        text = texts("transcript.no_speech")
     else:
-        who = ", ".join(escape_markdown(name) for name in speakers[:5]) + (
-            f" and {len(speakers) - 5} more" if len(speakers) > 5 else ""
-        )
-        text = f"Transcript of this meeting's recording ({who})."
+        who = ", ".join(escape_markdown(name) for name in speakers[:5])
+        if len(speakers) > 5:
+            who = texts("transcript.more_speakers", names=who, count=len(speakers) - 5)
+        text = texts("transcript.posted", speakers=who)
     if incomplete:
-        text += "\n**Incomplete:** the recording stopped early; this covers what it holds."
+        text += "\n" + texts("thread.incomplete", reason=texts("transcript.incomplete"))
     return text

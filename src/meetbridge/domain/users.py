@@ -26,6 +26,7 @@ class UserInfo:
     roles: str = ""
     is_bot: bool = False
     email: str = ""
+    locale: str = ""  # the user's language in Mattermost ("" = the server's default)
 
     @property
     def is_system_admin(self) -> bool:

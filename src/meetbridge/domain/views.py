@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from meetbridge.domain.channels import ChannelInfo, ChannelKind
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.messages import ENGLISH, Messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class MeetingCard:
     # Mattermost user ids beside participants / attendees ("" for guests): avatars in the plugin
     participant_ids: tuple[str, ...] = ()
     attendee_ids: tuple[str, ...] = ()
+    locale: str = "en"  # the language of the card's words (the server's, read by many)
 
     @property
     def key(self) -> str:
@@ -70,6 +72,7 @@ class RingCard:
     caller: str
     state: RingState
     expires_at: float = 0.0  # fixed when the ring starts: part of what identifies its message
+    locale: str = "en"  # the callee's language
 
     @property
     def key(self) -> str:
@@ -77,24 +80,26 @@ class RingCard:
         return f"{self.ring_id}:{round(self.expires_at * 1000)}"
 
 
-def describe_duration(seconds: float) -> str:
+def describe_duration(seconds: float, texts: Messages = ENGLISH) -> str:
     """Human duration: "45 seconds", "1 minute", "12 minutes", "1 hour 5 minutes"."""
     total = round(seconds)
     if total < 60:
-        return f"{total} second{'s' if total != 1 else ''}"
+        return texts.count("duration.seconds", total)
     hours, minutes = divmod(round(total / 60), 60)
     parts = []
     if hours:
-        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+        parts.append(texts.count("duration.hours", hours))
     if minutes or not hours:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+        parts.append(texts.count("duration.minutes", minutes))
     return " ".join(parts)
 
 
-def conversation_title(channel: ChannelInfo | None) -> str:
+def conversation_title(channel: ChannelInfo | None, texts: Messages = ENGLISH) -> str:
     """How a ringing call names the conversation it comes from."""
     if channel is None or channel.kind is ChannelKind.DIRECT:
-        return "direct message"
+        return texts("ring.direct_message")
     if channel.kind is ChannelKind.GROUP:
-        return f"group message {channel.title}" if channel.display_name else "group message"
+        if not channel.display_name:
+            return texts("ring.group_message")
+        return texts("ring.group_message_named", title=channel.title)
     return channel.title

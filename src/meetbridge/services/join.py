@@ -17,6 +17,7 @@ from meetbridge.domain.access import Access, channel_access
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.meetings import Meeting
+from meetbridge.domain.messages import ENGLISH, Messages
 from meetbridge.domain.tokens import TokenCodec, TokenError
 from meetbridge.domain.users import display_name
 from meetbridge.domain.views import RingCard, RingState, conversation_title
@@ -110,6 +111,7 @@ class JoinService:
         """The calls ringing for this user now (a window opened while one rings shows it)."""
         async with self._database.read() as conn:
             rings = await chat_repo.ringing_for(conn, user_id, self._clock.now())
+        texts = await self._texts_of(user_id) if rings else ENGLISH
         calls = []
         for ring in rings:
             try:
@@ -122,13 +124,22 @@ class JoinService:
                     ring.id,
                     ring.callee_id,
                     ring.channel_id,
-                    conversation_title(channel),
-                    caller or "Someone",
+                    conversation_title(channel, texts),
+                    caller or texts("card.someone"),
                     RingState.RINGING,
                     ring.expires_at,
+                    texts.locale,
                 )
             )
         return calls
+
+    async def _texts_of(self, user_id: UserId) -> Messages:
+        """The callee's language (English when Mattermost cannot say)."""
+        try:
+            user = await self._directory.user(user_id)
+        except DirectoryUnavailableError:
+            return ENGLISH
+        return Messages(user.locale if user is not None else "")
 
     async def issue(self, channel_id: ChannelId, user_id: UserId, topic: str | None = None) -> str:
         """A personal join link, after checking the user may join; records the intent."""

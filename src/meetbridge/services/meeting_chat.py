@@ -15,6 +15,7 @@ import orjson
 
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.domain.messages import ENGLISH, DefaultLocale, Messages, english_default
 from meetbridge.domain.users import DisplayNameStyle, display_name
 from meetbridge.ports import DirectoryUnavailableError, UserDirectory
 from meetbridge.services import notifications
@@ -24,11 +25,12 @@ from meetbridge.store.database import Database
 _ZERO_WIDTH_SPACE = "\u200b"
 
 
-def thread_line(name: str, text: str) -> str:
+def thread_line(name: str, text: str, texts: Messages = ENGLISH) -> str:
     def defused(value: str) -> str:
         return value.replace("@", "@" + _ZERO_WIDTH_SPACE)
 
-    return f"**{defused(name) or 'Someone'}** (in the meeting): {defused(text)}"
+    shown = defused(name) or texts("thread.someone")
+    return texts("thread.meeting_line", name=shown, text=defused(text))
 
 
 MeetingSink = Callable[[ChannelId, str, str, str, int], Awaitable[object]]
@@ -69,7 +71,9 @@ class MeetingChat:
         wake_outbox: Callable[[], None],
         users: UserDirectory | None = None,
         display_style: Callable[[], DisplayNameStyle] | None = None,
+        default_locale: DefaultLocale = english_default,
     ) -> None:
+        self._default_locale = default_locale
         self._users = users
         self._display_style = display_style or (lambda: DisplayNameStyle.USERNAME)
         self._database = database
@@ -78,11 +82,12 @@ class MeetingChat:
 
     async def to_thread(self, channel_id: ChannelId, name: str, text: str, key: str) -> bool:
         """Queue the line for the thread of the channel's meeting; False when none is known."""
+        texts = Messages(await self._default_locale())  # a thread post, read by many
         async with self._database.transaction() as conn:
             meeting = await meetings_repo.current_for_channel(conn, channel_id)
             if meeting is None or meeting.id is None:
                 return False
-            line = thread_line(name, text)
+            line = thread_line(name, text, texts)
             await notifications.enqueue_meeting_reply(
                 conn, meeting.id, line, f"chat:{key}"[:200], self._clock.now()
             )

@@ -39,6 +39,7 @@ from meetbridge.clock import Clock
 from meetbridge.domain.delivery import gives_up, retry_delay
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
+from meetbridge.domain.messages import Messages
 from meetbridge.domain.users import display_name
 from meetbridge.domain.views import MeetingCard, RingCard, RingState, conversation_title
 from meetbridge.ports import (
@@ -325,6 +326,7 @@ class OutboxWorker:
             attendees=tuple(a.display_name for a in attendees),
             participant_ids=tuple(p.user_id or "" for p in meeting.participants()),
             attendee_ids=tuple(a.user_id or "" for a in attendees),
+            locale=await self._directory.default_locale(),  # a channel post: read by many
         )
 
     async def _name(self, user_id: UserId | None) -> str | None:
@@ -464,6 +466,15 @@ class OutboxWorker:
                         not_before=ring.expires_at,
                     )
 
+    async def _locale_of(self, user_id: UserId) -> str:
+        """The user's language in Mattermost, or the server's when they chose none."""
+        user = await self._directory.user(user_id)
+        return (
+            user.locale
+            if user is not None and user.locale
+            else await self._directory.default_locale()
+        )
+
     async def _is_bot(self, user_id: UserId) -> bool:
         user = await self._directory.user(user_id)
         return user is None or user.is_bot
@@ -474,14 +485,16 @@ class OutboxWorker:
         if ring is None:
             return
         channel = await self._directory.channel(ring.channel_id)
+        texts = Messages(await self._locale_of(ring.callee_id))
         view = RingCard(
             ring_id=ring.id,
             callee_id=ring.callee_id,
             meeting_channel_id=ring.channel_id,
-            conversation=conversation_title(channel),
-            caller=await self._name(ring.caller_id) or "Someone",
+            conversation=conversation_title(channel, texts),
+            caller=await self._name(ring.caller_id) or texts("card.someone"),
             state=RingState(ring.state),
             expires_at=ring.expires_at,
+            locale=texts.locale,
         )
         post_id = await self._platform.publish_ring(view, ring.post_id)
         if post_id != ring.post_id:  # a first message, or the bot's taking over from the plugin

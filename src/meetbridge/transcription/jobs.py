@@ -25,6 +25,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
+from meetbridge.domain.messages import DefaultLocale, Messages, english_default
 from meetbridge.domain.transcript import (
     MANIFEST,
     Line,
@@ -50,7 +51,6 @@ log = structlog.get_logger(__name__)
 
 WORKER_MODULE = "meetbridge.transcription.worker"
 MAX_ATTEMPTS = 3  # a worker that crashes this often on one recording will not do better
-FAILED_NOTE = "The transcript of this recording could not be made ({reason}). Ask an admin."
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,9 @@ class Transcriptions:
         settings: Callable[[], TranscriptionSettings],
         wake_outbox: Callable[[], None] = lambda: None,
         metrics: TranscriptionMetrics | None = None,
+        default_locale: DefaultLocale = english_default,
     ) -> None:
+        self._default_locale = default_locale  # transcripts are posted in threads, read by many
         self._database = database
         self._clock = clock
         self._settings = settings
@@ -183,11 +185,11 @@ class Transcriptions:
             await self._finish(row, result)
         except ModelRefusedByWorkerError as exc:
             log.error("transcription.model_refused", job=row.id, error=str(exc))
-            await self._fail(row, str(exc), "the speech model was refused")
+            await self._fail(row, str(exc), "transcript.failed.model_refused")
         except Exception as exc:  # whatever went wrong, the job is tried again or given up
             log.exception("transcription.failed", job=row.id, attempt=row.attempts)
             if row.attempts >= MAX_ATTEMPTS:
-                await self._fail(row, str(exc), "the transcriber failed")
+                await self._fail(row, str(exc), "transcript.failed.worker_failed")
             else:
                 async with self._database.transaction() as conn:
                     await transcriptions_repo.change(
@@ -237,7 +239,9 @@ class Transcriptions:
         post = TranscriptPost(
             channel_id=row.channel_id,
             meeting_id=row.meeting_id,
-            message=transcript_message(lines, row.incomplete),
+            message=transcript_message(
+                lines, row.incomplete, Messages(await self._default_locale())
+            ),
             key=row.key,
             files=(
                 PostedFile(str(vtt), vtt.name, "text/vtt"),
@@ -269,6 +273,8 @@ class Transcriptions:
         )
 
     async def _fail(self, row: TranscriptionRow, error: str, reason: str) -> None:
+        """Record the failure and say so in the meeting's thread (``reason``: a catalogue key)."""
+        texts = Messages(await self._default_locale())
         async with self._database.transaction() as conn:
             await transcriptions_repo.change(
                 conn,
@@ -278,7 +284,7 @@ class Transcriptions:
                 error=error[:500],
             )
             if row.meeting_id is not None:
-                note = FAILED_NOTE.format(reason=reason)
+                note = texts("transcript.failed", reason=texts(reason))
                 await enqueue_meeting_reply(
                     conn, row.meeting_id, note, f"{row.key}-failed", self._clock.now()
                 )

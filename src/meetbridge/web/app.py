@@ -246,6 +246,7 @@ def build_components(
         outbox.wake if outbox is not None else (lambda: None),
         directory,
         lambda: state.settings.display_name,
+        default_locale=directory.default_locale,
     )
     transcriptions = Transcriptions(
         core.database,
@@ -253,6 +254,7 @@ def build_components(
         lambda: transcription_settings(config, state),
         outbox.wake if outbox is not None else (lambda: None),
         metrics.transcription,
+        default_locale=directory.default_locale,
     )
     recordings = LiveKitRecordings(
         livekit,
@@ -261,6 +263,7 @@ def build_components(
         lambda: recording_settings(config, state),
         outbox.wake if outbox is not None else (lambda: None),
         transcriptions=transcriptions,
+        default_locale=directory.default_locale,
     )
     captions = LiveKitCaptions(livekit, clock, lambda: caption_settings(config, state))
     controls = MeetingControls(

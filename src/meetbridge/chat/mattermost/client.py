@@ -88,6 +88,13 @@ class MattermostClient:
             return None
         return await self._get_or_none(f"/users/{user_id}")
 
+    async def get_client_config(self) -> dict[str, Any]:
+        """The configuration any signed-in user may read (``DefaultClientLocale``...)."""
+        config: dict[str, Any] = await self.request(
+            "GET", "/config/client", params={"format": "old"}
+        )
+        return config
+
     async def get_me(self) -> dict[str, Any]:
         me: dict[str, Any] = await self.request("GET", "/users/me")
         return me

@@ -26,6 +26,7 @@ from meetbridge.chat.mattermost.models import channel_from_json, user_from_json
 from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.messages import DEFAULT_LOCALE
 from meetbridge.domain.users import UserInfo
 from meetbridge.ports import DirectoryUnavailableError
 
@@ -136,6 +137,7 @@ class MattermostDirectory:
         self.memberships: _TtlCache[str, bool] = _TtlCache(
             self._fetch_membership, **{**options, "ttl": 60.0, "negative_ttl": 15.0}
         )
+        self.locales: _TtlCache[str, str] = _TtlCache(self._fetch_default_locale, **options)
 
     async def channel(self, channel_id: ChannelId) -> ChannelInfo | None:
         return await self.channels.get(channel_id)
@@ -172,6 +174,16 @@ class MattermostDirectory:
             or "channel_admin" in str(member.get("roles", "")).split()
         )
 
+    async def default_locale(self) -> str:
+        """The server's default language for posts many read (meeting cards, thread notices).
+
+        ``DefaultClientLocale`` from the client configuration, which the bot may read without
+        any admin permission (``DefaultServerLocale`` is in the admin-only configuration)."""
+        try:
+            return await self.locales.get("default") or DEFAULT_LOCALE
+        except DirectoryUnavailableError:
+            return DEFAULT_LOCALE
+
     def forget_membership(self, channel_id: str, user_id: str) -> None:
         self.memberships.invalidate(f"{channel_id}:{user_id}")
 
@@ -180,10 +192,15 @@ class MattermostDirectory:
         self.channels.clear()
         self.users.clear()
         self.memberships.clear()
+        self.locales.clear()
 
     async def _fetch_membership(self, key: str) -> bool:
         channel_id, _, user_id = key.partition(":")
         return await self._client.get_channel_member(channel_id, user_id) is not None
+
+    async def _fetch_default_locale(self, _: str) -> str:
+        locale = (await self._client.get_client_config()).get("DefaultClientLocale")
+        return locale if isinstance(locale, str) and locale else DEFAULT_LOCALE
 
     async def _fetch_channel(self, channel_id: ChannelId) -> ChannelInfo | None:
         data = await self._client.get_channel(channel_id)
@@ -214,3 +231,6 @@ class UnconfiguredDirectory:
 
     async def is_channel_admin(self, channel_id: ChannelId, user_id: UserId) -> bool:
         raise DirectoryUnavailableError("MEETBRIDGE_MATTERMOST_URL is not configured")
+
+    async def default_locale(self) -> str:
+        return DEFAULT_LOCALE

@@ -3,8 +3,9 @@ terms (CommandResponse and action-response JSON)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ import structlog
 from meetbridge.chat.mattermost.actions import ActionSigner, VerifiedAction
 from meetbridge.chat.mattermost.client import MattermostClient
 from meetbridge.chat.mattermost.errors import MattermostError
-from meetbridge.chat.mattermost.rendering import NOT_AVAILABLE, help_text
+from meetbridge.chat.mattermost.rendering import help_text
 from meetbridge.clock import Clock
 from meetbridge.domain.call_stats import CallStats, describe_stats
 from meetbridge.domain.commands import MeetCommand, Verb, mentioned_username, parse_meet
@@ -21,6 +22,7 @@ from meetbridge.domain.guest_links import MAX_HOURS, parse_hours
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.meetings import Meeting
+from meetbridge.domain.messages import ENGLISH, Messages, answering_in, reader
 from meetbridge.domain.triggers import trigger_user
 from meetbridge.domain.views import describe_duration
 from meetbridge.engines.registry import EngineRegistry
@@ -43,7 +45,7 @@ from meetbridge.services.admin import AdminService
 from meetbridge.services.admin_console import AdminConsole
 from meetbridge.services.channel_limits import MAX_LIMIT, ChannelLimits, parse_limit
 from meetbridge.services.confirmations import Claim, Confirmations
-from meetbridge.services.join import JoinRefusedError, JoinService, Refusal
+from meetbridge.services.join import JoinRefusedError, JoinService
 from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store.database import Database
 
@@ -62,16 +64,17 @@ class Invocation:
 
 
 _CHANNEL_NAME = re.compile(r"[a-z0-9_-]{1,64}")  # Mattermost's channel handle characters
-NOT_YOURS = "This request could not be confirmed as yours. Run the command again in Mattermost."
-NOT_CONFIRMED = (
-    "Mattermost could not show the confirmation (the request may have taken too long). "
-    "Please try again."
-)
+NOT_YOURS = ENGLISH("meet.not_yours")  # what English readers get (tests compare with it)
 ACCOUNT_DISCONNECT, ACCOUNT_SETTINGS = "account_disconnect", "account_settings"
 
 
+def _t(key: str, /, **values: object) -> str:
+    """The message ``key`` in the language of the user being answered (``_answering``)."""
+    return reader()(key, **values)
+
+
 def _hours(hours: int) -> str:
-    return f"{hours} hour{'' if hours == 1 else 's'}"
+    return reader().count("hours", hours)
 
 
 def ephemeral(text: str, **extra: Any) -> dict[str, Any]:
@@ -120,7 +123,26 @@ class MeetInteractions:
 
     # --- /meet ---------------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _answering(self, user_id: UserId) -> AsyncIterator[Messages]:
+        """Replies in the user's Mattermost language (the server's when they chose none)."""
+        with answering_in(await self._texts_for(user_id)) as texts:
+            yield texts
+
+    async def _texts_for(self, user_id: UserId) -> Messages:
+        try:
+            user = await self._directory.user(user_id)
+        except DirectoryUnavailableError:
+            return ENGLISH
+        if user is not None and user.locale:
+            return Messages(user.locale)
+        return Messages(await self._directory.default_locale())
+
     async def command(self, invocation: Invocation) -> dict[str, Any]:
+        async with self._answering(invocation.user_id):
+            return await self._command(invocation)
+
+    async def _command(self, invocation: Invocation) -> dict[str, Any]:
         command = parse_meet(invocation.text)
         if command.verb in (Verb.START, Verb.JOIN):
             topic = command.argument if command.verb is Verb.START else ""
@@ -129,7 +151,7 @@ class MeetInteractions:
             return await self._engine(invocation, command.argument.lower())
         if command.verb is Verb.STATS:
             stats = await self._call_stats(invocation.user_id) if self._call_stats else None
-            return ephemeral(describe_stats(stats, self._clock.now()))
+            return ephemeral(describe_stats(stats, self._clock.now(), reader()))
         if command.verb is Verb.RECORDING:
             return ephemeral(await self._recording(invocation, command.argument.lower()))
         if command.verb is Verb.CAPTIONS:
@@ -155,54 +177,46 @@ class MeetInteractions:
                 command.argument,
             )
             return ephemeral(text)
-        return ephemeral(help_text(await self._is_admin(invocation.user_id), command.unknown))
+        is_admin = await self._is_admin(invocation.user_id)
+        return ephemeral(help_text(is_admin, command.unknown, reader()))
 
     async def _go(self, invocation: Invocation, topic: str) -> dict[str, Any]:
         try:
             answer = await self._join.begin(invocation.channel_id, invocation.user_id, topic)
         except JoinRefusedError as refused:
-            return ephemeral(refused.detail)
+            return ephemeral(_refusal_text(refused))
         if not answer.join_link:  # the engine answered in its own terms (Zoom)
             return engine_reply(answer, self._buttons, invocation.channel_id, invocation.user_id)
         url = answer.join_link
-        return ephemeral(
-            f"Opening the meeting… If it does not open, [join the meeting here]({url}) "
-            "(this link is yours alone and works for 10 minutes).",
-            goto_location=url,
-        )
+        return ephemeral(_t("meet.opening", url=url), goto_location=url)
 
     async def _status(self, invocation: Invocation) -> dict[str, Any]:
         async with self._database.read() as conn:
             meeting = await meetings_repo.current_for_channel(conn, invocation.channel_id)
         if meeting is None:
-            return ephemeral("No meeting is in progress in this channel. Start one with `/meet`.")
+            return ephemeral(_t("meet.no_meeting"))
         return ephemeral(self._describe(meeting))
 
     def _describe(self, meeting: Meeting) -> str:
         people = meeting.participants()
-        running = describe_duration(self._clock.now() - meeting.started_at)
+        running = describe_duration(self._clock.now() - meeting.started_at, reader())
         topic = f" ({escape_markdown(meeting.topic)})" if meeting.topic else ""
         if not people:
-            return f"A meeting{topic} has been running for {running}; nobody is in it right now."
+            return _t("meet.status_empty", topic=topic, running=running)
         names = "\n".join(f"* {escape_markdown(p.display_name)}" for p in people)
-        return f"A meeting{topic} has been running for {running}. In it ({len(people)}):\n{names}"
+        return _t("meet.status", topic=topic, running=running, count=len(people), names=names)
 
     async def _link(self, invocation: Invocation) -> dict[str, Any]:
         try:
             await self._join.check(invocation.channel_id, invocation.user_id)
         except JoinRefusedError as refused:
-            return ephemeral(refused.detail)
+            return ephemeral(_refusal_text(refused))
         url = f"{self._public_url}/meet/{invocation.channel_id}"
-        return ephemeral(
-            f"Link to this channel's meeting: {url}\n"
-            "It stays the same for every meeting here. Whoever opens it signs in with "
-            "Mattermost and must be a member of this channel; it stops working if the channel "
-            "is archived."
-        )
+        return ephemeral(_t("meet.link", url=url))
 
     async def _admin_command(self, invocation: Invocation, command: MeetCommand) -> dict[str, Any]:
         if not await self._is_admin(invocation.user_id):
-            return ephemeral("Only system admins can use `/meet admin`.")
+            return ephemeral(_t("meet.admin_only"))
         argument = command.argument.lower()
         if argument in ("allow", "disallow"):
             return ephemeral(
@@ -214,16 +228,21 @@ class MeetInteractions:
         url = f"{self._public_url}/admin/login?token={token}"
         channel = invocation.channel_id
         return ephemeral(
-            f"[Open the meetbridge admin console]({url}) (a personal link, valid for 10 minutes).",
+            _t("meet.admin_console", url=url),
             attachments=[
                 {
-                    "text": "Meetings in this channel:",
+                    "text": _t("meet.admin_channel"),
                     "actions": [
                         self._buttons.button(
-                            "Allow", "admin_allow", channel, channel, invocation.user_id, "primary"
+                            _t("button.allow"),
+                            "admin_allow",
+                            channel,
+                            channel,
+                            invocation.user_id,
+                            "primary",
                         ),
                         self._buttons.button(
-                            "Disallow",
+                            _t("button.disallow"),
                             "admin_disallow",
                             channel,
                             channel,
@@ -239,21 +258,22 @@ class MeetInteractions:
         names = self._engines.names if self._engines is not None else ()
         if engine not in (*names, "default"):
             choices = ", ".join(f"`/meet engine {name}`" for name in names)
-            return ephemeral(f"Use {choices} or `/meet engine default`.")
+            return ephemeral(_t("meet.engine_usage", choices=choices))
         channel, user = invocation.channel_id, invocation.user_id
-        refused = await self._channel_admin_refusal(channel, user, "choose this channel's engine")
+        refused = await self._channel_admin_refusal(channel, user, "meet.what.choose_engine")
         if refused:
             return ephemeral(refused)
         title = (
-            "Use the default engine?" if engine == "default" else f"Use {self._title(engine)} here?"
+            _t("dialog.engine_default_title")
+            if engine == "default"
+            else _t("dialog.engine_title", engine=self._title(engine))
         )
         return ephemeral(
             await self._confirm(
                 invocation.trigger_id,
                 Claim(user, "engine", channel, engine),
                 _dialog(
-                    title,
-                    f"Meetings in {await self._channel_mention(channel)} will use it from now on.",
+                    title, _t("dialog.engine_text", channel=await self._channel_mention(channel))
                 ),
             )
         )
@@ -261,19 +281,18 @@ class MeetInteractions:
     async def _max(self, invocation: Invocation, argument: str) -> str:
         limit = parse_limit(argument)
         if limit == "" or self._limits is None:
-            return f"Use `/meet max N` (1 to {MAX_LIMIT}) or `/meet max default`."
+            return _t("meet.max_usage", max=MAX_LIMIT)
         channel, user = invocation.channel_id, invocation.user_id
         refused = await self._may_set_limit(channel, user)
         if refused:
             return refused
-        shown = "the install's limit" if limit is None else f"at most {limit}"
+        shown = _t("dialog.max_default") if limit is None else _t("dialog.max_at_most", limit=limit)
         return await self._confirm(
             invocation.trigger_id,
             Claim(user, "max", channel, "default" if limit is None else str(limit)),
             _dialog(
-                "Set participant limit?",
-                f"Meetings in {await self._channel_mention(channel)} take {shown} "
-                "participants (devices) from now on.",
+                _t("dialog.max_title"),
+                _t("dialog.max_text", channel=await self._channel_mention(channel), shown=shown),
             ),
         )
 
@@ -281,7 +300,7 @@ class MeetInteractions:
         """``/meet guest-link [hours]``: a channel admin asks for an expiring guest link."""
         hours = parse_hours(argument)
         if hours is None:
-            return f"Use `/meet guest-link` or `/meet guest-link HOURS` (1 to {MAX_HOURS})."
+            return _t("meet.guest_link_usage", max=MAX_HOURS)
         channel, user = invocation.channel_id, invocation.user_id
         refused = await self._guest_link_refusal(channel, user)
         if refused:
@@ -291,63 +310,57 @@ class MeetInteractions:
             invocation.trigger_id,
             Claim(user, "guest_link", channel, str(hours)),
             _dialog(
-                "Create a guest link?",
-                f"Anyone with the link can join the meeting of {where} as a guest for "
-                f"{_hours(hours)}, until an admin revokes it.",
-                submit_label="Create link",
+                _t("dialog.guest_link_title"),
+                _t("dialog.guest_link_text", channel=where, hours=_hours(hours)),
+                submit_label=_t("dialog.guest_link_submit"),
             ),
         )
 
     async def _guest_link_refusal(self, channel: ChannelId, user: UserId) -> str:
         if self._guest_links is None or not await self._engine_can(channel, Capability.GUEST_LINKS):
-            return "Guest links are not available for this channel's meeting engine."
-        return await self._channel_admin_refusal(channel, user, "make guest links")
+            return _t("meet.guest_links_unavailable")
+        return await self._channel_admin_refusal(channel, user, "meet.what.guest_links")
 
     async def _apply_guest_link(self, claim: Claim) -> str | dict[str, Any]:
         hours = parse_hours(claim.target)
         refused = await self._guest_link_refusal(claim.channel_id, claim.user_id)
         if refused or hours is None or self._guest_links is None:
-            return {"error": refused or "This confirmation does nothing any more."}
+            return {"error": refused or _t("meet.confirmation_stale")}
         link = await self._guest_links(claim.channel_id, claim.user_id, hours)
-        return (
-            f"Guest link for this channel's meeting, valid {_hours(hours)}: {link}\n"
-            "Share it only with the guests; revoke it in the admin console (Guest links)."
-        )
+        return _t("meet.guest_link", hours=_hours(hours), link=link)
 
     async def _may_set_limit(self, channel: ChannelId, user: UserId) -> str:
-        return await self._channel_admin_refusal(
-            channel, user, "set this channel's participant limit"
-        )
+        return await self._channel_admin_refusal(channel, user, "meet.what.set_limit")
 
     async def _channel_admin_refusal(self, channel: ChannelId, user: UserId, what: str) -> str:
-        """Why ``user`` may not do ``what`` in the channel (they are neither a channel admin nor
-        a system admin), or "" when they may."""
+        """Why ``user`` may not do ``what`` (a catalogue key) in the channel (they are neither a
+        channel admin nor a system admin), or "" when they may."""
         try:
             allowed = await self._is_admin(user) or await self._directory.is_channel_admin(
                 channel, user
             )
         except DirectoryUnavailableError:
-            return "Mattermost cannot be reached right now; please try again in a moment."
+            return _t("meet.mattermost_unreachable")
         if not allowed:
-            return f"Only channel admins and system admins can {what}."
+            return _t("meet.channel_admins_only", what=_t(what))
         return ""
 
     async def _apply_max(self, claim: Claim) -> str | dict[str, Any]:
         limit = parse_limit(claim.target)
         if self._limits is None or limit == "":
-            return {"error": "This confirmation does nothing any more."}
+            return {"error": _t("meet.confirmation_stale")}
         refused = await self._may_set_limit(claim.channel_id, claim.user_id)
         if refused:
             return {"error": refused}
         await self._limits.set_limit(claim.channel_id, limit if isinstance(limit, int) else None)
         if limit is None:
-            return "Meetings in this channel now take as many participants as the install allows."
-        return f"Meetings in this channel now take at most {limit} participants."
+            return _t("meet.limit_default")
+        return _t("meet.limit_set", limit=limit)
 
     async def _apply_engine(self, claim: Claim) -> str:
         assert self._engines is not None
         channel, user, engine = claim.channel_id, claim.user_id, claim.target
-        refused = await self._channel_admin_refusal(channel, user, "choose this channel's engine")
+        refused = await self._channel_admin_refusal(channel, user, "meet.what.choose_engine")
         if refused:
             return refused
         await self._engines.set_engine(
@@ -364,7 +377,7 @@ class MeetInteractions:
         checked now to answer at once, and again when they confirm)."""
         name, controls = await self._host_controls(channel, verb)
         if controls is None:
-            return f"`/meet {verb.value}` is not available for {self._title(name)} meetings."
+            return _t("meet.not_available_for", verb=verb.value, engine=self._title(name))
         try:
             refused = await self._refusal(controls, verb.value, channel, user)
             target, username = "", ""
@@ -377,19 +390,19 @@ class MeetInteractions:
         where = await self._channel_mention(channel)
         dialogs = {
             Verb.LEAVE: _dialog(
-                "Leave the meeting?",
-                f"Every device you have in the meeting of {where} leaves it. You can join again.",
-                submit_label="Leave",
+                _t("dialog.leave_title"),
+                _t("dialog.leave_text", channel=where),
+                submit_label=_t("dialog.leave_submit"),
             ),
             Verb.END: _dialog(
-                "End the meeting?",
-                f"Everyone in the meeting of {where} is disconnected.",
-                submit_label="End meeting",
+                _t("dialog.end_title"),
+                _t("dialog.end_text", channel=where),
+                submit_label=_t("dialog.end_submit"),
             ),
             Verb.HOST: _dialog(
-                "Hand over host?",
-                f"@{escape_markdown(username)} becomes the host of the meeting of {where}.",
-                submit_label="Make host",
+                _t("dialog.host_title"),
+                _t("dialog.host_text", username=escape_markdown(username), channel=where),
+                submit_label=_t("dialog.host_submit"),
             ),
         }
         return await self._confirm(
@@ -413,20 +426,16 @@ class MeetInteractions:
         """Why ``user`` may not do ``action`` in the channel's meeting now ("" when they may)."""
         if action == "leave":
             if user not in await controls.present_users(channel):
-                return "You are not in this channel's meeting."
+                return _t("meet.not_in_meeting")
             return ""
         host = await controls.host_of(channel)
         if host is None:
-            return "No meeting is in progress in this channel."
+            return _t("meet.nothing_running")
         if host == user or await self._is_admin_now(user):
             return ""
-        if action == "end":
-            return "Only the meeting's host or a system admin can end it."
-        if action == "recording":
-            return "Only the meeting's host or a system admin can start or stop recording."
-        if action == "captions":
-            return "Only the meeting's host or a system admin can turn captions on or off."
-        return "Only the meeting's host or a system admin can hand host over."
+        if action in ("end", "recording", "captions"):
+            return _t(f"meet.only_host_{action}")
+        return _t("meet.only_host_host")
 
     async def _new_host(
         self, controls: HostControls, channel: ChannelId, argument: str
@@ -434,21 +443,21 @@ class MeetInteractions:
         """(refusal, user id, username) of the member ``argument`` names, who must be present."""
         username = mentioned_username(argument)
         if username is None:
-            return "Say who is to be host: `/meet host @username`.", "", ""
+            return _t("meet.host_usage"), "", ""
         for present in await controls.present_users(channel):
             try:
                 info = await self._directory.user(present)
             except DirectoryUnavailableError:
-                return "Mattermost cannot be reached right now; please try again.", "", ""
+                return _t("meet.try_again"), "", ""
             if info is not None and info.username == username:
                 return "", present, username
-        return f"@{escape_markdown(username)} is not in this meeting.", "", ""
+        return _t("meet.not_present", username=escape_markdown(username)), "", ""
 
     async def _apply_meeting_change(self, claim: Claim) -> str | dict[str, Any]:
         verb = Verb(claim.action)
         name, controls = await self._host_controls(claim.channel_id, verb)
         if controls is None:
-            return {"error": f"Meetings here use {self._title(name)} now; nothing changed."}
+            return {"error": _t("meet.engine_changed", engine=self._title(name))}
         channel, user = claim.channel_id, claim.user_id
         try:
             refused = await self._refusal(controls, claim.action, channel, user)
@@ -456,16 +465,16 @@ class MeetInteractions:
                 return {"error": refused}
             if verb is Verb.LEAVE:
                 await controls.remove_user(channel, user)
-                return "You left the meeting. Use `/meet join` to join again."
+                return _t("meet.left")
             if verb is Verb.END:
                 await self._end(name, channel)
-                return "The meeting was ended for everyone."
+                return _t("meet.ended")
             if UserId(claim.target) not in await controls.present_users(channel):
-                return {"error": "That member is no longer in the meeting."}
+                return {"error": _t("meet.member_gone")}
             await controls.hand_host(channel, UserId(claim.target))
         except EngineUnavailableError as exc:
             return {"error": str(exc)}
-        return "The host was handed over."
+        return _t("meet.host_handed")
 
     # --- recording -------------------------------------------------------------------------
 
@@ -473,7 +482,7 @@ class MeetInteractions:
         """Ask the host (or a system admin) to confirm starting or stopping the recording: a
         forged command must not record a meeting in someone's name."""
         if argument not in ("start", "stop"):
-            return "Use `/meet recording start` or `/meet recording stop`."
+            return _t("meet.recording_usage")
         channel, user = invocation.channel_id, invocation.user_id
         refused = await self._recording_refusal(channel, user)
         if refused:
@@ -481,16 +490,15 @@ class MeetInteractions:
         where = await self._channel_mention(channel)
         dialog = (
             _dialog(
-                "Start recording?",
-                f"Everyone in the meeting of {where} is told it is being recorded; the "
-                "recording is posted in the meeting's thread when it stops.",
-                submit_label="Start recording",
+                _t("dialog.recording_start_title"),
+                _t("dialog.recording_start_text", channel=where),
+                submit_label=_t("dialog.recording_start_submit"),
             )
             if argument == "start"
             else _dialog(
-                "Stop recording?",
-                f"The recording of the meeting of {where} stops and is posted in its thread.",
-                submit_label="Stop recording",
+                _t("dialog.recording_stop_title"),
+                _t("dialog.recording_stop_text", channel=where),
+                submit_label=_t("dialog.recording_stop_submit"),
             )
         )
         return await self._confirm(
@@ -502,7 +510,7 @@ class MeetInteractions:
         engine = self._engines.engine(name) if self._engines is not None else None
         records = engine is not None and Capability.RECORDING in engine.capabilities
         if controls is None or self._recorder is None or not records:
-            return f"`/meet recording` is not available for {self._title(name)} meetings."
+            return _t("meet.not_available_for", verb="recording", engine=self._title(name))
         try:
             return await self._refusal(controls, "recording", channel, user)
         except EngineUnavailableError as exc:
@@ -526,7 +534,7 @@ class MeetInteractions:
         """Ask the host (or a system admin) to confirm turning live captions on or off: like
         every change, a forged command must change nothing in someone's name."""
         if argument not in ("on", "off"):
-            return "Use `/meet captions on` or `/meet captions off`."
+            return _t("meet.captions_usage")
         channel, user = invocation.channel_id, invocation.user_id
         refused = await self._captions_refusal(channel, user)
         if refused:
@@ -534,16 +542,15 @@ class MeetInteractions:
         where = await self._channel_mention(channel)
         dialog = (
             _dialog(
-                "Turn on live captions?",
-                f"Everyone in the meeting of {where} is told, and can show or hide what is said "
-                "as captions with the speaker's name.",
-                submit_label="Turn on captions",
+                _t("dialog.captions_on_title"),
+                _t("dialog.captions_on_text", channel=where),
+                submit_label=_t("dialog.captions_on_submit"),
             )
             if argument == "on"
             else _dialog(
-                "Turn off live captions?",
-                f"Captions stop for everyone in the meeting of {where}.",
-                submit_label="Turn off captions",
+                _t("dialog.captions_off_title"),
+                _t("dialog.captions_off_text", channel=where),
+                submit_label=_t("dialog.captions_off_submit"),
             )
         )
         return await self._confirm(
@@ -555,7 +562,7 @@ class MeetInteractions:
         engine = self._engines.engine(name) if self._engines is not None else None
         captions = engine is not None and Capability.CAPTIONS in engine.capabilities
         if controls is None or self._captions is None or not captions:
-            return f"`/meet captions` is not available for {self._title(name)} meetings."
+            return _t("meet.not_available_for", verb="captions", engine=self._title(name))
         try:
             return await self._refusal(controls, "captions", channel, user)
         except EngineUnavailableError as exc:
@@ -602,29 +609,31 @@ class MeetInteractions:
         """/meet connect, disconnect and settings: the engine on which users have accounts."""
         found = self._engines.accounts() if self._engines is not None else None
         if found is None:
-            return ephemeral("No meeting engine here uses personal accounts.")
+            return ephemeral(_t("meet.no_accounts"))
         name, accounts = found
         title, user = self._title(name), invocation.user_id
         if not accounts.accounts_ready():
-            return ephemeral(f"{title} is not configured on meetbridge yet; ask an admin.")
+            return ephemeral(_t("meet.accounts_not_ready", engine=title))
         if verb is Verb.DISCONNECT:
             claim = Claim(user, ACCOUNT_DISCONNECT, invocation.channel_id, name)
-            dialog = _dialog(f"Disconnect {title}?", f"meetbridge forgets your {title} connection.")
+            dialog = _dialog(
+                _t("dialog.disconnect_title", engine=title),
+                _t("dialog.disconnect_text", engine=title),
+            )
             return ephemeral(await self._confirm(invocation.trigger_id, claim, dialog))
         if verb is Verb.CONNECT:
             if accounts.shared_account() and not await self._is_admin(user):
-                return ephemeral(
-                    f"{title} is connected by an admin for everyone; there is nothing to connect."
-                )
+                return ephemeral(_t("meet.shared_account", engine=title))
             link = accounts.connect_link(user, invocation.channel_id)
-            return ephemeral(
-                f"[Connect your {title} account]({link}) (a personal link, valid for 10 minutes)."
-            )
+            return ephemeral(_t("meet.connect", engine=title, link=link))
         # The settings form is itself the confirmation: only the user sees it.
         settings = await accounts.account_settings(user)
         claim = Claim(user, ACCOUNT_SETTINGS, invocation.channel_id, name)
         dialog = _dialog(
-            f"{title} settings", "", submit_label="Save", elements=_setting_elements(settings)
+            _t("dialog.settings_title", engine=title),
+            "",
+            submit_label=_t("dialog.save"),
+            elements=_setting_elements(settings),
         )
         return ephemeral(await self._confirm(invocation.trigger_id, claim, dialog))
 
@@ -633,17 +642,14 @@ class MeetInteractions:
     async def _confirm_filter(
         self, trigger_id: str, user_id: UserId, channel_id: ChannelId, argument: str
     ) -> str:
-        allow = argument == "allow"
         channel = await self._channel_mention(channel_id)
         return await self._confirm(
             trigger_id,
             Claim(user_id, f"admin_{argument}", channel_id, ""),
             _dialog(
-                "Allow meetings here?" if allow else "Disallow meetings here?",
-                f"Members of {channel} will be able to start and join meetings."
-                if allow
-                else f"Nobody will be able to start or join meetings in {channel}.",
-                submit_label="Allow" if allow else "Disallow",
+                _t(f"dialog.{argument}_title"),
+                _t(f"dialog.{argument}_text", channel=channel),
+                submit_label=_t(f"button.{argument}"),
             ),
         )
 
@@ -655,7 +661,7 @@ class MeetInteractions:
         except DirectoryUnavailableError:
             info = None
         if info is None or not _CHANNEL_NAME.fullmatch(info.name):
-            return "this channel"
+            return _t("meet.this_channel")
         return f"~{info.name}"
 
     async def _confirm(self, trigger_id: str, claim: Claim, dialog: dict[str, Any]) -> str:
@@ -665,25 +671,29 @@ class MeetInteractions:
         """
         if trigger_user(trigger_id) != claim.user_id:
             log.warning("mattermost.unconfirmable_request", action=claim.action)
-            return NOT_YOURS
+            return _t("meet.not_yours")
         if self._confirmations is None or self._dialogs is None:
-            return NOT_CONFIRMED
+            return _t("meet.not_confirmed")
         dialog = {**dialog, "state": self._confirmations.state_for(claim)}
         try:
             await self._dialogs.open_dialog(trigger_id, self.dialog_url, dialog)
         except MattermostError as exc:
             log.warning("mattermost.dialog_not_opened", action=claim.action, error=str(exc))
-            return NOT_CONFIRMED
+            return _t("meet.not_confirmed")
         return ""
 
     async def field_errors(self, claim: Claim, submission: dict[str, Any]) -> dict[str, str]:
         """What is wrong with the fields of a submitted form (empty when nothing is)."""
+        async with self._answering(claim.user_id):
+            return await self._field_errors(claim, submission)
+
+    async def _field_errors(self, claim: Claim, submission: dict[str, Any]) -> dict[str, str]:
         accounts = self._accounts_of(claim)
         if claim.action != ACCOUNT_SETTINGS or accounts is None:
             return {}
         settings = await accounts.account_settings(claim.user_id)
         return {
-            setting.name: "Choose one of the options."
+            setting.name: _t("meet.choose_option")
             for setting in settings
             if not _is_option(submission.get(setting.name), setting)
         }
@@ -698,7 +708,8 @@ class MeetInteractions:
 
         The permission is checked again: it may have changed while the dialog was open.
         """
-        answer = await self._apply(claim, submission)
+        async with self._answering(claim.user_id):
+            answer = await self._apply(claim, submission)
         if isinstance(answer, str):
             await self._tell(claim, answer)
             return {}
@@ -709,14 +720,14 @@ class MeetInteractions:
         user = claim.user_id
         if claim.action in ("admin_allow", "admin_disallow"):
             if not await self._is_admin(user):
-                return {"error": "Only system admins can change this."}
+                return {"error": _t("meet.admins_only_change")}
             return await self._set_allowed(claim.channel_id, user, claim.action == "admin_allow")
         if claim.action == "engine" and self._engines is not None:
             refused = await self._apply_engine(claim)
             if refused:
                 return {"error": refused}
             current = await self._engines.engine_for(claim.channel_id)
-            return f"Meetings in this channel now use {self._title(current)}."
+            return _t("meet.engine_now", engine=self._title(current))
         if claim.action == "max":
             return await self._apply_max(claim)
         if claim.action == "guest_link":
@@ -732,11 +743,11 @@ class MeetInteractions:
             is_admin = await self._is_admin(user)
             if accounts.shared_account() and not is_admin:
                 title = self._title(claim.target)
-                return {"error": f"Only system admins can disconnect the shared {title} account."}
+                return {"error": _t("meet.admins_only_disconnect", engine=title)}
             return await accounts.disconnect(user, is_admin)
         if claim.action == ACCOUNT_SETTINGS and accounts is not None:
             return await self._save_account_settings(accounts, user, submission)
-        return {"error": "This confirmation does nothing any more."}
+        return {"error": _t("meet.confirmation_stale")}
 
     @staticmethod
     async def _save_account_settings(
@@ -750,7 +761,7 @@ class MeetInteractions:
                     raise AccountSettingError(f"{setting.name} is not a choice")
                 said.append(await accounts.save_account_setting(user, setting.name, value))
             except AccountSettingError:
-                return {"errors": {setting.name: "Choose one of the options."}}
+                return {"errors": {setting.name: _t("meet.choose_option")}}
         return " ".join(said)
 
     async def _tell(self, claim: Claim, text: str) -> None:
@@ -764,11 +775,7 @@ class MeetInteractions:
 
     async def _set_allowed(self, channel_id: ChannelId, user_id: UserId, allowed: bool) -> str:
         await self._admin.set_channel_allowed(channel_id, allowed, f"mattermost:{user_id}")
-        return (
-            "Meetings are now allowed in this channel."
-            if allowed
-            else "Meetings are now disallowed in this channel."
-        )
+        return _t("meet.allowed") if allowed else _t("meet.disallowed")
 
     async def _is_admin(self, user_id: UserId) -> bool:
         try:
@@ -781,6 +788,12 @@ class MeetInteractions:
 
     async def click(
         self, action: VerifiedAction, user_id: UserId, trigger_id: str = ""
+    ) -> dict[str, Any]:
+        async with self._answering(user_id):
+            return await self._click(action, user_id, trigger_id)
+
+    async def _click(
+        self, action: VerifiedAction, user_id: UserId, trigger_id: str
     ) -> dict[str, Any]:
         if action.action == "join":
             return await self._click_join(ChannelId(action.channel_id), user_id)
@@ -799,13 +812,13 @@ class MeetInteractions:
             return clicked
         if action.action in ("admin_allow", "admin_disallow"):
             if not await self._is_admin(user_id):
-                return {"ephemeral_text": "Only system admins can change this."}
+                return {"ephemeral_text": _t("meet.admins_only_change")}
             argument = "allow" if action.action == "admin_allow" else "disallow"
             text = await self._confirm_filter(
                 trigger_id, user_id, ChannelId(action.target), argument
             )
             return {"ephemeral_text": text} if text else {}
-        return {"ephemeral_text": "This button does nothing any more."}
+        return {"ephemeral_text": _t("meet.button_stale")}
 
     async def _click_leave_or_end(
         self, action: VerifiedAction, user_id: UserId, trigger_id: str
@@ -821,10 +834,7 @@ class MeetInteractions:
             # no call tag) or not in it at all: only their own window can leave.
             or user_id not in await controls.present_users(channel)
         ):
-            return {
-                "ephemeral_text": "To leave the meeting, select Disconnect in the meeting "
-                "window (or close it)."
-            }
+            return {"ephemeral_text": _t("meet.leave_in_window")}
         text = await self._meeting_change(trigger_id, user_id, channel, verb, "")
         return {"ephemeral_text": text} if text else {}
 
@@ -832,26 +842,30 @@ class MeetInteractions:
         try:
             url = await self._join.issue(channel_id, user_id)
         except JoinRefusedError as refused:
-            text = NOT_AVAILABLE if refused.refusal is Refusal.NOT_AVAILABLE else refused.detail
-            return {"ephemeral_text": text}
-        return {
-            "goto_location": url,
-            "ephemeral_text": f"Opening the meeting… If it does not open, [join here]({url}).",
-        }
+            return {"ephemeral_text": _refusal_text(refused)}
+        return {"goto_location": url, "ephemeral_text": _t("meet.opening_short", url=url)}
 
     async def _click_ring(self, action: VerifiedAction, user_id: UserId) -> dict[str, Any]:
         if not action.target.isdigit():
-            return {"ephemeral_text": "This call is no longer available."}
+            return {"ephemeral_text": _t("ring.no_longer_available")}
         async with self._database.read() as conn:
             ring = await chat_repo.get_ring(conn, int(action.target))
         if ring is None or ring.callee_id != user_id:
-            return {"ephemeral_text": "This call is no longer available."}
+            return {"ephemeral_text": _t("ring.no_longer_available")}
         if action.action == "ring_join":
             return await self._click_join(ring.channel_id, user_id)
         async with self._database.transaction() as conn:
             await notifications.ignore_ring(conn, ring.id, user_id, self._clock.now())
         self._wake_outbox()
-        return {"ephemeral_text": "Call ignored."}
+        return {"ephemeral_text": _t("ring.ignored_reply")}
+
+
+def _refusal_text(refused: JoinRefusedError) -> str:
+    """Why the user may not join, in their language; an engine's own explanation (a detail
+    other than the refusal's standard sentence) is passed on as the engine wrote it."""
+    if refused.detail == refused.refusal.value:
+        return _t(f"refusal.{refused.refusal.name.lower()}")
+    return refused.detail
 
 
 def engine_reply(
@@ -891,7 +905,7 @@ def _setting_elements(settings: tuple[AccountSetting, ...]) -> list[dict[str, An
 def _dialog(
     title: str,
     introduction: str,
-    submit_label: str = "Confirm",
+    submit_label: str = "",
     elements: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A Mattermost interactive dialog (its title must fit in 24 characters)."""
@@ -901,6 +915,6 @@ def _dialog(
         "title": title,
         "introduction_text": introduction,
         "elements": elements or [],
-        "submit_label": submit_label,
+        "submit_label": submit_label or _t("dialog.confirm"),
         "notify_on_cancel": False,
     }

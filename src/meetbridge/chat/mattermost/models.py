@@ -30,4 +30,5 @@ def user_from_json(data: dict[str, Any]) -> UserInfo:
         roles=data.get("roles", ""),
         is_bot=bool(data.get("is_bot", False)),
         email=data.get("email", ""),
+        locale=str(data.get("locale") or ""),
     )

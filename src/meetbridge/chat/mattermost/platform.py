@@ -17,6 +17,7 @@ from meetbridge.chat.mattermost.plugin_events import PluginEvents
 from meetbridge.chat.mattermost.rendering import card_post, ring_post
 from meetbridge.domain.delivery import Failure, classify_failure
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.messages import CATALOGUES, ENGLISH, Messages
 from meetbridge.domain.views import MeetingCard, RingCard
 from meetbridge.ports import ChatRefusedError, ChatUnavailableError, FileToPost
 
@@ -24,7 +25,18 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-IN_MEETING_STATUS = {"emoji": "calendar", "text": "In a video conference", "duration": ""}
+IN_MEETING_STATUS = {"emoji": "calendar", "text": ENGLISH("status.in_meeting"), "duration": ""}
+# The status is ours in any language: the user's language may change while they are in a call.
+OUR_STATUS_TEXTS = frozenset(
+    catalogue["status.in_meeting"]
+    for catalogue in CATALOGUES.values()
+    if "status.in_meeting" in catalogue
+)
+
+
+def in_meeting_status(locale: str) -> dict[str, str]:
+    """The custom status shown while someone is in a meeting, in their language."""
+    return {**IN_MEETING_STATUS, "text": Messages(locale)("status.in_meeting")}
 
 
 # A ring the companion plugin delivered (no post): what publish_ring returns in a post's stead.
@@ -215,18 +227,18 @@ class MattermostPlatform:
         return post_id
 
     async def set_in_meeting_status(self, user_id: UserId) -> object:
-        previous = await self._custom_status(user_id)
-        if previous is not None and previous.get("text") == IN_MEETING_STATUS["text"]:
+        previous, locale = await self._custom_status(user_id)
+        if previous is not None and previous.get("text") in OUR_STATUS_TEXTS:
             previous = None  # ours already (a retry): nothing to keep
+        status = in_meeting_status(locale)
         await self._call(
-            "set custom status",
-            lambda: self._client.set_custom_status(user_id, IN_MEETING_STATUS),
+            "set custom status", lambda: self._client.set_custom_status(user_id, status)
         )
         return previous
 
     async def restore_status(self, user_id: UserId, previous: object) -> None:
-        current = await self._custom_status(user_id)
-        if current is None or current.get("text") != IN_MEETING_STATUS["text"]:
+        current, _ = await self._custom_status(user_id)
+        if current is None or current.get("text") not in OUR_STATUS_TEXTS:
             return  # the user set something else meanwhile: leave it
         if isinstance(previous, dict) and not _expired(previous):
             await self._call(
@@ -237,16 +249,18 @@ class MattermostPlatform:
                 "clear custom status", lambda: self._client.clear_custom_status(user_id)
             )
 
-    async def _custom_status(self, user_id: str) -> dict[str, Any] | None:
-        user = await self._call("read user", lambda: self._client.get_user(user_id))
-        raw = ((user or {}).get("props") or {}).get("customStatus")
+    async def _custom_status(self, user_id: str) -> tuple[dict[str, Any] | None, str]:
+        """The user's custom status (None when they have none) and their language."""
+        user = await self._call("read user", lambda: self._client.get_user(user_id)) or {}
+        locale = str(user.get("locale") or "")
+        raw = (user.get("props") or {}).get("customStatus")
         if not raw:
-            return None
+            return None, locale
         try:
             status = orjson.loads(raw) if isinstance(raw, str) else raw
         except orjson.JSONDecodeError:
-            return None
-        return status if isinstance(status, dict) and status.get("text") else None
+            return None, locale
+        return (status if isinstance(status, dict) and status.get("text") else None), locale
 
 
 def _revision(post: dict[str, Any]) -> str:

@@ -17,17 +17,18 @@ from typing import Any
 from meetbridge.chat.mattermost.actions import ActionSigner
 from meetbridge.domain.markdown import escape_markdown as md
 from meetbridge.domain.markdown import plain_text
+from meetbridge.domain.messages import ENGLISH, Messages
 from meetbridge.domain.views import MeetingCard, RingCard, RingState, describe_duration
 
 POST_TYPE = "custom_meetbridge"
 LIVE_COLOUR = "#3DB887"
 ENDED_COLOUR = "#8D93A5"
 RING_COLOUR = "#1C58D9"
-NOT_AVAILABLE = "Conference not available for this channel"
+NOT_AVAILABLE = ENGLISH("refusal.not_available")
 
 
-def _names(names: tuple[str, ...]) -> str:
-    return ", ".join(md(name) for name in names) if names else "nobody yet"
+def _names(names: tuple[str, ...], texts: Messages) -> str:
+    return ", ".join(md(name) for name in names) if names else texts("card.nobody_yet")
 
 
 def _unescape(markdown: str) -> str:
@@ -49,84 +50,84 @@ def _people(card: MeetingCard) -> list[dict[str, str]]:
 
 
 def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -> dict[str, Any]:
-    """The message, props and type of a meeting card. ``stable_link``: the channel's lasting
-    meeting link, the card's ``meeting_link`` for engines joined through meetbridge."""
-    starter = md(card.started_by) if card.started_by else "Someone"
+    """The message, props and type of a meeting card, in the card's language. ``stable_link``:
+    the channel's lasting meeting link, the card's ``meeting_link`` for engines joined through
+    meetbridge."""
+    texts = Messages(card.locale)
+    starter = md(card.started_by) if card.started_by else texts("card.someone")
     topic = f": {md(card.topic)}" if card.topic else ""
     fields: list[dict[str, Any]] = [
-        {"title": "Started by", "value": starter, "short": True},
-        {"title": "Engine", "value": card.engine, "short": True},
+        {"title": texts("card.started_by"), "value": starter, "short": True},
+        {"title": texts("card.engine"), "value": card.engine, "short": True},
     ]
     if card.meeting_number:
-        fields.append({"title": "Meeting ID", "value": md(card.meeting_number), "short": True})
+        fields.append(
+            {"title": texts("card.meeting_id"), "value": md(card.meeting_number), "short": True}
+        )
     # Someone may be in the engine's own app, where the card's Leave cannot reach them.
     own_apps = card.own_apps and card.join_url is None and not card.is_over
     if card.is_over:
-        lasted = describe_duration(card.duration or 0.0)
-        message = f"Video meeting ended{topic}. It lasted {lasted}."
-        fields.append({"title": "Duration", "value": lasted, "short": True})
+        lasted = describe_duration(card.duration or 0.0, texts)
+        message = texts("card.ended_message", topic=topic, lasted=lasted)
+        fields.append({"title": texts("card.duration"), "value": lasted, "short": True})
         if card.roster:
             fields.append(
                 {
-                    "title": f"Attended by ({len(card.attendees)})",
-                    "value": _names(card.attendees),
+                    "title": texts("card.attended_by", count=len(card.attendees)),
+                    "value": _names(card.attendees, texts),
                     "short": False,
                 }
             )
         attachment: dict[str, Any] = {
             "fallback": plain_text(_unescape(message)),
             "color": ENDED_COLOUR,
-            "title": f"Meeting ended{topic}",
-            "text": f"Lasted {lasted}.",
+            "title": texts("card.ended_title", topic=topic),
+            "text": texts("card.ended_text", lasted=lasted),
             "fields": fields,
         }
         status = "ENDED"
     else:
-        message = f"{starter} started a video meeting{topic}."
+        message = texts("card.started_message", starter=starter, topic=topic)
         if card.roster:
             fields.append(
                 {
-                    "title": f"In the meeting ({len(card.participants)})",
-                    "value": _names(card.participants),
+                    "title": texts("card.in_meeting", count=len(card.participants)),
+                    "value": _names(card.participants, texts),
                     "short": False,
                 }
             )
         target = str(card.meeting_id)
+        join, leave, end = texts("button.join"), texts("button.leave"), texts("button.end")
         if card.join_url is not None:
             actions = [
                 buttons.button(
-                    "Join", f"{card.engine_key}join", card.channel_id, target, style="primary"
+                    join, f"{card.engine_key}join", card.channel_id, target, style="primary"
                 )
             ]
             link = (
-                f"[Join Meeting]({card.join_url})"
+                texts("card.join_link", url=card.join_url)
                 if card.join_url
-                else "Use the Join button to take part."
+                else texts("card.join_button_hint")
             )
         else:
             actions = [
-                buttons.button("Join", "join", card.channel_id, target, style="primary"),
-                buttons.button("Leave", "leave", card.channel_id, target),
+                buttons.button(join, "join", card.channel_id, target, style="primary"),
+                buttons.button(leave, "leave", card.channel_id, target),
             ]
             if card.can_end:  # shown to everyone; only the host or an admin may confirm it
-                actions.append(
-                    buttons.button("End", "end", card.channel_id, target, style="danger")
-                )
-            link = "Use /meet join to take part."
+                actions.append(buttons.button(end, "end", card.channel_id, target, style="danger"))
+            link = texts("card.meet_join_hint")
         attachment = {
             "fallback": plain_text(_unescape(f"{message} {link}")),
             "color": LIVE_COLOUR,
-            "title": f"Video meeting in progress{topic}",
+            "title": texts("card.live_title", topic=topic),
             "fields": fields,
             "actions": actions,
         }
         if card.join_url:
             attachment["text"] = link
         if own_apps:
-            attachment["footer"] = (
-                f"Leave closes meetbridge's meeting page. In {card.engine}'s own app, "
-                "leave with its Disconnect button."
-            )
+            attachment["footer"] = texts("card.own_apps_footer", engine=card.engine)
         status = "STARTED"
     link = card.join_url or stable_link
     return {
@@ -161,27 +162,29 @@ def card_post(card: MeetingCard, buttons: ActionSigner, stable_link: str = "") -
 
 
 def ring_post(ring: RingCard, channel_id: str, buttons: ActionSigner) -> dict[str, Any]:
-    """The ringing message for one callee, posted in their direct channel with the bot."""
+    """The ringing message for one callee, in their language, posted in their direct channel
+    with the bot."""
+    texts = Messages(ring.locale)
     where, caller = md(ring.conversation), md(ring.caller)
     if ring.state is RingState.RINGING:
-        message = f":telephone_receiver: **{caller}** is calling you ({where})."
+        message = texts("ring.calling", caller=caller, where=where)
         target = str(ring.ring_id)
+        join, ignore = texts("button.join"), texts("button.ignore")
         attachment: dict[str, Any] = {
-            "fallback": plain_text(
-                _unescape(f"{message} Use /meet join in that conversation to answer.")
-            ),
+            "fallback": plain_text(_unescape(f"{message} {texts('ring.answer_hint')}")),
             "color": RING_COLOUR,
             "actions": [
-                buttons.button("Join", "ring_join", channel_id, target, ring.callee_id, "primary"),
-                buttons.button("Ignore", "ring_ignore", channel_id, target, ring.callee_id),
+                buttons.button(join, "ring_join", channel_id, target, ring.callee_id, "primary"),
+                buttons.button(ignore, "ring_ignore", channel_id, target, ring.callee_id),
             ],
         }
     else:
-        message = {
-            RingState.MISSED: f":no_mobile_phones: Missed call from **{caller}** ({where}).",
-            RingState.IGNORED: f"You ignored a call from **{caller}** ({where}).",
-            RingState.ANSWERED: f"You joined the call with **{caller}** ({where}).",
+        key = {
+            RingState.MISSED: "ring.missed",
+            RingState.IGNORED: "ring.ignored",
+            RingState.ANSWERED: "ring.answered",
         }[ring.state]
+        message = texts(key, caller=caller, where=where)
         attachment = {"fallback": plain_text(_unescape(message)), "color": ENDED_COLOUR}
     return {
         "message": message,
@@ -196,30 +199,6 @@ def ring_post(ring: RingCard, channel_id: str, buttons: ActionSigner) -> dict[st
     }
 
 
-HELP = """\
-**/meet** — video meetings in this channel
-* `/meet` or `/meet start [topic]` — start the channel's meeting, or join it if it is running
-* `/meet join` — join the channel's meeting
-* `/meet status` — who is in the meeting, and for how long
-* `/meet link` — a lasting link to this channel's meeting, for members of the channel
-* `/meet leave` — take all your devices out of the meeting (LiveKit, Pexip; you confirm first)
-* `/meet end` — end the meeting for everyone (LiveKit, Pexip; its host or a system admin)
-* `/meet host @user` — hand host to someone in the meeting (LiveKit, Pexip; its host or an admin)
-* `/meet recording start|stop` — record the meeting, posted in its thread (LiveKit; host, admins)
-* `/meet captions on|off` — live captions in the meeting, for everyone (LiveKit; host, admins)
-* `/meet stats` — bitrate, packet loss and round-trip time of your last LiveKit session
-* `/meet max N|default` — the participant limit of this channel's LiveKit meetings (channel admins)
-* `/meet engine livekit|pexip|zoom|default` — the meeting engine of this channel (channel admins)
-* `/meet guest-link [hours]` — an expiring link for external guests (Pexip; channel admins)
-* `/meet connect` / `/meet disconnect` — connect or disconnect your Zoom account
-* `/meet settings` — whether Zoom meetings use your personal meeting ID
-* `/meet help` — this help"""
-
-ADMIN_HELP = """\
-* `/meet admin` — a link to the meetbridge admin console
-* `/meet admin allow` / `/meet admin disallow` — allow or disallow meetings in this channel"""
-
-
-def help_text(is_admin: bool, unknown: str = "") -> str:
-    prefix = f"`{unknown}` is not a /meet command.\n\n" if unknown else ""
-    return prefix + HELP + ("\n" + ADMIN_HELP if is_admin else "")
+def help_text(is_admin: bool, unknown: str = "", texts: Messages = ENGLISH) -> str:
+    prefix = texts("help.unknown", command=unknown) if unknown else ""
+    return prefix + texts("help.body") + ("\n" + texts("help.admin") if is_admin else "")

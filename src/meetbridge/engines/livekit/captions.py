@@ -25,7 +25,8 @@ import structlog
 
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, UserId
-from meetbridge.engines.livekit.engine import UNREACHABLE, LiveKitEngine, room_name
+from meetbridge.domain.messages import reader
+from meetbridge.engines.livekit.engine import LiveKitEngine, room_name
 from meetbridge.engines.livekit.recording import spawn_detached
 from meetbridge.engines.livekit.rooms import LiveKitError
 from meetbridge.engines.livekit.tokens import AccessTokenRequest, listener_grant, mint
@@ -68,9 +69,9 @@ class RunningCaptioner:
 def captions_unavailable() -> str | None:
     """Why this host cannot caption (a missing part), or None."""
     if importlib.util.find_spec("livekit.rtc") is None:
-        return "Captions need meetbridge's `recording` extra (LiveKit's SDK); ask an admin."
+        return reader()("captions.needs_sdk")
     if importlib.util.find_spec("faster_whisper") is None:
-        return "Captions need meetbridge's `transcription` extra (the speech model); ask an admin."
+        return reader()("captions.needs_model")
     return None
 
 
@@ -85,7 +86,7 @@ class LiveKitCaptions:
         try:
             state = await self.engine.captions_state(channel_id)
         except LiveKitError as exc:
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.livekit_unreachable")) from exc
         return state is not None and state.captioner is not None
 
     async def start(self, channel_id: ChannelId, user_id: UserId) -> str:
@@ -96,35 +97,35 @@ class LiveKitCaptions:
         try:
             state = await self.engine.captions_state(channel_id)
             if state is None:
-                raise CaptionsRefusedError("No meeting is in progress in this channel.")
+                raise CaptionsRefusedError(reader()("meet.nothing_running"))
             if state.captioner is not None:
-                raise CaptionsRefusedError("Live captions are already on in this meeting.")
+                raise CaptionsRefusedError(reader()("captions.already_on"))
             identity = f"meetbridge-captioner-{secrets.token_hex(4)}"
             # Named first: the captioner leaves at once if the metadata does not name it.
             await self.engine.set_captions(channel_id, int(self.clock.now() * 1000), identity)
         except LiveKitError as exc:
-            raise CaptionsRefusedError(UNREACHABLE) from exc
+            raise CaptionsRefusedError(reader()("engine.livekit_unreachable")) from exc
         try:
             pid = await self._spawn(channel_id, identity)
         except OSError as exc:
             log.error("captions.spawn_failed", channel_id=channel_id, error=str(exc))
             with contextlib.suppress(LiveKitError):
                 await self.engine.set_captions(channel_id, None)
-            raise CaptionsRefusedError("The captioner could not be started.") from exc
+            raise CaptionsRefusedError(reader()("captions.not_started")) from exc
         self._running[pid] = RunningCaptioner(channel_id, identity, pid)
         await self._tell_room(channel_id, "captions-started", CAPTIONS_ON)
         log.info("captions.started", channel_id=channel_id, user_id=user_id)
-        return "Live captions are on: everyone in the meeting can show or hide them."
+        return reader()("captions.started")
 
     async def stop(self, channel_id: ChannelId) -> str:
         """Turn captions off; the captioner sees it in the metadata and leaves."""
         try:
             state = await self.engine.captions_state(channel_id)
             if state is None or state.captioner is None:
-                raise CaptionsRefusedError("Live captions are not on in this meeting.")
+                raise CaptionsRefusedError(reader()("captions.not_on"))
             await self.engine.set_captions(channel_id, None)
         except LiveKitError as exc:
-            raise CaptionsRefusedError(UNREACHABLE) from exc
+            raise CaptionsRefusedError(reader()("engine.livekit_unreachable")) from exc
         for running in self._running.values():
             if running.channel_id == channel_id:
                 running.stopping = True
@@ -132,7 +133,7 @@ class LiveKitCaptions:
                     os.kill(running.pid, signal.SIGTERM)  # sooner than its metadata event
         await self._tell_room(channel_id, "captions-stopped", CAPTIONS_OFF)
         log.info("captions.stopped", channel_id=channel_id)
-        return "Live captions are off."
+        return reader()("captions.stopped")
 
     # --- supervision ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import structlog
 from meetbridge.clock import Clock
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.messages import ENGLISH, reader
 from meetbridge.domain.tokens import TokenCodec
 from meetbridge.engines.livekit.models import Participant, Room
 from meetbridge.engines.livekit.rooms import (
@@ -51,8 +52,8 @@ CONTROLS_PURPOSE = "livekit-controls"
 JOIN_TOKEN_TTL = 10 * 60  # to connect with; LiveKit keeps a connected session alive itself
 CONTROLS_TTL = 12 * 3600  # the page uses it for as long as the meeting lasts
 EMPTY_TIMEOUT = 5 * 60  # a started room nobody joins closes after this
-NOT_CONFIGURED = "meetbridge has no LiveKit server configured yet; ask an admin."
-UNREACHABLE = "The LiveKit server cannot be reached right now; please try again in a moment."
+NOT_CONFIGURED = ENGLISH("engine.livekit_not_configured")
+UNREACHABLE = ENGLISH("engine.livekit_unreachable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +178,7 @@ class LiveKitEngine:
         """The server API for the current settings (rebuilt when an admin changes them)."""
         current = self._settings()
         if not current.complete:
-            raise EngineUnavailableError(NOT_CONFIGURED)
+            raise EngineUnavailableError(reader()("engine.livekit_not_configured"))
         if self._service is None or self._service[0] != current:
             if self._service is not None:
                 # Requests may still be in flight on the old client: close it at shutdown.
@@ -212,14 +213,14 @@ class LiveKitEngine:
             )
         except LiveKitError as exc:
             log.warning("livekit.create_room_failed", channel_id=channel_id, error=str(exc))
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.livekit_unreachable")) from exc
 
     async def join_target(self, request: JoinRequest) -> JoinTarget:
         settings = self._settings()
         room = await self._ensure_room(request.channel.id, request.user_id)
         state = meeting_state(room)
         if request.user_id in state.removed:
-            raise EngineRefusedError("The host removed you from this meeting.")
+            raise EngineRefusedError(reader()("engine.removed"))
         await self._check_room_has_space(room, await self._limit(request.channel.id))
         role = HOST if state.host == request.user_id else PARTICIPANT
         # One identity per device: the same identity twice would disconnect the first device.
@@ -279,14 +280,11 @@ class LiveKitEngine:
         except LiveKitNotFoundError:
             return
         except LiveKitError as exc:
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.livekit_unreachable")) from exc
         # meetbridge's own recorder is hidden: it takes nobody's place.
         present = [p for p in present if not (p.permission and p.permission.hidden)]
         if len(present) >= limit:
-            raise EngineRefusedError(
-                f"This meeting is full ({limit} participant{'' if limit == 1 else 's'} at most); "
-                "try again when someone leaves."
-            )
+            raise EngineRefusedError(reader().count("engine.full", limit))
 
     async def reachable(self) -> bool:
         """Whether the server answers the server API with these credentials."""
@@ -354,7 +352,7 @@ class LiveKitEngine:
         try:
             listed = await self.rooms().list_rooms([room_name(channel_id)])
         except LiveKitError as exc:
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.livekit_unreachable")) from exc
         host = meeting_state(listed[0]).host if listed else None
         return UserId(host) if host else None
 
@@ -379,7 +377,7 @@ class LiveKitEngine:
             except LiveKitNotFoundError:
                 continue  # it left meanwhile: what was asked for
             except LiveKitError as exc:
-                raise EngineUnavailableError(UNREACHABLE) from exc
+                raise EngineUnavailableError(reader()("engine.livekit_unreachable")) from exc
             removed += 1
         return removed
 
@@ -387,9 +385,9 @@ class LiveKitEngine:
         try:
             await self.apply_host(channel_id, user_id)
         except LiveKitNotFoundError:
-            raise EngineUnavailableError("This meeting has ended.") from None
+            raise EngineUnavailableError(reader()("engine.meeting_ended")) from None
         except LiveKitError as exc:
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.livekit_unreachable")) from exc
 
     async def apply_host(self, channel_id: ChannelId, user_id: UserId) -> None:
         """The room's metadata names the new host; every device's role attribute follows.
@@ -409,7 +407,7 @@ class LiveKitEngine:
         except LiveKitNotFoundError:
             return []
         except LiveKitError as exc:
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.livekit_unreachable")) from exc
 
     async def end(self, channel_id: ChannelId) -> bool:
         try:
@@ -417,5 +415,5 @@ class LiveKitEngine:
         except LiveKitNotFoundError:
             return True
         except LiveKitError as exc:
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.livekit_unreachable")) from exc
         return True

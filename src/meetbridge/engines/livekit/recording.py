@@ -27,6 +27,7 @@ import structlog
 
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.messages import ENGLISH, DefaultLocale, Messages, english_default, reader
 from meetbridge.domain.recording import (
     RecordingLimits,
     Step,
@@ -36,7 +37,7 @@ from meetbridge.domain.recording import (
     reminder_text,
 )
 from meetbridge.domain.transcript import MANIFEST, parse_manifest
-from meetbridge.engines.livekit.engine import UNREACHABLE, LiveKitEngine, room_name
+from meetbridge.engines.livekit.engine import LiveKitEngine, room_name
 from meetbridge.engines.livekit.rooms import LiveKitError
 from meetbridge.engines.livekit.screen import assemble, start_file
 from meetbridge.engines.livekit.tokens import AccessTokenRequest, mint, recorder_grant
@@ -54,8 +55,8 @@ RECORDER_MODULE = "meetbridge.engines.livekit.recorder"
 NOTICE = "meetbridge.notice"  # the page's notice topic (web/CONTRACT.md)
 STOP_GRACE = 30.0  # seconds a recorder has to finish after SIGTERM before it is killed
 TOKEN_TTL = 6 * 3600  # to connect with; LiveKit keeps the session alive after that
-DISK_FULL = "The recording stopped because the server's disk is nearly full."
-CUT_SHORT = "The recorder stopped unexpectedly; this is what it recorded until then."
+DISK_FULL = ENGLISH("recording.disk_full")  # also the stop reason stored with the recording
+CUT_SHORT = ENGLISH("recording.cut_short")
 
 
 class RecordingRefusedError(EngineRefusedError):
@@ -71,9 +72,9 @@ class RecordingSettings:
 def recording_unavailable() -> str | None:
     """Why this host cannot record (a missing part), or None."""
     if shutil.which("ffmpeg") is None:
-        return "Recording needs ffmpeg on the meetbridge host; ask an admin."
+        return reader()("recording.needs_ffmpeg")
     if importlib.util.find_spec("livekit.rtc") is None:  # not livekit-api's namespace alone
-        return "Recording needs meetbridge's `recording` extra (LiveKit's SDK); ask an admin."
+        return reader()("recording.needs_sdk")
     return None
 
 
@@ -91,7 +92,9 @@ class LiveKitRecordings:
         wake_outbox: Callable[[], None] = lambda: None,
         free_space: Callable[[Path], int] = free_bytes,
         transcriptions: Transcriptions | None = None,
+        default_locale: DefaultLocale = english_default,
     ) -> None:
+        self._default_locale = default_locale  # the recording's post is read by many
         self._engine = engine
         self._database = database
         self._clock = clock
@@ -120,25 +123,23 @@ class LiveKitRecordings:
         directory = settings.directory
         await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
         if disk_too_low(self._free_space(directory), settings.limits):
-            raise RecordingRefusedError(
-                "Recording cannot start: the server's disk is nearly full. Ask an admin."
-            )
+            raise RecordingRefusedError(reader()("recording.disk_low"))
         room = room_name(channel_id)
         try:
             if not await self._engine.rooms().list_rooms([room]):
-                raise RecordingRefusedError("No meeting is in progress in this channel.")
+                raise RecordingRefusedError(reader()("meet.nothing_running"))
         except LiveKitError as exc:
-            raise RecordingRefusedError(UNREACHABLE) from exc
+            raise RecordingRefusedError(reader()("engine.livekit_unreachable")) from exc
         recording_id = await self._claim(channel_id, user_id, room)
         if recording_id is None:
-            raise RecordingRefusedError("This meeting is already being recorded.")
+            raise RecordingRefusedError(reader()("recording.already"))
         self._starting.add(recording_id)
         try:
             await self._spawn(recording_id, room, settings)
         except (OSError, EngineUnavailableError) as exc:
             log.error("recording.spawn_failed", recording=recording_id, error=str(exc))
             await self._fail(recording_id, settings.directory)
-            raise RecordingRefusedError("The recorder could not be started.") from exc
+            raise RecordingRefusedError(reader()("recording.not_started")) from exc
         finally:
             self._starting.discard(recording_id)
         now_ms = int(self._clock.now() * 1000)
@@ -146,7 +147,7 @@ class LiveKitRecordings:
         with contextlib.suppress(LiveKitError):
             await self._engine.set_recording(channel_id, now_ms)
         log.info("recording.started", recording=recording_id, channel_id=channel_id)
-        return "Recording started. The file is posted in the meeting's thread when it stops."
+        return reader()("recording.started")
 
     async def _claim(self, channel_id: ChannelId, user_id: UserId, room: str) -> int | None:
         async with self._database.transaction() as conn:
@@ -197,10 +198,10 @@ class LiveKitRecordings:
         async with self._database.transaction() as conn:
             row = await recordings_repo.active_for_channel(conn, channel_id)
             if row is None or not await recordings_repo.stop_requested(conn, row.id, reason):
-                raise RecordingRefusedError("This meeting is not being recorded.")
+                raise RecordingRefusedError(reader()("recording.not_recording"))
         self._signal(row, signal.SIGTERM)
         log.info("recording.stopping", recording=row.id, reason=reason or "asked")
-        return "Recording stopped. The file is posted in the meeting's thread shortly."
+        return reader()("recording.stopped")
 
     # --- supervision ----------------------------------------------------------------------
 
@@ -297,9 +298,10 @@ class LiveKitRecordings:
             await self._fail(row.id, settings.directory)
             await self._tell_room(channel, "recording-stopped", "The recording failed.")
             return
-        incomplete = row.stop_reason if row.stop_reason == DISK_FULL else ""
+        texts = Messages(await self._default_locale())
+        incomplete = texts("recording.disk_full") if row.stop_reason == DISK_FULL else ""
         if not finished:
-            incomplete = CUT_SHORT
+            incomplete = texts("recording.cut_short")
         if not finished:
             await _settled(files.screen)
         posted = await _with_screen(files)
@@ -310,7 +312,7 @@ class LiveKitRecordings:
             path=str(posted.path),
             filename=f"recording-{row.id}{posted.path.suffix}",
             content_type=posted.content_type,
-            message=recording_message(seconds, size, incomplete),
+            message=recording_message(seconds, size, incomplete, texts),
             # The start time too: ids start again in a restored or new database.
             key=f"recording-{row.channel_id}-{row.id}-{int(row.started_at * 1000)}",
             recording_id=row.id,

@@ -22,6 +22,7 @@ from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.guest_links import make_guest_tag
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.meetings import Meeting
+from meetbridge.domain.messages import ENGLISH, reader
 from meetbridge.domain.roles import CHAIR, GUEST, MeetingRole
 from meetbridge.domain.tokens import TokenCodec
 from meetbridge.engines.pexip.client_api import ClientApiError, InfinityClientApi
@@ -41,8 +42,8 @@ from meetbridge.store.database import Database
 log = structlog.get_logger(__name__)
 
 NAME = "pexip"
-NOT_CONFIGURED = "meetbridge has no Pexip Infinity server configured yet; ask an admin."
-UNREACHABLE = "The Pexip Conferencing Node cannot be reached right now; please try again."
+NOT_CONFIGURED = ENGLISH("refusal.not_configured")
+UNREACHABLE = ENGLISH("engine.pexip_unreachable")
 CONTROLS_PURPOSE = "pexip-controls"
 CONTROLS_TTL = 12 * 3600  # the page uses it for as long as the meeting lasts
 
@@ -95,7 +96,7 @@ class PexipEngine:
     async def join_target(self, request: JoinRequest) -> JoinTarget:
         settings = self._state.settings
         if not settings.pexip_node:
-            raise EngineUnavailableError(NOT_CONFIGURED)
+            raise EngineUnavailableError(reader()("refusal.not_configured"))
         channel, name = request.channel, request.display_name
         alias = alias_for_channel(settings.alias_prefix, channel.id)
         pins = await self._state.pins_for(channel.id)
@@ -135,7 +136,7 @@ class PexipEngine:
         marks them as a guest). No control token: a guest has no Mattermost account."""
         settings = self._state.settings
         if not settings.pexip_node:
-            raise EngineUnavailableError(NOT_CONFIGURED)
+            raise EngineUnavailableError(reader()("refusal.not_configured"))
         alias = alias_for_channel(settings.alias_prefix, channel.id)
         pins = await self._state.pins_for(channel.id)
         config: dict[str, object] = {
@@ -213,7 +214,7 @@ class PexipEngine:
         Raises ClientApiError (the node refused or cannot be reached)."""
         settings = self._state.settings
         if not settings.pexip_node:
-            raise EngineUnavailableError(NOT_CONFIGURED)
+            raise EngineUnavailableError(reader()("refusal.not_configured"))
         alias = alias_for_channel(settings.alias_prefix, channel_id)
         pins = await self._state.pins_for(channel_id)
         return await self._api.request(settings.pexip_node, alias, pins.host_pin, endpoint, body)
@@ -222,7 +223,7 @@ class PexipEngine:
         """(node, alias, host PIN) of the channel's conference."""
         settings = self._state.settings
         if not settings.pexip_node:
-            raise EngineUnavailableError(NOT_CONFIGURED)
+            raise EngineUnavailableError(reader()("refusal.not_configured"))
         alias = alias_for_channel(settings.alias_prefix, channel_id)
         return settings.pexip_node, alias, (await self._state.pins_for(channel_id)).host_pin
 
@@ -267,7 +268,7 @@ class PexipEngine:
             except ClientApiError as exc:
                 if exc.status == 404:
                     continue  # it left meanwhile: what was asked for
-                raise EngineUnavailableError(UNREACHABLE) from exc
+                raise EngineUnavailableError(reader()("engine.pexip_unreachable")) from exc
             removed += 1
         return removed
 
@@ -276,7 +277,7 @@ class PexipEngine:
         meeting = await self.meeting(channel_id)
         mine = [leg for leg in roles.legs_of_user(meeting, user_id) if leg.has_media]
         if not mine:
-            raise EngineUnavailableError("That member is no longer in the meeting.")
+            raise EngineUnavailableError(reader()("meet.member_gone"))
         others = [
             leg
             for leg in (meeting.legs.values() if meeting is not None else ())
@@ -289,7 +290,7 @@ class PexipEngine:
                 await self.set_role(channel_id, leg.uuid, GUEST)
         except ClientApiError as exc:
             log.warning("pexip.hand_host_failed", channel_id=channel_id, error=str(exc))
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.pexip_unreachable")) from exc
 
     async def end(self, channel_id: ChannelId) -> bool:
         """Disconnect everyone (the conference's ``disconnect``); True once asked."""
@@ -298,7 +299,7 @@ class PexipEngine:
         except ClientApiError as exc:
             if exc.status == 404:
                 return True  # no such conference: already over
-            raise EngineUnavailableError(UNREACHABLE) from exc
+            raise EngineUnavailableError(reader()("engine.pexip_unreachable")) from exc
         await self.release(channel_id)
         return True
 

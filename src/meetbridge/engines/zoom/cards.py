@@ -54,6 +54,7 @@ class ZoomCards:
             roster=False,
             minutes=meeting.duration_minutes,
             created_at=meeting.created_at,  # started_at changes when Zoom reports the start
+            locale=await self._directory.default_locale(),  # a channel post: read by many
         )
         post_id = meeting.post_id
         if post_id is None:  # as for other cards: an earlier create may have got through
