@@ -49,7 +49,8 @@ async def fresh_room(mattermost: MattermostWorld, room_service: RoomService) -> 
 
 
 def settings_for(livekit_server: LiveKitServer) -> dict[str, Any]:
-    """The same install each time (key, data directory): a restart, not a new meetbridge."""
+    """One install's settings (its master key too), to start meetbridge again on the same data
+    directory: a restart, not a new meetbridge."""
     return {
         "secret_key": base64.b64encode(generate_master_key()).decode(),
         "livekit_url": livekit_server.ws_url,
