@@ -317,3 +317,37 @@ async def test_a_captioner_not_named_by_its_room_is_not_adopted(
     assert after.pids(ChannelId(channel)) == []
     assert "captioner" not in await metadata(service, channel)
     await exits(pid, 90)  # it leaves by itself once its model is loaded
+
+
+async def test_two_replicas_restarting_a_dead_captioner_at_once_leave_one_in_the_room(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, alice, _, _, _ = meeting
+    first = service.components.captions
+    await first.start(ChannelId(channel), UserId(alice))
+    [pid] = first.pids(ChannelId(channel))
+    second = restarted(service, orphan_grace=3600)  # another replica on this host
+    await second.supervise()
+    assert second.pids(ChannelId(channel)) == [pid]  # both watch it
+
+    os.kill(pid, signal.SIGKILL)
+    await exits(pid)
+    await asyncio.gather(first.supervise(), second.supervise())  # both see it die
+    # Each may have started one (and watch the other's, named in the metadata, too).
+    started = set(first.pids(ChannelId(channel)) + second.pids(ChannelId(channel)))
+    assert 1 <= len(started) <= 2 and pid not in started
+    named = (await metadata(service, channel))["captioner"]
+
+    async def one_left() -> bool:
+        await asyncio.gather(first.supervise(), second.supervise())
+        return await captioners_in_room(service, channel) == [named]
+
+    await until(one_left, 90)
+    for _ in range(3):  # the one not named left by itself, and nobody starts it again
+        await asyncio.sleep(1)
+        await asyncio.gather(first.supervise(), second.supervise())
+        assert await captioners_in_room(service, channel) == [named]
+        assert (await metadata(service, channel))["captioner"] == named
+    for running in set(second.pids(ChannelId(channel))) - set(first.pids(ChannelId(channel))):
+        os.kill(running, signal.SIGKILL)  # not watched by this test's `service`
+        await exits(running)
