@@ -285,7 +285,7 @@ async def test_speakers_words_reach_a_meeting_page_as_captions_with_their_names(
         await expect(bob_page.locator("#mb-notice")).to_have_text(
             "Live captions are on.", timeout=TIMEOUT
         )
-        [pid] = captions.pids()
+        [pid] = captions.pids(ChannelId(channel))
 
         async def captioner_joined() -> bool:
             present = await components.livekit.rooms().list_participants(
@@ -349,7 +349,7 @@ async def test_speakers_words_reach_a_meeting_page_as_captions_with_their_names(
 
     async def captioner_gone() -> bool:
         await captions.supervise()
-        return not captions.pids()
+        return not captions.pids(ChannelId(channel))
 
     await eventually(captioner_gone, 30, "the captioner to leave")
     await bob_page.context.close()

@@ -6,6 +6,7 @@ are turned off with a notice. (The words themselves: tests/browser/test_livekit_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -47,7 +48,8 @@ async def service(
         )
         yield running_app
         for pid in running_app.components.captions.pids():
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # a test killed it already
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -196,18 +198,156 @@ async def test_a_crashing_captioner_is_started_again_then_captions_are_turned_of
     channel, alice, _, _, _ = meeting
     captions: LiveKitCaptions = service.components.captions
     await captions.start(ChannelId(channel), UserId(alice))
-    identity = (await metadata(service, channel))["captioner"]
+    first = await metadata(service, channel)
     for restart in range(captions_module.MAX_RESTARTS):
         [pid] = captions.pids()
+        before = await metadata(service, channel)
         os.kill(pid, signal.SIGKILL)
         await exits(pid)
         await captions.supervise()
         [again] = captions.pids()
         assert again != pid, restart
-        assert (await metadata(service, channel))["captioner"] == identity  # the same switch
+        after = await metadata(service, channel)
+        assert after["captions"] == first["captions"], restart  # still on, since the start
+        # A fresh name: a second replica restarting it at once would leave one captioner.
+        assert after["captioner"] != before["captioner"], restart
     [pid] = captions.pids()
     os.kill(pid, signal.SIGKILL)
     await exits(pid)
     await captions.supervise()
     assert captions.pids() == []
     assert "captioner" not in await metadata(service, channel)
+
+
+async def captioners_in_room(service: RunningApp, channel: str) -> list[str]:
+    present = await service.components.livekit.rooms().list_participants(
+        room_name(ChannelId(channel))
+    )
+    return [p.identity for p in present if p.identity.startswith("meetbridge-captioner-")]
+
+
+def restarted(service: RunningApp, orphan_grace: float) -> LiveKitCaptions:
+    """The captions of a meetbridge started again on the same host (nothing in memory)."""
+    before = service.components.captions
+    return LiveKitCaptions(
+        before.engine, before.clock, before.settings, orphan_grace=orphan_grace, room_check=0
+    )
+
+
+async def test_a_restarted_meetbridge_watches_the_running_captioner_and_restarts_it_if_it_dies(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, alice, _, _, _ = meeting
+    await service.components.captions.start(ChannelId(channel), UserId(alice))
+    [pid] = service.components.captions.pids()
+    identity = (await metadata(service, channel))["captioner"]
+
+    async def present() -> bool:
+        return await captioners_in_room(service, channel) == [identity]
+
+    await until(present, 90)
+    after = restarted(service, orphan_grace=3600)
+    await after.supervise()
+    assert after.pids(ChannelId(channel)) == [pid]  # watched again, not replaced
+    await after.supervise()
+    assert after.pids(ChannelId(channel)) == [pid]
+    assert await captioners_in_room(service, channel) == [identity]
+
+    os.kill(pid, signal.SIGKILL)
+    await exits(pid)
+    await after.supervise()
+    [again] = after.pids(ChannelId(channel))
+    assert again != pid
+    renamed = (await metadata(service, channel))["captioner"]
+    assert renamed != identity
+
+    async def replaced() -> bool:
+        return await captioners_in_room(service, channel) == [renamed]
+
+    await until(replaced, 90)
+    os.kill(again, signal.SIGKILL)  # not a child of this test's `service`: cleaned up here
+    await exits(again)
+
+
+async def test_captions_whose_captioner_died_unwatched_get_a_new_one_after_the_grace(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, alice, _, _, _ = meeting
+    await service.components.captions.start(ChannelId(channel), UserId(alice))
+    [pid] = service.components.captions.pids()
+    identity = (await metadata(service, channel))["captioner"]
+    os.kill(pid, signal.SIGKILL)  # while no meetbridge watches it
+    await exits(pid)
+
+    patient = restarted(service, orphan_grace=3600)
+    await patient.supervise()
+    assert (
+        patient.pids(ChannelId(channel)) == []
+    )  # it may be loading its model on another host: wait
+    assert (await metadata(service, channel))["captioner"] == identity
+
+    after = restarted(service, orphan_grace=0)
+    await after.supervise()
+    [again] = after.pids(ChannelId(channel))
+    renamed = (await metadata(service, channel))["captioner"]
+    assert renamed != identity
+
+    async def joined() -> bool:
+        return await captioners_in_room(service, channel) == [renamed]
+
+    await until(joined, 90)
+    await patient.supervise()
+    assert patient.pids(ChannelId(channel)) == [
+        again
+    ]  # the other replica on this host watches it too
+    os.kill(again, signal.SIGKILL)
+    await exits(again)
+
+
+async def test_a_captioner_not_named_by_its_room_is_not_adopted(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, alice, _, _, _ = meeting
+    captions = service.components.captions
+    await captions.start(ChannelId(channel), UserId(alice))
+    [pid] = captions.pids()
+    await service.components.livekit.set_captions(ChannelId(channel), None)  # turned off
+    after = restarted(service, orphan_grace=0)
+    await after.supervise()
+    assert after.pids(ChannelId(channel)) == []
+    assert "captioner" not in await metadata(service, channel)
+    await exits(pid, 90)  # it leaves by itself once its model is loaded
+
+
+async def test_two_replicas_restarting_a_dead_captioner_at_once_leave_one_in_the_room(
+    service: RunningApp, meeting: tuple[str, str, str, Device, Device]
+) -> None:
+    channel, alice, _, _, _ = meeting
+    first = service.components.captions
+    await first.start(ChannelId(channel), UserId(alice))
+    [pid] = first.pids(ChannelId(channel))
+    second = restarted(service, orphan_grace=3600)  # another replica on this host
+    await second.supervise()
+    assert second.pids(ChannelId(channel)) == [pid]  # both watch it
+
+    os.kill(pid, signal.SIGKILL)
+    await exits(pid)
+    await asyncio.gather(first.supervise(), second.supervise())  # both see it die
+    # Each may have started one (and watch the other's, named in the metadata, too).
+    started = set(first.pids(ChannelId(channel)) + second.pids(ChannelId(channel)))
+    assert 1 <= len(started) <= 2 and pid not in started
+    named = (await metadata(service, channel))["captioner"]
+
+    async def one_left() -> bool:
+        await asyncio.gather(first.supervise(), second.supervise())
+        return await captioners_in_room(service, channel) == [named]
+
+    await until(one_left, 90)
+    for _ in range(3):  # the one not named left by itself, and nobody starts it again
+        await asyncio.sleep(1)
+        await asyncio.gather(first.supervise(), second.supervise())
+        assert await captioners_in_room(service, channel) == [named]
+        assert (await metadata(service, channel))["captioner"] == named
+    for running in set(second.pids(ChannelId(channel))) - set(first.pids(ChannelId(channel))):
+        os.kill(running, signal.SIGKILL)  # not watched by this test's `service`
+        await exits(running)

@@ -1,7 +1,8 @@
 """The transcription queue with the real worker process, faster-whisper and the packaged model:
 speaker tracks spoken by espeak-ng (as the recorder writes them: Ogg/Opus and a manifest) are
 transcribed, attributed and merged, and the transcript handed to the outbox; a job survives a
-restart; a tampered model is refused and the thread is told. Mattermost is the stand-in here
+restart; two replicas on one database run a job once (its claim is a lease renewed while it
+runs); a tampered model is refused and the thread is told. Mattermost is the stand-in here
 (delivery through the outbox is tested with the real one in tests/e2e)."""
 
 from __future__ import annotations
@@ -164,8 +165,9 @@ async def test_a_job_running_when_meetbridge_stopped_runs_again_after_the_restar
     before = transcriptions_for(service)
     job_id = await queue(service, before, speakers)
     async with service.components.core.database.transaction() as conn:
-        claimed = await transcriptions_repo.claim_next(conn, before.node, 0.0)
-    assert claimed is not None and claimed.id == job_id  # then meetbridge stopped
+        # Its lease ran out long ago: then meetbridge stopped (and renewed it no more).
+        claimed = await transcriptions_repo.claim_next(conn, before.node, before.worker, 0.0, 60)
+    assert claimed is not None and claimed.id == job_id
 
     after = transcriptions_for(service)  # the restarted meetbridge
     pool = asyncio.create_task(after.run(interval=0.2))
@@ -287,3 +289,98 @@ async def test_a_worker_that_keeps_failing_is_given_up_after_three_attempts_sayi
     assert failed.attempts == 3 and "worker exited 1" in failed.error
     [note] = await outbox_payloads(service, MEETING_REPLY)
     assert "transcriber failed" in note["message"]
+
+
+async def claim(
+    service: RunningApp, transcriptions: Transcriptions, now: float, lease: float = 60.0
+) -> transcriptions_repo.TranscriptionRow | None:
+    async with service.components.core.database.transaction() as conn:
+        return await transcriptions_repo.claim_next(
+            conn, transcriptions.node, transcriptions.worker, now, lease
+        )
+
+
+async def test_two_replicas_claiming_at_once_take_each_job_exactly_once(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    first, second = transcriptions_for(service), transcriptions_for(service)
+    assert first.worker != second.worker and first.node == second.node  # replicas on one host
+    queued = {await queue(service, first, tmp_path / f"s{n}") for n in range(12)}
+    taken: dict[str, list[int]] = {first.worker: [], second.worker: []}
+
+    async def claim_all(replica: Transcriptions) -> None:
+        while (row := await claim(service, replica, 1000.0)) is not None:
+            assert row.claimed_by == replica.worker and row.lease_until == 1060.0
+            taken[replica.worker].append(row.id)
+
+    await asyncio.gather(claim_all(first), claim_all(second))
+    both = taken[first.worker] + taken[second.worker]
+    assert sorted(both) == sorted(queued)  # each job once: none twice, none left
+    # While their leases hold, neither replica takes a job again.
+    assert await claim(service, first, 1059.0) is None
+    assert await claim(service, second, 1059.0) is None
+
+
+async def test_a_renewed_lease_keeps_the_job_and_an_expired_one_passes_it_to_another_worker(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    first, second = transcriptions_for(service), transcriptions_for(service)
+    job_id = await queue(service, first, tmp_path / "s")
+    held = await claim(service, first, 100.0, lease=10.0)
+    assert held is not None and held.id == job_id and held.attempts == 1
+    database = service.components.core.database
+    async with database.transaction() as conn:
+        assert await transcriptions_repo.renew(conn, job_id, first.worker, 108.0, 10.0)
+    assert await claim(service, second, 115.0) is None  # renewed until 118
+
+    taken = await claim(service, second, 118.5)  # first stopped renewing: expired
+    assert taken is not None and taken.id == job_id
+    assert (taken.claimed_by, taken.attempts) == (second.worker, 2)
+    async with database.transaction() as conn:
+        # The first worker, back from a stall, holds nothing: it cannot renew, finish or fail it.
+        assert not await transcriptions_repo.renew(conn, job_id, first.worker, 119.0, 10.0)
+        for state in (transcriptions_repo.DONE, transcriptions_repo.FAILED, "queued"):
+            assert not await transcriptions_repo.change_held(
+                conn, job_id, first.worker, state=state
+            )
+    assert (await job(service, job_id)).claimed_by == second.worker
+    async with database.transaction() as conn:
+        assert await transcriptions_repo.change_held(
+            conn, job_id, second.worker, state=transcriptions_repo.DONE
+        )
+    done = await job(service, job_id)
+    assert (done.state, done.claimed_by, done.lease_until) == ("done", "", None)
+    assert await claim(service, first, 1e12) is None  # done is never claimable
+
+
+@pytest.mark.parametrize("lease", [1.0])
+async def test_two_replicas_running_their_pools_run_a_long_job_once_renewing_its_lease(
+    service: RunningApp, tmp_path: Path, lease: float
+) -> None:
+    """The worker takes several leases' time: renewed, the other replica never takes it."""
+    speakers = speakers_dir(tmp_path, (BOB, 0.0))
+    components = service.components
+    settings = TranscriptionSettings(enabled=True, workers=1, cache=model_cache(), language="en")
+    replicas = [
+        Transcriptions(
+            components.core.database, components.core.clock, lambda: settings, lease=lease
+        )
+        for _ in range(2)
+    ]
+    job_id = await queue(service, replicas[0], speakers)
+    pools = [asyncio.create_task(replica.run(interval=0.1)) for replica in replicas]
+    try:
+        for _ in range(1200):
+            if (await job(service, job_id)).state == transcriptions_repo.DONE:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        for pool in pools:
+            pool.cancel()
+        await asyncio.gather(*pools, return_exceptions=True)
+    finished = await job(service, job_id)
+    assert finished.state == transcriptions_repo.DONE, finished.error
+    assert finished.finished_at is not None and finished.started_at is not None
+    assert finished.finished_at - finished.started_at > 2 * lease  # outlived its first leases
+    assert finished.attempts == 1  # claimed once: never by the other replica
+    assert len(await outbox_payloads(service, TRANSCRIPT_POST)) == 1

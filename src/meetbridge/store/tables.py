@@ -501,6 +501,9 @@ transcriptions = Table(
     Column("state", String(16), nullable=False),  # queued | running | done | failed
     Column("node", String(255), nullable=False),  # the host holding the files
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # The worker running it and until when, renewed while it runs: expired, it is claimable.
+    Column("claimed_by", String(128), nullable=False, server_default=""),
+    Column("lease_until", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("started_at", Float, nullable=True),
     Column("finished_at", Float, nullable=True),

@@ -1,12 +1,17 @@
 """Transcription jobs: queued when a recording is finalised, claimed by a worker slot on the host
-that holds the recording's files, done once the transcript is in the outbox."""
+that holds the recording's files, done once the transcript is in the outbox.
+
+A claim is a lease: the claiming worker (``claimed_by``) renews ``lease_until`` while it runs
+the job; a lease that expired (its replica died or hangs) makes the job claimable again, and
+only the lease's holder may finish, requeue or fail it. Every change is one conditional UPDATE,
+so two replicas on one database never both hold a job."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.store.tables import transcriptions
@@ -27,6 +32,8 @@ class TranscriptionRow:
     state: str
     node: str
     attempts: int
+    claimed_by: str
+    lease_until: float | None
     created_at: float
     started_at: float | None
     finished_at: float | None
@@ -85,12 +92,27 @@ async def get(conn: AsyncConnection, job_id: int) -> TranscriptionRow | None:
     return _row(row) if row is not None else None
 
 
-async def claim_next(conn: AsyncConnection, node: str, now: float) -> TranscriptionRow | None:
-    """The oldest queued job of ``node``, now running (None when the queue is empty)."""
+def _claimable(node: str, now: float) -> ColumnElement[bool]:
+    """Queued, or running under a lease that expired (none: claimed before leases)."""
+    expired = or_(transcriptions.c.lease_until.is_(None), transcriptions.c.lease_until < now)
+    return and_(
+        transcriptions.c.node == node,
+        or_(
+            transcriptions.c.state == QUEUED,
+            and_(transcriptions.c.state == RUNNING, expired),
+        ),
+    )
+
+
+async def claim_next(
+    conn: AsyncConnection, node: str, worker: str, now: float, lease: float
+) -> TranscriptionRow | None:
+    """The oldest claimable job of ``node``, now running under ``worker``'s lease for ``lease``
+    seconds (None when there is none)."""
     candidate = (
         await conn.execute(
             select(transcriptions.c.id)
-            .where(transcriptions.c.state == QUEUED, transcriptions.c.node == node)
+            .where(_claimable(node, now))
             .order_by(transcriptions.c.id)
             .limit(1)
         )
@@ -99,22 +121,45 @@ async def claim_next(conn: AsyncConnection, node: str, now: float) -> Transcript
         return None
     claimed = await conn.execute(
         update(transcriptions)
-        .where(transcriptions.c.id == candidate.id, transcriptions.c.state == QUEUED)
-        .values(state=RUNNING, started_at=now, attempts=transcriptions.c.attempts + 1)
+        .where(transcriptions.c.id == candidate.id, _claimable(node, now))
+        .values(
+            state=RUNNING,
+            claimed_by=worker,
+            lease_until=now + lease,
+            started_at=now,
+            attempts=transcriptions.c.attempts + 1,
+        )
     )
     if not claimed.rowcount:
-        return None  # another replica of this host took it first
+        return None  # another replica took it first
     return await get(conn, int(candidate.id))
 
 
-async def requeue_running(conn: AsyncConnection, node: str) -> int:
-    """After a restart: jobs that were running here lost their worker; they run again."""
-    result = await conn.execute(
-        update(transcriptions)
-        .where(transcriptions.c.state == RUNNING, transcriptions.c.node == node)
-        .values(state=QUEUED)
+def _held(job_id: int, worker: str) -> ColumnElement[bool]:
+    return and_(
+        transcriptions.c.id == job_id,
+        transcriptions.c.state == RUNNING,
+        transcriptions.c.claimed_by == worker,
     )
-    return int(result.rowcount or 0)
+
+
+async def renew(conn: AsyncConnection, job_id: int, worker: str, now: float, lease: float) -> bool:
+    """Extend ``worker``'s lease on a running job; False when it holds it no more."""
+    result = await conn.execute(
+        update(transcriptions).where(_held(job_id, worker)).values(lease_until=now + lease)
+    )
+    return bool(result.rowcount)
+
+
+async def change_held(conn: AsyncConnection, job_id: int, worker: str, **values: Any) -> bool:
+    """Change a running job only if ``worker`` still holds its lease (finish, fail, requeue);
+    False when another worker took it meanwhile: nothing is changed."""
+    if values.get("state", RUNNING) != RUNNING:
+        values = {"claimed_by": "", "lease_until": None, **values}  # the lease ends with the run
+    result = await conn.execute(
+        update(transcriptions).where(_held(job_id, worker)).values(**values)
+    )
+    return bool(result.rowcount)
 
 
 async def change(conn: AsyncConnection, job_id: int, **values: Any) -> None:

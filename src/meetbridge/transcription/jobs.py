@@ -4,7 +4,9 @@ A finalised recording with per-speaker tracks queues a job (in the same transact
 the recording to the outbox). This host's replicas run queued jobs, at most ``workers`` at a
 time, each in a worker process (transcription/worker.py), then merge the speakers' lines and
 hand the transcript files to the outbox, which posts them in the meeting's thread. The queue is
-durable: a job running when meetbridge stopped runs again after it starts.
+durable, and a running job is leased (store/transcriptions_repo.py): its replica renews the lease
+while the worker runs; a job whose replica stopped or hangs runs again once its lease expires,
+and exactly one worker runs a job even with several replicas on one database.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import os
+import secrets
 import shutil
 import socket
 import sys
@@ -51,6 +55,9 @@ log = structlog.get_logger(__name__)
 
 WORKER_MODULE = "meetbridge.transcription.worker"
 MAX_ATTEMPTS = 3  # a worker that crashes this often on one recording will not do better
+# Seconds a claim holds without renewal, renewed every third of it: a stopped replica's job
+# waits this long at most before another replica (or this one, restarted) runs it again.
+LEASE = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,7 @@ class Transcriptions:
         wake_outbox: Callable[[], None] = lambda: None,
         metrics: TranscriptionMetrics | None = None,
         default_locale: DefaultLocale = english_default,
+        lease: float = LEASE,
     ) -> None:
         self._default_locale = default_locale  # transcripts are posted in threads, read by many
         self._database = database
@@ -102,6 +110,9 @@ class Transcriptions:
         self._wake_outbox = wake_outbox
         self._metrics = metrics
         self._node = socket.gethostname()  # the per-speaker files are local to this host
+        # Who holds a lease: this process, not just this host (replicas share a host).
+        self.worker = f"{self._node}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._lease = lease
         self._running: set[asyncio.Task[None]] = set()
         self._wakeup = asyncio.Event()
 
@@ -131,10 +142,6 @@ class Transcriptions:
     # --- the pool -------------------------------------------------------------------------
 
     async def run(self, interval: float = 2.0) -> None:
-        async with self._database.transaction() as conn:
-            requeued = await transcriptions_repo.requeue_running(conn, self._node)
-        if requeued:
-            log.info("transcription.requeued_after_restart", jobs=requeued)
         try:
             while True:
                 try:
@@ -147,13 +154,15 @@ class Transcriptions:
                 self._wakeup.clear()
         finally:
             for task in list(self._running):
-                task.cancel()  # their workers are killed; the jobs run again after a restart
+                task.cancel()  # their workers are killed; the jobs run again once leases expire
 
     async def fill(self) -> None:
         """Start queued jobs while a worker slot is free."""
         while len(self._running) < max(1, self._settings().workers):
             async with self._database.transaction() as conn:
-                row = await transcriptions_repo.claim_next(conn, self._node, self._clock.now())
+                row = await transcriptions_repo.claim_next(
+                    conn, self._node, self.worker, self._clock.now(), self._lease
+                )
             if row is None:
                 return
             task = asyncio.get_running_loop().create_task(self.process(row))
@@ -180,6 +189,33 @@ class Transcriptions:
 
     async def process(self, row: TranscriptionRow) -> None:
         log.info("transcription.started", job=row.id, recording=row.recording_id)
+        this = asyncio.current_task()
+        assert this is not None
+        keeper = asyncio.get_running_loop().create_task(self._keep_lease(row.id, this))
+        try:
+            await self._run_job(row)
+        finally:
+            keeper.cancel()
+
+    async def _keep_lease(self, job_id: int, job: asyncio.Task[None]) -> None:
+        """Renew the job's lease while it runs; if another worker took it meanwhile (this one
+        was too slow to renew), stop: its worker is killed and the job left to the other."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                async with self._database.transaction() as conn:
+                    held = await transcriptions_repo.renew(
+                        conn, job_id, self.worker, self._clock.now(), self._lease
+                    )
+            except Exception:
+                log.exception("transcription.renew_failed", job=job_id)
+                continue  # the lease may still hold: try again
+            if not held:
+                log.warning("transcription.lease_lost", job=job_id)
+                job.cancel()
+                return
+
+    async def _run_job(self, row: TranscriptionRow) -> None:
         try:
             result = await self._transcribe(row)
             await self._finish(row, result)
@@ -192,8 +228,12 @@ class Transcriptions:
                 await self._fail(row, str(exc), "transcript.failed.worker_failed")
             else:
                 async with self._database.transaction() as conn:
-                    await transcriptions_repo.change(
-                        conn, row.id, state=transcriptions_repo.QUEUED, error=str(exc)[:500]
+                    await transcriptions_repo.change_held(
+                        conn,
+                        row.id,
+                        self.worker,
+                        state=transcriptions_repo.QUEUED,
+                        error=str(exc)[:500],
                     )
 
     async def _transcribe(self, row: TranscriptionRow) -> dict[str, Any]:
@@ -250,16 +290,21 @@ class Transcriptions:
         )
         audio, spent = float(result["audio_seconds"]), float(result["processing_seconds"])
         async with self._database.transaction() as conn:
-            await enqueue_transcript_post(conn, post, self._clock.now())
-            await transcriptions_repo.change(
+            held = await transcriptions_repo.change_held(
                 conn,
                 row.id,
+                self.worker,
                 state=transcriptions_repo.DONE,
                 finished_at=self._clock.now(),
                 audio_seconds=audio,
                 processing_seconds=spent,
                 error="",
             )
+            if held:  # else another worker runs it: it posts the transcript, not this one
+                await enqueue_transcript_post(conn, post, self._clock.now())
+        if not held:
+            log.warning("transcription.lease_lost", job=row.id)
+            return
         self._wake_outbox()
         await asyncio.to_thread(shutil.rmtree, speakers, True)  # the transcript replaces them
         if self._metrics is not None:
@@ -276,13 +321,16 @@ class Transcriptions:
         """Record the failure and say so in the meeting's thread (``reason``: a catalogue key)."""
         texts = Messages(await self._default_locale())
         async with self._database.transaction() as conn:
-            await transcriptions_repo.change(
+            held = await transcriptions_repo.change_held(
                 conn,
                 row.id,
+                self.worker,
                 state=transcriptions_repo.FAILED,
                 finished_at=self._clock.now(),
                 error=error[:500],
             )
+            if not held:
+                return  # another worker runs it now: its outcome is the one that counts
             if row.meeting_id is not None:
                 note = texts("transcript.failed", reason=texts(reason))
                 await enqueue_meeting_reply(

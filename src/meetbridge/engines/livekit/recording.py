@@ -438,10 +438,10 @@ def _spawn_recorder(job: bytes, log_path: Path) -> int:
     return spawn_detached(RECORDER_MODULE, job, log_path)
 
 
-def spawn_detached(module: str, job: bytes, log_path: Path) -> int:
+def spawn_detached(module: str, job: bytes, log_path: Path, labels: tuple[str, ...] = ()) -> int:
     """Start ``python -m module`` in a session of its own (neither a terminal's signals nor
     meetbridge's end reach it) and return its pid; the job goes on stdin, so the token never
-    shows in `ps`.
+    shows in `ps` (``labels``, on the command line, do: nothing secret there).
 
     posix_spawn rather than subprocess or asyncio: both treat a child still running when they
     are collected or their loop closes as a leak (asyncio kills it), and a recorder must outlive
@@ -451,7 +451,7 @@ def spawn_detached(module: str, job: bytes, log_path: Path) -> int:
     try:
         pid = os.posix_spawn(
             sys.executable,
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", module, *labels],
             os.environ,
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, read_end, 0),
