@@ -353,12 +353,13 @@ async def test_a_renewed_lease_keeps_the_job_and_an_expired_one_passes_it_to_ano
     assert await claim(service, first, 1e12) is None  # done is never claimable
 
 
-@pytest.mark.parametrize("lease", [1.0])
+@pytest.mark.parametrize("lease", [0.5])
 async def test_two_replicas_running_their_pools_run_a_long_job_once_renewing_its_lease(
     service: RunningApp, tmp_path: Path, lease: float
 ) -> None:
-    """The worker takes several leases' time: renewed, the other replica never takes it."""
-    speakers = speakers_dir(tmp_path, (BOB, 0.0))
+    """The worker takes several leases' time: renewed, the other replica never takes it.
+    Three tracks, so that even a fast machine spends well over two leases on them."""
+    speakers = speakers_dir(tmp_path, (ALICE, 0.0), (BOB, BOB_OFFSET), (ALICE, 20.0))
     components = service.components
     settings = TranscriptionSettings(enabled=True, workers=1, cache=model_cache(), language="en")
     replicas = [
