@@ -9,7 +9,6 @@ the noise floor is tracked so that a steady hum does not count as talking.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -149,25 +148,3 @@ def sticky_language(current: str | None, detected: str, probability: float) -> s
     if current is not None:
         return current
     return detected if detected and probability >= 0.8 else None
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def drop_repeats(text: str) -> str:
-    """The line without the sentences the model said again: on a short window Whisper may loop
-    back to the start once the speech ends. A sentence (or a trailing fragment) whose words all
-    begin an earlier sentence is dropped."""
-    kept: list[str] = []
-    said: list[list[str]] = []
-    for sentence in _SENTENCE_END.split(text.strip()):
-        words = _words(sentence)
-        if words and any(earlier[: len(words)] == words for earlier in said):
-            continue
-        kept.append(sentence)
-        said.append(words)
-    return " ".join(kept)
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[\w']+", text.lower())

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from array import array
 
-import pytest
-
 from meetbridge.domain.captions import (
     CAPTION_RATE,
     MAX_TEXT,
@@ -16,10 +14,9 @@ from meetbridge.domain.captions import (
     Utterances,
     VoiceSettings,
     clean_text,
-    drop_repeats,
     sticky_language,
 )
-from meetbridge.engines.livekit.captioner import max_tokens, names_captioner
+from meetbridge.engines.livekit.captioner import names_captioner
 
 FRAME = CAPTION_RATE // 50  # 20 ms
 
@@ -142,37 +139,3 @@ def test_the_captioner_runs_only_while_the_rooms_metadata_names_it() -> None:
     assert not names_captioner('{"captions": 1, "captioner": "c-2"}', "c-1")
     for hostile in ("", "not json", "[]", '{"captioner": 7}', '"c-1"'):
         assert not names_captioner(hostile, "c-1")
-
-
-@pytest.mark.parametrize(
-    ("heard", "kept"),
-    [
-        (
-            "We need to remove a budget before launch. We need to remove a budget before launch. "
-            "We need to remove a budget",
-            "We need to remove a budget before launch.",
-        ),
-        ("The new mouth is open next month. The new", "The new mouth is open next month."),
-        (
-            "It starts at nine. Bring the notes! Bring the notes! It starts",
-            "It starts at nine. Bring the notes!",
-        ),
-        ("The meeting will start tomorrow morning.", "The meeting will start tomorrow morning."),
-        ("Yes. Yes, we need it. Is it? Yes.", "Yes. Yes, we need it. Is it?"),
-        ("We need the budget. We need a room.", "We need the budget. We need a room."),
-        ("", ""),
-        ("   ", ""),
-        ("...", "..."),
-    ],
-)
-def test_drop_repeats_keeps_each_sentence_once_and_no_fragment_of_one_said_before(
-    heard: str, kept: str
-) -> None:
-    assert drop_repeats(heard) == kept
-
-
-def test_a_line_may_take_tokens_for_fast_talk_but_a_looping_model_stops() -> None:
-    assert max_tokens(0.3) == 16  # a short answer still fits
-    assert max_tokens(4.0) == 48  # 3 words a second is about 4 tokens a second
-    assert max_tokens(12.0) == 144
-    assert max_tokens(60.0) == 224

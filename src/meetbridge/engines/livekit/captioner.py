@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import signal
 import sys
@@ -37,7 +36,6 @@ from meetbridge.domain.captions import (
     ChunkKind,
     Utterances,
     clean_text,
-    drop_repeats,
     sticky_language,
 )
 from meetbridge.transcription.model import resolve
@@ -47,23 +45,6 @@ ALONE_LIMIT = 20.0  # seconds alone in the room before stopping (LiveKit's depar
 FRAME_MS = 20
 NO_SPEECH = 0.6  # a segment the model itself thinks is not speech is not captioned
 FRESH = 1.0  # seconds a partial line is worth making: an older one is dropped (the model is behind)
-WINDOW = 30  # seconds: Whisper's window, the most the encoder takes
-MARGIN = 1.0  # seconds of silence after the speech in the encoder's window
-FRAMES_PER_SECOND = 100  # of the model's features
-# Tokens per second of speech at most (fast talk needs 5): a model that loops stops there.
-TOKENS_PER_SECOND = 12
-MIN_TOKENS = 16  # a short "yes, thanks." still fits
-MAX_TOKENS = 224  # half the decoder's context: a 12 s utterance says far less
-# One beam: on the short window, five made no fewer errors on the tests' voices.
-BEAMS = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    text: str
-    language: str
-    probability: float  # that it is this language (1 when it was given)
-    no_speech: float  # the model's own belief that there was no speech
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +73,6 @@ class CaptionJob:
             threads=int(data.get("threads") or 0),
             alone_seconds=float(data.get("alone_seconds", ALONE_LIMIT)),
         )
-
-
-def max_tokens(seconds: float) -> int:
-    """How many tokens a line of ``seconds`` of speech may take."""
-    return max(MIN_TOKENS, min(MAX_TOKENS, math.ceil(TOKENS_PER_SECOND * seconds)))
 
 
 def names_captioner(metadata: str, identity: str) -> bool:
@@ -165,53 +141,24 @@ class Transcriber:
 
         started = time.monotonic()
         audio = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
-        heard = self._heard(audio, self._fixed_language or speaker.language)
+        segments, info = self._model.transcribe(
+            audio,
+            language=self._fixed_language or speaker.language,
+            # The model's encoder pass costs the same for any chunk (Whisper pads to 30 s):
+            # the wider search, which costs little on a short line, is worth it for finals.
+            beam_size=5 if chunk.kind is ChunkKind.FINAL else 1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+        )
+        kept = [s.text for s in segments if s.no_speech_prob < NO_SPEECH]
         if chunk.kind is ChunkKind.FINAL and self._fixed_language is None:
-            speaker.language = sticky_language(speaker.language, heard.language, heard.probability)
+            speaker.language = sticky_language(
+                speaker.language, info.language, info.language_probability
+            )
         self.busy_seconds += time.monotonic() - started
         self.audio_seconds += len(chunk.pcm) / (2 * CAPTION_RATE)
-        return heard.text if heard.no_speech < NO_SPEECH else ""
-
-    def _heard(self, audio: Any, language: str | None) -> Heard:
-        """The model's reading of a chunk, its encoder run over the chunk and a second of silence
-        instead of the 30 s window Whisper pads everything to: the encoder is most of a line's
-        cost, and a line costs a fifth of the full window's (the same word error rate, 7.5%
-        against 7%, over 21 espeak-ng lines in three voices; see README). Past the speech, the
-        model may say its sentence again: drop_repeats cuts that."""
-        import ctranslate2
-        import numpy as np
-        from faster_whisper.tokenizer import Tokenizer
-        from faster_whisper.transcribe import get_suppressed_tokens
-
-        model = self._model
-        seconds = min(WINDOW, math.ceil(len(audio) / CAPTION_RATE + MARGIN))
-        padded = np.pad(audio, (0, max(0, seconds * CAPTION_RATE - len(audio))))
-        frames = seconds * FRAMES_PER_SECOND
-        features = model.feature_extractor(padded, padding=0)[:, :frames]
-        encoded = model.model.encode(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])),
-            to_cpu=False,
-        )
-        probability = 1.0
-        if not model.model.is_multilingual:
-            language = "en"
-        elif language is None:
-            token, probability = model.model.detect_language(encoded)[0][0]
-            language = token[2:-2]  # "<|en|>"
-        tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-        )
-        [result] = model.model.generate(
-            encoded,
-            [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
-            beam_size=BEAMS,
-            max_length=max_tokens(len(audio) / CAPTION_RATE),
-            suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
-            return_no_speech_prob=True,
-        )
-        text = tokenizer.decode(result.sequences_ids[0])
-        return Heard(drop_repeats(clean_text([text])), language, probability, result.no_speech_prob)
+        return clean_text(kept)
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
