@@ -7,7 +7,6 @@ stand in front of it does: an SSO gateway's HTML page or redirect, a proxy's 401
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +18,7 @@ from sqlalchemy import select
 
 from meetbridge.config import ServiceConfig
 from meetbridge.engines.zoom.cards import ZOOM_CARD, ZOOM_REPLY
-from meetbridge.ports import ChatPlatform
-from meetbridge.services.notifications import CARD_SYNC, MEETING_REPLY, STATUS_SYNC
+from meetbridge.services.notifications import STATUS_SYNC
 from meetbridge.store import chat_repo, outbox_repo, zoom_repo
 from meetbridge.store.tables import outbox
 from meetbridge.web.app import create_app, housekeep
@@ -367,35 +365,6 @@ async def test_a_second_item_for_a_card_waits_while_the_first_is_being_sent(
         await outbox_repo.retry_later(conn, first, now + 10, 1.0, "timed out")
         (second,) = await outbox_repo.claim(conn, now + 20, 10, lease=120.0)
     assert second.dedupe_key == "zoom-card:1" and second.id != first.id
-
-
-async def test_a_batchs_cards_go_out_side_by_side_and_its_replies_after_them(
-    service: RunningApp, clock: ManualClock
-) -> None:
-    worker, seen = service.components.chat.outbox, []
-    both_cards_sending = asyncio.Event()
-
-    async def card(_: ChatPlatform, payload: dict[str, Any]) -> None:
-        seen.append(f"card {payload['meeting_id']}")
-        if len(seen) == 2:
-            both_cards_sending.set()
-        # One card at a time would wait here for good (and the item would fail).
-        await asyncio.wait_for(both_cards_sending.wait(), 5)
-
-    async def reply(_: ChatPlatform, payload: dict[str, Any]) -> None:
-        seen.append(f"reply {payload['meeting_id']}")
-
-    worker.register(CARD_SYNC, card)
-    worker.register(MEETING_REPLY, reply)
-    async with service.components.core.database.transaction() as conn:
-        # The reply was owed first, but its thread is the card: it goes once the cards are out.
-        await outbox_repo.enqueue(conn, MEETING_REPLY, {"meeting_id": 1}, clock.now(), "r:1")
-        for meeting_id in (1, 2):
-            payload = {"meeting_id": meeting_id}
-            await outbox_repo.enqueue(conn, CARD_SYNC, payload, clock.now(), f"card:{meeting_id}")
-    assert await worker.process_due() == 3
-    assert sorted(seen[:2]) == ["card 1", "card 2"] and seen[2:] == ["reply 1"]
-    assert [row.status for row in await _items(service)] == ["done"] * 3
 
 
 async def test_a_status_restore_refused_by_a_healthy_mattermost_is_dead_not_dropped(

@@ -73,9 +73,6 @@ FINAL_STATE_KINDS = frozenset(
     }
 )
 
-# Kinds whose items for different targets are independent of each other and of everything else.
-SIDE_BY_SIDE_KINDS = frozenset({notifications.CARD_SYNC, notifications.STATUS_SYNC})
-
 # What an engine adds to the outbox (its own cards: Zoom's), registered with register().
 Delivery = Callable[[ChatPlatform, dict[str, Any]], Awaitable[None]]
 
@@ -159,30 +156,17 @@ class OutboxWorker:
         return len(items)
 
     async def _handle_batch(self, items: list[OutboxItem], held: dict[int, OutboxItem]) -> None:
-        """Card and status updates for different targets go out side by side: in a busy hour
-        each would otherwise wait for every other meeting's Mattermost round trip. Items for
-        one target keep their order. Every other kind (ringing, thread replies, uploads) goes
-        after them, in order: a reply needs its card posted first."""
-        in_order: list[OutboxItem] = []
-        by_target: dict[str, list[OutboxItem]] = {}
-        for item in items:
-            if item.kind in SIDE_BY_SIDE_KINDS and item.dedupe_key is not None:
-                by_target.setdefault(item.dedupe_key, []).append(item)
-            else:
-                in_order.append(item)
+        """One item at a time, in order. Sending a batch's cards side by side doubled card
+        edits in a busy hour but took the CPU that intake needs: Infinity waited twice as long
+        for its acknowledgements (benchmarks/card_latency.py)."""
         delivered: list[OutboxItem] = []
-
-        async def one_by_one(group: list[OutboxItem]) -> None:
-            for item in group:
-                if item.id not in held:  # lost while waiting its turn: another worker has it
-                    continue
-                if await self._handle(item):
-                    delivered.append(item)  # still held (renewed) until marked done below
-                else:
-                    held.pop(item.id, None)
-
-        await asyncio.gather(*map(one_by_one, by_target.values()))
-        await one_by_one(in_order)
+        for item in items:
+            if item.id not in held:  # lost while waiting its turn: another worker has it
+                continue
+            if await self._handle(item):
+                delivered.append(item)  # still held (renewed) until marked done below
+            else:
+                held.pop(item.id, None)
         await self._complete(delivered)
 
     async def _complete(self, delivered: list[OutboxItem]) -> None:
