@@ -28,7 +28,7 @@ from typing import cast
 from urllib.parse import urlencode
 
 import httpx2
-from sqlalchemy import func, select
+from tests.support.backlog import pending_work
 from tests.support.haproxy import PATIENT_CHECKS, HaproxyBalancer, find_haproxy
 from tests.support.infinity import InfinityNode
 from tests.support.mattermost_http import ChatWrites, serve_standin
@@ -41,8 +41,6 @@ from benchmarks.common import WrkResult, run_wrk
 from benchmarks.event_sink import BUSY_LUA, SINK, fill_meetings, inbox_rows, load, meeting_sizes
 from benchmarks.nginx import NginxCeiling
 from benchmarks.policy import write_script
-from meetbridge.store.database import open_database
-from meetbridge.store.tables import inbox, outbox
 
 POLICY = "/api/pexip/policy/v1"
 CHANNELS = 200
@@ -70,26 +68,8 @@ class Figures:
 
 
 def pending(database_url: str) -> tuple[int, int]:
-    """(events not yet applied, outbox items waiting or running), from the shared database:
-    each replica's /metrics gauges see only its own share."""
-
-    async def count() -> tuple[int, int]:
-        database = open_database(database_url)
-        try:
-            async with database.read() as conn:
-                events = await conn.scalar(
-                    select(func.count()).where(
-                        inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None)
-                    )
-                )
-                items = await conn.scalar(
-                    select(func.count()).where(outbox.c.status.in_(["pending", "running"]))
-                )
-        finally:
-            await database.close()
-        return int(events or 0), int(items or 0)
-
-    return asyncio.run(count())
+    """(events not yet applied, outbox items waiting or running), from the shared database."""
+    return asyncio.run(pending_work(database_url))
 
 
 def wait_until(database_url: str, done: int, timeout: float = 600.0) -> float:

@@ -25,6 +25,7 @@ from meetbridge.store import meetings_repo
 from meetbridge.store.database import open_database
 from meetbridge.store.tables import inbox, outbox
 from tests.e2e.test_crash_recovery_busy import node_events
+from tests.support.backlog import pending_work
 from tests.support.haproxy import HaproxyBalancer, find_haproxy
 from tests.support.infinity import InfinityNode, SinkPublisher, basic_auth
 from tests.support.mattermost_http import ChatWrites, serve_standin
@@ -78,24 +79,6 @@ def replicas(
         b.stop()
         server.shutdown()
         server.server_close()
-
-
-async def pending_work(database_url: str) -> tuple[int, int]:
-    """(events not yet applied, outbox items waiting or running)."""
-    database = open_database(database_url)
-    try:
-        async with database.read() as conn:
-            events = await conn.scalar(
-                select(func.count()).where(
-                    inbox.c.applied_at.is_(None), inbox.c.failed_at.is_(None)
-                )
-            )
-            items = await conn.scalar(
-                select(func.count()).where(outbox.c.status.in_(["pending", "running"]))
-            )
-    finally:
-        await database.close()
-    return int(events or 0), int(items or 0)
 
 
 async def settle(database_url: str, timeout: float = LEASE + 30.0) -> None:

@@ -30,7 +30,8 @@ from tests.e2e.live import LiveMeetbridge, eventually
 from tests.e2e.mattermost.bootstrap import MattermostWorld
 from tests.e2e.test_meet_flows import bot_posts
 from tests.e2e.test_meet_ringing_status import ring_of
-from tests.e2e.test_two_replicas import LEASE, haproxy, pending_work
+from tests.e2e.test_two_replicas import LEASE, haproxy
+from tests.support.backlog import pending_work
 from tests.support.haproxy import HaproxyBalancer
 from tests.support.infinity import SinkPublisher
 from tests.support.postgres import PostgresServer
