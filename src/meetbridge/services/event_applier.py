@@ -19,7 +19,6 @@ start a meeting that nobody will ever end).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -46,6 +45,7 @@ from meetbridge.store import audit_repo, chat_repo, inbox, meetings_repo, pins_r
 from meetbridge.store.chat_repo import JoinIntent
 from meetbridge.store.database import Database
 from meetbridge.store.inbox import FAILED, FailedEvent, PendingEvent, printable
+from meetbridge.waits import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -193,8 +193,7 @@ class EventApplier:
                 log.exception("event_applier.batch_failed")
                 await asyncio.sleep(1.0)
             self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), poll_interval)
+            await wait_event(self._wakeup, poll_interval)
             await asyncio.sleep(min(gather_delay, took * self._yield_factor))
 
     async def drain(self) -> int:

@@ -57,6 +57,7 @@ from meetbridge.services.shared_state import SharedState
 from meetbridge.store import chat_repo, meetings_repo, outbox_repo, recordings_repo
 from meetbridge.store.database import Database
 from meetbridge.store.outbox_repo import OutboxItem
+from meetbridge.waits import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -136,8 +137,7 @@ class OutboxWorker:
             except Exception:
                 log.exception("outbox.batch_failed")
             self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), poll_interval)
+            await wait_event(self._wakeup, poll_interval)
 
     async def process_due(self) -> int:
         """Handle the items that are due now; returns how many were taken."""

@@ -50,6 +50,7 @@ from meetbridge.store import transcriptions_repo
 from meetbridge.store.database import Database
 from meetbridge.store.transcriptions_repo import NewTranscription, TranscriptionRow
 from meetbridge.transcription.worker import REFUSED, WorkerJob
+from meetbridge.waits import wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -149,8 +150,7 @@ class Transcriptions:
                     await self.report()
                 except Exception:
                     log.exception("transcription.round_failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), interval)
+                await wait_event(self._wakeup, interval)
                 self._wakeup.clear()
         finally:
             for task in list(self._running):

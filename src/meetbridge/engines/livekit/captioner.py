@@ -39,6 +39,7 @@ from meetbridge.domain.captions import (
     sticky_language,
 )
 from meetbridge.transcription.model import resolve
+from meetbridge.waits import wait_event
 
 NICENESS = 10  # below the service, which shares the host's cores
 ALONE_LIMIT = 20.0  # seconds alone in the room before stopping (LiveKit's departure timeout)
@@ -248,8 +249,7 @@ class Captioner:
                 company = time.monotonic()
             elif time.monotonic() - company > self._job.alone_seconds:
                 break  # everyone left: the meeting is over
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), 1.0)
+            await wait_event(self.stop, 1.0)
         for task in list(self._tasks):
             task.cancel()
         with contextlib.suppress(Exception):

@@ -40,6 +40,7 @@ from meetbridge.engines.livekit.screen import (
     encoder_command,
     start_file,
 )
+from meetbridge.waits import wait_event
 
 STATUS_EVERY = 1.0  # seconds between status file updates
 ALONE_LIMIT = 20.0  # seconds alone in the room before stopping (LiveKit's departure timeout)
@@ -339,8 +340,7 @@ class Recorder:
                 company = time.monotonic()
             elif time.monotonic() - company > self._job.alone_seconds:
                 break  # everyone left: the meeting is over (the hidden recorder keeps no room)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), FRAME_MS / 1000)
+            await wait_event(self.stop, FRAME_MS / 1000)
         length.set_result(written * FRAME_MS / 1000)
         encoder.stdin.close()
         if video is not None:
