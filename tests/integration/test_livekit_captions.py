@@ -226,6 +226,13 @@ async def captioners_in_room(service: RunningApp, channel: str) -> list[str]:
     return [p.identity for p in present if p.identity.startswith("meetbridge-captioner-")]
 
 
+async def captions_started(service: RunningApp, channel: str, host: str) -> tuple[int, str]:
+    """The host turns captions on: the captioner's process id and the identity the room names."""
+    await service.components.captions.start(ChannelId(channel), UserId(host))
+    [pid] = service.components.captions.pids()
+    return pid, str((await metadata(service, channel))["captioner"])
+
+
 def restarted(service: RunningApp, orphan_grace: float) -> LiveKitCaptions:
     """The captions of a meetbridge started again on the same host (nothing in memory)."""
     before = service.components.captions
@@ -238,9 +245,7 @@ async def test_a_restarted_meetbridge_watches_the_running_captioner_and_restarts
     service: RunningApp, meeting: tuple[str, str, str, Device, Device]
 ) -> None:
     channel, alice, _, _, _ = meeting
-    await service.components.captions.start(ChannelId(channel), UserId(alice))
-    [pid] = service.components.captions.pids()
-    identity = (await metadata(service, channel))["captioner"]
+    pid, identity = await captions_started(service, channel, alice)
 
     async def present() -> bool:
         return await captioners_in_room(service, channel) == [identity]
@@ -273,9 +278,7 @@ async def test_captions_whose_captioner_died_unwatched_get_a_new_one_after_the_g
     service: RunningApp, meeting: tuple[str, str, str, Device, Device]
 ) -> None:
     channel, alice, _, _, _ = meeting
-    await service.components.captions.start(ChannelId(channel), UserId(alice))
-    [pid] = service.components.captions.pids()
-    identity = (await metadata(service, channel))["captioner"]
+    pid, identity = await captions_started(service, channel, alice)
     os.kill(pid, signal.SIGKILL)  # while no meetbridge watches it
     await exits(pid)
 

@@ -158,6 +158,14 @@ async def test_each_speakers_sentences_are_transcribed_attributed_merged_and_han
     assert "meetbridge_transcription_real_time_factor_count 1.0" in figures
 
 
+async def done_or_timed_out(service: RunningApp, job_id: int, seconds: float = 120.0) -> None:
+    """Until the job is done, or ``seconds`` pass (the caller asserts which)."""
+    for _ in range(round(seconds * 10)):
+        if (await job(service, job_id)).state == transcriptions_repo.DONE:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def test_a_job_running_when_meetbridge_stopped_runs_again_after_the_restart(
     service: RunningApp, tmp_path: Path
 ) -> None:
@@ -172,10 +180,7 @@ async def test_a_job_running_when_meetbridge_stopped_runs_again_after_the_restar
     after = transcriptions_for(service)  # the restarted meetbridge
     pool = asyncio.create_task(after.run(interval=0.2))
     try:
-        for _ in range(1200):
-            if (await job(service, job_id)).state == transcriptions_repo.DONE:
-                break
-            await asyncio.sleep(0.1)
+        await done_or_timed_out(service, job_id)
     finally:
         pool.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -371,10 +376,7 @@ async def test_two_replicas_running_their_pools_run_a_long_job_once_renewing_its
     job_id = await queue(service, replicas[0], speakers)
     pools = [asyncio.create_task(replica.run(interval=0.1)) for replica in replicas]
     try:
-        for _ in range(1200):
-            if (await job(service, job_id)).state == transcriptions_repo.DONE:
-                break
-            await asyncio.sleep(0.1)
+        await done_or_timed_out(service, job_id)
     finally:
         for pool in pools:
             pool.cancel()
