@@ -96,6 +96,12 @@ class Metrics:
             "them, `meetbridge events retry` applies them again.",
             registry=self.registry,
         )
+        self.applier_leading = Gauge(
+            "meetbridge_applier_leading",
+            "1 when this process applies events: always on SQLite; on PostgreSQL, the one "
+            "replica that leads (exactly one replica should show 1).",
+            registry=self.registry,
+        )
         self.meetings_in_progress = Gauge(
             "meetbridge_meetings_in_progress",
             "Meetings in progress.",

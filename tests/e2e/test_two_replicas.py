@@ -2,8 +2,8 @@
 
 Conferencing Nodes send their events through the load balancer (one at a time per node,
 retried until a 2xx, as Infinity does), so both replicas take intake and either may apply.
-Replica A is killed in the middle of the burst and not started again; B carries on. Then every
-event was applied exactly once, the meetings hold exactly what the events describe, each
+The replica that leads the applier is killed in the middle of the burst and not started again;
+the other takes the lead and carries on. Then every event was applied exactly once, the meetings hold exactly what the events describe, each
 meeting's card was posted to Mattermost once (the outbox of a dead replica is taken over, not
 repeated), and no outbox item is left waiting or dead.
 """
@@ -92,6 +92,21 @@ async def settle(database_url: str, timeout: float = LEASE + 30.0) -> None:
     raise AssertionError(f"still pending after {timeout}s: {await pending_work(database_url)}")
 
 
+async def leads(http: httpx2.AsyncClient, replica: ServiceProcess) -> bool:
+    """Whether the replica applies events, as its /metrics says."""
+    metrics = (await http.get(f"{replica.url}/metrics")).text
+    return "meetbridge_applier_leading 1.0" in metrics.splitlines()
+
+
+async def leader_first(
+    http: httpx2.AsyncClient, a: ServiceProcess, b: ServiceProcess
+) -> tuple[ServiceProcess, ServiceProcess]:
+    """(the replica that leads the applier, the other); exactly one leads."""
+    a_leads, b_leads = await leads(http, a), await leads(http, b)
+    assert a_leads != b_leads, f"replica A leads: {a_leads}, replica B leads: {b_leads}"
+    return (a, b) if a_leads else (b, a)
+
+
 async def test_kill_9_of_one_replica_mid_burst_applies_and_posts_everything_once(
     replicas: tuple[ServiceProcess, ServiceProcess, MattermostStandIn, ChatWrites], haproxy: str
 ) -> None:
@@ -119,12 +134,14 @@ async def test_kill_9_of_one_replica_mid_burst_applies_and_posts_everything_once
             total = sum(len(s) for s in streams)
             while sum(len(p.acknowledged) for p in publishers) < total // 3:
                 await asyncio.sleep(0.01)
-            a.kill()
+            leader, survivor = await leader_first(http, a, b)
+            leader.kill()
             assert sum(len(p.acknowledged) for p in publishers) < total, (
                 "burst over before the kill"
             )
             await asyncio.wait_for(asyncio.gather(*deliveries), timeout=240)
-    await settle(database_url)
+            await settle(database_url)
+            assert await leads(http, survivor), "the surviving replica did not take the lead"
 
     database = open_database(database_url)
     try:

@@ -2,8 +2,9 @@
 
 Each batch is one transaction: read pending events, fold them into the meetings they concern,
 save the meetings, the node cursors and the "applied" marks together. A crash anywhere leaves
-either all of a batch applied or none of it. On PostgreSQL a transaction-scoped advisory lock
-makes replicas take turns, so two of them never apply the same events.
+either all of a batch applied or none of it. On PostgreSQL one replica leads (``Leadership``,
+store/applier_leadership.py) and the others do not apply; a transaction-scoped advisory lock on
+every batch still makes sure two of them never apply the same events.
 
 One bad event never stops the others. An event that cannot be translated or folded is marked
 failed (with its error) in the batch that met it; when writing a batch fails for a reason that
@@ -23,6 +24,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 from sqlalchemy import exc as sql_errors
@@ -54,6 +56,13 @@ _APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
 # Meetings in progress kept in memory between batches (by id); past this many the memory is
 # simply cleared (meetings another replica ended would otherwise stay forever).
 KEPT_MEETINGS = 10_000
+
+
+class Leadership(Protocol):
+    """Whether this replica is the one that applies events (PostgreSQL replicas)."""
+
+    async def holds(self) -> bool: ...
+
 
 MeetingEventsHook = Callable[[AsyncConnection, Sequence[tuple[int, MeetingEvent]]], Awaitable[None]]
 """Called in the applier's transaction with (meeting id, event) pairs, in order."""
@@ -134,6 +143,7 @@ class EventApplier:
         on_meeting_events: MeetingEventsHook | None = None,
         on_batch: Callable[[BatchResult], None] | None = None,
         yield_factor: float = 1.0,
+        leadership: Leadership | None = None,
     ) -> None:
         self._database = database
         self._state = state
@@ -147,6 +157,7 @@ class EventApplier:
         self._wakeup = asyncio.Event()
         self._applying = asyncio.Lock()  # one batch at a time in this process
         self._yield_factor = yield_factor
+        self._leadership = leadership  # None: the only applier (SQLite)
         # Meetings in progress as this applier last committed them: a batch reads only their
         # row's version, not their legs and attendance (the version says whether another
         # replica changed them since). A batch takes the meetings it folds out of here and
@@ -160,7 +171,7 @@ class EventApplier:
         self._intake_active = True
 
     async def run(self, poll_interval: float = 1.0, gather_delay: float = 0.25) -> None:
-        """Apply events as they arrive; a poll catches events other replicas stored.
+        """Apply events as they arrive; a poll catches events a wake-up missed.
 
         A backlog is applied batch after batch; while events are still arriving, each full
         batch is followed by a pause as long as it took, so intake keeps at least half the time.
@@ -178,7 +189,7 @@ class EventApplier:
             try:
                 # Keep going while batches come back full (a backlog), but leave the process to
                 # intake most of the time: acknowledgements are what Infinity waits for.
-                while True:
+                while await self._leads():
                     started = time.monotonic()
                     self._intake_active = False
                     total = (await self.apply_batch()).total
@@ -195,6 +206,16 @@ class EventApplier:
             self._wakeup.clear()
             await wait_event(self._wakeup, poll_interval)
             await asyncio.sleep(min(gather_delay, took * self._yield_factor))
+
+    async def _leads(self) -> bool:
+        """Whether this process applies now; a replica that does not lead forgets the meetings
+        it kept, which the leader is changing."""
+        if self._leadership is None:
+            return True
+        if await self._leadership.holds():
+            return True
+        self._kept.clear()
+        return False
 
     async def drain(self) -> int:
         """Apply everything pending now (tests and the CLI)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.store.database import Database, sqlite_connect
@@ -213,6 +213,10 @@ _VALUE_ERRORS = (
 )
 
 
+# Delivered to the replica leading the applier (store/applier_leadership.py) when events commit.
+INBOX_CHANNEL = "meetbridge_inbox"
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+
 _Row = tuple[str, str, int, str, float, str]
 _COLUMNS = ("source", "node", "seq", "event", "received_at", "body")
 _SQLITE_INSERT = (
@@ -285,6 +289,8 @@ class _SqlAlchemyCommitter:
                 await self._connection.execute(
                     insert(inbox), [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
                 )
+                if self._database.is_postgresql:  # wakes the replica that applies events
+                    await self._connection.execute(_NOTIFY, {"channel": INBOX_CHANNEL})
         except Exception as exc:
             if is_refusal(exc):
                 raise  # the transaction was rolled back; the connection is still good

@@ -75,6 +75,7 @@ from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store import chat_repo, meetings_repo, outbox_repo, room_state_repo
 from meetbridge.store import inbox as inbox_store
+from meetbridge.store.applier_leadership import ApplierLeadership
 from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxWriter
 from meetbridge.transcription.jobs import Transcriptions, TranscriptionSettings
@@ -148,6 +149,7 @@ class Components:
     pexip_controls: PexipControls
     guest_links: GuestLinks
     chat: ChatComponents | None = None
+    leadership: ApplierLeadership | None = None  # PostgreSQL: which replica applies events
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -222,6 +224,14 @@ def build_components(
         outbox.register(ZOOM_CARD, cards.sync_card, final_state=True)
         outbox.register(ZOOM_REPLY, cards.reply)
     confirmations = Confirmations(core.links, core.database, clock)
+    leadership = (
+        ApplierLeadership(core.database, on_inbox=lambda: applier.wake())
+        if core.database.is_postgresql
+        else None
+    )
+    metrics.applier_leading.set_function(
+        lambda: 1.0 if leadership is None or leadership.leading else 0.0
+    )
     applier = EventApplier(
         core.database,
         state,
@@ -233,6 +243,7 @@ def build_components(
         clock,
         on_meeting_events=None if chat is None else MeetingNotifier(state, clock),
         on_batch=_after_batch(metrics, outbox, pexip_controls),
+        leadership=leadership,
     )
 
     def committed(rows: int) -> None:
@@ -291,6 +302,7 @@ def build_components(
         policy=PolicyService(state, directory, directory, core.call_tags, core.database, clock),
         inbox=inbox,
         applier=applier,
+        leadership=leadership,
         join=join,
         buttons=buttons,
         console=console,
@@ -647,6 +659,8 @@ async def _stop(components: Components) -> None:
     for task in components.tasks:
         task.cancel()
     await asyncio.gather(*components.tasks, return_exceptions=True)
+    if components.leadership is not None:
+        await components.leadership.release()
     await components.zoom.close()
     await components.livekit.close()
     await components.pexip_controls.close()

@@ -1,0 +1,108 @@
+"""Which replica applies events on PostgreSQL: the one holding a session-level advisory lock.
+
+Before, every replica took the applier's transaction lock batch by batch, so the lock moved from
+replica to replica: each waited for the others' batches, then reloaded the meetings they had
+changed instead of using the ones it kept, and two replicas applied fewer events than one.
+Now one replica leads: it holds LEADER_LOCK on a connection of its own for as long as it lives.
+The others try to take the lead once a second and get it as soon as the leader's connection
+closes (its process died, or it lost the database). Each batch still takes the applier's
+transaction lock, so two replicas never apply at once even while a lost lead goes unnoticed.
+
+Events another replica stores reach the leader by NOTIFY on INBOX_CHANNEL, sent in the inbox
+transaction itself (store/inbox.py), so only committed events wake it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from meetbridge.store.database import Database
+from meetbridge.store.inbox import INBOX_CHANNEL
+
+log = structlog.get_logger(__name__)
+
+LEADER_LOCK = 0x6D62_6C64  # "mbld"; distinct from the applier's per-batch lock
+
+
+class ApplierLeadership:
+    """This replica's claim to apply events. ``holds()`` is called before every batch."""
+
+    def __init__(
+        self,
+        database: Database,
+        on_inbox: Callable[[], None],
+        retry_interval: float = 1.0,
+        check_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._database = database
+        self._on_inbox = on_inbox
+        self._retry_interval = retry_interval
+        self._check_interval = check_interval
+        self._monotonic = monotonic
+        self._conn: AsyncConnection | None = None
+        self._next_try = 0.0
+        self._next_check = 0.0
+        self.leading = False
+
+    async def holds(self) -> bool:
+        """Whether this replica leads now. A free lead is taken (tried at most once per retry
+        interval); a held one is checked (at most once per check interval) by a round trip on
+        its connection, so a lead whose connection broke is given up, not assumed."""
+        now = self._monotonic()
+        try:
+            if self.leading:
+                if now >= self._next_check:
+                    self._next_check = now + self._check_interval
+                    await self._round_trip("SELECT 1")
+                return True
+            if now < self._next_try:
+                return False
+            self._next_try = now + self._retry_interval
+            return await self._try_to_lead()
+        except Exception as exc:
+            log.warning("event_applier.leadership_lost", error=str(exc)[:200])
+            await self.release()
+            return False
+
+    async def release(self) -> None:
+        """Give the lead up (shutdown, or its connection failed): the connection is discarded,
+        never returned to the pool, where it would go on holding the lock."""
+        conn, self._conn, self.leading = self._conn, None, False
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _try_to_lead(self) -> bool:
+        if self._conn is None:
+            self._conn = await self._database.engine.connect()
+        took = await self._round_trip("SELECT pg_try_advisory_lock(:key)", key=LEADER_LOCK)
+        if not took:
+            return False
+        raw = await self._conn.get_raw_connection()
+        await raw.driver_connection.add_listener(INBOX_CHANNEL, self._notified)  # type: ignore[union-attr]
+        self.leading = True
+        self._next_check = self._monotonic() + self._check_interval
+        log.info("event_applier.leading")
+        self._on_inbox()  # events may have waited for a leader
+        return True
+
+    async def _round_trip(self, sql: str, **params: Any) -> Any:
+        """One statement in its own short transaction: a session lock outlives it, and an open
+        transaction left idle would hold back PostgreSQL's vacuum."""
+        assert self._conn is not None
+        value = await self._conn.scalar(text(sql), params)
+        await self._conn.commit()
+        return value
+
+    def _notified(self, *_: object) -> None:
+        self._on_inbox()
