@@ -65,7 +65,7 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def applied_count(replica: RunningApp) -> float:
     return sum(
-        sample.value
+        float(sample.value)
         for metric in replica.components.metrics.events_applied.collect()
         for sample in metric.samples
         if sample.name.endswith("_total")
