@@ -31,6 +31,7 @@ from tests.e2e.mattermost.bootstrap import MattermostWorld
 from tests.e2e.test_meet_flows import bot_posts
 from tests.e2e.test_meet_ringing_status import ring_of
 from tests.e2e.test_two_replicas import LEASE, haproxy
+from tests.e2e.test_two_replicas_setup import bot_commands
 from tests.support.backlog import pending_work
 from tests.support.haproxy import HaproxyBalancer
 from tests.support.infinity import SinkPublisher
@@ -77,8 +78,7 @@ def replica(tmp_path: Path, name: str, database_url: str, world: MattermostWorld
 
 
 async def wait_for_setup(process: ServiceProcess, timeout: float = 30.0) -> None:
-    """Until the replica registered /meet and the sign-in app (the next one then finds them
-    rather than registering a second copy)."""
+    """Until the replica registered /meet and the sign-in app."""
     deadline = time.monotonic() + timeout
     while "mattermost.setup_done" not in process.log_path.read_text():
         assert time.monotonic() < deadline, process.log_path.read_text()[-3000:]
@@ -110,9 +110,10 @@ async def balanced(
             "ringing_timeout": RINGING_TIMEOUT,
         }.items():
             await standby.components.admin.change_setting(key, value, "test")
-        await asyncio.to_thread(a.start)
-        await wait_for_setup(a)
-        await asyncio.to_thread(b.start)
+        # Both at once, as an orchestrator starts them: they take turns registering /meet and
+        # the sign-in app, so there is one of each (test_two_replicas_setup checks that).
+        await asyncio.gather(asyncio.to_thread(a.start), asyncio.to_thread(b.start))
+        await asyncio.gather(wait_for_setup(a), wait_for_setup(b))
         try:
             with balancer:
                 live = BalancedMeetbridge(app, balancer.url, mattermost, database_url=database_url)
@@ -149,6 +150,7 @@ async def test_meet_rings_once_and_rotates_pins_once_when_one_of_two_replicas_is
     mattermost: MattermostWorld,
 ) -> None:
     live, a, b = balanced
+    assert len(await bot_commands(mattermost, mattermost.team_id)) == 1, "/meet registered twice"
     alice, bob = mattermost.users["alice"], mattermost.users["bob"]
     dm = ChannelId(mattermost.channels["dm"])
     # Two commands in a row: haproxy's round robin sends one to each replica.

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -33,6 +33,7 @@ class Database:
         # handler that sleeps 1, 2, 5, 10... ms; queueing them here instead keeps every write
         # (event-sink acks included) to the time it really takes.
         self.write_lock = asyncio.Lock()
+        self._exclusive_locks: dict[int, asyncio.Lock] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,6 +69,21 @@ class Database:
             conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
+
+    @asynccontextmanager
+    async def exclusive(self, key: int) -> AsyncIterator[None]:
+        """Runs the block while no other block holding ``key`` runs, in this process and, on
+        PostgreSQL, in every replica sharing the database: a transaction-scoped advisory lock,
+        so a replica that dies mid-block (its connection closed) releases it. The block does its
+        own reads and writes; this connection only holds the lock."""
+        lock = self._exclusive_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if self.is_sqlite:  # one process per SQLite database: the in-process lock suffices
+                yield
+                return
+            async with self.engine.begin() as conn:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

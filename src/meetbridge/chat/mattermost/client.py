@@ -138,6 +138,9 @@ class MattermostClient:
         )
         return updated
 
+    async def delete_command(self, command_id: str) -> None:
+        await self.request("DELETE", f"/commands/{command_id}")
+
     # --- dialogs ---
 
     async def open_dialog(self, trigger_id: str, url: str, dialog: dict[str, Any]) -> None:

@@ -29,6 +29,8 @@ OAUTH_APP_RECORD = "mattermost_oauth_app"
 OAUTH_APP_NAME = "meetbridge"
 # A look-up made while a /meet request waits: well inside Mattermost's wait for the answer.
 COMMAND_LOOKUP_TIME_LIMIT = 2.0
+# Advisory lock key held while registering (distinct from the event applier's "mbap").
+SETUP_LOCK = 0x6D62_7375  # "mbsu"
 
 
 AUTOCOMPLETE_HINT = (
@@ -99,9 +101,12 @@ class MattermostSetup:
                 hint="without it the bot cannot register /meet, set custom statuses or post "
                 "in every channel",
             )
-        for team in await self._client.get_my_teams():
-            await self._register_command(team)
-        await self._ensure_oauth_app()
+        # Replicas starting together would each find no /meet and no OAuth app and register
+        # their own; one at a time, the later ones find and reuse what the first registered.
+        async with self._database.exclusive(SETUP_LOCK):
+            for team in await self._client.get_my_teams():
+                await self._register_command(team)
+            await self._ensure_oauth_app()
         log.info("mattermost.setup_done", bot=me.get("username"))
 
     async def _register_command(self, team: dict[str, Any]) -> None:
@@ -137,6 +142,10 @@ class MattermostSetup:
             return
         if ours:
             command = ours[0]
+            bot_id = (self.bot or {}).get("id")
+            await self._remove_duplicates(
+                team, [c for c in ours[1:] if c.get("creator_id") == bot_id]
+            )
             if any(command.get(key) != value for key, value in wanted.items()):
                 command = await self._client.update_command({**command, **wanted})
         else:
@@ -157,6 +166,22 @@ class MattermostSetup:
             )
         if self._on_command_token is not None:
             self._on_command_token(team["id"], command["token"])
+
+    async def _remove_duplicates(
+        self, team: dict[str, Any], duplicates: list[dict[str, Any]]
+    ) -> None:
+        """Second copies of /meet the bot registered (left by replicas that registered at the
+        same moment before they took turns): Mattermost would answer with either, and the one whose
+        token meetbridge does not keep would be refused."""
+        for duplicate in duplicates:
+            try:
+                await self._client.delete_command(duplicate["id"])
+            except MattermostApiError as exc:
+                log.warning(
+                    "mattermost.duplicate_command_kept", team=team.get("name"), error=str(exc)
+                )
+                continue
+            log.info("mattermost.duplicate_command_removed", team=team.get("name"))
 
     async def registered_token(self, team_id: str) -> str | None:
         """The token of meetbridge's /meet in this team as Mattermost itself records it (the
