@@ -58,6 +58,12 @@ class ServiceConfig(BaseSettings):
     mattermost_lookup_timeout: float = Field(1.5, gt=0, le=4.0)
     # How long a replica that died keeps its claimed outbox items (renewed while delivering).
     outbox_lease: float = Field(15.0, ge=0.3, le=600.0)
+    applier_priority: str = Field(
+        "normal",
+        pattern="^(normal|high)$",
+        description="replicas on PostgreSQL: one of high priority applies events whenever it "
+        "runs (give it no traffic, so that applying never delays an acknowledgement)",
+    )
     # A LiveKit given by the deployment (environment) wins over the admin settings.
     recording_dir: Path | None = Field(
         None, description="where LiveKit recordings are written; default: data_dir/recordings"

@@ -3,7 +3,8 @@
 Two replicas run with their background workers, as two processes behind a load balancer do.
 Exactly one of them applies events, including those the other took in (a NOTIFY sent with the
 inbox rows wakes it); when the leader's database session ends, the other takes the lead and
-applies what is waiting.
+applies what is waiting. A replica of high priority takes the lead from a normal one, and gives
+it back by going away.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from meetbridge.store.applier_leadership import LEADER_LOCK, ApplierLeadership
 from meetbridge.store.database import open_database
 from meetbridge.store.inbox import InboxRecord, InboxWriter
 from meetbridge.store.migrate import upgrade
-from meetbridge.web.app import create_app
+from meetbridge.web.app import MeetbridgeApp, create_app
 from tests.conftest import RunningApp, running
 from tests.integration.conftest import alias, post_events, tag
 from tests.support.infinity import InfinityNode
@@ -44,8 +45,7 @@ async def replicas(
     async with AsyncExitStack() as stack:
         started = []
         for _ in range(2):
-            app = create_app(config, mattermost_transport=mattermost.transport(),
-                             auto_migrate=True)  # fmt: skip
+            app = replica_app(config, mattermost)
             started.append(await stack.enter_async_context(running(app)))
         yield started[0], started[1]
 
@@ -143,3 +143,29 @@ async def test_inbox_commits_on_another_replica_wake_the_leader(
         await leadership.release()
         await leader_db.close()
         await intake_db.close()
+
+
+async def test_a_high_priority_replica_takes_the_lead_and_gives_it_back_when_it_goes(
+    config: ServiceConfig, mattermost: MattermostStandIn
+) -> None:
+    async with AsyncExitStack() as stack:
+        normal = await stack.enter_async_context(running(replica_app(config, mattermost)))
+        await until(lambda: leading(normal))
+        high_config = config.model_copy(update={"applier_priority": "high"})
+        high_app = replica_app(high_config, mattermost)
+        async with running(high_app) as high:
+            await until(lambda: leading(high) and not leading(normal))
+
+            await send_meeting(normal, InfinityNode("10.19.0.4"))
+            await until(lambda: applied_count(high) >= 2)
+            await asyncio.sleep(2.5)  # the normal replica looks for the lead once a second
+            assert not leading(normal), "a normal replica took the lead from a high-priority one"
+            assert applied_count(normal) == 0
+        # The high-priority replica has stopped: its session and its candidacy are gone.
+        await until(lambda: leading(normal))
+        await send_meeting(normal, InfinityNode("10.19.0.5"))
+        await until(lambda: applied_count(normal) >= 2)
+
+
+def replica_app(config: ServiceConfig, mattermost: MattermostStandIn) -> MeetbridgeApp:
+    return create_app(config, mattermost_transport=mattermost.transport(), auto_migrate=True)

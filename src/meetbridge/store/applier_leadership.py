@@ -8,6 +8,11 @@ The others try to take the lead once a second and get it as soon as the leader's
 closes (its process died, or it lost the database). Each batch still takes the applier's
 transaction lock, so two replicas never apply at once even while a lost lead goes unnoticed.
 
+A replica of high priority (MEETBRIDGE_APPLIER_PRIORITY=high, typically one that takes no
+traffic, so that applying never delays an acknowledgement) holds CANDIDATE_LOCK shared for as
+long as it lives. A replica of normal priority does not take the lead while one is there and
+hands the lead over when one appears: it sees that by failing to take CANDIDATE_LOCK exclusively.
+
 Events another replica stores reach the leader by NOTIFY on INBOX_CHANNEL, sent in the inbox
 transaction itself (store/inbox.py), so only committed events wake it.
 """
@@ -29,25 +34,35 @@ from meetbridge.store.inbox import INBOX_CHANNEL
 log = structlog.get_logger(__name__)
 
 LEADER_LOCK = 0x6D62_6C64  # "mbld"; distinct from the applier's per-batch lock
+CANDIDATE_LOCK = 0x6D62_6370  # "mbcp": held shared by every replica of high priority
+
+# True when a replica of high priority is there: CANDIDATE_LOCK cannot be taken exclusively
+# (when it can, it is given back at once).
+_HIGH_PRIORITY_PRESENT = (
+    "SELECT CASE WHEN pg_try_advisory_lock(:key) THEN NOT pg_advisory_unlock(:key) ELSE true END"
+)
 
 
 class ApplierLeadership:
-    """This replica's claim to apply events. ``holds()`` is called before every batch."""
+    """This replica's claim to apply events. ``holds()`` is called between batches."""
 
     def __init__(
         self,
         database: Database,
         on_inbox: Callable[[], None],
+        high_priority: bool = False,
         retry_interval: float = 1.0,
         check_interval: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._database = database
         self._on_inbox = on_inbox
+        self._high_priority = high_priority
         self._retry_interval = retry_interval
         self._check_interval = check_interval
         self._monotonic = monotonic
         self._conn: AsyncConnection | None = None
+        self._candidate = False  # high priority: CANDIDATE_LOCK is held shared
         self._next_try = 0.0
         self._next_check = 0.0
         self.leading = False
@@ -61,8 +76,8 @@ class ApplierLeadership:
             if self.leading:
                 if now >= self._next_check:
                     self._next_check = now + self._check_interval
-                    await self._round_trip("SELECT 1")
-                return True
+                    await self._check_lead()
+                return self.leading
             if now < self._next_try:
                 return False
             self._next_try = now + self._retry_interval
@@ -74,8 +89,9 @@ class ApplierLeadership:
 
     async def release(self) -> None:
         """Give the lead up (shutdown, or its connection failed): the connection is discarded,
-        never returned to the pool, where it would go on holding the lock."""
-        conn, self._conn, self.leading = self._conn, None, False
+        never returned to the pool, where it would go on holding the locks."""
+        conn, self._conn = self._conn, None
+        self.leading = self._candidate = False
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.invalidate()
@@ -85,16 +101,40 @@ class ApplierLeadership:
     async def _try_to_lead(self) -> bool:
         if self._conn is None:
             self._conn = await self._database.engine.connect()
-        took = await self._round_trip("SELECT pg_try_advisory_lock(:key)", key=LEADER_LOCK)
-        if not took:
+        if self._high_priority and not self._candidate:
+            # Fails only while a normal replica is looking: then again at the next try.
+            sql = "SELECT pg_try_advisory_lock_shared(:key)"
+            self._candidate = bool(await self._round_trip(sql, key=CANDIDATE_LOCK))
+        elif not self._high_priority and await self._round_trip(
+            _HIGH_PRIORITY_PRESENT, key=CANDIDATE_LOCK
+        ):
             return False
-        raw = await self._conn.get_raw_connection()
-        await raw.driver_connection.add_listener(INBOX_CHANNEL, self._notified)  # type: ignore[union-attr]
+        if not await self._round_trip("SELECT pg_try_advisory_lock(:key)", key=LEADER_LOCK):
+            return False
+        await (await self._listener()).add_listener(INBOX_CHANNEL, self._notified)
         self.leading = True
         self._next_check = self._monotonic() + self._check_interval
-        log.info("event_applier.leading")
+        log.info("event_applier.leading", high_priority=self._high_priority)
         self._on_inbox()  # events may have waited for a leader
         return True
+
+    async def _check_lead(self) -> None:
+        """The connection still answers; a normal leader hands over to a high-priority one."""
+        if self._high_priority:
+            await self._round_trip("SELECT 1")
+            return
+        if not await self._round_trip(_HIGH_PRIORITY_PRESENT, key=CANDIDATE_LOCK):
+            return
+        await (await self._listener()).remove_listener(INBOX_CHANNEL, self._notified)
+        await self._round_trip("SELECT pg_advisory_unlock(:key)", key=LEADER_LOCK)
+        self.leading = False
+        log.info("event_applier.lead_handed_over")
+
+    async def _listener(self) -> Any:
+        """The driver's own connection (asyncpg), which delivers notifications."""
+        assert self._conn is not None
+        raw = await self._conn.get_raw_connection()
+        return raw.driver_connection
 
     async def _round_trip(self, sql: str, **params: Any) -> Any:
         """One statement in its own short transaction: a session lock outlives it, and an open

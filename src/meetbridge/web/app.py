@@ -225,7 +225,11 @@ def build_components(
         outbox.register(ZOOM_REPLY, cards.reply)
     confirmations = Confirmations(core.links, core.database, clock)
     leadership = (
-        ApplierLeadership(core.database, on_inbox=lambda: applier.wake())
+        ApplierLeadership(
+            core.database,
+            on_inbox=lambda: applier.wake(),
+            high_priority=config.applier_priority == "high",
+        )
         if core.database.is_postgresql
         else None
     )
