@@ -10,7 +10,12 @@ requests with the same bytes, directly and through the same haproxy, so the bala
 shows. One machine runs everything (replicas, PostgreSQL, haproxy, wrk): read the ratios, not
 the absolute figures.
 
-    uv run python -m benchmarks.replicas [--replicas 1 2 4] [--nodes 32] [--seconds 10]
+With ``--with-applier`` each replica count is measured a second time with one more replica
+that takes no traffic and applies the events (MEETBRIDGE_APPLIER_PRIORITY=high), shown as
+"N+a": the applier then runs in a process of its own.
+
+    uv run python -m benchmarks.replicas [--replicas 1 2 4] [--with-applier] [--nodes 32]
+        [--seconds 10]
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ KEY = base64.b64encode(bytes(range(32))).decode()
 
 @dataclass
 class Figures:
-    replicas: int
+    replicas: str
     events: WrkResult
     events_ceiling: WrkResult
     events_via_haproxy: WrkResult
@@ -85,7 +90,9 @@ def wait_until(database_url: str, done: int, timeout: float = 600.0) -> float:
 class Deployment:
     """N replicas on one database, behind haproxy; a Mattermost stand-in answers them all."""
 
-    def __init__(self, database_url: str, replicas: int, mattermost_port: int) -> None:
+    def __init__(
+        self, database_url: str, replicas: int, mattermost_port: int, applier: bool = False
+    ) -> None:
         self.database_url = database_url
         env = {
             "MEETBRIDGE_MATTERMOST_URL": f"http://127.0.0.1:{mattermost_port}",
@@ -97,19 +104,31 @@ class Deployment:
             ServiceProcess(Path(tempfile.mkdtemp(prefix="meetbridge-bench-")), database_url, **env)
             for _ in range(replicas)
         ]
+        # Started first and given no traffic; it would take the lead from the others anyway.
+        self.applier = (
+            ServiceProcess(
+                Path(tempfile.mkdtemp(prefix="meetbridge-bench-")),
+                database_url,
+                **env,
+                MEETBRIDGE_APPLIER_PRIORITY="high",
+            )
+            if applier
+            else None
+        )
 
     @contextmanager
     def running(self, haproxy: str) -> Iterator[HaproxyBalancer]:
         self.processes[0].cli("migrate")
+        everyone = ([self.applier] if self.applier else []) + self.processes
         try:
-            for process in self.processes:
+            for process in everyone:
                 process.start()
             with HaproxyBalancer(
                 haproxy, [p.port for p in self.processes], PATIENT_CHECKS
             ) as balancer:
                 yield balancer
         finally:
-            for process in self.processes:
+            for process in everyone:
                 process.stop()
 
     def authorization(self) -> str:
@@ -147,13 +166,14 @@ class Bench:
     largest: int
     connections: int
 
-    def measure(self, database_url: str, replicas: int) -> Figures:
-        deployment = Deployment(database_url, replicas, self.mattermost_port)
+    def measure(self, database_url: str, replicas: int, run: int, applier: bool) -> Figures:
+        deployment = Deployment(database_url, replicas, self.mattermost_port, applier)
         with deployment.running(self.haproxy) as balancer:
             authorization = deployment.authorization()
-            events = self.busy_hour(deployment, balancer, authorization, run=replicas)
+            events = self.busy_hour(deployment, balancer, authorization, run)
             policy = self.policy(balancer, authorization)
-        return Figures(replicas, *events, *policy, load=load())
+        label = f"{replicas}+a" if applier else str(replicas)
+        return Figures(label, *events, *policy, load=load())
 
     def busy_hour(
         self, deployment: Deployment, balancer: HaproxyBalancer, authorization: str, run: int
@@ -240,6 +260,11 @@ def main() -> None:
     parser.add_argument("--smallest", type=int, default=20, help="people in the smallest meeting")
     parser.add_argument("--largest", type=int, default=200, help="people in the largest meeting")
     parser.add_argument("--connections", type=int, default=64, help="policy connections")
+    parser.add_argument(
+        "--with-applier",
+        action="store_true",
+        help="also measure each count with one more replica that only applies events",
+    )
     args = parser.parse_args()
     haproxy, bin_dir = find_haproxy(), find_bin_dir()
     if haproxy is None or bin_dir is None:
@@ -273,11 +298,12 @@ def main() -> None:
             "is applied / every card update delivered; nginx/s, via hap: nginx answering the "
             "same requests directly and through haproxy; lost: acknowledged but not in the inbox"
         )
-        runs = []
+        runs: list[Figures] = []
         for replicas in args.replicas:
-            url = postgres.create_database(f"replicas_{replicas}")
-            runs.append(bench.measure(url, replicas))
-            print(f"  {replicas} replica(s) measured, load {load()}", flush=True)
+            for applier in (False, True) if args.with_applier else (False,):
+                url = postgres.create_database(f"replicas_{len(runs) + 1}")
+                runs.append(bench.measure(url, replicas, len(runs) + 1, applier))
+                print(f"  {runs[-1].replicas} replica(s) measured, load {load()}", flush=True)
         print_table(runs)
 
 
