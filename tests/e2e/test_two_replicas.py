@@ -1,11 +1,12 @@
 """Two replicas on one PostgreSQL behind haproxy; one is killed with SIGKILL mid-burst.
 
 Conferencing Nodes send their events through the load balancer (one at a time per node,
-retried until a 2xx, as Infinity does), so both replicas take intake and either may apply.
-The replica that leads the applier is killed in the middle of the burst and not started again;
-the other takes the lead and carries on. Then every event was applied exactly once, the meetings hold exactly what the events describe, each
-meeting's card was posted to Mattermost once (the outbox of a dead replica is taken over, not
-repeated), and no outbox item is left waiting or dead.
+retried until a 2xx, as Infinity does). Either both replicas take intake, or replica B only
+applies events (MEETBRIDGE_APPLIER_PRIORITY=high, no traffic). The replica that leads the
+applier is killed in the middle of the burst and not started again; the other takes the lead
+and carries on. Then every event was applied exactly once, the meetings hold exactly what the
+events describe, each meeting's card was posted to Mattermost once (the outbox of a dead replica
+is taken over, not repeated), and no outbox item is left waiting or dead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import base64
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
@@ -49,10 +51,21 @@ def haproxy() -> str:
     return binary
 
 
-@pytest.fixture
+@dataclass
+class Replicas:
+    a: ServiceProcess
+    b: ServiceProcess
+    b_takes_traffic: bool
+    standin: MattermostStandIn
+    writes: ChatWrites
+
+
+@pytest.fixture(params=["both take traffic", "B only applies"])
 def replicas(
-    tmp_path: Path, postgres_server: PostgresServer
-) -> Iterator[tuple[ServiceProcess, ServiceProcess, MattermostStandIn, ChatWrites]]:
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
+) -> Iterator[Replicas]:
+    """Replicas A and B on one PostgreSQL. With "B only applies", B is of high applier
+    priority and the balancer sends it nothing: an applier of its own."""
     database_url = postgres_server.create_database(f"replicas_{time.monotonic_ns()}")
     standin, writes = MattermostStandIn(), ChatWrites()
     mattermost_port = free_port()
@@ -66,14 +79,21 @@ def replicas(
         "MEETBRIDGE_OUTBOX_LEASE": str(LEASE),
     }
     a = ServiceProcess(tmp_path / "a", database_url, **env)
-    b = ServiceProcess(tmp_path / "b", database_url, **env)
+    only_applies = request.param == "B only applies"
+    b = ServiceProcess(
+        tmp_path / "b",
+        database_url,
+        **env,
+        **({"MEETBRIDGE_APPLIER_PRIORITY": "high"} if only_applies else {}),
+    )
+
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     a.cli("migrate")
     a.start()
     b.start()
     try:
-        yield a, b, standin, writes
+        yield Replicas(a, b, not only_applies, standin, writes)
     finally:
         a.stop()
         b.stop()
@@ -98,6 +118,15 @@ async def leads(http: httpx2.AsyncClient, replica: ServiceProcess) -> bool:
     return "meetbridge_applier_leading 1.0" in metrics.splitlines()
 
 
+async def until_leads(
+    http: httpx2.AsyncClient, replica: ServiceProcess, timeout: float = 15.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not await leads(http, replica):
+        assert time.monotonic() < deadline, "the replica did not take the lead"
+        await asyncio.sleep(0.1)
+
+
 async def leader_first(
     http: httpx2.AsyncClient, a: ServiceProcess, b: ServiceProcess
 ) -> tuple[ServiceProcess, ServiceProcess]:
@@ -108,9 +137,9 @@ async def leader_first(
 
 
 async def test_kill_9_of_one_replica_mid_burst_applies_and_posts_everything_once(
-    replicas: tuple[ServiceProcess, ServiceProcess, MattermostStandIn, ChatWrites], haproxy: str
+    replicas: Replicas, haproxy: str
 ) -> None:
-    a, b, standin, writes = replicas
+    a, b, standin, writes = replicas.a, replicas.b, replicas.standin, replicas.writes
     database_url = a.env["MEETBRIDGE_DATABASE_URL"]
     channels = [f"repl{n}" + "r" * 21 for n in range(NODES)]
     for channel in channels:
@@ -122,8 +151,11 @@ async def test_kill_9_of_one_replica_mid_burst_applies_and_posts_everything_once
     ]
     streams = [events for events, _ in plans]
     auth = basic_auth(*a.credentials())
-    with HaproxyBalancer(haproxy, [a.port, b.port]) as balancer:
+    backends = [a.port, b.port] if replicas.b_takes_traffic else [a.port]
+    with HaproxyBalancer(haproxy, backends) as balancer:
         async with httpx2.AsyncClient(timeout=5.0) as http:
+            if not replicas.b_takes_traffic:
+                await until_leads(http, b)  # taken over from A, which started first
             publishers = [
                 SinkPublisher(http, f"{balancer.url}/api/pexip/event_sink", auth, retry_delay=0.05)
                 for _ in nodes
