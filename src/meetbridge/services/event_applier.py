@@ -28,7 +28,6 @@ from typing import Protocol
 
 import structlog
 from sqlalchemy import exc as sql_errors
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.clock import Clock
@@ -43,7 +42,15 @@ from meetbridge.domain.meetings import (
 )
 from meetbridge.ports import EventTranslator
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import audit_repo, chat_repo, inbox, meetings_repo, pins_repo, sink_nodes_repo
+from meetbridge.store import (
+    advisory_locks,
+    audit_repo,
+    chat_repo,
+    inbox,
+    meetings_repo,
+    pins_repo,
+    sink_nodes_repo,
+)
 from meetbridge.store.chat_repo import JoinIntent
 from meetbridge.store.database import Database
 from meetbridge.store.inbox import FAILED, FailedEvent, PendingEvent, printable
@@ -52,7 +59,6 @@ from meetbridge.waits import wait_event
 log = structlog.get_logger(__name__)
 
 STALE = "stale"
-_APPLIER_LOCK = 0x6D62_6170  # "mbap": one applier at a time across replicas
 # Meetings in progress kept in memory between batches (by id); past this many the memory is
 # simply cleared (meetings another replica ended would otherwise stay forever).
 KEPT_MEETINGS = 10_000
@@ -268,9 +274,7 @@ class EventApplier:
         log.warning("event_applier.event_failed", inbox_id=row_id, error=error)
         async with self._database.transaction() as conn:
             if not self._database.is_sqlite:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLIER_LOCK}
-                )
+                await advisory_locks.hold_until_commit(conn, advisory_locks.APPLIER_BATCH)
             marked = await inbox.mark_failed(conn, [(row_id, error)], self._clock.now())
         return BatchResult(failed=marked)
 
@@ -288,7 +292,7 @@ class EventApplier:
 
     async def _apply_shared(self, limit: int, attempted: list[int]) -> BatchResult:
         async with self._database.transaction() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLIER_LOCK})
+            await advisory_locks.hold_until_commit(conn, advisory_locks.APPLIER_BATCH)
             work = await self._prepare(conn, limit, attempted)
             if work is None:
                 return BatchResult()

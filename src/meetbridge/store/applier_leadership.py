@@ -28,13 +28,14 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from meetbridge.store import advisory_locks
 from meetbridge.store.database import Database
 from meetbridge.store.inbox import INBOX_CHANNEL
 
 log = structlog.get_logger(__name__)
 
-LEADER_LOCK = 0x6D62_6C64  # "mbld"; distinct from the applier's per-batch lock
-CANDIDATE_LOCK = 0x6D62_6370  # "mbcp": held shared by every replica of high priority
+LEADER_LOCK = advisory_locks.APPLIER_LEADER
+CANDIDATE_LOCK = advisory_locks.APPLIER_CANDIDATE
 
 # True when a replica of high priority is there: CANDIDATE_LOCK cannot be taken exclusively
 # (when it can, it is given back at once).

@@ -14,9 +14,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from meetbridge.store import advisory_locks
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -82,7 +84,7 @@ class Database:
                 yield
                 return
             async with self.engine.begin() as conn:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                await advisory_locks.hold_until_commit(conn, key)
                 yield
 
     @asynccontextmanager

@@ -20,7 +20,7 @@ from meetbridge.chat.mattermost.client import MattermostClient
 from meetbridge.chat.mattermost.errors import MattermostApiError, MattermostError
 from meetbridge.clock import Clock
 from meetbridge.crypto import SecretBox
-from meetbridge.store import chat_repo
+from meetbridge.store import advisory_locks, chat_repo
 from meetbridge.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -29,8 +29,6 @@ OAUTH_APP_RECORD = "mattermost_oauth_app"
 OAUTH_APP_NAME = "meetbridge"
 # A look-up made while a /meet request waits: well inside Mattermost's wait for the answer.
 COMMAND_LOOKUP_TIME_LIMIT = 2.0
-# Advisory lock key held while registering (distinct from the event applier's "mbap").
-SETUP_LOCK = 0x6D62_7375  # "mbsu"
 
 
 AUTOCOMPLETE_HINT = (
@@ -103,7 +101,7 @@ class MattermostSetup:
             )
         # Replicas starting together would each find no /meet and no OAuth app and register
         # their own; one at a time, the later ones find and reuse what the first registered.
-        async with self._database.exclusive(SETUP_LOCK):
+        async with self._database.exclusive(advisory_locks.MATTERMOST_SETUP):
             for team in await self._client.get_my_teams():
                 await self._register_command(team)
             await self._ensure_oauth_app()
