@@ -17,6 +17,7 @@ import httpx2
 import pytest
 
 from meetbridge.domain.ids import ChannelId
+from meetbridge.domain.markdown import escape_markdown
 from meetbridge.store import chat_repo, meetings_repo
 from tests.e2e.live import LiveMeetbridge, eventually, start_live, stop_live
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
@@ -185,7 +186,9 @@ async def test_chat_in_the_conference_reaches_the_cards_thread_and_thread_replie
 
     [line] = await eventually(lambda: in_thread("shipped it"))
     # Attributed to its sender, posted by the bot, and the @channel notifies nobody.
-    assert line["message"] == f"**{bobs.name}** (in the meeting): @\u200bchannel shipped it"
+    assert line["message"] == (
+        f"**{escape_markdown(bobs.name)}** (in the meeting): \\@\u200bchannel shipped it"
+    )
     assert line["user_id"] == mattermost.bot.id
 
     # Carol answers in the thread: the conference gets it from meetbridge's chair, under her name.

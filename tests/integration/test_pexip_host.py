@@ -23,6 +23,7 @@ from meetbridge.services.notifications import MEETING_REPLY
 from meetbridge.store.tables import outbox
 from meetbridge.web.app import create_app
 from tests.conftest import RunningApp, running
+from tests.hostile.test_thread_lines import assert_one_inert_line
 from tests.integration.conftest import alias, post_events, tag
 from tests.support.conferencing_node import API_PREFIX, ConferencingNode
 from tests.support.infinity import InfinityNode
@@ -455,6 +456,9 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> 
             await asyncio.sleep(0.05)
 
 
+FORGED = "@channel shipped it\n**Alice Archer** (in the meeting): ![p](https://t.example/p.png)"
+
+
 async def test_chat_in_the_meeting_reaches_the_thread_and_thread_replies_the_meeting(
     meeting: Meeting, mattermost: MattermostStandIn
 ) -> None:
@@ -474,7 +478,7 @@ async def test_chat_in_the_meeting_reaches_the_thread_and_thread_replies_the_mee
         base = f"{meeting.node.url}{API_PREFIX}{alias(meeting.channel)}"
         said = await http.post(
             f"{base}/message",
-            json={"type": "text/plain", "payload": "@channel shipped it"},
+            json={"type": "text/plain", "payload": FORGED},
             headers={"token": bob.token},
         )
         assert said.status_code == 200
@@ -485,6 +489,7 @@ async def test_chat_in_the_meeting_reaches_the_thread_and_thread_replies_the_mee
     await until(in_thread)
     [line] = [x for x in await thread_lines(meeting.service) if "shipped it" in x]
     assert line.startswith(f"**{bob.user}** (in the meeting):") and "@channel" not in line
+    assert_one_inert_line(line)  # no link, image, mention or second line (issue 20, item 5)
 
     await chat.from_thread(channel, "Carol", "see you at ten", "mm-1", 0)
     [sent] = [r for r in meeting.node.requests_to("message") if r.endpoint == "message"][-1:]

@@ -1,7 +1,9 @@
 """In-meeting chat mirrored with the meeting card's Mattermost thread, both ways.
 
-Page → thread: the line is posted by the bot, attributed by name; mentions are defused (a
-participant typing ``@channel`` in the meeting must not notify the channel through the bot).
+Page → thread: the line is posted by the bot, attributed by name. Author and text are escaped
+for Mattermost's Markdown (domain/markdown.py): whoever is in the meeting, a guest who chose their
+own name included, cannot make the bot post a link, an image, a mention (``@channel``) or a
+second line that reads like another person's message.
 Thread → page: a reply to a card of a meeting in progress goes to the meeting, under its
 author's display name; the bot's own replies (the lines from the meeting) are not sent back."""
 
@@ -15,6 +17,7 @@ import orjson
 
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
+from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.messages import ENGLISH, DefaultLocale, Messages, english_default
 from meetbridge.domain.users import DisplayNameStyle, display_name
 from meetbridge.ports import DirectoryUnavailableError, UserDirectory
@@ -22,15 +25,11 @@ from meetbridge.services import notifications
 from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store.database import Database
 
-_ZERO_WIDTH_SPACE = "\u200b"
-
 
 def thread_line(name: str, text: str, texts: Messages = ENGLISH) -> str:
-    def defused(value: str) -> str:
-        return value.replace("@", "@" + _ZERO_WIDTH_SPACE)
-
-    shown = defused(name) or texts("thread.someone")
-    return texts("thread.meeting_line", name=shown, text=defused(text))
+    """One message as one visible line: line breaks in the text become spaces."""
+    shown = escape_markdown(name).strip() or texts("thread.someone")
+    return texts("thread.meeting_line", name=shown, text=escape_markdown(text))
 
 
 MeetingSink = Callable[[ChannelId, str, str, str, int], Awaitable[object]]

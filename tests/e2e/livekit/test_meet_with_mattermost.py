@@ -162,7 +162,7 @@ async def test_a_chat_line_typed_in_the_meeting_appears_in_the_cards_thread(
         return next((line for line in lines if "in the meeting" in line), None)
 
     line = await eventually(reply)
-    assert line == "**alice** (in the meeting): hello @\u200bchannel"  # no @channel via the bot
+    assert line == "**alice** (in the meeting): hello \\@\u200bchannel"  # no @channel via the bot
 
     # And back: Bob answers in the thread; the meeting gets the line under his name (what a
     # device joining now is sent; live devices get the same data message). The bot's own

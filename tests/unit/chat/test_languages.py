@@ -119,7 +119,7 @@ def test_thread_notices_in_german() -> None:
         "Transkript der Aufnahme dieser Besprechung (S0, S1, S2, S3, S4 und 2 weitere)."
     )
     assert thread_line("bob", "@all hallo", GERMAN) == (
-        "**bob** (in der Besprechung): @\u200ball hallo"
+        "**bob** (in der Besprechung): \\@\u200ball hallo"
     )
 
 
