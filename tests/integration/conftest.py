@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +28,16 @@ EVENT_SINK = "/api/pexip/event_sink"
 @pytest.fixture
 def node() -> InfinityNode:
     return InfinityNode("10.20.0.11")
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """meetbridge started with a umask that lets everyone read what it creates."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def alias(channel_id: str, prefix: str = "matt-") -> str:

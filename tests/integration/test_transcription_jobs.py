@@ -8,6 +8,7 @@ runs); a tampered model is refused and the thread is told. Mattermost is the sta
 from __future__ import annotations
 
 import asyncio
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,7 @@ def said_by(text: str, speaker: str) -> str:
 # Speech is the slow part: once is enough (the storage runs on both databases below).
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_each_speakers_sentences_are_transcribed_attributed_merged_and_handed_to_the_outbox(
-    service: RunningApp, tmp_path: Path
+    service: RunningApp, tmp_path: Path, open_umask: None
 ) -> None:
     speakers = speakers_dir(tmp_path, (ALICE, 0.0), (BOB, BOB_OFFSET))
     transcriptions = transcriptions_for(service)
@@ -140,6 +141,8 @@ async def test_each_speakers_sentences_are_transcribed_attributed_merged_and_han
         await asyncio.to_thread(txt_file.read_text),
     )
     assert vtt.startswith("WEBVTT\n")
+    # Owner-only whatever the umask (issue 20, item 8).
+    assert {stat.S_IMODE(f.stat().st_mode) for f in (vtt_file, txt_file)} == {0o600}
     assert "<v Alice Archer>" in vtt and "<v Bob Baker>" in vtt
     alice_wer = word_error_rate(ALICE[2], said_by(text, "Alice Archer"))
     bob_wer = word_error_rate(BOB[2], said_by(text, "Bob Baker"))

@@ -28,6 +28,7 @@ import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from meetbridge.child_processes import OWNER_ONLY, child_environment, write_private_text
 from meetbridge.clock import Clock
 from meetbridge.domain.messages import DefaultLocale, Messages, english_default
 from meetbridge.domain.transcript import (
@@ -253,6 +254,8 @@ class Transcriptions:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=child_environment(),  # it decodes what participants said: none of our secrets
+            umask=OWNER_ONLY,
         )
         try:
             output, errors = await process.communicate(job.to_json())
@@ -274,8 +277,8 @@ class Transcriptions:
         lines = transcript_lines(speakers, result)
         base = speakers.parent / f"transcript-{row.recording_id}"
         vtt, txt = base.with_suffix(".vtt"), base.with_suffix(".txt")
-        await asyncio.to_thread(vtt.write_text, to_vtt(lines), "utf-8")
-        await asyncio.to_thread(txt.write_text, to_text(lines), "utf-8")
+        await asyncio.to_thread(write_private_text, vtt, to_vtt(lines))
+        await asyncio.to_thread(write_private_text, txt, to_text(lines))
         post = TranscriptPost(
             channel_id=row.channel_id,
             meeting_id=row.meeting_id,

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from meetbridge.child_processes import owner_only
 from meetbridge.domain.transcript import MANIFEST, parse_manifest
 from meetbridge.transcription.model import ModelRefusedError, resolve
 
@@ -109,6 +110,7 @@ def _exit_with_parent() -> None:
 
 
 def main() -> int:
+    owner_only()
     job = WorkerJob.parse(sys.stdin.buffer.read())
     os.nice(NICENESS)
     _exit_with_parent()

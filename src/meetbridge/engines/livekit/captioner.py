@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from meetbridge.child_processes import owner_only
 from meetbridge.domain.captions import (
     CAPTION_RATE,
     CAPTIONS_TOPIC,
@@ -257,6 +258,7 @@ class Captioner:
 
 
 async def main() -> int:
+    owner_only()
     job = CaptionJob.parse(sys.stdin.buffer.read())
     os.nice(NICENESS)
     transcriber = Transcriber(job)  # before joining: a refused model never joins the room

@@ -29,6 +29,7 @@ from pathlib import Path
 import orjson
 import structlog
 
+from meetbridge.child_processes import private_directory
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.messages import reader
@@ -294,7 +295,7 @@ class LiveKitCaptions:
             "language": settings.language,
             "threads": settings.threads,
         }
-        await asyncio.to_thread(settings.logs.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(private_directory, settings.logs)
         log_path = settings.logs / f"captioner-{channel_id}.log"
         labels = (LABEL, channel_id, identity)  # not secret: how a restarted meetbridge finds it
         return await asyncio.to_thread(

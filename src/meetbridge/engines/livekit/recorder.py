@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from meetbridge.child_processes import child_environment, owner_only
 from meetbridge.domain.recording import FRAME_MS, FRAME_SAMPLES, SAMPLE_RATE, JitterBuffer, mix
 from meetbridge.domain.transcript import MANIFEST, SpeakerTrack, user_id_of_identity
 from meetbridge.engines.livekit.screen import (
@@ -129,6 +130,7 @@ class Speakers:
             *ffmpeg_command(self._directory / file),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
+            env=child_environment(),
         )
         # Read once the encoder is there: the next mix frame is this file's first.
         track = SpeakerTrack(
@@ -217,6 +219,7 @@ class Screen:
             *encoder_command(self._output),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
+            env=child_environment(),
         )
         assert encoder.stdin is not None
         ScreenStart(first / FPS).save(start_file(self._output))
@@ -303,6 +306,7 @@ class Recorder:
             *ffmpeg_command(self._job.output),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
+            env=child_environment(),
         )
         assert encoder.stdin is not None
         await self._room.connect(
@@ -357,6 +361,7 @@ class Recorder:
 
 
 async def main() -> int:
+    owner_only()  # the recording, the speakers' tracks and their ffmpeg: owner-only files
     job = Job.parse(sys.stdin.buffer.read())
     recorder = Recorder(job)
     loop = asyncio.get_running_loop()

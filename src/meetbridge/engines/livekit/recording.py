@@ -25,6 +25,7 @@ from pathlib import Path
 import orjson
 import structlog
 
+from meetbridge.child_processes import child_environment, private_directory
 from meetbridge.clock import Clock
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.messages import ENGLISH, DefaultLocale, Messages, english_default, reader
@@ -121,7 +122,7 @@ class LiveKitRecordings:
             raise RecordingRefusedError(missing)
         settings = self._settings()
         directory = settings.directory
-        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(private_directory, directory)
         if disk_too_low(self._free_space(directory), settings.limits):
             raise RecordingRefusedError(reader()("recording.disk_low"))
         room = room_name(channel_id)
@@ -452,7 +453,7 @@ def spawn_detached(module: str, job: bytes, log_path: Path, labels: tuple[str, .
         pid = os.posix_spawn(
             sys.executable,
             [sys.executable, "-m", module, *labels],
-            os.environ,
+            child_environment(),  # it decodes what participants send: none of our secrets
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, read_end, 0),
                 (os.POSIX_SPAWN_DUP2, log_fd, 1),
@@ -523,6 +524,7 @@ async def media_seconds(path: Path) -> float | None:
         "ffprobe", "-v", "error", "-show_entries", "format=duration",
         "-of", "default=noprint_wrappers=1:nokey=1", str(path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        env=child_environment(),
     )  # fmt: skip
     output, _ = await process.communicate()
     try:

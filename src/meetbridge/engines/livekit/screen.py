@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 import structlog
 
+from meetbridge.child_processes import OWNER_ONLY, child_environment
+
 log = structlog.get_logger(__name__)
 
 WIDTH, HEIGHT = 1280, 720  # the canvas every share is scaled to fit (letterboxed)
@@ -194,7 +196,11 @@ def _mux_command(playlist: Path, audio: Path, output: Path) -> list[str]:
 
 async def _run(command: list[str]) -> bool:
     process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        *command,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_environment(),
+        umask=OWNER_ONLY,  # the joined recording is the meeting's content
     )
     try:
         _, errors = await asyncio.wait_for(process.communicate(), ASSEMBLY_TIMEOUT)

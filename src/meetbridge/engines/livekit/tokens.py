@@ -105,8 +105,10 @@ def listener_grant(room: str) -> VideoGrant:
 
 
 def recorder_grant(room: str) -> VideoGrant:
-    """The recorder: hidden like a listener, and marked as a recorder for LiveKit."""
-    return dataclasses.replace(listener_grant(room), recorder=True)
+    """The recorder: hidden like a listener, marked as a recorder for LiveKit, and unable to
+    send data messages (it only listens; a recorder taken over through a decoder must not
+    speak in the room as meetbridge)."""
+    return dataclasses.replace(listener_grant(room), recorder=True, can_publish_data=False)
 
 
 def admin_grant(room: str | None = None) -> VideoGrant:
