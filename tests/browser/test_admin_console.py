@@ -31,8 +31,11 @@ async def sign_in(page: Page, served: Served, user_id: str | None = None) -> Non
 async def test_sign_in_through_the_signed_link(page: Page, served: Served) -> None:
     await sign_in(page, served)
     cookie = next(c for c in await page.context.cookies() if c["name"] == "meetbridge_admin")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/admin"
+    # Path "/": the status page shows its details to signed-in admins (issue 20, item 9).
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
     await expect(page.get_by_role("navigation", name="Admin sections")).to_be_visible()
+    await page.goto(f"{served.url}/")
+    await expect(page.get_by_role("heading", name="Meeting engines")).to_be_visible()
 
 
 async def test_sign_in_links_expire_are_single_use_and_only_for_admins(

@@ -45,7 +45,7 @@ def test_an_admin_sign_in_link_works_once(world: World) -> None:
     proof = (world.identity_header(world.admin_id),)
     first = world.harness.exchange(RawRequest("GET", "/admin/login", query, proof))
     cookie = first.header("set-cookie") or ""
-    assert first.status == 303 and "httponly" in cookie.lower() and "Path=/admin" in cookie
+    assert first.status == 303 and "httponly" in cookie.lower() and "Path=/;" in cookie
     again = world.harness.exchange(
         RawRequest("GET", "/admin/login", query, proof), refusal_expected=True
     )

@@ -142,6 +142,14 @@ class AdminConsole:
             self._role_checked[key] = now
         return found
 
+    async def is_signed_in(self, cookie: str | None) -> bool:
+        """Whether the cookie is a session of an admin who is still one (False when that
+        cannot be confirmed now)."""
+        try:
+            return await self.session(cookie) is not None
+        except ConsoleAccessError:
+            return False
+
     async def _is_admin_now(self, user_id: UserId) -> bool:
         user = await self._users.user_now(user_id)
         return user is not None and user.is_system_admin

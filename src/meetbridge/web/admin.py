@@ -53,6 +53,8 @@ from meetbridge.web.pages import NO_STORE, message_page, render
 log = structlog.get_logger(__name__)
 
 COOKIE = "meetbridge_admin"
+# "/" and not "/admin": the status page at "/" shows its details to signed-in admins only.
+COOKIE_PATH = "/"
 PER_PAGE = 50
 MAX_FORM = 256 * 1024
 
@@ -261,7 +263,7 @@ class AdminEndpoints:
             httponly=True,
             samesite="lax",
             secure=self._secure,
-            path="/admin",
+            path=COOKIE_PATH,
         )
         return response
 
@@ -272,7 +274,7 @@ class AdminEndpoints:
             except ConsoleAccessError as exc:
                 refused = message_page("Cannot open the admin console", str(exc), exc.status)
                 if exc.status == 403:
-                    refused.delete_cookie(COOKIE, path="/admin")
+                    _end_session_cookie(refused)
                 return refused
             if session is None:
                 return message_page(
@@ -325,7 +327,7 @@ class AdminEndpoints:
     async def logout(self, request: Request, session: AdminSession) -> Response:
         await self._console.sign_out(request.cookies.get(COOKIE, ""))
         response = message_page("Signed out", "You are signed out of the admin console.", 200)
-        response.delete_cookie(COOKIE, path="/admin")
+        _end_session_cookie(response)
         return response
 
     # --- pages -----------------------------------------------------------------------------
@@ -603,6 +605,12 @@ class AdminEndpoints:
                 for link in links
             ],
         )
+
+
+def _end_session_cookie(response: Response) -> None:
+    """Delete the session cookie, and the one older versions set on /admin only."""
+    response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    response.delete_cookie(COOKIE, path="/admin")
 
 
 async def _no_url() -> str:

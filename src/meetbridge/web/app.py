@@ -579,6 +579,7 @@ def create_app(
             components.engines,
             components.state,
             lambda: _mattermost_status(components),
+            components.console.is_signed_in,
         ).routes(),
         *ControlEndpoints(components.controls, components.pexip_controls).routes(),
         *GuestEndpoints(components.guest_links).routes(),

@@ -1,10 +1,15 @@
 """``GET /``: what this meetbridge is connected to and what is left to configure.
 
-For whoever runs it: no secrets (no keys, tokens, PINs), only yes/no and setting names."""
+For its admins: which engines are set up, whether they answer and what is left to configure is
+shown only with a signed-in admin console session (the console's cookie); anyone else learns that
+meetbridge runs, nothing more, and costs no call to an engine. Whether an engine answers is asked
+at most once every ``PROBE_TTL`` seconds. Never a secret (no keys, tokens, PINs), only yes/no and
+setting names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -15,6 +20,9 @@ from meetbridge.engines.registry import EngineRegistry
 from meetbridge.ports import Reachability
 from meetbridge.services.shared_state import SharedState
 from meetbridge.web.pages import render
+
+PROBE_TTL = 30.0
+ADMIN_COOKIE = "meetbridge_admin"  # the admin console's session (web/admin.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +48,20 @@ class StatusEndpoints:
         engines: EngineRegistry,
         state: SharedState,
         mattermost: Callable[[], MattermostStatus],
+        is_admin_session: Callable[[str | None], Awaitable[bool]],
     ) -> None:
         self._engines = engines
         self._state = state
         self._mattermost = mattermost
+        self._is_admin_session = is_admin_session
+        self._probed: dict[str, tuple[float, bool]] = {}  # engine -> (when, answered)
 
     def routes(self) -> list[Route]:
         return [Route("/", self.status, methods=["GET"])]
 
     async def status(self, request: Request) -> Response:
+        if not await self._is_admin_session(request.cookies.get(ADMIN_COOKIE)):
+            return render("status_public.html")
         engines = [await self._engine_status(name) for name in self._engines.all()]
         mattermost = self._mattermost()
         todo = [
@@ -69,7 +82,7 @@ class StatusEndpoints:
         reachable = "not checked"
         probe: object = engine  # a second Protocol: isinstance on object (see ports)
         if isinstance(probe, Reachability) and missing is None:
-            reachable = "yes" if await probe.reachable() else "no"
+            reachable = "yes" if await self._reachable(name, probe) else "no"
         return EngineStatus(
             name=name,
             title=engine.title,
@@ -77,3 +90,13 @@ class StatusEndpoints:
             missing=missing,
             reachable=reachable,
         )
+
+    async def _reachable(self, name: str, probe: Reachability) -> bool:
+        """Whether the engine answers, asked at most once every PROBE_TTL seconds."""
+        now = time.monotonic()
+        cached = self._probed.get(name)
+        if cached is not None and now - cached[0] < PROBE_TTL:
+            return cached[1]
+        answered = await probe.reachable()
+        self._probed[name] = (now, answered)
+        return answered

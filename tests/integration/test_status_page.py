@@ -1,0 +1,101 @@
+"""``GET /`` (issue 20, item 9): anyone may ask whether meetbridge runs, but which engines are set
+up, whether they answer and what is left to configure is for signed-in admins only, and no
+anonymous request makes meetbridge call LiveKit (the probe is cached for admins too)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from meetbridge.config import ServiceConfig
+from meetbridge.domain.ids import UserId
+from meetbridge.engines.livekit.rooms import RoomService
+from meetbridge.web.app import create_app
+from tests.conftest import RunningApp, running, running_on_livekit
+from tests.support.livekit import LiveKitServer
+from tests.support.mattermost_standin import MattermostStandIn
+
+STATUS_CHECK = "meetbridge-status-check"
+
+
+@pytest.fixture
+async def service(
+    config: ServiceConfig, mattermost: MattermostStandIn, livekit_server: LiveKitServer
+) -> AsyncIterator[RunningApp]:
+    async with running_on_livekit(config, mattermost, livekit_server) as running_app:
+        yield running_app
+
+
+@pytest.fixture
+def probes(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every ListRooms meetbridge sends to LiveKit to see whether it answers."""
+    seen: list[list[str]] = []
+    original = RoomService.list_rooms
+
+    async def counted(self: RoomService, names: Sequence[str] = ()) -> object:
+        if STATUS_CHECK in names:
+            seen.append(list(names))
+        return await original(self, names)
+
+    monkeypatch.setattr(RoomService, "list_rooms", counted)
+    return seen
+
+
+async def admin_cookie(service: RunningApp, mattermost: MattermostStandIn) -> str:
+    admin = UserId(mattermost.add_user("root", roles="system_user system_admin"))
+    console = service.components.console
+    signed_in = await console.sign_in(console.login_link_token(admin), admin)
+    return f"meetbridge_admin={signed_in.cookie}"
+
+
+async def test_an_anonymous_visitor_learns_only_that_it_runs_and_costs_no_livekit_call(
+    service: RunningApp, probes: list[list[str]], livekit_server: LiveKitServer
+) -> None:
+    for _ in range(5):
+        page = await service.http.get("/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "meetbridge is running" in page.text
+        for detail in ("LiveKit", "Pexip", "Zoom", "Reachable", "livekit_url", "pexip_node"):
+            assert detail not in page.text, detail
+        assert livekit_server.api_key.key not in page.text
+    assert probes == []
+
+
+async def test_a_signed_in_admin_sees_each_engine_and_livekit_is_asked_once_in_a_while(
+    service: RunningApp,
+    mattermost: MattermostStandIn,
+    probes: list[list[str]],
+    livekit_server: LiveKitServer,
+) -> None:
+    cookie = await admin_cookie(service, mattermost)
+    for _ in range(3):
+        page = await service.http.get("/", headers={"Cookie": cookie})
+        assert page.status_code == 200
+        assert "LiveKit (default)" in page.text
+        row = page.text.split("LiveKit (default)", 1)[1].split("</tr>", 1)[0]
+        assert row.replace(" ", "").replace("\n", "").count("<td>yes</td>") == 2  # set, answers
+        assert "Pexip Infinity: set pexip_node" in page.text
+        assert livekit_server.api_key.secret not in page.text
+        assert livekit_server.api_key.key not in page.text
+    assert len(probes) == 1  # cached: three pages, one question to LiveKit
+
+
+async def test_a_forged_or_stale_admin_cookie_gets_the_anonymous_page(
+    service: RunningApp, mattermost: MattermostStandIn, probes: list[list[str]]
+) -> None:
+    cookie = await admin_cookie(service, mattermost)
+    for forged in ("meetbridge_admin=forged", cookie + "x", "meetbridge_admin="):
+        page = await service.http.get("/", headers={"Cookie": forged})
+        assert page.status_code == 200 and "LiveKit" not in page.text
+    assert probes == []
+
+
+async def test_an_admin_sees_what_is_left_on_a_bare_install(
+    config: ServiceConfig, mattermost: MattermostStandIn
+) -> None:
+    app = create_app(config, mattermost_transport=mattermost.transport(), auto_migrate=True)
+    async with running(app, default_engine=None) as bare:
+        page = await bare.http.get("/", headers={"Cookie": await admin_cookie(bare, mattermost)})
+    assert page.status_code == 200
+    assert "LiveKit: set livekit_url, livekit_api_key, livekit_api_secret" in page.text
