@@ -248,8 +248,14 @@ async def test_a_guest_link_is_revoked_in_the_console_and_stops_at_once(
     await expect(table).to_contain_text(channel)
     await expect(page.locator("main")).not_to_contain_text(url.rsplit("/", 1)[1])  # no token
     assert await serious_accessibility_violations(page) == []
+    pins = await served.components.state.pins_for(ChannelId(channel))
+    await table.get_by_role("checkbox", name="also remove its guests").check()
     await table.get_by_role("button", name="Revoke").click()
-    await expect(page.get_by_role("status")).to_have_text("The guest link was revoked.")
+    await expect(page.get_by_role("status")).to_have_text(
+        "The guest link was revoked and the channel's guest PIN changed. "
+        "0 guests who came through it left the meeting."
+    )
+    assert (await served.components.state.pins_for(ChannelId(channel))).guest_pin != pins.guest_pin
     await expect(page.get_by_text("No guest link is in force.")).to_be_visible()
     await page.goto(url)
     await expect(page.get_by_role("alert")).to_have_text("This guest link was revoked.")

@@ -22,7 +22,7 @@ from meetbridge.domain.ids import ChannelId
 from tests.browser.conftest import ARTIFACTS, Served
 from tests.browser.meeting_support import build_meeting_assets
 from tests.browser.test_meeting_page import joined, make_member
-from tests.support.conferencing_node import ConferencingNode
+from tests.support.conferencing_node import ConferencingNode, policy_over_http
 from tests.support.infinity import InfinityNode, basic_auth
 
 TIMEOUT = 15_000
@@ -114,8 +114,11 @@ async def meeting(
     await served.setting("pexip_node", node.address)
     await served.setting("default_engine", "pexip")
     await served.setting("display_name", "full_name")
-    pins = await served.components.state.pins_for(ChannelId(channel))
-    node.host_pin, node.guest_pin = pins.host_pin, pins.guest_pin
+    credentials = served.components.state.credentials
+    assert credentials is not None  # the node asks meetbridge's policy server, as Infinity does
+    node.policy = policy_over_http(
+        f"{served.url}/api/pexip", basic_auth(credentials.username, credentials.password)
+    )
     sink = InfinityNode("10.20.0.11")
     running = PexipMeeting(served, node, browser, channel, sink)
     await running.report(sink.sink_started())

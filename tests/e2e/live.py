@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2
 import orjson
@@ -215,41 +215,54 @@ class LiveMeetbridge:
         return await self.open_in(self.browser_of(self.account(user_id)), join_url)
 
     async def join(self, join_url: str, uuid: str) -> Joined:
-        """What a browser and Infinity do with a join link: open it, dial the alias (policy
-        request), connect (events). The participant carries the link's call tag, as the
-        embedded meeting page sends it: only a call tag says which member joined."""
+        """What a browser and Infinity do with a join link: open it (Pexip's web app, whose link
+        dials the member's own alias with the guest PIN), ask for the conference and then, after
+        the PIN, for the participant's properties (policy requests), connect (events) as the
+        answers made the participant: meetbridge says who it is and whether it is host."""
         response = await self.open_link(join_url)
         assert response.status_code == 302, response.text
         target = urlsplit(response.headers["location"])
         query = {k: v[0] for k, v in parse_qs(target.query).items()}
-        alias = target.path.split("/m/", 1)[1].split("/", 1)[0]
-        policy = await self.http.get(
-            f"{self.url}/api/pexip/policy/v1/service/configuration",
-            params=self.node.service_configuration(alias, remote_display_name=query["name"]),
-            headers=self.auth,
+        dialled = unquote(target.path.split("/m/", 1)[1].split("/", 1)[0])
+        service = await self.policy_answer(
+            "service/configuration",
+            self.node.service_configuration(dialled, remote_display_name=query["name"]),
         )
-        assert policy.status_code == 200, policy.text
-        service = policy.json()["result"]
-        # The PIN meetbridge gave decides the role, as Infinity does (a channel's later members
-        # get the guest PIN while a host is in; everyone in a DM gets the host PIN).
-        assert query["pin"] in (service["pin"], service.get("guest_pin"))
-        role = "chair" if query["pin"] == service["pin"] else "guest"
+        alias, service_tag = service["result"]["name"], service["result"]["service_tag"]
+        assert query["pin"] == service["result"]["guest_pin"]  # never one that makes a chair
+        properties = await self.policy_answer(
+            "participant/properties",
+            self.node.participant_properties(
+                alias, service_tag, remote_display_name=query["name"], local_alias=dialled
+            ),
+        )
+        assert properties["action"] == "continue", properties
+        made = properties["result"]
         events = []
         if alias not in self.started:
             self.started.add(alias)
-            events.append(self.node.conference_started(alias, service["service_tag"]))
+            events.append(self.node.conference_started(alias, service_tag))
         events.append(
             self.node.participant_connected(
                 alias,
-                service["service_tag"],
+                service_tag,
                 uuid=uuid,
-                display_name=query["name"],
-                role=role,
-                call_tag=self.call_tag_of(join_url),
+                display_name=made["remote_display_name"],
+                role=made["preauthenticated_role"],
+                call_tag=made.get("call_tag", ""),
             )
         )
         await self.deliver(*events)
-        return Joined(uuid, query["name"], alias, query["pin"], role)
+        name, role = made["remote_display_name"], made["preauthenticated_role"]
+        return Joined(uuid, name, alias, query["pin"], role)
+
+    async def policy_answer(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        answer = await self.http.get(
+            f"{self.url}/api/pexip/policy/v1/{path}", params=query, headers=self.auth
+        )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
 
     def call_tag_of(self, join_url: str) -> str:
         """The call tag the meeting page gets from this join link."""

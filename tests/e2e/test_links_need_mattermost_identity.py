@@ -64,7 +64,8 @@ async def test_a_forged_command_gives_a_join_link_only_its_user_can_open(
 ) -> None:
     alice, erin = mattermost.users["alice"], mattermost.users["erin"]  # erin: not in "private"
     link = (await forged_command(live, alice, "private"))["goto_location"]
-    pin = (await live.components.state.pins_for(ChannelId(mattermost.channels["private"]))).host_pin
+    pins = await live.components.state.pins_for(ChannelId(mattermost.channels["private"]))
+    pin = pins.guest_pin  # what a member's Webapp3 link carries (never the host PIN)
 
     forged = await live.open_link_as(link, erin)
     assert forged.status_code == 403
@@ -78,6 +79,7 @@ async def test_a_forged_command_gives_a_join_link_only_its_user_can_open(
     real = await live.open_link_as(link, alice)
     assert real.status_code == 302
     assert f"pin={pin}" in real.headers["location"] and "name=alice" in real.headers["location"]
+    assert pins.host_pin not in real.headers["location"]
 
 
 async def test_the_identity_cookie_is_short_lived_http_only_and_scoped(

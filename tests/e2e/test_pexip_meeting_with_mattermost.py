@@ -21,7 +21,7 @@ from meetbridge.domain.markdown import escape_markdown
 from meetbridge.store import chat_repo, meetings_repo
 from tests.e2e.live import LiveMeetbridge, eventually, start_live, stop_live
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
-from tests.support.conferencing_node import API_PREFIX, ConferencingNode
+from tests.support.conferencing_node import API_PREFIX, ConferencingNode, policy_over_http
 
 pytestmark = pytest.mark.mattermost
 
@@ -48,9 +48,8 @@ async def live(
     )
     await running.setting("pexip_node", node.address)
     await running.setting("embedded_experience", True)  # meetbridge's page, not Webapp3
-    # The conference's PINs are the ones meetbridge's policy answer gives Infinity.
-    pins = await running.components.state.pins_for(ChannelId(mattermost.channels[CHANNEL]))
-    node.host_pin, node.guest_pin = pins.host_pin, pins.guest_pin
+    # The node asks meetbridge's policy server for the conference and each participant.
+    node.policy = policy_over_http(f"{running.url}/api/pexip", running.auth)
     yield running
     await stop_live(running, server, task)
 
@@ -112,9 +111,9 @@ async def join(
             alias,
             service_tag,
             uuid=uuid,
-            display_name=name,
+            display_name=node.participants[uuid].display_name,
             role=node.participants[uuid].role,
-            call_tag=str(config["callTag"]),
+            call_tag=node.participants[uuid].call_tag,
         )
     )
     await live.deliver(*events)

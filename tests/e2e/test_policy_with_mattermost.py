@@ -98,4 +98,4 @@ async def test_display_names_come_from_mattermost(
         f"matt-{channel}", f"mattermost:{channel}", call_tag=tag
     )
     response = await service.http.get(PARTICIPANT, params=query, headers=service.auth)
-    assert response.json()["result"] == {"remote_display_name": expected}
+    assert response.json()["result"]["remote_display_name"] == expected

@@ -136,13 +136,13 @@ async def ring_posts(live: BalancedMeetbridge) -> list[dict[str, Any]]:
 
 
 async def pins_of(live: BalancedMeetbridge, channel_id: ChannelId) -> tuple[int, str]:
-    """(times any channel's PINs were rotated, this channel's host PIN)."""
+    """(times any channel's PINs were rotated, this channel's guest PIN: the one pages get)."""
     core = live.components.core
     async with core.database.read() as conn:
         rotations = (await revisions.read_all(conn)).get(pins_repo.TOPIC, 0)
         pins = await pins_repo.get(conn, core.box, channel_id)
     assert pins is not None
-    return rotations, pins.host_pin
+    return rotations, pins.guest_pin
 
 
 async def test_meet_rings_once_and_rotates_pins_once_when_one_of_two_replicas_is_killed(

@@ -126,12 +126,13 @@ async def test_infinity_is_told_to_show_a_link_guest_as_a_guest(
         alias(channel), tag(channel), call_tag=config["callTag"], remote_display_name="Eve"
     )
     answer = await policy(service, query, PARTICIPANT_PROPERTIES)
-    assert answer.json()["result"] == {"remote_display_name": "Eve (guest)"}
+    guest = {"remote_display_name": "Eve (guest)", "preauthenticated_role": "guest"}
+    assert answer.json()["result"] == guest
 
     # A name typed into Infinity's own prompt is cleaned and marked too.
     query["remote_display_name"] = "Mallory\u202e (guest)"
     answer = await policy(service, query, PARTICIPANT_PROPERTIES)
-    assert answer.json()["result"] == {"remote_display_name": "Mallory (guest)"}
+    assert answer.json()["result"] == {**guest, "remote_display_name": "Mallory (guest)"}
 
 
 async def test_a_guest_must_type_a_name(service: RunningApp, channel: str) -> None:
@@ -168,8 +169,8 @@ async def test_a_revoked_link_stops_at_once(
     path = await new_link(service, channel)
     config = page_config((await service.http.post(path, data={"name": "Eve"})).text)
     [link] = await service.components.guest_links.active()
-    assert await service.components.guest_links.revoke(link.id, "admin:test")
-    assert not await service.components.guest_links.revoke(link.id, "admin:test")
+    assert (await service.components.guest_links.revoke(link.id, "admin:test")).revoked
+    assert not (await service.components.guest_links.revoke(link.id, "admin:test")).revoked
     assert await service.components.guest_links.active() == []
     gone = await service.http.get(path)
     assert gone.status_code == 410 and "revoked" in gone.text

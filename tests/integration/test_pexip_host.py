@@ -1,165 +1,37 @@
 """Hosts and guests in Pexip meetings, against the simulated Conferencing Node's client API
-(roles enforced as Infinity does) and meetbridge's event sink fed as a node feeds it.
+(roles enforced as Infinity does, with meetbridge as its policy server) and meetbridge's event
+sink fed as a node feeds it (tests/integration/pexip_meeting.py).
 
-Each member joins as their page does: meetbridge's join gives the page its PIN and control
-token, the page asks the node for a token with that PIN and sets up its call; the node's event
-sink then reports the participant to meetbridge.
+Every member's page carries the guest PIN; who is host is meetbridge's answer to Infinity's
+participant-properties request, from the member's call tag (issue 20, item 1).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import httpx2
 import pytest
 from sqlalchemy import select
 
-from meetbridge.config import ServiceConfig
 from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.services.notifications import MEETING_REPLY
 from meetbridge.store.tables import outbox
-from meetbridge.web.app import create_app
-from tests.conftest import RunningApp, running
+from tests.conftest import RunningApp
 from tests.hostile.test_thread_lines import assert_one_inert_line
+from tests.integration import pexip_meeting as harness
 from tests.integration.conftest import alias, post_events, tag
+from tests.integration.pexip_meeting import Member
+from tests.integration.pexip_meeting import PexipMeeting as Meeting
 from tests.support.conferencing_node import API_PREFIX, ConferencingNode
-from tests.support.infinity import InfinityNode
 from tests.support.mattermost_standin import MattermostStandIn
 
-
-@pytest.fixture
-async def conferencing_node() -> AsyncIterator[ConferencingNode]:
-    node = ConferencingNode()
-    await node.start()
-    try:
-        yield node
-    finally:
-        await node.stop()
-        node.close()
-
-
-@pytest.fixture
-async def service(
-    config: ServiceConfig, mattermost: MattermostStandIn, conferencing_node: ConferencingNode
-) -> AsyncIterator[RunningApp]:
-    app = create_app(
-        config,
-        mattermost_transport=mattermost.transport(),
-        auto_migrate=True,
-        background=False,
-        pexip_transport=httpx2.AsyncHTTPTransport(verify=conferencing_node.ssl_context()),
-    )
-    async with running(app) as running_app:
-        await running_app.components.admin.change_setting(
-            "pexip_node", conferencing_node.address, "test"
-        )
-        await running_app.components.state.refresh()
-        yield running_app
-
-
-@dataclass
-class Member:
-    """One member's page in the meeting: what meetbridge gave it and what the node gave it."""
-
-    user: str
-    config: dict[str, Any]
-    uuid: str = ""
-    token: str = ""
-
-    @property
-    def controls(self) -> str:
-        return str(self.config["controls"]["token"])
-
-
-class Meeting:
-    def __init__(
-        self,
-        service: RunningApp,
-        node: ConferencingNode,
-        channel: str,
-        sink: InfinityNode,
-    ) -> None:
-        self.service, self.node, self.channel, self.sink = service, node, channel, sink
-
-    async def use_channel_pins(self) -> None:
-        pins = await self.service.components.state.pins_for(ChannelId(self.channel))
-        self.node.host_pin, self.node.guest_pin = pins.host_pin, pins.guest_pin
-
-    async def join(self, user: str, muted: bool = False) -> Member:
-        """meetbridge's join, the page's request_token and call, the sink's report."""
-        components = self.service.components
-        link = await components.join.issue(ChannelId(self.channel), UserId(user))
-        target = await components.join.open(link.rsplit("/", 1)[1])
-        member = Member(user, dict(target.page_config))
-        async with httpx2.AsyncClient(verify=self.node.ssl_context()) as http:
-            base = f"{self.node.url}{API_PREFIX}{alias(self.channel)}"
-            answer = await http.post(
-                f"{base}/request_token",
-                json={"display_name": user, "call_tag": member.config["callTag"]},
-                headers={"pin": str(member.config["pin"])},
-            )
-            assert answer.status_code == 200, answer.text
-            result = answer.json()["result"]
-            member.uuid, member.token = result["participant_uuid"], result["token"]
-            await http.post(
-                f"{base}/participants/{member.uuid}/calls",
-                json={"call_type": "WEBRTC", "sdp": ""},
-                headers={"token": member.token},
-            )
-        role = self.node.participants[member.uuid].role
-        await self.report(
-            self.sink.participant_connected(
-                alias(self.channel),
-                tag(self.channel),
-                uuid=member.uuid,
-                display_name=user,
-                role=role,
-                call_tag=str(member.config["callTag"]),
-            ),
-            *(
-                [
-                    self.sink.participant_updated(
-                        alias(self.channel), tag(self.channel), member.uuid, is_muted=True
-                    )
-                ]
-                if muted
-                else []
-            ),
-        )
-        return member
-
-    async def leave(self, member: Member) -> None:
-        await self.report(
-            self.sink.participant_disconnected(alias(self.channel), tag(self.channel), member.uuid)
-        )
-
-    async def report(self, *envelopes: dict[str, Any]) -> None:
-        """The node's event sink reports; meetbridge applies them and acts on them."""
-        await post_events(self.service, *envelopes)
-        await self.service.components.applier.drain()
-        await self.service.components.pexip_controls.settle()
-
-    async def act(self, member: Member, action: str, **body: object) -> httpx2.Response:
-        return await self.service.http.post(
-            f"/api/meetings/controls/{action}",
-            json=body,
-            headers={"Authorization": f"Bearer {member.controls}"},
-        )
-
-
-@pytest.fixture
-async def meeting(
-    service: RunningApp, conferencing_node: ConferencingNode, mattermost: MattermostStandIn
-) -> Meeting:
-    channel = mattermost.add_channel("Planning", kind="O")
-    sink = InfinityNode("10.20.0.11")
-    await post_events(service, sink.sink_started())
-    running_meeting = Meeting(service, conferencing_node, channel, sink)
-    await running_meeting.use_channel_pins()
-    return running_meeting
+# The fixtures live with the harness, so that other modules can use them too.
+conferencing_node = harness.conferencing_node
+service = harness.service
+meeting = harness.meeting
+meeting_in = harness.meeting_in
 
 
 async def test_the_first_member_in_is_host_and_the_next_one_a_guest(
@@ -168,10 +40,9 @@ async def test_the_first_member_in_is_host_and_the_next_one_a_guest(
     alice = await meeting.join(mattermost.add_user("alice"))
     bob = await meeting.join(mattermost.add_user("bob"))
     assert (alice.config["role"], bob.config["role"]) == ("host", "participant")
-    assert alice.config["pin"] == meeting.node.host_pin
-    assert bob.config["pin"] == meeting.node.guest_pin
-    assert "pin=" + str(meeting.node.guest_pin) in str(bob.config["webapp3Url"])
-    # Infinity made the roles from the PINs.
+    pins = await meeting.service.components.state.pins_for(ChannelId(meeting.channel))
+    assert alice.config["pin"] == bob.config["pin"] == pins.guest_pin
+    # Infinity made the roles as meetbridge answered for each call tag.
     assert meeting.node.participants[alice.uuid].role == "chair"
     assert meeting.node.participants[bob.uuid].role == "guest"
 
@@ -202,10 +73,9 @@ async def test_system_and_channel_admins_join_as_hosts(
 async def test_in_a_direct_message_both_people_are_hosts(
     service: RunningApp, conferencing_node: ConferencingNode, mattermost: MattermostStandIn
 ) -> None:
-    direct = Meeting(
-        service, conferencing_node, mattermost.add_channel(kind="D"), InfinityNode("10.20.0.12")
+    direct = await meeting_in(
+        service, conferencing_node, mattermost.add_channel(kind="D"), "10.20.0.12"
     )
-    await direct.use_channel_pins()
     first = await direct.join(mattermost.add_user("dana"))
     second = await direct.join(mattermost.add_user("eve"))
     assert first.config["role"] == second.config["role"] == "host"
@@ -220,12 +90,13 @@ async def test_when_the_host_leaves_the_member_present_longest_becomes_host(
     carol = await meeting.join(mattermost.add_user("carol"))
     await meeting.leave(alice)
     # meetbridge took a chair token with the host PIN and promoted Bob, not Carol.
+    pins = await meeting.service.components.state.pins_for(ChannelId(meeting.channel))
     mine = [
         r
         for r in meeting.node.requests_to("request_token")
         if r.body["display_name"] == "meetbridge"
     ]
-    assert mine and all(r.headers["pin"] == meeting.node.host_pin for r in mine)
+    assert mine and all(r.headers["pin"] == pins.host_pin for r in mine)
     promotions = meeting.node.actions_to("/role")
     assert promotions == [(f"participants/{bob.uuid}/role", "chair", 200)]
     assert meeting.node.requests_to("/role")[-1].body == {"role": "chair"}
@@ -407,13 +278,9 @@ async def test_members_joining_a_conversation_are_not_muted(
     mattermost: MattermostStandIn,
     kind: str,
 ) -> None:
-    conversation = Meeting(
-        service,
-        conferencing_node,
-        mattermost.add_channel("Group", kind=kind),
-        InfinityNode("10.20.0.13"),
+    conversation = await meeting_in(
+        service, conferencing_node, mattermost.add_channel("Group", kind=kind), "10.20.0.13"
     )
-    await conversation.use_channel_pins()
     await conversation.join(mattermost.add_user("dana"))
     await conversation.join(mattermost.add_user("eve"))
     assert conferencing_node.actions_to("/mute") == []
@@ -488,7 +355,7 @@ async def test_chat_in_the_meeting_reaches_the_thread_and_thread_replies_the_mee
 
     await until(in_thread)
     [line] = [x for x in await thread_lines(meeting.service) if "shipped it" in x]
-    assert line.startswith(f"**{bob.user}** (in the meeting):") and "@channel" not in line
+    assert line.startswith("**bob** (in the meeting):") and "@channel" not in line
     assert_one_inert_line(line)  # no link, image, mention or second line (issue 20, item 5)
 
     await chat.from_thread(channel, "Carol", "see you at ten", "mm-1", 0)

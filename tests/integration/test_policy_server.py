@@ -87,19 +87,22 @@ async def test_allowed_channel_gets_a_conference(
     assert result["description"] == "Town Square"
     assert result["pin"].isdigit() and 4 <= len(result["pin"]) <= 20
     assert result["direct_media"] == "never"
-    # Hosts and guests: the PIN a member is given on the way in decides their role.
+    # Hosts and guests; pages get the guest PIN, the participant-properties answer the role.
     assert result["allow_guests"] is True
     assert result["guest_pin"].isdigit() and result["guest_pin"] != result["pin"]
     assert all(len(v) <= 250 for v in result.values() if isinstance(v, str))
 
 
-async def test_a_direct_message_meeting_has_only_hosts(
+async def test_a_direct_message_meeting_has_a_guest_pin_too(
     service: RunningApp, node: InfinityNode, mattermost: MattermostStandIn
 ) -> None:
+    """Both people in a direct message are hosts, made so by the participant-properties answer
+    (test_pexip_host.py): the PIN their pages carry is the guest PIN, as everywhere."""
     direct = mattermost.add_channel(kind="D")
     result = (await policy(service, node.service_configuration(alias(direct)))).json()["result"]
-    assert result["allow_guests"] is False and "guest_pin" not in result
-    assert result["pin"].isdigit()
+    assert result["allow_guests"] is True
+    assert result["pin"].isdigit() and result["guest_pin"].isdigit()
+    assert result["pin"] != result["guest_pin"]
 
 
 @pytest.mark.parametrize(
@@ -317,7 +320,7 @@ async def test_meetbridge_participants_get_the_configured_display_name(
     assert response.json() == {
         "status": "success",
         "action": "continue",
-        "result": {"remote_display_name": expected},
+        "result": {"remote_display_name": expected, "preauthenticated_role": "chair"},
     }
 
 
@@ -331,21 +334,32 @@ async def test_display_name_falls_back_to_username(
         alias(channel), tag(channel), call_tag=call_tag_for(service, channel, plain)
     )
     response = await policy(service, query, path=PARTICIPANT_PROPERTIES)
-    assert response.json()["result"] == {"remote_display_name": "plainuser"}
+    assert response.json()["result"]["remote_display_name"] == "plainuser"
 
 
-async def test_other_participants_pass_through_unchanged(
+async def test_participants_of_conferences_that_are_not_ours_pass_through_unchanged(
+    service: RunningApp, node: InfinityNode, mattermost: MattermostStandIn
+) -> None:
+    dana = mattermost.add_user("dana")
+    unchanged = {"status": "success", "action": "continue", "result": {}}
+    for call_tag in ("", "sales-team", f"mbu.{dana}.0000000000000000000000"):
+        query = node.participant_properties("meet.alice", "", call_tag=call_tag)
+        response = await policy(service, query, path=PARTICIPANT_PROPERTIES)
+        assert (response.status_code, response.json()) == (200, unchanged), call_tag
+
+
+async def test_untagged_or_forged_participants_of_our_conferences_are_refused(
     service: RunningApp, node: InfinityNode, mattermost: MattermostStandIn
 ) -> None:
     channel, elsewhere = mattermost.add_channel("A"), mattermost.add_channel("B")
     dana = mattermost.add_user("dana")
-    unchanged = {"status": "success", "action": "continue", "result": {}}
     for call_tag in (
         "",
         "sales-team",
         f"mbu.{dana}.0000000000000000000000",
         call_tag_for(service, elsewhere, dana),
+        "mbs.000000000000000000000000",
     ):
         query = node.participant_properties(alias(channel), tag(channel), call_tag=call_tag)
         response = await policy(service, query, path=PARTICIPANT_PROPERTIES)
-        assert (response.status_code, response.json()) == (200, unchanged), call_tag
+        assert response.status_code == 200 and response.json()["action"] == "reject", call_tag

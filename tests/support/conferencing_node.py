@@ -18,6 +18,18 @@ refused with 403. Without ``host_pin`` any PIN makes a chair (the page tests' de
 actions change the state and are announced on the event streams (participant_update, the
 removed participant's own ``disconnect``, conference_update, message_received).
 
+With ``policy`` set, the node asks an external policy server as Infinity does
+(shared/reference/pexip.md §2.2-2.6, docs.pexip.com/admin/external_policy_requests.htm): on
+``request_token`` the service configuration of the dialled alias (its PINs decide the role the PIN
+grants; ``reject`` or no answer is an unknown conference, 404), then, after the PIN, the
+participant's properties for the control leg (``participant_type=api``), and again for the media
+leg when the ``calls`` offer comes (``participant_type=standard``, ``protocol=webrtc``): WebRTC
+legs are asked after their PIN was checked, with the role it granted in
+``preauthenticated_role``. The answer's ``preauthenticated_role``, ``remote_display_name`` and
+``call_tag`` replace the leg's; ``action=reject`` refuses the leg (403 with the
+``reject_reason``). A policy server that does not answer 200 with a ``success`` envelope leaves
+the leg as the PIN made it, as Infinity falls back to its own configuration.
+
 Modes: ``normal``; ``pin_refused`` (``request_token`` answers 403 with an error string, as
 Infinity does for a wrong PIN); and "down", which is simply a node that is not started (or
 stopped): nothing listens on its port.
@@ -39,11 +51,12 @@ import ssl
 import tempfile
 import time
 import uuid as uuid_module
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx2
 import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -60,6 +73,32 @@ Mode = Literal["normal", "pin_refused"]
 
 API_PREFIX = "/api/client/v2/conferences/"
 VERSION = {"version_id": "36", "pseudo_version": "80112.0.0"}
+
+PolicyServer = Callable[[str, dict[str, str]], Awaitable[tuple[int, Any]]]
+"""(request path after ``/policy/v1/``, query) -> (status, parsed JSON body): the external
+policy server a node's location is configured with."""
+
+
+def policy_over_http(base_url: str, headers: dict[str, str]) -> PolicyServer:
+    """meetbridge's policy server at ``base_url`` (``…/api/pexip``), with its credentials."""
+
+    async def ask(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        async with httpx2.AsyncClient(timeout=10.0) as http:
+            answer = await http.get(f"{base_url}/policy/v1/{path}", params=query, headers=headers)
+        try:
+            return answer.status_code, answer.json()
+        except ValueError:
+            return answer.status_code, None
+
+    return ask
+
+
+class Refused(Exception):
+    """A request_token or calls the node refuses: (status, result) of its answer."""
+
+    def __init__(self, status: int, result: Any) -> None:
+        super().__init__(str(result))
+        self.status, self.result = status, result
 
 
 @dataclass(frozen=True)
@@ -99,6 +138,9 @@ class SimulatedParticipant:
     #: False for a control-only token (no ``calls`` yet), as meetbridge's own chair session is.
     has_media: bool = True
     buzz_time: int = 0
+    call_tag: str = ""
+    #: The alias the participant dialled (the conference's own name without a policy server).
+    local_alias: str = ""
 
     def event(self) -> dict[str, Any]:
         """The participant as Infinity describes it in participant_create/update events."""
@@ -248,6 +290,11 @@ class ConferencingNode:
         #: The conference's PINs; with host_pin None any PIN makes a chair.
         self.host_pin: str | None = None
         self.guest_pin: str | None = None
+        #: Infinity's external policy server, when the location has one (see the module's doc).
+        self.policy: PolicyServer | None = None
+        #: (path, query, status, body) of every request sent to the policy server.
+        self.policy_requests: list[tuple[str, dict[str, str], int, Any]] = []
+        self._service: dict[str, Any] = {}  # the last service configuration the policy gave
         self.locked = False
         self.guests_muted = False
         self.ended = False
@@ -437,26 +484,29 @@ class ConferencingNode:
         if endpoint == "request_token" and request.method == "POST":
             if self.token_delay:
                 await asyncio.sleep(self.token_delay)
-            return self._request_token(request, alias, body if isinstance(body, dict) else {})
+            return await self._request_token(request, alias, body if isinstance(body, dict) else {})
         token = request.headers.get("token") or request.query_params.get("token", "")
         me = self.tokens.get(token)
         if me is None:
             return self._json(request, 403, "Invalid token", "failed")
         return await self._with_token(request, endpoint, me, body)
 
-    def _request_token(self, request: Request, alias: str, body: dict[str, Any]) -> Response:
+    async def _request_token(self, request: Request, alias: str, body: dict[str, Any]) -> Response:
         if self.mode == "pin_refused":
-            return self._json(request, 403, "Invalid PIN", "failed")
-        role = self._role_for_pin(request.headers.get("pin"))
-        if role is None:
             return self._json(request, 403, "Invalid PIN", "failed")
         participant = SimulatedParticipant(
             str(uuid_module.uuid4()),
             str(body.get("display_name", "")),
-            role,
+            "guest",
             waiting=self.waiting_for_host,
             has_media=False,
+            call_tag=str(body.get("call_tag", "")),
+            local_alias=alias,
         )
+        try:
+            await self._admit(participant, request.headers.get("pin"))
+        except Refused as refused:
+            return self._json(request, refused.status, refused.result, "failed")
         token = secrets.token_urlsafe(24)
         self.tokens[token] = participant.uuid
         self.participants[participant.uuid] = participant
@@ -482,9 +532,89 @@ class ConferencingNode:
                 "pex_datachannel_id": 1,
                 "version": VERSION,
                 "analytics_enabled": False,
-                "call_tag": str(body.get("call_tag", "")),
+                "call_tag": participant.call_tag,
             },
         )
+
+    async def _admit(self, participant: SimulatedParticipant, pin: str | None) -> None:
+        """The role (and, with a policy server, the name and tag) Infinity gives a new token."""
+        if self.policy is None:
+            role = self._role_for_pin(pin)
+            if role is None:
+                raise Refused(403, "Invalid PIN")
+            participant.role = role
+            return
+        status, answer = await self._ask("service/configuration", self._call_query(participant))
+        if status != 200 or not _succeeded(answer) or answer.get("action") == "reject":
+            raise Refused(404, "Conference not found")  # as for an alias Infinity does not know
+        service = answer.get("result") or {}
+        participant.role = _role_by_service_pin(service, pin)
+        self._service = service
+        await self._properties(participant, "api", "api")
+
+    async def _properties(
+        self, participant: SimulatedParticipant, participant_type: str, protocol: str
+    ) -> None:
+        """Ask for the leg's properties after its PIN and apply the answer (or refuse it)."""
+        query = {
+            **self._call_query(participant, protocol),
+            "service_name": str(self._service.get("name", "")),
+            "unique_service_name": str(self._service.get("name", "")),
+            "service_tag": str(self._service.get("service_tag", "")),
+            "participant_uuid": participant.uuid,
+            "call_uuid": participant.uuid,
+            "participant_type": participant_type,
+            "preauthenticated_role": participant.role,
+            "bypass_lock": "False",
+            "receive_from_audio_mix": "main",
+            "send_to_audio_mixes_mix_name": "main",
+            "send_to_audio_mixes_prominent": "False",
+        }
+        status, answer = await self._ask("participant/properties", query)
+        if status != 200 or not _succeeded(answer):
+            return  # no usable answer: the leg stays as its PIN made it
+        result = answer.get("result") if isinstance(answer.get("result"), dict) else {}
+        if answer.get("action") == "reject":
+            raise Refused(403, str(result.get("reject_reason") or "Rejected by policy"))
+        if result.get("preauthenticated_role") in ("chair", "guest"):
+            participant.role = str(result["preauthenticated_role"])
+        if isinstance(result.get("remote_display_name"), str):
+            participant.display_name = result["remote_display_name"]
+        if isinstance(result.get("call_tag"), str):
+            participant.call_tag = result["call_tag"]
+
+    def _call_query(
+        self, participant: SimulatedParticipant, protocol: str = "api"
+    ) -> dict[str, str]:
+        return {
+            "call_direction": "dial_in",
+            "protocol": protocol,
+            "bandwidth": "0",
+            "vendor": "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0",
+            "encryption": "On",
+            "registered": "False",
+            "trigger": "web",
+            "local_alias": participant.local_alias,
+            "remote_alias": participant.display_name,
+            "remote_display_name": participant.display_name,
+            "remote_address": "127.0.0.1",
+            "remote_port": "52311",
+            "call_tag": participant.call_tag,
+            "idp_uuid": "",
+            "has_authenticated_display_name": "False",
+            "supports_direct_media": "False",
+            "teams_tenant_id": "",
+            "location": "simulated",
+            "node_ip": "127.0.0.1",
+            "version_id": VERSION["version_id"],
+            "pseudo_version_id": VERSION["pseudo_version"],
+        }
+
+    async def _ask(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        assert self.policy is not None
+        status, answer = await self.policy(path, query)
+        self.policy_requests.append((path, query, status, answer))
+        return status, answer if isinstance(answer, dict) else {}
 
     def _role_for_pin(self, pin: str | None) -> str | None:
         if self.host_pin is None:
@@ -536,6 +666,12 @@ class ConferencingNode:
                 if self.calls_delay:
                     await asyncio.sleep(self.calls_delay)
                 if participant is not None and not participant.has_media:
+                    if self.policy is not None:
+                        try:
+                            await self._properties(participant, "standard", "webrtc")
+                        except Refused as refused:
+                            self._leave(participant.uuid)
+                            return self._json(request, refused.status, refused.result, "failed")
                     participant.has_media = True
                     self.broadcast("participant_update", participant.event())
                 offer = body.get("sdp", "") if isinstance(body, dict) else ""
@@ -715,6 +851,28 @@ def _is_host_action(parts: list[str], me: str) -> bool:
             return True  # even on oneself: a guest cannot promote itself
         return parts[2] in _PARTICIPANT_HOST_VERBS and parts[1] != me
     return False
+
+
+def _succeeded(answer: Any) -> bool:
+    return isinstance(answer, dict) and answer.get("status") == "success"
+
+
+def _role_by_service_pin(service: dict[str, Any], pin: str | None) -> str:
+    """The role a PIN grants in a conference of this service configuration (§2.5): the host
+    ``pin`` makes a chair; with ``allow_guests``, the ``guest_pin`` (or none, if it has none) a
+    guest; without any PIN everyone is chair. Any other PIN is refused."""
+    host, guest = str(service.get("pin") or ""), str(service.get("guest_pin") or "")
+    allow_guests = service.get("allow_guests") is True
+    given = "" if pin in (None, "none") else str(pin)
+    if not host:
+        return "chair"
+    if given == host:
+        return "chair"
+    if allow_guests and given == guest and (guest or pin == "none"):
+        return "guest"
+    if not given:
+        raise Refused(403, {"pin": "required", "guest_pin": "required" if guest else "none"})
+    raise Refused(403, "Invalid PIN")
 
 
 def _sse(event: str, data: Any) -> str:

@@ -41,6 +41,10 @@ class Snapshot:
                 hasher.update(b"\x00row\x00" + row.encode("utf-8", "surrogatepass"))
         return hasher.hexdigest()
 
+    def without(self, *names: str) -> Snapshot:
+        """The same snapshot leaving out these tables."""
+        return Snapshot({k: v for k, v in self.tables.items() if k not in names})
+
     def difference(self, other: Snapshot) -> str:
         """What changed from ``self`` to ``other``, table by table (for assertion messages)."""
         lines = []

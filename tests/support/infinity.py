@@ -88,9 +88,13 @@ class InfinityNode:
         remote_display_name: str = "",
         participant_type: str = "standard",
         protocol: str = "webrtc",
+        local_alias: str = "",
+        preauthenticated_role: str = "guest",
     ) -> dict[str, str]:
+        """After the PIN (WebRTC): ``preauthenticated_role`` is the role the PIN gave;
+        ``local_alias`` is what was dialled (by default the conference's own alias)."""
         query = self.service_configuration(
-            service_name, protocol=protocol, remote_display_name=remote_display_name
+            local_alias or service_name, protocol=protocol, remote_display_name=remote_display_name
         )
         query.update(
             {
@@ -101,7 +105,7 @@ class InfinityNode:
                 "participant_uuid": str(uuid_module.uuid4()),
                 "call_uuid": str(uuid_module.uuid4()),
                 "participant_type": participant_type,
-                "preauthenticated_role": "guest",
+                "preauthenticated_role": preauthenticated_role,
                 "bypass_lock": "False",
                 "receive_from_audio_mix": "main",
                 "send_to_audio_mixes_mix_name": "main",

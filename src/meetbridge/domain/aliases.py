@@ -2,6 +2,11 @@
 
 alias = prefix + channel id, the form Pexip's own Mattermost plugin uses since mid-2024, so that
 aliases (and Infinity-side local policy) keep working for existing deployments.
+
+A member's own alias, ``<alias>.<call tag>``, leads to the same conference: Pexip's web app
+(Webapp3) links carry a name and a PIN but no call tag (docs.pexip.com/clients/
+infinity_connect_url.htm), so the personal link carries the tag in the alias it dials, and the
+policy server reads it from ``local_alias`` (reference/pexip.md §2.3).
 """
 
 from __future__ import annotations
@@ -34,6 +39,24 @@ def channel_from_alias(raw_alias: str, prefix: str) -> ChannelId | None:
         return None
     candidate = alias[len(prefix) :]
     return ChannelId(candidate) if is_mattermost_id(candidate) else None
+
+
+def alias_for_member(prefix: str, channel_id: ChannelId, call_tag: str) -> str:
+    """The channel's alias with a member's call tag: the same conference, dialled by them."""
+    return f"{prefix}{channel_id}.{call_tag}"
+
+
+def split_member_alias(raw_alias: str, prefix: str) -> tuple[ChannelId, str] | None:
+    """(channel, call tag) of an alias made by alias_for_member; None for any other alias.
+
+    The tag is whatever follows: only its signature says whether it is one."""
+    alias = normalise_alias(raw_alias)
+    if not alias.startswith(prefix):
+        return None
+    channel, dot, tag = alias[len(prefix) :].partition(".")
+    if not dot or not tag or not is_mattermost_id(channel):
+        return None
+    return ChannelId(channel), tag
 
 
 def service_tag_for_channel(channel_id: ChannelId) -> str:

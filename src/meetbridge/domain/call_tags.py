@@ -3,6 +3,7 @@
 The join link hands the browser a tag ``mbu.<user id>.<signature>``; Infinity echoes it as
 ``call_tag``. The signature binds the user to the channel, so a tag copied from one meeting is
 worthless in another, and nobody can make up a tag that renames them as someone else.
+meetbridge's own control-only chair session carries ``mbs.<signature>`` (bound to the channel).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 
 CALL_TAG_PREFIX = "mbu"
+OWN_TAG_PREFIX = "mbs"
 _SIGNATURE_LENGTH = 24
 # prefix, a 26-character user id and the signature: a tag of any other length is not ours.
 CALL_TAG_LENGTH = len(CALL_TAG_PREFIX) + 1 + 26 + 1 + _SIGNATURE_LENGTH
@@ -46,3 +48,15 @@ def user_from_call_tag(signer: TagSigner, tag: str, channel_id: ChannelId) -> Us
     if signer.verify(_message(channel_id, user_id), parts[2], _SIGNATURE_LENGTH):
         return user_id
     return None
+
+
+def make_own_tag(signer: TagSigner, channel_id: ChannelId) -> str:
+    """The tag of meetbridge's own chair session in the channel's conference."""
+    return f"{OWN_TAG_PREFIX}.{signer.sign(f'own-tag|{channel_id}', _SIGNATURE_LENGTH)}"
+
+
+def is_own_tag(signer: TagSigner, tag: str, channel_id: ChannelId) -> bool:
+    prefix, dot, signature = tag.partition(".")
+    if prefix != OWN_TAG_PREFIX or not dot or not signature.isascii():
+        return False
+    return signer.verify(f"own-tag|{channel_id}", signature, _SIGNATURE_LENGTH)

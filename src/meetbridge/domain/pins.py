@@ -18,6 +18,14 @@ def random_pin(digits: int = PIN_DIGITS) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(digits))
 
 
+def new_guest_pin(host_pin: str, old_guest_pin: str) -> ChannelPins:
+    """The same host PIN with a guest PIN that is neither it nor the old one."""
+    guest = random_pin()
+    while guest in (host_pin, old_guest_pin):
+        guest = random_pin()
+    return ChannelPins(host_pin=host_pin, guest_pin=guest)
+
+
 def new_channel_pins() -> ChannelPins:
     host = random_pin()
     guest = random_pin()

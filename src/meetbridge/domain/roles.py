@@ -1,7 +1,8 @@
 """Who is host in a Pexip meeting: pure rules over the meeting as the event sink reported it.
 
-Infinity decides a participant's role by the PIN it enters (host PIN: chair, guest PIN: guest;
-reference/pexip.md §2.5), so meetbridge decides which PIN a member is given on the way in:
+meetbridge decides it, from the member's signed call tag, when Infinity asks for the leg's
+properties (engines/pexip/policy_service.py); the PIN a browser carries is always the guest PIN
+and decides nothing:
 
 * in a direct message both people are hosts, as on a phone call;
 * system admins and channel admins are hosts whenever they join (they may take host);
@@ -22,6 +23,7 @@ from meetbridge.domain.ids import UserId
 from meetbridge.domain.meetings import Leg, Meeting
 
 CHAIR, GUEST = "chair", "guest"  # Infinity's role names in events and the client API
+USER_PERSON = "user:"  # how Leg.person names a Mattermost user
 
 
 class MeetingRole(StrEnum):
@@ -30,7 +32,7 @@ class MeetingRole(StrEnum):
 
 
 def join_role(*, is_direct: bool, is_admin: bool, host_present: bool) -> MeetingRole:
-    """The role a member joins with (and so the PIN they are given)."""
+    """The role meetbridge gives a member as they join."""
     if is_direct or is_admin or not host_present:
         return MeetingRole.HOST
     return MeetingRole.GUEST

@@ -112,6 +112,14 @@ class SharedState:
         self._pins[channel_id] = pins
         return pins
 
+    async def replace_guest_pin(self, channel_id: ChannelId) -> ChannelPins:
+        """Give the channel a new guest PIN now (this replica at once, the others on their next
+        refresh)."""
+        async with self._database.transaction() as conn:
+            await pins_repo.replace_guest_pin(conn, self._box, channel_id, self._clock.now())
+        self.forget_pins(channel_id)
+        return await self.pins_for(channel_id)
+
     def forget_pins(self, channel_id: ChannelId) -> None:
         with contextlib.suppress(KeyError):
             del self._pins[channel_id]

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meetbridge.crypto import SecretBox
 from meetbridge.domain.ids import ChannelId
-from meetbridge.domain.pins import ChannelPins, new_channel_pins
+from meetbridge.domain.pins import ChannelPins, new_channel_pins, new_guest_pin
 from meetbridge.store import revisions
 from meetbridge.store.sql import upsert
 from meetbridge.store.tables import channel_pins
@@ -54,6 +54,22 @@ async def get_or_create(
     stored = await get(conn, box, channel_id)
     assert stored is not None  # inserted above, or by whoever won the race
     return stored
+
+
+async def replace_guest_pin(
+    conn: AsyncConnection, box: SecretBox, channel_id: ChannelId, now: float
+) -> None:
+    """A new guest PIN for the channel (a guest link was revoked): the host PIN stays, so
+    meetbridge's own chair session in a running meeting goes on."""
+    current = await get_or_create(conn, box, channel_id, now)
+    fresh = new_guest_pin(current.host_pin, current.guest_pin)
+    values = {
+        "channel_id": channel_id,
+        "pins_sealed": _seal(box, channel_id, fresh),
+        "created_at": now,
+    }
+    await upsert(conn, channel_pins, values, key=["channel_id"])
+    await revisions.bump(conn, TOPIC)
 
 
 async def rotate(conn: AsyncConnection, box: SecretBox, channel_id: ChannelId, now: float) -> None:

@@ -398,6 +398,15 @@ call_stats = Table(
     Column("at", Float, nullable=False),
 )
 
+# Members meetbridge made chair in a channel's Pexip meeting (the control API trusts no other).
+pexip_host_grants = Table(
+    "pexip_host_grants",
+    metadata,
+    Column("channel_id", String(26), primary_key=True),
+    Column("user_id", String(26), primary_key=True),
+    Column("granted_at", Float, nullable=False),
+)
+
 guest_links = Table(
     "guest_links",
     metadata,

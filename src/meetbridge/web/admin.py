@@ -579,13 +579,15 @@ class AdminEndpoints:
         )
 
     async def guests(self, request: Request, session: AdminSession) -> Response:
-        """Guest links in force, each revocable (a revoked link stops working at once)."""
+        """Guest links in force, each revocable: the link stops at once, the channel's guest
+        PIN is replaced, and its guests are removed from the meeting if the admin ticks so."""
         notice = ""
         if request.method == "POST" and self._guest_links is not None:
             form: dict[str, list[str]] = request.state.form
             link_id = (form.get("link") or [""])[0]
-            revoked = await self._guest_links.revoke(link_id, f"admin:{session.user_id}")
-            notice = "The guest link was revoked." if revoked else "That link was not in force."
+            remove = (form.get("remove_guests") or [""])[0] == "yes"
+            outcome = await self._guest_links.revoke(link_id, f"admin:{session.user_id}", remove)
+            notice = _revocation_notice(outcome.revoked, remove, outcome.removed)
         links = await self._guest_links.active() if self._guest_links is not None else []
         async with self._database.read() as conn:
             names = await admin_repo.catalogue_names(conn, [link.channel_id for link in links])
@@ -605,6 +607,16 @@ class AdminEndpoints:
                 for link in links
             ],
         )
+
+
+def _revocation_notice(revoked: bool, asked_to_remove: bool, removed: int) -> str:
+    if not revoked:
+        return "That link was not in force."
+    notice = "The guest link was revoked and the channel's guest PIN changed."
+    if asked_to_remove:
+        guests = "1 guest" if removed == 1 else f"{removed} guests"
+        notice += f" {guests} who came through it left the meeting."
+    return notice
 
 
 def _end_session_cookie(response: Response) -> None:

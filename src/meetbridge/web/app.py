@@ -202,8 +202,9 @@ def build_components(
     engines = EngineRegistry(core.database, state, clock, {"livekit": livekit, "pexip": pexip})
     join = JoinService(state, directory, core.database, core.links, clock, public_url, engines)
     guest_links = GuestLinks(
-        pexip, engines, directory, state, core.database, core.links, clock, public_url
-    )
+        pexip, engines, directory, state, core.database, core.links, clock, public_url,
+        core.call_tags,
+    )  # fmt: skip
     outbox = None if chat is None else chat.outbox
     console = AdminConsole(core.database, core.links, directory, clock)
     zoom = ZoomService(
@@ -303,7 +304,9 @@ def build_components(
         state=state,
         admin=admin,
         directory=directory,
-        policy=PolicyService(state, directory, directory, core.call_tags, core.database, clock),
+        policy=PolicyService(
+            state, directory, directory, core.call_tags, core.database, clock, pexip
+        ),
         inbox=inbox,
         applier=applier,
         leadership=leadership,

@@ -319,6 +319,9 @@ class MeetInteractions:
     async def _guest_link_refusal(self, channel: ChannelId, user: UserId) -> str:
         if self._guest_links is None or not await self._engine_can(channel, Capability.GUEST_LINKS):
             return _t("meet.guest_links_unavailable")
+        with contextlib.suppress(DirectoryUnavailableError):  # then the admin check says so
+            if getattr(await self._directory.channel(channel), "is_direct", False):
+                return _t("meet.guest_links_direct")  # only its two members are let in
         return await self._channel_admin_refusal(channel, user, "meet.what.guest_links")
 
     async def _apply_guest_link(self, claim: Claim) -> str | dict[str, Any]:
@@ -830,8 +833,8 @@ class MeetInteractions:
         _, controls = await self._host_controls(channel, verb)
         if verb is Verb.LEAVE and (
             controls is None
-            # Someone meetbridge cannot tell apart in the meeting (in Pexip's own web app, with
-            # no call tag) or not in it at all: only their own window can leave.
+            # Someone meetbridge does not find in the meeting (not in it, or not yet reported):
+            # only their own window can leave.
             or user_id not in await controls.present_users(channel)
         ):
             return {"ephemeral_text": _t("meet.leave_in_window")}

@@ -134,6 +134,11 @@ MESSAGES: Final[dict[str, str]] = {
     "meet.guest_links_unavailable": (
         "Die Besprechungsplattform dieses Kanals bietet keine Gastlinks."
     ),
+    "meet.guest_links_direct": (
+        "Eine Besprechung in einer Direktnachricht ist nur für die beiden Personen darin, "
+        "deshalb gibt es dort keine Gastlinks: Erstelle einen in einem Kanal oder einer "
+        "Gruppennachricht."
+    ),
     "meet.guest_link": (
         "Gastlink zur Besprechung dieses Kanals, gültig für {hours}: {link}\n"
         "Teilen Sie ihn nur mit den Gästen; widerrufen können Sie ihn in der Admin-Konsole "

@@ -126,6 +126,10 @@ MESSAGES: Final[dict[str, str]] = {
     "meet.guest_links_unavailable": (
         "Guest links are not available for this channel's meeting engine."
     ),
+    "meet.guest_links_direct": (
+        "A direct message's meeting is only for the two people in it, so it has no guest "
+        "links: make one in a channel or a group message."
+    ),
     "meet.guest_link": (
         "Guest link for this channel's meeting, valid {hours}: {link}\n"
         "Share it only with the guests; revoke it in the admin console (Guest links)."

@@ -2,9 +2,10 @@
 API v2 (docs.pexip.com/api_client/api_rest.htm; reference/pexip.md §5).
 
 To act on a meeting (hand host over, mute, remove, lock, end) meetbridge needs a chair's token
-for the conference: it asks ``request_token`` with the channel's host PIN (header ``pin``) and no
-media, keeps the token per conference, renews it with ``refresh_token`` once half its lifetime
-(``expires``, seconds, a string) has passed, and asks again when the node says the token is no
+for the conference: it asks ``request_token`` with the channel's host PIN (header ``pin``), its
+own call tag (so that its policy answer recognises it) and no media, keeps the token per
+conference, renews it with ``refresh_token`` once half its lifetime (``expires``, seconds, a
+string) has passed, and asks again when the node says the token is no
 longer valid. Nothing refreshes it in the background: an unused token lapses on its own after
 ``expires`` (typically 120 s), and ``release`` gives it back when the meeting ends. A
 control-only chair does not keep a meeting alive (docs.pexip.com/admin/automatically_terminate.htm)
@@ -73,16 +74,17 @@ class InfinityClientApi:
         endpoint: str,
         body: Mapping[str, Any] | None = None,
         method: str = "POST",
+        call_tag: str = "",
     ) -> Any:
         """``endpoint`` (e.g. ``participants/<uuid>/mute``) as chair; the result of the answer.
 
         Raises ClientApiError when the node refuses or cannot be reached."""
         key = (node, alias)
-        session = await self._session(key, pin)
+        session = await self._session(key, pin, call_tag)
         status, answer = await self._send(node, alias, endpoint, session.token, body, method)
         if status in (401, 403):  # a token the node no longer knows: once more with a new one
             self._sessions.pop(key, None)
-            session = await self._session(key, pin)
+            session = await self._session(key, pin, call_tag)
             status, answer = await self._send(node, alias, endpoint, session.token, body, method)
         if not 200 <= status < 300:
             raise ClientApiError(status, _message(answer, status))
@@ -98,16 +100,18 @@ class InfinityClientApi:
         except ClientApiError as exc:
             log.info("pexip.release_token_failed", alias=alias, error=str(exc))
 
-    async def keep_alive(self, node: str, alias: str, pin: str) -> float:
+    async def keep_alive(self, node: str, alias: str, pin: str, call_tag: str = "") -> float:
         """Renew the chair token if due (for a long-lived event stream); seconds to the next
         renewal."""
-        session = await self._session((node, alias), pin)
+        session = await self._session((node, alias), pin, call_tag)
         return max(1.0, session.renew_at - self._clock.now())
 
-    async def events(self, node: str, alias: str, pin: str) -> AsyncIterator[tuple[str, Any]]:
+    async def events(
+        self, node: str, alias: str, pin: str, call_tag: str = ""
+    ) -> AsyncIterator[tuple[str, Any]]:
         """The conference's server-sent events as chair, (event name, parsed data), until the
         node closes the stream; raises ClientApiError when it cannot be opened or breaks."""
-        session = await self._session((node, alias), pin)
+        session = await self._session((node, alias), pin, call_tag)
         url = _url(node, alias, "events")
         timeout = httpx2.Timeout(5.0, read=None)  # a quiet meeting sends nothing for a while
         try:
@@ -129,7 +133,7 @@ class InfinityClientApi:
     def has_session(self, node: str, alias: str) -> bool:
         return (node, alias) in self._sessions
 
-    async def _session(self, key: tuple[str, str], pin: str) -> _Session:
+    async def _session(self, key: tuple[str, str], pin: str, call_tag: str) -> _Session:
         async with self._locks.setdefault(key, asyncio.Lock()):
             session = self._sessions.get(key)
             if session is not None and session.pin != pin:
@@ -137,17 +141,18 @@ class InfinityClientApi:
             if session is not None and self._clock.now() >= session.renew_at:
                 session = await self._refresh(key, session)
             if session is None:
-                session = await self._request_token(key, pin)
+                session = await self._request_token(key, pin, call_tag)
             self._sessions[key] = session
             return session
 
-    async def _request_token(self, key: tuple[str, str], pin: str) -> _Session:
+    async def _request_token(self, key: tuple[str, str], pin: str, call_tag: str) -> _Session:
         node, alias = key
         url = _url(node, alias, "request_token")
+        body = {"display_name": DISPLAY_NAME, "direct_media": False, "call_tag": call_tag}
         try:
             response = await self._http.post(
                 url,
-                content=orjson.dumps({"display_name": DISPLAY_NAME, "direct_media": False}),
+                content=orjson.dumps(body),
                 headers={"pin": pin, "content-type": "application/json"},
             )
         except httpx2.HTTPError as exc:

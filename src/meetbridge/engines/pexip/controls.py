@@ -2,10 +2,11 @@
 hand-over when the last host leaves, and muting on join in channels.
 
 Who asks is the bearer token meetbridge gave the member with their join; whether they may is
-decided here from the meeting as the event sink reported it (a chair leg of that user, or a
-system or channel admin), never from what the page shows. meetbridge then acts through the
-client API as its own control-only chair (engine.act), so each action is one client-API request
-(reference/pexip.md §5.2-5.3):
+decided here, never from what the page shows: a chair leg of that user as the event sink
+reported it, and only if meetbridge made that user host (a chair made by anything else, a PIN
+that leaked or another client's own menu, is not believed), or a system or channel admin.
+meetbridge then acts through the client API as its own control-only chair (engine.act), so each
+action is one client-API request (reference/pexip.md §5.2-5.3):
 
   mute / ask-unmute / remove / lower-hand / raise-hand   participants/<uuid>/mute | message |
                                                           disconnect | clearbuzz | buzz
@@ -129,7 +130,9 @@ class PexipControls:
             ) from exc
 
     async def _may_host(self, caller: PexipCaller, meeting: Meeting) -> bool:
-        if roles.user_is_chair(meeting, caller.user_id):
+        if roles.user_is_chair(meeting, caller.user_id) and await self._engine.made_host(
+            caller.channel_id, caller.user_id
+        ):
             return True
         return await self._engine.is_admin(caller.channel_id, caller.user_id)
 
@@ -212,6 +215,7 @@ class PexipControls:
             await self._engine.hand_host(caller.channel_id, user)
             return
         await self._engine.set_role(caller.channel_id, target, CHAIR)  # a guest without an account
+        await self._engine.withdraw_host(caller.channel_id, caller.user_id)
         for leg in roles.legs_of_user(meeting, caller.user_id):
             if leg.has_media and leg.role == CHAIR:
                 await self._engine.set_role(caller.channel_id, leg.uuid, GUEST)
@@ -246,6 +250,7 @@ class PexipControls:
                 if self.chat is not None:
                     self.chat.stop(event.channel_id)
                 self._spawn(self._engine.release(event.channel_id))
+                self._spawn(self._engine.forget_hosts(event.channel_id))
         if not self._engine.can_act:
             return  # no node to act on: reading every touched meeting again would be for nothing
         for channel_id in left:
@@ -287,6 +292,9 @@ class PexipControls:
         succession = roles.successor(await self._engine.meeting(channel_id))
         if succession is None:
             return None
+        if succession.person.startswith(roles.USER_PERSON):
+            user = UserId(succession.person.removeprefix(roles.USER_PERSON))
+            await self._engine.record_host(channel_id, user, only=True)
         for uuid in succession.legs:
             await self._engine.set_role(channel_id, uuid, CHAIR)
         log.info("pexip.host_handed_over", channel_id=channel_id, legs=len(succession.legs))

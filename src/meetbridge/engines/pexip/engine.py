@@ -1,10 +1,12 @@
 """Pexip Infinity as a MeetingEngine: nothing to prepare (the policy server answers when a node
 asks), a join leads to meetbridge's page with the Pexip client configuration or to Webapp3.
 
-Roles (domain/roles.py): the PIN a member is given on the way in decides whether Infinity makes
-them chair (host) or guest; the link Mattermost stores never holds it. What meetbridge knows of
-a running meeting (who is in, who is chair) is what the event sink reported. Host controls act
-through Infinity's client API as a control-only chair (client_api.py).
+Roles (domain/roles.py): every page gets the guest PIN; who is chair (host) is meetbridge's
+answer when Infinity asks for a leg's properties, from its signed call tag (policy_service.py),
+and meetbridge records the hosts it made (the control API trusts no other chair). The host PIN
+never leaves meetbridge but for Infinity and meetbridge's own chair session. What meetbridge
+knows of a running meeting (who is in, who is chair) is what the event sink reported. Host
+controls act through Infinity's client API as a control-only chair (client_api.py).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import structlog
 
 from meetbridge.clock import Clock
 from meetbridge.domain import roles
-from meetbridge.domain.aliases import alias_for_channel
-from meetbridge.domain.call_tags import TagSigner, make_call_tag
+from meetbridge.domain.aliases import alias_for_channel, alias_for_member
+from meetbridge.domain.call_tags import TagSigner, make_call_tag, make_own_tag
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.guest_links import make_guest_tag
 from meetbridge.domain.ids import ChannelId, UserId
@@ -36,7 +38,7 @@ from meetbridge.ports import (
     JoinTarget,
 )
 from meetbridge.services.shared_state import SharedState
-from meetbridge.store import meetings_repo
+from meetbridge.store import host_grants_repo, meetings_repo
 from meetbridge.store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -99,18 +101,20 @@ class PexipEngine:
             raise EngineUnavailableError(reader()("refusal.not_configured"))
         channel, name = request.channel, request.display_name
         alias = alias_for_channel(settings.alias_prefix, channel.id)
-        pins = await self._state.pins_for(channel.id)
+        pin = (await self._state.pins_for(channel.id)).guest_pin  # never one that makes a chair
+        # What the page will be when it joins (meetbridge decides again as Infinity asks).
         role = await self.join_role(channel, request.user_id)
-        # The PIN decides the role (reference/pexip.md §4); it reaches only this member's browser.
-        pin = pins.host_pin if role is MeetingRole.HOST else pins.guest_pin
-        webapp3 = webapp3_url(settings.pexip_node, settings.webapp_path, alias, name, pin)
+        call_tag = make_call_tag(self._call_tags, channel.id, request.user_id)
+        # Webapp3 links carry no call tag: the member's own alias carries it (domain/aliases.py).
+        mine = alias_for_member(settings.alias_prefix, channel.id, call_tag)
+        webapp3 = webapp3_url(settings.pexip_node, settings.webapp_path, mine, name, pin)
         # As in Calls: muted when joining a channel, unmuted in a direct or group message.
         start_muted = not channel.is_conversation
         config: dict[str, object] = {
             **_page_basics(settings.pexip_node, channel, alias, name),
             "pin": pin,
             "role": "host" if role is MeetingRole.HOST else "participant",
-            "callTag": make_call_tag(self._call_tags, channel.id, request.user_id),
+            "callTag": call_tag,
             "startMuted": start_muted,
             "directMedia": channel.is_direct and settings.direct_media_dms,
             "webapp3Url": webapp3,
@@ -178,6 +182,27 @@ class PexipEngine:
         except DirectoryUnavailableError:
             return False  # unknown is not yes
 
+    async def record_host(self, channel_id: ChannelId, user_id: UserId, only: bool = False) -> None:
+        """meetbridge made the user host (``only``: and no one else is any more)."""
+        async with self._database.transaction() as conn:
+            if only:
+                await host_grants_repo.hand_to(conn, channel_id, user_id, self._clock.now())
+            else:
+                await host_grants_repo.grant(conn, channel_id, user_id, self._clock.now())
+
+    async def withdraw_host(self, channel_id: ChannelId, user_id: UserId) -> None:
+        async with self._database.transaction() as conn:
+            await host_grants_repo.withdraw(conn, channel_id, user_id)
+
+    async def made_host(self, channel_id: ChannelId, user_id: UserId) -> bool:
+        """Whether meetbridge made the user host of the channel's meeting."""
+        async with self._database.read() as conn:
+            return await host_grants_repo.granted(conn, channel_id, user_id)
+
+    async def forget_hosts(self, channel_id: ChannelId) -> None:
+        async with self._database.transaction() as conn:
+            await host_grants_repo.forget_channel(conn, channel_id)
+
     def controls_token(self, channel_id: ChannelId, user_id: UserId) -> str:
         """The page's bearer token for the control API: this user in this channel's meeting."""
         claims = {"c": channel_id, "u": user_id}
@@ -212,12 +237,9 @@ class PexipEngine:
         """One client-API request on the channel's conference as meetbridge's chair.
 
         Raises ClientApiError (the node refused or cannot be reached)."""
-        settings = self._state.settings
-        if not settings.pexip_node:
-            raise EngineUnavailableError(reader()("refusal.not_configured"))
-        alias = alias_for_channel(settings.alias_prefix, channel_id)
-        pins = await self._state.pins_for(channel_id)
-        return await self._api.request(settings.pexip_node, alias, pins.host_pin, endpoint, body)
+        node, alias, pin = await self._conference(channel_id)
+        own = make_own_tag(self._call_tags, channel_id)
+        return await self._api.request(node, alias, pin, endpoint, body, call_tag=own)
 
     async def _conference(self, channel_id: ChannelId) -> tuple[str, str, str]:
         """(node, alias, host PIN) of the channel's conference."""
@@ -230,12 +252,15 @@ class PexipEngine:
     async def events(self, channel_id: ChannelId) -> AsyncIterator[tuple[str, Any]]:
         """The conference's event stream as meetbridge's chair (client_api.events)."""
         node, alias, pin = await self._conference(channel_id)
-        async for item in self._api.events(node, alias, pin):
+        own = make_own_tag(self._call_tags, channel_id)
+        async for item in self._api.events(node, alias, pin, own):
             yield item
 
     async def keep_alive(self, channel_id: ChannelId) -> float:
         node, alias, pin = await self._conference(channel_id)
-        return await self._api.keep_alive(node, alias, pin)
+        return await self._api.keep_alive(
+            node, alias, pin, make_own_tag(self._call_tags, channel_id)
+        )
 
     def own_participant(self, channel_id: ChannelId) -> str:
         settings = self._state.settings
@@ -283,6 +308,7 @@ class PexipEngine:
             for leg in (meeting.legs.values() if meeting is not None else ())
             if leg.role == CHAIR and leg.has_media and leg.user_id != user_id
         ]
+        await self.record_host(channel_id, user_id, only=True)
         try:
             for leg in mine:
                 await self.set_role(channel_id, leg.uuid, CHAIR)

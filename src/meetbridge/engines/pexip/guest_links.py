@@ -4,19 +4,28 @@ A link is ``{public url}/guest/<token>``: a token signed by meetbridge that name
 record and expires with it. Opening it shows a page where the guest types a name; only then does
 meetbridge render the meeting page with the guest PIN (Infinity makes them a guest) and a guest
 call tag (meetbridge names them "<name> (guest)" for Infinity, so every roster and the card say
-so). Revoking a link in the admin console stops it at once; a guest already in the meeting stays
-until a host removes them.
+so). Revoking a link in the admin console stops it at once: the link no longer opens, Infinity is
+told to refuse its guests' call tag, and the channel's guest PIN is replaced, so what a guest's
+page held (or anyone they passed it to) admits nobody any more; the guests already in the meeting
+through that link are disconnected too if the admin chooses, else they stay until a host removes
+them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import structlog
+
 from meetbridge.clock import Clock
 from meetbridge.domain import guest_links as rules
 from meetbridge.domain.access import Access, channel_access
+from meetbridge.domain.call_tags import TagSigner
 from meetbridge.domain.channels import ChannelInfo
 from meetbridge.domain.guest_links import GuestLink, LinkState
 from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.tokens import TokenCodec, TokenError
+from meetbridge.engines.pexip.client_api import ClientApiError
 from meetbridge.engines.pexip.engine import NAME, PexipEngine
 from meetbridge.ports import (
     ChannelDirectory,
@@ -28,6 +37,8 @@ from meetbridge.ports import (
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store import audit_repo, guest_links_repo
 from meetbridge.store.database import Database
+
+log = structlog.get_logger(__name__)
 
 GUEST_PURPOSE = "pexip-guest"
 NOT_VALID = "This guest link is not valid."
@@ -41,6 +52,12 @@ class GuestLinkRefusedError(Exception):
         self.status = status
 
 
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    revoked: bool  # False: no such link in force
+    removed: int = 0  # its guests disconnected from the meeting
+
+
 class GuestLinks:
     def __init__(
         self,
@@ -52,7 +69,9 @@ class GuestLinks:
         tokens: TokenCodec,
         clock: Clock,
         public_url: str,
+        call_tags: TagSigner,
     ) -> None:
+        self._tags = call_tags
         self._engine = engine
         self._engines = engines
         self._channels = channels
@@ -129,12 +148,36 @@ class GuestLinks:
         async with self._database.read() as conn:
             return await guest_links_repo.active(conn, self._clock.now())
 
-    async def revoke(self, link_id: str, by: str) -> bool:
+    async def revoke(self, link_id: str, by: str, remove_guests: bool = False) -> Revocation:
+        """Stop the link, replace its channel's guest PIN and, if asked, disconnect the guests
+        who came through it."""
         if not rules.is_link_id(link_id):
-            return False
+            return Revocation(False)
         now = self._clock.now()
         async with self._database.transaction() as conn:
+            link = await guest_links_repo.get(conn, link_id)
             revoked = await guest_links_repo.revoke(conn, link_id, now, by)
             if revoked:
-                await audit_repo.record(conn, by, "guest_link.revoke", {"link": link_id}, now)
-        return revoked
+                details = {"link": link_id, "remove_guests": remove_guests}
+                await audit_repo.record(conn, by, "guest_link.revoke", details, now)
+        if not revoked or link is None:
+            return Revocation(False)
+        await self._state.replace_guest_pin(link.channel_id)
+        removed = await self._remove_guests(link) if remove_guests else 0
+        return Revocation(True, removed)
+
+    async def _remove_guests(self, link: GuestLink) -> int:
+        """Disconnect the legs that came in with the link's call tag; how many were."""
+        meeting = await self._engine.meeting(link.channel_id)
+        legs = [] if meeting is None else list(meeting.legs.values())
+        removed = 0
+        for leg in legs:
+            if rules.link_of_guest_tag(self._tags, leg.call_tag, link.channel_id) != link.id:
+                continue
+            try:
+                await self._engine.act(link.channel_id, f"participants/{leg.uuid}/disconnect")
+            except (ClientApiError, EngineUnavailableError) as exc:
+                log.warning("guest_link.guest_not_removed", link=link.id, error=str(exc))
+                continue
+            removed += 1
+        return removed

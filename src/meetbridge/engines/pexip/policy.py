@@ -32,8 +32,10 @@ class Outcome(StrEnum):
     REJECTED_DISALLOWED = "rejected_disallowed"
     UNAVAILABLE = "unavailable"
     PARTICIPANT_NAMED = "participant_named"
+    PARTICIPANT_HOST = "participant_host"
     PARTICIPANT_UNCHANGED = "participant_unchanged"
     PARTICIPANT_REJECTED = "participant_rejected"
+    PARTICIPANT_UNVERIFIED = "participant_unverified"
     OTHER_REQUEST = "other_request"
 
 
@@ -66,19 +68,20 @@ def reject(access: Access) -> PolicyAnswer:
 def conference(channel: ChannelInfo, pins: ChannelPins, settings: RuntimeSettings) -> PolicyAnswer:
     """The conference a channel's alias stands for; stable for the channel except the PINs.
 
-    A channel's meeting has hosts and guests (domain/roles.py): ``allow_guests`` with both PINs,
-    and the PIN a member is given decides their role. In a direct message everyone is host:
-    no guest PIN, ``allow_guests`` false ("everyone is Host", reference/pexip.md §2.5).
+    Every meeting, a direct message's too, has hosts and guests: ``allow_guests`` with both PINs
+    (reference/pexip.md §2.5). Browsers are only ever given the guest PIN; who is host is
+    meetbridge's answer to the participant-properties request (domain/roles.py), and the host
+    PIN stays between meetbridge and Infinity (meetbridge's own chair session uses it).
     """
     alias = alias_for_channel(settings.alias_prefix, channel.id)
-    has_guests = not channel.is_direct
     result: dict[str, Any] = {
         "service_type": "conference",
         "name": alias,
         "service_tag": service_tag_for_channel(channel.id),
         "description": channel.title[:MAX_STRING],
         "pin": pins.host_pin,
-        "allow_guests": has_guests,
+        "guest_pin": pins.guest_pin,
+        "allow_guests": True,
         "view": settings.conference_layout,
         "enable_overlay_text": settings.enable_overlay_text,
         "enable_chat": settings.enable_chat,
@@ -88,8 +91,6 @@ def conference(channel: ChannelInfo, pins: ChannelPins, settings: RuntimeSetting
         if channel.is_direct and settings.direct_media_dms
         else "never",
     }
-    if has_guests:
-        result["guest_pin"] = pins.guest_pin
     if settings.ivr_theme_name:
         result["ivr_theme_name"] = settings.ivr_theme_name
     return PolicyAnswer(
@@ -97,20 +98,46 @@ def conference(channel: ChannelInfo, pins: ChannelPins, settings: RuntimeSetting
     )
 
 
-def participant_named(display_name: str) -> PolicyAnswer:
-    body = {
-        "status": "success",
-        "action": "continue",
-        "result": {"remote_display_name": display_name[:MAX_STRING]},
+def participant_admitted(display_name: str, role: str, call_tag: str = "") -> PolicyAnswer:
+    """A meetbridge participant, under the name meetbridge gives them and the role meetbridge
+    decided (``chair`` or ``guest``), whatever PIN they entered: for a WebRTC leg Infinity asks
+    after its PIN, and the answer's role replaces the one the PIN gave (reference/pexip.md §2.6;
+    docs.pexip.com/admin/external_policy_requests.htm, "Participant properties": "call
+    properties, such as their display name or role, [are] changed before they join the
+    conference"). ``call_tag`` replaces the leg's tag (one that came in its alias), so that
+    events and the status API carry it."""
+    result: dict[str, Any] = {
+        "remote_display_name": display_name[:MAX_STRING],
+        "preauthenticated_role": role,
     }
-    return PolicyAnswer(200, body, Outcome.PARTICIPANT_NAMED)
+    if call_tag:
+        result["call_tag"] = call_tag
+    body = {"status": "success", "action": "continue", "result": result}
+    outcome = Outcome.PARTICIPANT_HOST if role == "chair" else Outcome.PARTICIPANT_NAMED
+    return PolicyAnswer(200, body, outcome)
 
 
 def participant_unchanged() -> PolicyAnswer:
     return PolicyAnswer(200, UNCHANGED_BODY, Outcome.PARTICIPANT_UNCHANGED)
 
 
-def participant_rejected() -> PolicyAnswer:
-    """This participant only is refused (a guest whose link was revoked or expired);
-    reference/pexip.md §2.6: ``action=reject`` on participant properties [rep]."""
-    return PolicyAnswer(200, REJECT_BODY, Outcome.PARTICIPANT_REJECTED)
+def participant_rejected(
+    reason: str, outcome: Outcome = Outcome.PARTICIPANT_REJECTED
+) -> PolicyAnswer:
+    """This participant only is refused, with the reason Infinity shows them (reference/
+    pexip.md §2.6: ``action=reject`` with ``reject_reason`` on participant properties [rep])."""
+    body = {"status": "success", "action": "reject", "result": {"reject_reason": reason}}
+    return PolicyAnswer(200, body, outcome)
+
+
+UNVERIFIED = (
+    "This meeting admits only people who join through meetbridge: open the meeting from "
+    "Mattermost, or ask for a guest link."
+)
+LINK_ENDED = "Your guest link is no longer valid: ask the channel for a new one."
+NOT_A_MEMBER = "Only members of this channel can join its meeting."
+
+
+def participant_unverified() -> PolicyAnswer:
+    """A leg in a meetbridge conference without a valid meetbridge call tag."""
+    return participant_rejected(UNVERIFIED, Outcome.PARTICIPANT_UNVERIFIED)
