@@ -231,7 +231,7 @@ DIRECT_REFUSAL = {
     ),
     "de": (
         "Eine Besprechung in einer Direktnachricht ist nur für die beiden Personen darin, "
-        "deshalb gibt es dort keine Gastlinks: Erstelle einen in einem Kanal oder einer "
+        "deshalb gibt es dort keine Gastlinks: Erstellen Sie einen in einem Kanal oder einer "
         "Gruppennachricht."
     ),
 }

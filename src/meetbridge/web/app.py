@@ -38,6 +38,7 @@ from meetbridge.core import (
 )
 from meetbridge.domain.ids import ChannelId
 from meetbridge.domain.recording import RecordingLimits
+from meetbridge.engines.livekit.admission import LiveKitAdmission
 from meetbridge.engines.livekit.captions import CaptionSettings, LiveKitCaptions
 from meetbridge.engines.livekit.controls import (
     RECENT_CHAT,
@@ -145,6 +146,7 @@ class Components:
     captions: LiveKitCaptions
     transcriptions: Transcriptions
     livekit_reconciler: LiveKitReconciler
+    livekit_admission: LiveKitAdmission
     pexip: PexipEngine
     pexip_controls: PexipControls
     guest_links: GuestLinks
@@ -292,6 +294,7 @@ def build_components(
         recordings,
         captions,
     )
+    admission = LiveKitAdmission(livekit, directory, controls.welcome)
     pexip_chat = PexipChatMirror(pexip, meeting_chat.to_thread, clock)
     pexip_controls.chat = pexip_chat
     if chat is not None:
@@ -340,7 +343,8 @@ def build_components(
         recordings=recordings,
         captions=captions,
         transcriptions=transcriptions,
-        livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock),
+        livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock, admission),
+        livekit_admission=admission,
         pexip=pexip,
         pexip_controls=pexip_controls,
         guest_links=guest_links,
@@ -598,7 +602,7 @@ def create_app(
             components.inbox,
             components.core.database,
             components.core.clock,
-            on_joined=components.controls.welcome,
+            on_joined=components.livekit_admission.joined,  # checked, then welcomed
             on_finished=components.controls.forget,
         ).routes(),
         *AdminEndpoints(

@@ -136,7 +136,7 @@ MESSAGES: Final[dict[str, str]] = {
     ),
     "meet.guest_links_direct": (
         "Eine Besprechung in einer Direktnachricht ist nur für die beiden Personen darin, "
-        "deshalb gibt es dort keine Gastlinks: Erstelle einen in einem Kanal oder einer "
+        "deshalb gibt es dort keine Gastlinks: Erstellen Sie einen in einem Kanal oder einer "
         "Gruppennachricht."
     ),
     "meet.guest_link": (
@@ -325,6 +325,10 @@ MESSAGES: Final[dict[str, str]] = {
         "Der Pexip Conferencing Node ist gerade nicht erreichbar; bitte versuchen Sie es erneut."
     ),
     "engine.removed": "Der Host hat Sie aus dieser Besprechung entfernt.",
+    "engine.left_channel": (
+        "Sie sind nicht mehr Mitglied dieses Kanals und wurden deshalb aus seiner Besprechung "
+        "entfernt."
+    ),
     "engine.full.one": (
         "Diese Besprechung ist voll (höchstens {count} Teilnehmende); versuchen Sie es erneut, "
         "wenn jemand gegangen ist."

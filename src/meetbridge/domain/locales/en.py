@@ -288,6 +288,9 @@ MESSAGES: Final[dict[str, str]] = {
         "The Pexip Conferencing Node cannot be reached right now; please try again."
     ),
     "engine.removed": "The host removed you from this meeting.",
+    "engine.left_channel": (
+        "You are no longer a member of this channel, so you were removed from its meeting."
+    ),
     "engine.full.one": (
         "This meeting is full ({count} participant at most); try again when someone leaves."
     ),

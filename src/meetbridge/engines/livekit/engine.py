@@ -269,6 +269,10 @@ class LiveKitEngine:
         claims = {"c": channel_id, "u": user_id, "i": identity}
         return self._controls.encode(CONTROLS_PURPOSE, claims, self._clock.now(), CONTROLS_TTL)
 
+    async def limit_for(self, channel_id: ChannelId) -> int:
+        """The most devices the channel's meeting may have now (its own limit, or the install's)."""
+        return await self._limit(channel_id)
+
     async def _limit(self, channel_id: ChannelId) -> int:
         own = await self._channel_limit(channel_id) if self._channel_limit is not None else None
         return own if own is not None else self._settings().max_participants

@@ -4,7 +4,8 @@ A webhook can be lost (meetbridge down for longer than LiveKit's retries, a netw
 meeting whose room is gone, or a participant no longer in its room, would then stay open for
 ever. What the server lists is the truth; the differences are written to the inbox as
 webhook-shaped events (ids ``reconcile-…``) and applied like real ones, so cards, statuses
-and ringing follow the same path.
+and ringing follow the same path. Each room is also checked for who may not stay in it
+(admission.py): someone removed, someone who left the channel, devices past the limit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import structlog
 
 from meetbridge.clock import Clock
 from meetbridge.domain.meetings import Meeting
+from meetbridge.engines.livekit.admission import LiveKitAdmission, check_quietly
 from meetbridge.engines.livekit.engine import LiveKitEngine
 from meetbridge.engines.livekit.rooms import LiveKitError, LiveKitNotFoundError
 from meetbridge.engines.livekit.translator import ENGINE, NODE, SOURCE, synthetic
@@ -32,8 +34,14 @@ INTERVAL = 60.0
 
 class LiveKitReconciler:
     def __init__(
-        self, engine: LiveKitEngine, database: Database, inbox: InboxWriter, clock: Clock
+        self,
+        engine: LiveKitEngine,
+        database: Database,
+        inbox: InboxWriter,
+        clock: Clock,
+        admission: LiveKitAdmission | None = None,
     ) -> None:
+        self._admission = admission
         self._engine = engine
         self._database = database
         self._inbox = inbox
@@ -74,6 +82,8 @@ class LiveKitReconciler:
                 for sid in meeting.legs
                 if sid not in present
             ]
+            if self._admission is not None:
+                await check_quietly(self._admission, meeting.conference)
         if records:
             log.info("livekit.reconciled", corrections=len(records))
             await self._inbox.append(records)
