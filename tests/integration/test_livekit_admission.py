@@ -229,7 +229,7 @@ async def test_a_join_past_the_limit_is_removed_newest_first_and_told_why(
         await asyncio.wait_for(left.wait(), 10)
         present = {p.identity for p in await room_service.list_participants(f"mb-{channel}")}
         assert present == {alices["identity"]}
-        assert [n["kind"] for n in told] == ["full"]
+        assert [n["kind"] for n in told] == ["removed"]
         assert told[0]["text"].startswith("This meeting is full (1 participant at most)")
     finally:
         await first.close()

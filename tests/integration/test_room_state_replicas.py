@@ -20,8 +20,9 @@ from meetbridge.chat.mattermost.interactions import Invocation
 from meetbridge.config import ServiceConfig
 from meetbridge.domain.call_stats import CallStats
 from meetbridge.domain.ids import ChannelId, UserId
+from meetbridge.domain.rate_limits import CHAT, REACTIONS
 from meetbridge.engines.livekit import hs256
-from meetbridge.engines.livekit.controls import HANDS, REACTIONS_PER_WINDOW, RECENT_CHAT
+from meetbridge.engines.livekit.controls import HANDS, RECENT_CHAT
 from meetbridge.engines.livekit.rooms import RoomService
 from meetbridge.store import room_state_repo
 from meetbridge.web.app import create_app, housekeep
@@ -157,7 +158,18 @@ async def test_the_reaction_limit_holds_across_replicas(
     a, b = replicas
     _, _, bob = meeting
     codes = [(await act(replica, bob, "react", emoji="👍")).status_code for replica in (a, b, a, b)]
-    assert codes == [200] * REACTIONS_PER_WINDOW + [429]
+    assert codes == [200] * REACTIONS.count + [429]
+
+
+async def test_the_chat_limit_of_a_device_holds_across_replicas(
+    replicas: tuple[RunningApp, RunningApp], meeting: tuple[str, Device, Device]
+) -> None:
+    a, b = replicas
+    _, alice, bob = meeting
+    spread = [a, b] * CHAT.count
+    codes = [(await act(replica, bob, "chat", text="x")).status_code for replica in spread]
+    assert codes == [200] * CHAT.count + [429] * CHAT.count
+    assert (await act(b, alice, "chat", text="mine")).status_code == 200  # per device
 
 
 async def test_chat_through_one_replica_is_the_recent_chat_of_the_other_until_the_end(
@@ -222,7 +234,7 @@ async def test_housekeeping_forgets_room_state_and_stats_by_age(
                 "source": "meeting",
             }
             await room_state_repo.add_chat_line(conn, room, line, at)
-            await room_state_repo.count_reaction(conn, room, f"{room}.1", at, 5.0)
+            await room_state_repo.count_action(conn, room, f"{room}.1", "react", at, 5.0)
         for user, at in ((old_user, now - 60 * 86400), (new_user, now)):
             await room_state_repo.save_stats(conn, UserId(user), CallStats(1, 2, 3, 4, at))
     await housekeep(a.components)
@@ -234,7 +246,10 @@ async def test_housekeeping_forgets_room_state_and_stats_by_age(
         assert len(await room_state_repo.recent_chat(conn, new_room, 10)) == 1
         assert await room_state_repo.last_stats(conn, UserId(new_user)) is not None
     async with database.transaction() as conn:  # the old window was dropped: counting restarts
-        assert await room_state_repo.count_reaction(conn, old_room, f"{old_room}.1", now, 5.0) == 1
+        counted = await room_state_repo.count_action(
+            conn, old_room, f"{old_room}.1", "react", now, 5.0
+        )
+        assert counted == 1
 
 
 async def test_housekeeping_keeps_only_the_chat_lines_a_joining_device_is_sent(
@@ -262,7 +277,7 @@ async def test_a_reaction_window_reopens_after_its_time_and_after_the_clock_went
     a, _ = replicas
     room, identity, t = "mb-" + "r" * 26, "r.1", 1_800_000_000.0
     async with a.components.core.database.transaction() as conn:
-        counts = [await room_state_repo.count_reaction(conn, room, identity, t + d, 5.0)
+        counts = [await room_state_repo.count_action(conn, room, identity, "react", t + d, 5.0)
                   for d in (0, 1, 2, 3, 5.5, -100)]  # fmt: skip
     assert counts == [1, 2, 3, 4, 1, 1]
 

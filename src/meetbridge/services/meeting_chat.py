@@ -20,8 +20,9 @@ from meetbridge.domain.ids import ChannelId, UserId, is_mattermost_id
 from meetbridge.domain.markdown import escape_markdown
 from meetbridge.domain.messages import ENGLISH, DefaultLocale, Messages, english_default
 from meetbridge.domain.users import DisplayNameStyle, display_name
-from meetbridge.ports import DirectoryUnavailableError, UserDirectory
+from meetbridge.ports import Directory, DirectoryUnavailableError
 from meetbridge.services import notifications
+from meetbridge.services.page_guard import still_member
 from meetbridge.store import chat_repo, meetings_repo
 from meetbridge.store.database import Database
 
@@ -68,7 +69,7 @@ class MeetingChat:
         database: Database,
         clock: Clock,
         wake_outbox: Callable[[], None],
-        users: UserDirectory | None = None,
+        users: Directory | None = None,
         display_style: Callable[[], DisplayNameStyle] | None = None,
         default_locale: DefaultLocale = english_default,
     ) -> None:
@@ -102,6 +103,8 @@ class MeetingChat:
             meeting = None if meeting_id is None else await meetings_repo.get(conn, meeting_id)
         if meeting is None or meeting.is_over:
             return False
+        if not await still_member(self._users, meeting.channel_id, reply.user_id):
+            return False  # someone who left the channel no longer speaks in its meeting
         try:
             author = await self._users.user(reply.user_id)
         except DirectoryUnavailableError:

@@ -1,5 +1,5 @@
 """A running meeting's room state that every replica shares: raised hands, recent in-meeting
-chat, reaction rate windows, and each user's last call statistics.
+chat, the rate windows of page actions, and each user's last call statistics.
 
 Every action is one small statement (raising a hand also reads the queue it broadcasts).
 """
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from meetbridge.domain.call_stats import CallStats
 from meetbridge.domain.ids import UserId
 from meetbridge.store.sql import upsert
-from meetbridge.store.tables import call_stats, meeting_chat, meeting_hands, reaction_windows
+from meetbridge.store.tables import action_windows, call_stats, meeting_chat, meeting_hands
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -97,22 +97,23 @@ async def recent_chat(conn: AsyncConnection, room: str, limit: int) -> list[dict
     ]
 
 
-# --- reactions ------------------------------------------------------------------------------
+# --- rate windows ---------------------------------------------------------------------------
 
 
-async def count_reaction(
-    conn: AsyncConnection, room: str, identity: str, now: float, window: float
+async def count_action(
+    conn: AsyncConnection, room: str, identity: str, group: str, now: float, window: float
 ) -> int:
-    """Count a reaction in the identity's window and return how many it has had in it; a
-    window is ``window`` seconds from its first reaction (one statement, whichever replica)."""
-    statement = _insert(conn, reaction_windows).values(
-        identity=identity, room=room, started_at=now, count=1
+    """Count a call of the identity in its window for this group of actions and return how
+    many it has had in it; a window is ``window`` seconds from its first call (one statement,
+    whichever replica)."""
+    statement = _insert(conn, action_windows).values(
+        identity=identity, action_group=group, room=room, started_at=now, count=1
     )
-    current = reaction_windows.c
+    current = action_windows.c
     # A window in the future is a wall clock that went back: start again, never freeze.
     expired = (current.started_at <= now - window) | (current.started_at > now)
     statement = statement.on_conflict_do_update(
-        index_elements=["identity"],
+        index_elements=["identity", "action_group"],
         set_={
             "count": case((expired, 1), else_=current.count + 1),
             "started_at": case((expired, now), else_=current.started_at),
@@ -126,11 +127,11 @@ async def count_reaction(
 
 
 async def forget_room(conn: AsyncConnection, room: str) -> None:
-    """The meeting is over: its hands, chat and reaction windows go (a new meeting in the same
+    """The meeting is over: its hands, chat and rate windows go (a new meeting in the same
     channel uses the same room name and must start clean)."""
     await conn.execute(delete(meeting_hands).where(meeting_hands.c.room == room))
     await conn.execute(delete(meeting_chat).where(meeting_chat.c.room == room))
-    await conn.execute(delete(reaction_windows).where(reaction_windows.c.room == room))
+    await conn.execute(delete(action_windows).where(action_windows.c.room == room))
 
 
 async def prune(
@@ -154,7 +155,7 @@ async def prune(
     cutoff = now - room_state_age
     await conn.execute(delete(meeting_hands).where(meeting_hands.c.raised_at_ms < cutoff * 1000))
     await conn.execute(delete(meeting_chat).where(meeting_chat.c.stored_at < cutoff))
-    await conn.execute(delete(reaction_windows).where(reaction_windows.c.started_at < cutoff))
+    await conn.execute(delete(action_windows).where(action_windows.c.started_at < cutoff))
     await conn.execute(delete(call_stats).where(call_stats.c.at < now - stats_age))
 
 

@@ -376,14 +376,16 @@ meeting_chat = Table(
     Index("ix_meeting_chat_stored", "stored_at"),
 )
 
-reaction_windows = Table(
-    "reaction_windows",
+# Rate windows of meeting-page actions, per device and group of actions (domain/rate_limits.py).
+action_windows = Table(
+    "action_windows",
     metadata,
     Column("identity", String(128), primary_key=True),
+    Column("action_group", String(16), primary_key=True),
     Column("room", String(64), nullable=False),
     Column("started_at", Float, nullable=False),
     Column("count", Integer, nullable=False),
-    Index("ix_reaction_windows_room", "room"),
+    Index("ix_action_windows_room", "room"),
 )
 
 # Each user's last connection summary from a meeting page (/meet stats), kept past the meeting.
@@ -439,6 +441,7 @@ audit_log = Table(
 )
 
 __all__ = [
+    "action_windows",
     "admin_sessions",
     "audit_log",
     "call_stats",
@@ -457,7 +460,7 @@ __all__ = [
     "metadata",
     "outbox",
     "pexip_credentials",
-    "reaction_windows",
+    "pexip_host_grants",
     "revisions",
     "ringing",
     "settings",

@@ -71,6 +71,7 @@ from meetbridge.services.event_applier import BatchResult, EventApplier
 from meetbridge.services.join import JoinService
 from meetbridge.services.meeting_chat import MeetingChat, MeetingSink, reply_from_event
 from meetbridge.services.meeting_queries import MeetingQueries
+from meetbridge.services.membership import MembershipWatch
 from meetbridge.services.notifications import MeetingNotifier
 from meetbridge.services.outbox_worker import OutboxWorker
 from meetbridge.services.shared_state import SharedState
@@ -147,6 +148,8 @@ class Components:
     transcriptions: Transcriptions
     livekit_reconciler: LiveKitReconciler
     livekit_admission: LiveKitAdmission
+    membership: MembershipWatch
+    meeting_chat: MeetingChat
     pexip: PexipEngine
     pexip_controls: PexipControls
     guest_links: GuestLinks
@@ -297,10 +300,12 @@ def build_components(
     admission = LiveKitAdmission(livekit, directory, controls.welcome)
     pexip_chat = PexipChatMirror(pexip, meeting_chat.to_thread, clock)
     pexip_controls.chat = pexip_chat
+    membership = MembershipWatch(core.database, directory, engines)
     if chat is not None:
         chat.websocket.on_event = _thread_replies(
             meeting_chat, _to_meetings(controls, pexip_chat), chat.setup
         )
+        chat.websocket.on_membership_lost = membership.lost
     return Components(
         core=core,
         metrics=metrics,
@@ -345,6 +350,8 @@ def build_components(
         transcriptions=transcriptions,
         livekit_reconciler=LiveKitReconciler(livekit, core.database, inbox, clock, admission),
         livekit_admission=admission,
+        membership=membership,
+        meeting_chat=meeting_chat,
         pexip=pexip,
         pexip_controls=pexip_controls,
         guest_links=guest_links,
@@ -652,6 +659,7 @@ def _start_background(components: Components) -> None:
         ("shared-state", components.state.run_refresher()),
         ("housekeeping", _housekeeping(components)),
         ("livekit-reconcile", components.livekit_reconciler.run()),
+        ("membership", components.membership.run()),
         ("recordings", components.recordings.run()),
         ("captions", components.captions.run()),
         ("transcriptions", components.transcriptions.run()),

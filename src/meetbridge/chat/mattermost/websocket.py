@@ -38,6 +38,8 @@ class WebSocketListener:
         directory: MattermostDirectory,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
+        #: Told (channel, user) when Mattermost reports a user removed from a channel.
+        self.on_membership_lost: Callable[[ChannelId, UserId], None] | None = None
         self._url = base_url.replace("https://", "wss://").replace("http://", "ws://")
         self._url += "/api/v4/websocket"
         self._token = token
@@ -122,6 +124,8 @@ class WebSocketListener:
             user_id = data.get("user_id") or broadcast.get("user_id") or ""
             if channel_id and user_id:
                 self._directory.forget_membership(channel_id, user_id)
+                if event == "user_removed" and self.on_membership_lost is not None:
+                    self.on_membership_lost(ChannelId(channel_id), UserId(user_id))
         elif event in ("user_updated", "user_role_updated"):
             user = _decoded(data.get("user"))
             user_id = user.get("id") if isinstance(user, dict) else data.get("user_id")

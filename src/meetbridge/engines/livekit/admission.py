@@ -139,7 +139,8 @@ class LiveKitAdmission:
             LEFT_CHANNEL: texts("engine.left_channel"),
             FULL: texts.count("engine.full", limit),
         }[eviction.kind]
-        data = orjson.dumps({"kind": eviction.kind, "text": text})
+        # The page's "removed" notice (web/CONTRACT.md), whatever the reason: the text says it.
+        data = orjson.dumps({"kind": "removed", "text": text})
         rooms = self._engine.rooms()
         try:
             await rooms.send_data(

@@ -6,9 +6,10 @@ meeting); whether they may is decided here, from the room's metadata (its host) 
 from what the page shows.
 
 Replicas behind a load balancer share the room's state through the database (one small
-statement per action): raised hands, the recent chat a joining device is sent, the reaction rate
-limit, and each user's last statistics (/meet stats may reach another replica than the page's
-reports). It is forgotten when the meeting ends and, for an end that was missed, by age.
+statement per action): raised hands, the recent chat a joining device is sent, every action's
+rate limit per device (services/page_guard.py), and each user's last statistics (/meet stats
+may reach another replica than the page's reports). It is forgotten when the meeting ends and,
+for an end that was missed, by age.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from meetbridge.engines.livekit.engine import (
 from meetbridge.engines.livekit.models import Participant
 from meetbridge.engines.livekit.recording import LiveKitRecordings, RecordingRefusedError
 from meetbridge.engines.livekit.rooms import LiveKitError, LiveKitNotFoundError, RoomService
-from meetbridge.ports import DirectoryUnavailableError, EngineUnavailableError, UserDirectory
+from meetbridge.ports import Directory, DirectoryUnavailableError, EngineUnavailableError
+from meetbridge.services.page_guard import NOT_A_MEMBER, over_limit, still_member
 from meetbridge.store import room_state_repo
 from meetbridge.store.database import Database
 
@@ -47,7 +49,6 @@ HANDS, REACTION, CHAT, NOTICE = (
     "meetbridge.chat",
     "meetbridge.notice",
 )
-REACTIONS_PER_WINDOW, REACTION_WINDOW = 3, 5.0
 MAX_CHAT, MAX_EMOJI, MAX_HANDS, RECENT_CHAT = 4000, 16, 500, 50
 MAX_IDENTITY = 128
 ROOM_STATE_KEPT = 24 * 3600.0  # a meeting whose end was missed is forgotten after a day
@@ -90,7 +91,7 @@ class MeetingControls:
         engine: LiveKitEngine,
         tokens: TokenCodec,
         clock: Clock,
-        users: UserDirectory,
+        users: Directory,
         database: Database,
         to_thread: ThreadMirror | None = None,
         recordings: LiveKitRecordings | None = None,
@@ -124,6 +125,7 @@ class MeetingControls:
         if action == "stats":
             # About the caller's own connection only; the page's last report is sent as it
             # leaves, and may arrive after LiveKit has seen it go.
+            await self._within_limit(caller, action)
             await handler(self, caller, body)
             return
         rooms = self._engine.rooms()
@@ -136,6 +138,9 @@ class MeetingControls:
         me = present.get(caller.identity)
         if me is None or await self._engine.is_removed(caller.channel_id, caller.user_id):
             raise ControlRefusedError(403, "You are not in this meeting.")
+        if not await still_member(self._users, caller.channel_id, caller.user_id):
+            raise ControlRefusedError(403, NOT_A_MEMBER)
+        await self._within_limit(caller, action)
         caller = Caller(caller.channel_id, caller.user_id, caller.identity, me.name)
         if action in HOST_ONLY and not await self._may_host(rooms, caller):
             raise ControlRefusedError(403, "Only the meeting's host can do this.")
@@ -146,6 +151,13 @@ class MeetingControls:
         except LiveKitError as exc:
             log.warning("livekit.control_failed", action=action, error=str(exc))
             raise ControlRefusedError(503, "LiveKit cannot be reached right now.") from exc
+
+    async def _within_limit(self, caller: Caller, action: str) -> None:
+        refusal = await over_limit(
+            self._database, caller.room, caller.identity, action, self._clock.now()
+        )
+        if refusal is not None:
+            raise ControlRefusedError(429, refusal)
 
     async def _may_host(self, rooms: RoomService, caller: Caller) -> bool:
         """The host, or a system admin (who may take host: make-host on themselves)."""
@@ -218,14 +230,6 @@ class MeetingControls:
             or len(emoji.encode("utf-16-le")) > 2 * MAX_EMOJI
         ):
             raise ControlRefusedError(400, "That is not a reaction.")
-        # Shared by the replicas (a row per device): the page's calls may be spread over them,
-        # and a limit per replica would multiply by their number what a room can be sent.
-        async with self._database.transaction() as conn:
-            count = await room_state_repo.count_reaction(
-                conn, caller.room, caller.identity, self._clock.now(), REACTION_WINDOW
-            )
-        if count > REACTIONS_PER_WINDOW:
-            raise ControlRefusedError(429, "Slow down: three reactions every five seconds.")
         payload = {"identity": caller.identity, "name": caller.name, "emoji": emoji}
         await self._send(caller.room, REACTION, payload)
 

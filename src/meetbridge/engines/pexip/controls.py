@@ -45,6 +45,7 @@ from meetbridge.engines.pexip.chat import PexipChatMirror
 from meetbridge.engines.pexip.client_api import ClientApiError
 from meetbridge.engines.pexip.engine import CONTROLS_PURPOSE, PexipEngine
 from meetbridge.ports import EngineUnavailableError
+from meetbridge.services.page_guard import NOT_A_MEMBER, over_limit
 from meetbridge.store import room_state_repo
 from meetbridge.store.database import Database
 
@@ -71,6 +72,15 @@ class PexipControlRefusedError(Exception):
 class PexipCaller:
     channel_id: ChannelId
     user_id: UserId
+    device: str = ""  # one page: its calls share their rate limits
+
+    @property
+    def identity(self) -> str:
+        return f"pexip:{self.channel_id}:{self.user_id}:{self.device}"
+
+    @property
+    def room(self) -> str:
+        return f"pexip-{self.channel_id}"
 
 
 Action = Callable[["PexipControls", PexipCaller, Meeting, Mapping[str, Any]], Awaitable[None]]
@@ -94,15 +104,16 @@ class PexipControls:
             claims = self._tokens.decode(bearer, CONTROLS_PURPOSE, self._clock.now())
         except TokenError:
             return None
-        channel, user = claims.get("c"), claims.get("u")
-        if not (isinstance(channel, str) and isinstance(user, str)):
+        channel, user, device = claims.get("c"), claims.get("u"), claims.get("i", "")
+        if not (isinstance(channel, str) and isinstance(user, str) and isinstance(device, str)):
             return None
-        if not (is_mattermost_id(channel) and is_mattermost_id(user)):
+        if not (is_mattermost_id(channel) and is_mattermost_id(user)) or len(device) > 16:
             return None
-        return PexipCaller(ChannelId(channel), UserId(user))
+        return PexipCaller(ChannelId(channel), UserId(user), device)
 
     async def perform(self, caller: PexipCaller, action: str, body: Mapping[str, Any]) -> None:
         if action == "stats":  # about the caller's own connection: no meeting state needed
+            await self._within_limit(caller, action)
             await self.record_stats(caller, body)
             return
         handler = _ACTIONS.get(action)
@@ -115,6 +126,9 @@ class PexipControls:
             raise PexipControlRefusedError(409, "This meeting has ended.")
         if not any(leg.has_media for leg in roles.legs_of_user(meeting, caller.user_id)):
             raise PexipControlRefusedError(403, "You are not in this meeting.")
+        if not await self._engine.still_member(caller.channel_id, caller.user_id):
+            raise PexipControlRefusedError(403, NOT_A_MEMBER)
+        await self._within_limit(caller, action)
         if action in HOST_ONLY and not await self._may_host(caller, meeting):
             raise PexipControlRefusedError(403, "Only the meeting's host can do this.")
         try:
@@ -128,6 +142,12 @@ class PexipControls:
             raise PexipControlRefusedError(
                 503, "The Pexip Conferencing Node refused or cannot be reached."
             ) from exc
+
+    async def _within_limit(self, caller: PexipCaller, action: str) -> None:
+        now = self._clock.now()
+        refusal = await over_limit(self._database, caller.room, caller.identity, action, now)
+        if refusal is not None:
+            raise PexipControlRefusedError(429, refusal)
 
     async def _may_host(self, caller: PexipCaller, meeting: Meeting) -> bool:
         if roles.user_is_chair(meeting, caller.user_id) and await self._engine.made_host(

@@ -11,6 +11,7 @@ controls act through Infinity's client API as a control-only chair (client_api.p
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -37,6 +38,7 @@ from meetbridge.ports import (
     JoinRequest,
     JoinTarget,
 )
+from meetbridge.services.page_guard import still_member
 from meetbridge.services.shared_state import SharedState
 from meetbridge.store import host_grants_repo, meetings_repo
 from meetbridge.store.database import Database
@@ -172,6 +174,9 @@ class PexipEngine:
         is_admin = present and await self.is_admin(channel.id, user_id)
         return roles.join_role(is_direct=False, is_admin=is_admin, host_present=present)
 
+    async def still_member(self, channel_id: ChannelId, user_id: UserId) -> bool:
+        return await still_member(self._directory, channel_id, user_id)
+
     async def is_admin(self, channel_id: ChannelId, user_id: UserId) -> bool:
         """A system or channel admin (asked of Mattermost now: these roles grant host)."""
         try:
@@ -204,8 +209,9 @@ class PexipEngine:
             await host_grants_repo.forget_channel(conn, channel_id)
 
     def controls_token(self, channel_id: ChannelId, user_id: UserId) -> str:
-        """The page's bearer token for the control API: this user in this channel's meeting."""
-        claims = {"c": channel_id, "u": user_id}
+        """The page's bearer token for the control API: this user in this channel's meeting,
+        from this page (``i``: the device, for its rate limits)."""
+        claims = {"c": channel_id, "u": user_id, "i": secrets.token_hex(4)}
         return self._controls.encode(CONTROLS_PURPOSE, claims, self._clock.now(), CONTROLS_TTL)
 
     async def channel(self, channel_id: ChannelId) -> ChannelInfo | None:
@@ -295,6 +301,7 @@ class PexipEngine:
                     continue  # it left meanwhile: what was asked for
                 raise EngineUnavailableError(reader()("engine.pexip_unreachable")) from exc
             removed += 1
+        await self.withdraw_host(channel_id, user_id)  # out of the meeting: no longer its host
         return removed
 
     async def hand_host(self, channel_id: ChannelId, user_id: UserId) -> None:
