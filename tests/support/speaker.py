@@ -32,13 +32,15 @@ def tone_frame(index: int) -> bytes:
 
 
 class ToneSpeaker:
-    """Joins with ``token`` and publishes a microphone playing a tone until closed."""
+    """Joins with ``token`` and publishes a microphone playing a tone until closed (``muted``:
+    published muted, as a page joining a channel meeting does; the SFU forwards no packet)."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, muted: bool = False) -> None:
         from livekit import rtc
 
         self._rtc = rtc
         self._url, self._token = url, token
+        self._muted = muted
         self.room = rtc.Room()
         self._task: asyncio.Task[None] | None = None
 
@@ -50,6 +52,8 @@ class ToneSpeaker:
         options = rtc.TrackPublishOptions()
         options.source = rtc.TrackSource.SOURCE_MICROPHONE
         await self.room.local_participant.publish_track(track, options)
+        if self._muted:
+            track.mute()
         self._task = asyncio.create_task(self._play(source))
         return self
 
