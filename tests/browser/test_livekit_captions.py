@@ -230,6 +230,14 @@ async def while_progressing(count: Callable[[], Awaitable[int]], expected: int, 
             seen, changed = latest, time.monotonic()
 
 
+def report(figures: str) -> None:
+    """Printed, and kept in test-artifacts/live-captions.txt (one line a run, for repeated
+    runs, whose output is not kept when they pass)."""
+    print(f"\n{figures}")
+    with (ARTIFACTS.parent / "live-captions.txt").open("a") as kept:
+        kept.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {figures}\n")
+
+
 def percentile(values: list[float], share: float) -> float:
     """The nearest-rank percentile (the p95 of 15 values is the 15th)."""
     ordered = sorted(values)
@@ -378,12 +386,13 @@ async def test_speakers_words_reach_a_meeting_page_as_captions_with_their_names(
         delays += latencies(theirs, said.talker.sentences, ends)
 
     load = os.getloadavg()
-    print(
-        f"\ncaptions, {talking} speaker(s) talking at once: {len(shown)} final lines for "
+    await asyncio.to_thread(
+        report,
+        f"captions, {talking} speaker(s) talking at once: {len(shown)} final lines for "
         f"{len(delays)} sentences, WER {', '.join(f'{r:.1%}' for r in rates)}; latency p50 "
         f"{statistics.median(delays):.2f} s, p95 {percentile(delays, 0.95):.2f} s, max "
         f"{max(delays):.2f} s; captioner CPU {cpu:.2f} cores ({cpu / talking:.2f} per speaker); "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores",
     )
     if talking == 1:
         assert max(delays) < LATENCY_BOUND, delays
@@ -400,10 +409,11 @@ async def test_speakers_words_reach_a_meeting_page_as_captions_with_their_names(
     await bob_page.context.close()
     # Seconds of model time for the seconds of speech it captioned (from its log).
     work = orjson.loads(await asyncio.to_thread(last_log_line, tmp_path))
-    print(
+    await asyncio.to_thread(
+        report,
         f"captioner real-time factor {work['busy'] / work['audio_seconds']:.2f} "
         f"({work['busy']:.1f} s of model time for {work['audio_seconds']:.1f} s of audio, "
-        "partial lines included)"
+        "partial lines included)",
     )
 
 
