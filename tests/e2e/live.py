@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -26,6 +27,7 @@ from meetbridge.services.join import JOIN_PURPOSE
 from meetbridge.web.app import Components, MeetbridgeApp, create_app
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
 from tests.support.infinity import InfinityNode, SinkPublisher, basic_auth
+from tests.support.livekit import LiveKitServer
 from tests.support.ports import free_port
 
 SIGN_IN_CALLBACK = "/oauth/mattermost/callback"
@@ -361,3 +363,33 @@ async def stop_live(live: LiveMeetbridge, server: uvicorn.Server, task: asyncio.
     await live.http.aclose()
     for browser in live.browsers.values():
         await browser.aclose()
+
+
+@contextlib.asynccontextmanager
+async def live_on_own_livekit(
+    world: MattermostWorld, livekit_binary: Path, data_dir: Path, **settings: Any
+) -> AsyncIterator[tuple[LiveMeetbridge, LiveKitServer]]:
+    """meetbridge on the LiveKit engine, with a livekit-server of its own whose webhooks reach
+    it (as in production: no test forwards them)."""
+    port = free_port()
+    livekit = LiveKitServer(
+        livekit_binary, webhook_urls=(f"http://127.0.0.1:{port}/api/livekit/webhook",)
+    )
+    livekit.start()
+    try:
+        live, server, task = await start_live(
+            world,
+            data_dir,
+            port=port,
+            livekit_url=livekit.ws_url,
+            livekit_api_key=livekit.api_key.key,
+            livekit_api_secret=livekit.api_key.secret,
+            **settings,
+        )
+        try:
+            await live.setting("default_engine", "livekit")
+            yield live, livekit
+        finally:
+            await stop_live(live, server, task)
+    finally:
+        livekit.remove()

@@ -153,6 +153,44 @@ async def test_a_killed_recorder_leaves_a_playable_file_of_what_it_had(
     assert audio_rms(own) > SILENCE_FLOOR
 
 
+async def test_speakers_already_in_the_room_each_get_a_readable_file_of_their_own(
+    livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
+) -> None:
+    """The recorder subscribes to everyone present at once when it joins: each microphone still
+    gets a file of its own (two encoders once wrote one file, which nothing could read), a muted
+    one included (its file is silence, as long as the others). A shared screen's sound is mixed
+    but nobody's speech: no file."""
+    await room_service.create_room(room_name)
+
+    def speaker(identity: str, muted: bool = False, screen: bool = False) -> ToneSpeaker:
+        speaker_token = token(livekit_server, room_name, identity, hidden=False)
+        return ToneSpeaker(livekit_server.ws_url, speaker_token, muted, screen_sound=screen)
+
+    async with (
+        speaker("alice"),
+        speaker("bob"),
+        speaker("carol", muted=True),
+        speaker("dave", screen=True),
+    ):
+        process = await start_recorder(livekit_server, room_name, tmp_path)
+        await wait_recording(tmp_path)
+        await asyncio.sleep(4)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    duration = media_duration(tmp_path / "out.ogg")
+    tracks = parse_manifest(orjson.loads((tmp_path / "speakers" / MANIFEST).read_bytes()))
+    assert sorted(t.identity for t in tracks) == ["alice", "bob", "carol"], tracks
+    assert len({t.file for t in tracks}) == 3, tracks
+    files = {path.name for path in (tmp_path / "speakers").iterdir()}
+    assert files == {MANIFEST, *(t.file for t in tracks)}  # none for the screen's sound
+    for track in tracks:
+        own = tmp_path / "speakers" / track.file
+        assert track.end is not None and abs(track.end - duration) < 0.5
+        assert abs(media_duration(own) - (track.end - track.start)) < 0.5, track
+        loud = audio_rms(own) > SILENCE_FLOOR
+        assert loud == (track.identity != "carol"), track
+
+
 async def test_the_recorder_finishes_by_itself_once_everyone_left(
     livekit_server: LiveKitServer, room_service: RoomService, room_name: str, tmp_path: Path
 ) -> None:

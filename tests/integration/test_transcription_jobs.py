@@ -108,6 +108,18 @@ async def job(service: RunningApp, job_id: int) -> transcriptions_repo.Transcrip
     return row
 
 
+async def transcribed(
+    service: RunningApp, transcriptions: Transcriptions, speakers: Path
+) -> transcriptions_repo.TranscriptionRow:
+    """The job of the speakers' transcript, queued and run to its end: done."""
+    job_id = await queue(service, transcriptions, speakers)
+    await transcriptions.fill()
+    await transcriptions.idle()
+    done = await job(service, job_id)
+    assert done.state == transcriptions_repo.DONE, done.error
+    return done
+
+
 def said_by(text: str, speaker: str) -> str:
     """What the plain-text transcript attributes to ``speaker``."""
     prefix = f"] {speaker}: "
@@ -121,12 +133,7 @@ async def test_each_speakers_sentences_are_transcribed_attributed_merged_and_han
 ) -> None:
     speakers = speakers_dir(tmp_path, (ALICE, 0.0), (BOB, BOB_OFFSET))
     transcriptions = transcriptions_for(service)
-    job_id = await queue(service, transcriptions, speakers)
-    await transcriptions.fill()
-    await transcriptions.idle()
-
-    done = await job(service, job_id)
-    assert done.state == transcriptions_repo.DONE, done.error
+    done = await transcribed(service, transcriptions, speakers)
     assert done.real_time_factor is not None
     print(
         f"\ntranscription: {done.audio_seconds:.1f} s of audio, real-time factor {done.real_time_factor:.2f}"
@@ -159,6 +166,51 @@ async def test_each_speakers_sentences_are_transcribed_attributed_merged_and_han
     figures = service.components.metrics.render().decode()
     assert 'meetbridge_transcription_jobs{state="done"} 1.0' in figures
     assert "meetbridge_transcription_real_time_factor_count 1.0" in figures
+
+
+CAROL = ("c" * 26, "Carol Cole", "Thank you all for joining today.", "en-us")  # fmt: skip
+
+
+def ogg_pages(data: bytes) -> list[bytes]:
+    """An Ogg file's pages (each: a 27-byte header, its segment table, then its segments)."""
+    pages, at = [], 0
+    while at < len(data):
+        count = data[at + 26]
+        size = 27 + count + sum(data[at + 27 : at + 27 + count])
+        pages.append(data[at : at + size])
+        at += size
+    return pages
+
+
+def spliced(headers_from: Path, audio_from: Path, into: Path) -> None:
+    """What two encoders writing one path left (the recorder's numbering race, seen in a real
+    meeting): one Ogg stream's two header pages, then another stream's audio pages."""
+    first, second = ogg_pages(headers_from.read_bytes()), ogg_pages(audio_from.read_bytes())
+    into.write_bytes(b"".join(first[:2] + second[2:]))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_speaker_whose_audio_cannot_be_read_costs_only_their_lines_and_is_named(
+    service: RunningApp, tmp_path: Path
+) -> None:
+    speakers = speakers_dir(tmp_path, (ALICE, 0.0), (BOB, BOB_OFFSET), (CAROL, 20.0))
+    # Bob's file as the recorder's numbering race left it; Carol's as an encoder given no
+    # audio at all writes it (headers only).
+    await asyncio.to_thread(spliced, speakers / "2.ogg", speakers / "1.ogg", speakers / "2.ogg")
+    await asyncio.to_thread(write_ogg, b"", speakers / "3.ogg")
+    done = await transcribed(service, transcriptions_for(service), speakers)
+    assert done.attempts == 1  # an unreadable file is not worth another try
+    assert "2.ogg unreadable" in done.error and "3.ogg unreadable" in done.error, done.error
+    [post] = await outbox_payloads(service, TRANSCRIPT_POST)
+    assert post["message"] == (
+        "Transcript of this meeting's recording (Alice Archer).\n"
+        "The audio of Bob Baker, Carol Cole could not be read: their words are missing from "
+        "this transcript."
+    )
+    text = await asyncio.to_thread(Path(post["files"][1]["path"]).read_text)
+    assert word_error_rate(ALICE[2], said_by(text, "Alice Archer")) < 0.15, text
+    assert "Bob Baker" not in text and "Carol Cole" not in text
+    assert not await outbox_payloads(service, MEETING_REPLY)  # no failure said
 
 
 async def done_or_timed_out(service: RunningApp, job_id: int, seconds: float = 120.0) -> None:

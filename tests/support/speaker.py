@@ -32,13 +32,23 @@ def tone_frame(index: int) -> bytes:
 
 
 class ToneSpeaker:
-    """Joins with ``token`` and publishes a microphone playing a tone until closed."""
+    """Joins with ``token`` and publishes a microphone playing a tone until closed (``muted``:
+    published muted, as a page joining a channel meeting does; the SFU forwards no packet;
+    ``screen_sound``: published as a shared screen's sound instead)."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(
+        self, url: str, token: str, muted: bool = False, screen_sound: bool = False
+    ) -> None:
         from livekit import rtc
 
         self._rtc = rtc
         self._url, self._token = url, token
+        self._muted = muted
+        self._source = (
+            rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO
+            if screen_sound
+            else rtc.TrackSource.SOURCE_MICROPHONE
+        )
         self.room = rtc.Room()
         self._task: asyncio.Task[None] | None = None
 
@@ -48,8 +58,10 @@ class ToneSpeaker:
         source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=200)
         track = rtc.LocalAudioTrack.create_audio_track("mic", source)
         options = rtc.TrackPublishOptions()
-        options.source = rtc.TrackSource.SOURCE_MICROPHONE
+        options.source = self._source
         await self.room.local_participant.publish_track(track, options)
+        if self._muted:
+            track.mute()
         self._task = asyncio.create_task(self._play(source))
         return self
 

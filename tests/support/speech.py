@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import wave
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,6 +20,13 @@ from meetbridge.domain.recording import SAMPLE_RATE
 from tests.support.requirements import require
 
 TEN_MS_BYTES = SAMPLE_RATE // 100 * 2  # 16-bit mono
+SENTENCES = (
+    "The meeting will start tomorrow morning.",
+    "We need to review the budget before lunch.",
+    "Please send the quarterly report by Friday.",
+    "I will call you after the review.",
+    "The new office opens next month.",
+)  # a speaker's lines in the caption and transcript tests
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -64,10 +72,27 @@ def write_ogg(pcm: bytes, path: Path, leading_silence: float = 0.0) -> None:
     )  # fmt: skip
 
 
+def speech_wav(
+    sentences: tuple[str, ...], path: Path, voice: str = "en-us", gap: float = 1.0
+) -> Path:
+    """``sentences`` spoken by espeak-ng, ``gap`` seconds of silence after each, as a 48 kHz
+    mono WAV: what Chromium's fake microphone plays (``--use-file-for-fake-audio-capture``),
+    in a loop. 48 kHz, the rate WebRTC sends: nothing is resampled on the way."""
+    pause = bytes(int(gap * SAMPLE_RATE) * 2)
+    pcm = b"".join(spoken_pcm(sentence, voice, 140) + pause for sentence in sentences)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(pcm)
+    return path
+
+
 class SpeechSpeaker:
     """Joins with ``token`` (the name in it is the speaker's display name) and publishes a
-    microphone, silent until ``speak()``; then it says ``pcm`` once, in real time, and is silent
-    again (still in the room) until closed. ``said`` is set once the speech is out."""
+    microphone, silent until ``speak()``; then it says ``pcm`` once (or what ``speak`` is
+    given), in real time, and is silent again (still in the room) until closed. ``said`` is set
+    once the speech is out."""
 
     def __init__(self, url: str, token: str, pcm: bytes) -> None:
         from livekit import rtc
@@ -76,7 +101,7 @@ class SpeechSpeaker:
         self._url, self._token = url, token
         self._pcm = pcm
         self.room = rtc.Room()
-        self._go = asyncio.Event()
+        self._speeches: asyncio.Queue[bytes] = asyncio.Queue()
         self.said = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -92,21 +117,24 @@ class SpeechSpeaker:
         self._task = asyncio.create_task(self._play(source))
         return self
 
-    def speak(self) -> None:
-        self._go.set()
+    def speak(self, pcm: bytes | None = None) -> None:
+        self.said.clear()
+        self._speeches.put_nowait(self._pcm if pcm is None else pcm)
 
     async def _play(self, source: Any) -> None:
         silence = bytes(TEN_MS_BYTES)
-        while not self._go.is_set():
-            await self._frame(source, silence)
-        for offset in range(0, len(self._pcm), TEN_MS_BYTES):
-            await self._frame(
-                source, self._pcm[offset : offset + TEN_MS_BYTES].ljust(TEN_MS_BYTES, b"\0")
-            )
-        await source.wait_for_playout()  # out of the queue, on its way to the room
-        self.said.set()
         while True:  # capture_frame paces at real time once the source's queue is full
-            await self._frame(source, silence)
+            if self._speeches.empty():
+                await self._frame(source, silence)
+                continue
+            pcm = self._speeches.get_nowait()
+            for offset in range(0, len(pcm), TEN_MS_BYTES):
+                await self._frame(
+                    source, pcm[offset : offset + TEN_MS_BYTES].ljust(TEN_MS_BYTES, b"\0")
+                )
+            await source.wait_for_playout()  # out of the queue, on its way to the room
+            if self._speeches.empty():
+                self.said.set()
 
     async def _frame(self, source: Any, pcm: bytes) -> None:
         await source.capture_frame(self._rtc.AudioFrame(pcm, SAMPLE_RATE, 1, SAMPLE_RATE // 100))
@@ -127,6 +155,24 @@ class SpeechSpeaker:
 def words(text: str) -> list[str]:
     """Lower-case words without punctuation ("Hello, world." and "hello world" compare equal)."""
     return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def sentences_heard(sentences: tuple[str, ...], heard: str, bound: float = 0.25) -> list[str]:
+    """The ``sentences`` found in ``heard``: each where some run of its words (the sentence's
+    length, give or take two) is within ``bound`` word error rate of it. For speech that was
+    cut in at any point (a looping microphone unmuted mid-sentence)."""
+    said = words(heard)
+    found = []
+    for sentence in sentences:
+        size = len(words(sentence))
+        runs = (
+            " ".join(said[start : start + length])
+            for length in range(max(1, size - 2), size + 3)
+            for start in range(max(1, len(said) - length + 1))
+        )
+        if any(word_error_rate(sentence, run) <= bound for run in runs):
+            found.append(sentence)
+    return found
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

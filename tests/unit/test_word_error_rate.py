@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.speech import word_error_rate, words
+from tests.support.speech import sentences_heard, word_error_rate, words
 
 
 def test_words_ignore_case_and_punctuation() -> None:
@@ -35,3 +35,11 @@ def test_word_error_rate_counts_substitutions_deletions_and_insertions(
     reference: str, hypothesis: str, expected: float
 ) -> None:
     assert word_error_rate(reference, hypothesis) == pytest.approx(expected)
+
+
+def test_sentences_are_found_anywhere_in_speech_cut_in_at_any_point() -> None:
+    sentences = ("the meeting will start tomorrow morning", "we need to review the budget")
+    heard = "morning. We need to review the budgets before. The meeting will"
+    assert sentences_heard(sentences, heard) == [sentences[1]]  # the first was cut short
+    assert sentences_heard(sentences, heard + " start tomorrow morning.") == list(sentences)
+    assert sentences_heard(sentences, "") == []

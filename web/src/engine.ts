@@ -24,7 +24,8 @@
  *   meetbridge.reaction {identity, name, emoji}
  *   meetbridge.chat     {id, name, text, at, source: "meeting" | "mattermost"}
  *   meetbridge.notice   {kind: "ask-unmute" | "muted-by-host" | "removed" | "ended" | "host-changed"
- *                        | "recording-started" | "recording-stopped" | "recording-reminder", text}
+ *                        | "recording-started" | "recording-stopped" | "recording-reminder"
+ *                        | "captions-started" | "captions-stopped" | "captions-interrupted", text}
  *   meetbridge.captions {id, identity, name, text, final}   a caption line (captions.ts)
  * Room metadata (LiveKit) — JSON; `recording` (ms since the epoch) while the meeting is recorded;
  * `captions` (ms) and `captioner` (its identity) while live captions are on.
@@ -89,7 +90,8 @@ export type NoticeKind =
     | 'recording-stopped'
     | 'recording-reminder'
     | 'captions-started'
-    | 'captions-stopped';
+    | 'captions-stopped'
+    | 'captions-interrupted';
 
 export interface ChatLine {
     id: string;

@@ -38,6 +38,7 @@ const NOTICE_KINDS: readonly NoticeKind[] = [
     'recording-reminder',
     'captions-started',
     'captions-stopped',
+    'captions-interrupted',
 ];
 
 type Raw = Record<string, unknown>;

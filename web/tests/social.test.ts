@@ -185,8 +185,9 @@ describe('addChatLine', () => {
 });
 
 describe('recording', () => {
-    it('takes the recording notices meetbridge sends', () => {
-        for (const kind of ['recording-started', 'recording-stopped', 'recording-reminder']) {
+    it('takes the recording and captions notices, the captioner saying it was interrupted included', () => {
+        const kinds = ['recording-started', 'recording-stopped', 'recording-reminder'];
+        for (const kind of [...kinds, 'captions-started', 'captions-stopped', 'captions-interrupted']) {
             const text = `notice ${kind}`;
             expect(parseMessage('meetbridge.notice', new TextEncoder().encode(JSON.stringify({ kind, text })))).toEqual(
                 { topic: 'meetbridge.notice', kind, text },

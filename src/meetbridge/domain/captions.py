@@ -16,6 +16,7 @@ from meetbridge.domain.recording import rms
 
 CAPTION_RATE = 16000  # the speech model's sample rate
 CAPTIONS_TOPIC = "meetbridge.captions"  # the data-message topic of caption lines
+NOTICE_TOPIC = "meetbridge.notice"  # the page's notices (web/CONTRACT.md)
 MAX_TEXT = 500  # characters of one caption line (a 15 s utterance says far less)
 MAX_NAME = 128
 
@@ -148,3 +149,16 @@ def sticky_language(current: str | None, detected: str, probability: float) -> s
     if current is not None:
         return current
     return detected if detected and probability >= 0.8 else None
+
+
+def interruption_notice(away: float) -> dict[str, object]:
+    """The notice the captioner sends the meeting when it is back after ``away`` seconds of
+    captions interrupted (its connection lost, or the process not running): what was said
+    meanwhile never reached it, so nobody should wait for those lines."""
+    return {
+        "kind": "captions-interrupted",
+        "text": (
+            f"Live captions were interrupted for {max(1, round(away))} s; what was said "
+            "meanwhile has no captions."
+        ),
+    }

@@ -117,6 +117,36 @@ def shift(segments: Iterable[tuple[float, float, str]], track: SpeakerTrack) -> 
     return lines
 
 
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """Every readable track's lines, merged; and who spoke on a track that could not be read
+    (a broken file costs that speaker's lines, not everyone's)."""
+
+    lines: list[Line]
+    unreadable: list[str]  # speakers' names, sorted, once each
+    readable: int  # tracks that could be read
+
+
+def transcript_from(
+    tracks: Sequence[SpeakerTrack], results: Iterable[dict[str, Any]]
+) -> Transcript:
+    """The worker's results (per file: ``segments`` within the track, or ``unreadable``) placed
+    with the manifest's ``tracks``; a result for a file the manifest does not list is ignored."""
+    by_file = {track.file: track for track in tracks}
+    placed, unreadable, readable = [], set(), 0
+    for result in results:
+        track = by_file.get(str(result.get("file")))
+        if track is None:
+            continue
+        if result.get("unreadable"):
+            unreadable.add(track.name)
+            continue
+        readable += 1
+        segments = [(float(s), float(e), str(text)) for s, e, text in result.get("segments", [])]
+        placed.append(shift(segments, track))
+    return Transcript(merge(placed), sorted(unreadable), readable)
+
+
 def merge(tracks: Iterable[Sequence[Line]]) -> list[Line]:
     """Every speaker's lines in the order they were said (by start, then end, then speaker)."""
     return sorted(
@@ -160,16 +190,31 @@ def to_text(lines: Sequence[Line]) -> str:
     )
 
 
-def transcript_message(lines: Sequence[Line], incomplete: bool, texts: Messages = ENGLISH) -> str:
-    """The post that carries the transcript files."""
-    speakers = sorted({line.speaker for line in lines})
-    if not lines:
-        text = texts("transcript.no_speech")
+def transcript_message(
+    lines: Sequence[Line],
+    incomplete: bool,
+    texts: Messages = ENGLISH,
+    unreadable: Sequence[str] = (),
+    readable: int = 1,
+) -> str:
+    """The post that carries the transcript files; it names whose audio could not be read."""
+    if unreadable and not readable:
+        text = texts("transcript.none_readable", speakers=_names(unreadable, texts))
     else:
-        who = ", ".join(escape_markdown(name) for name in speakers[:5])
-        if len(speakers) > 5:
-            who = texts("transcript.more_speakers", names=who, count=len(speakers) - 5)
-        text = texts("transcript.posted", speakers=who)
+        text = texts("transcript.no_speech")
+        if lines:
+            speakers = sorted({line.speaker for line in lines})
+            text = texts("transcript.posted", speakers=_names(speakers, texts))
+        if unreadable:
+            text += "\n" + texts("transcript.unreadable", speakers=_names(unreadable, texts))
     if incomplete:
         text += "\n" + texts("thread.incomplete", reason=texts("transcript.incomplete"))
     return text
+
+
+def _names(speakers: Sequence[str], texts: Messages) -> str:
+    """Up to five names, as plain text in Markdown, then how many more."""
+    who = ", ".join(escape_markdown(name) for name in speakers[:5])
+    if len(speakers) > 5:
+        who = texts("transcript.more_speakers", names=who, count=len(speakers) - 5)
+    return who

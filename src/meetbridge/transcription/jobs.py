@@ -33,12 +33,11 @@ from meetbridge.clock import Clock
 from meetbridge.domain.messages import DefaultLocale, Messages, english_default
 from meetbridge.domain.transcript import (
     MANIFEST,
-    Line,
-    merge,
+    Transcript,
     parse_manifest,
-    shift,
     to_text,
     to_vtt,
+    transcript_from,
     transcript_message,
 )
 from meetbridge.services.notifications import (
@@ -274,7 +273,8 @@ class Transcriptions:
 
     async def _finish(self, row: TranscriptionRow, result: dict[str, Any]) -> None:
         speakers = Path(row.speakers_dir)
-        lines = transcript_lines(speakers, result)
+        transcript = await asyncio.to_thread(transcript_of, speakers, result)
+        lines = transcript.lines
         base = speakers.parent / f"transcript-{row.recording_id}"
         vtt, txt = base.with_suffix(".vtt"), base.with_suffix(".txt")
         await asyncio.to_thread(write_private_text, vtt, to_vtt(lines))
@@ -283,7 +283,11 @@ class Transcriptions:
             channel_id=row.channel_id,
             meeting_id=row.meeting_id,
             message=transcript_message(
-                lines, row.incomplete, Messages(await self._default_locale())
+                lines,
+                row.incomplete,
+                Messages(await self._default_locale()),
+                transcript.unreadable,
+                transcript.readable,
             ),
             key=row.key,
             files=(
@@ -301,7 +305,7 @@ class Transcriptions:
                 finished_at=self._clock.now(),
                 audio_seconds=audio,
                 processing_seconds=spent,
-                error="",
+                error=unreadable_note(result)[:500],  # for the admin: which file, and why
             )
             if held:  # else another worker runs it: it posts the transcript, not this one
                 await enqueue_transcript_post(conn, post, self._clock.now())
@@ -318,6 +322,7 @@ class Transcriptions:
             lines=len(lines),
             audio_seconds=round(audio, 1),
             real_time_factor=round(spent / audio, 3) if audio else None,
+            unreadable=unreadable_note(result) or None,
         )
 
     async def _fail(self, row: TranscriptionRow, error: str, reason: str) -> None:
@@ -343,13 +348,17 @@ class Transcriptions:
         await asyncio.to_thread(shutil.rmtree, Path(row.speakers_dir), True)
 
 
-def transcript_lines(speakers: Path, result: dict[str, Any]) -> list[Line]:
-    """The worker's segments, each track's placed at its offset with its speaker, merged."""
-    tracks = {t.file: t for t in parse_manifest(orjson.loads((speakers / MANIFEST).read_bytes()))}
-    placed = []
-    for transcribed in result["tracks"]:
-        track = tracks.get(str(transcribed["file"]))
-        if track is not None:
-            segments = [(float(s), float(e), str(text)) for s, e, text in transcribed["segments"]]
-            placed.append(shift(segments, track))
-    return merge(placed)
+def transcript_of(speakers: Path, result: dict[str, Any]) -> Transcript:
+    """The worker's segments, each track's placed at its offset with its speaker, merged; and
+    whose tracks could not be read."""
+    tracks = parse_manifest(orjson.loads((speakers / MANIFEST).read_bytes()))
+    return transcript_from(tracks, result["tracks"])
+
+
+def unreadable_note(result: dict[str, Any]) -> str:
+    """Which track files the worker could not read, and why ("" when it read them all)."""
+    return "; ".join(
+        f"{track['file']} unreadable ({track['unreadable']})"
+        for track in result["tracks"]
+        if track.get("unreadable")
+    )

@@ -64,7 +64,8 @@ class WorkerJob:
 
 def transcribe(job: WorkerJob) -> dict[str, Any]:
     """Every track of the manifest transcribed: segments (seconds within the track), and the
-    audio and processing seconds (for the real-time factor)."""
+    audio and processing seconds (for the real-time factor). A track whose file cannot be
+    decoded is reported as ``unreadable`` (why, in a line) and costs only its own lines."""
     from faster_whisper import WhisperModel  # the `transcription` extra
 
     started = time.monotonic()
@@ -73,13 +74,15 @@ def transcribe(job: WorkerJob) -> dict[str, Any]:
     model_dir = resolve(job.model, job.model_sha256, job.cache)
     model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=job.threads)
     loaded = time.monotonic()
-    tracks, audio_seconds = [], 0.0
+    tracks: list[dict[str, Any]] = []
+    audio_seconds = 0.0
     for track in tracks_to_do:
-        path = job.speakers / track.file
-        if not path.is_file() or path.stat().st_size == 0:
+        audio = _decoded(job.speakers / track.file)
+        if isinstance(audio, str):
+            tracks.append({"file": track.file, "unreadable": audio})
             continue
         segments, info = model.transcribe(
-            str(path),
+            audio,
             language=job.language,
             beam_size=5,
             vad_filter=True,  # long silences (others speaking) are skipped, not hallucinated on
@@ -94,6 +97,19 @@ def transcribe(job: WorkerJob) -> dict[str, Any]:
         "processing_seconds": time.monotonic() - started,
         "load_seconds": loaded - started,
     }
+
+
+def _decoded(path: Path) -> Any:
+    """The track's audio as the model takes it (16 kHz mono float32), or why it cannot be read:
+    decoding is apart from recognition, so a broken file is told from a failing model."""
+    from faster_whisper import decode_audio
+
+    if not path.is_file():
+        return "the file is missing"
+    try:
+        return decode_audio(str(path))
+    except Exception as exc:  # any decoder error (av.error.*) means the same: unreadable
+        return f"{exc.__class__.__name__}: {exc}"[:300]
 
 
 def _exit_with_parent() -> None:

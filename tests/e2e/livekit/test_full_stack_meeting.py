@@ -31,10 +31,9 @@ from tests.browser.meeting_support import (
     media_flows,
 )
 from tests.browser.meeting_support import eventually as page_eventually
-from tests.e2e.live import LiveMeetbridge, eventually, start_live, stop_live
+from tests.e2e.live import LiveMeetbridge, eventually, live_on_own_livekit
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
 from tests.support.livekit import LiveKitServer
-from tests.support.ports import free_port
 from tests.support.requirements import require
 
 pytestmark = [pytest.mark.mattermost, pytest.mark.asyncio(loop_scope="module")]
@@ -169,35 +168,17 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     executable = chromium_path()
     require(executable is not None, "Chromium (Debian package chromium)")
-    port = free_port()
-    livekit = LiveKitServer(
-        livekit_binary, webhook_urls=(f"http://127.0.0.1:{port}/api/livekit/webhook",)
-    )
-    livekit.start()
-    try:
-        live, server, task = await start_live(
-            mattermost,
-            tmp_path_factory.mktemp("full-stack"),
-            port=port,
-            livekit_url=livekit.ws_url,
-            livekit_api_key=livekit.api_key.key,
-            livekit_api_secret=livekit.api_key.secret,
-        )
-        try:
-            await live.setting("default_engine", "livekit")
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=executable, args=CHROMIUM_ARGS
-                )
-                running = Stack(live, livekit, mattermost, browser)
-                yield running
-                for context in running.contexts:
-                    await context.close()
-                await browser.close()
-        finally:
-            await stop_live(live, server, task)
-    finally:
-        livekit.remove()
+    data = tmp_path_factory.mktemp("full-stack")
+    async with (
+        live_on_own_livekit(mattermost, livekit_binary, data) as (live, livekit),
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        running = Stack(live, livekit, mattermost, browser)
+        yield running
+        for context in running.contexts:
+            await context.close()
+        await browser.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module", autouse=True)

@@ -157,6 +157,11 @@ async def meeting_with_card(
     await forward(live, receiver, "room_started", room)
     await forward(live, receiver, "participant_joined", room, identity)
     await live.settle()
+    return await card_post(live, channel)
+
+
+async def card_post(live: LiveMeetbridge, channel: str) -> str:
+    """The channel's meeting card's post id, once the meeting is known and the card posted."""
 
     async def card() -> str | None:
         async with live.components.core.database.read() as conn:

@@ -14,6 +14,7 @@ from meetbridge.domain.captions import (
     Utterances,
     VoiceSettings,
     clean_text,
+    interruption_notice,
     sticky_language,
 )
 from meetbridge.engines.livekit.captioner import names_captioner
@@ -139,3 +140,11 @@ def test_the_captioner_runs_only_while_the_rooms_metadata_names_it() -> None:
     assert not names_captioner('{"captions": 1, "captioner": "c-2"}', "c-1")
     for hostile in ("", "not json", "[]", '{"captioner": 7}', '"c-1"'):
         assert not names_captioner(hostile, "c-1")
+
+
+def test_the_meeting_is_told_for_how_long_captions_were_interrupted() -> None:
+    assert interruption_notice(23.4) == {
+        "kind": "captions-interrupted",
+        "text": "Live captions were interrupted for 23 s; what was said meanwhile has no captions.",
+    }
+    assert "for 1 s;" in str(interruption_notice(0.2)["text"])

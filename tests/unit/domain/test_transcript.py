@@ -5,10 +5,12 @@ post's text."""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meetbridge.domain.messages import Messages
 from meetbridge.domain.transcript import (
     Line,
     SpeakerTrack,
@@ -18,6 +20,7 @@ from meetbridge.domain.transcript import (
     timestamp,
     to_text,
     to_vtt,
+    transcript_from,
     transcript_message,
     user_id_of_identity,
 )
@@ -138,3 +141,46 @@ def test_the_post_names_the_speakers_without_markdown_and_says_when_incomplete()
     assert "**Incomplete:**" in message
     assert "no speech" in transcript_message([], incomplete=False)
     assert "Incomplete" not in transcript_message(lines, incomplete=False)
+
+
+CAROL = SpeakerTrack("3.ogg", "c" * 26 + ".d3", "c" * 26, "Carol *Cole*", 9.0)
+
+
+def test_a_track_that_could_not_be_read_costs_its_speakers_lines_only_and_is_named() -> None:
+    results: list[dict[str, Any]] = [
+        {"file": "1.ogg", "segments": [[0.5, 1.5, " Hello."]]},
+        {"file": "2.ogg", "unreadable": "InvalidDataError: Invalid data found"},
+        {"file": "3.ogg", "unreadable": "EOFError: End of file"},
+        {"file": "9.ogg", "segments": [[0.0, 1.0, "not listed"]]},  # not in the manifest
+    ]
+    transcript = transcript_from([ALICE, BOB, CAROL], results)
+    assert transcript.lines == [Line(0.5, 1.5, "Alice Archer", "Hello.")]
+    assert transcript.unreadable == ["Bob Baker", "Carol *Cole*"]
+    assert transcript.readable == 1
+
+
+def test_the_post_says_whose_audio_could_not_be_read_in_the_readers_language() -> None:
+    lines = [Line(0, 1, "Alice Archer", "Hello.")]
+    unreadable = ["Bob Baker", "Carol *Cole*"]
+    assert transcript_message(lines, False, unreadable=unreadable, readable=1) == (
+        "Transcript of this meeting's recording (Alice Archer).\n"
+        "The audio of Bob Baker, Carol \\*Cole\\* could not be read: their words are missing "
+        "from this transcript."
+    )
+    assert transcript_message(lines, False, Messages("de"), unreadable, readable=1) == (
+        "Transkript der Aufnahme dieser Besprechung (Alice Archer).\n"
+        "Der Ton von Bob Baker, Carol \\*Cole\\* konnte nicht gelesen werden; was sie gesagt "
+        "haben, fehlt in diesem Transkript."
+    )
+    # Nothing readable: not "no speech was recognised", which would be wrong.
+    assert transcript_message([], False, unreadable=["Bob Baker"], readable=0) == (
+        "No transcript of this meeting's recording: the audio of Bob Baker could not be read."
+    )
+    assert transcript_message([], False, Messages("de"), ["Bob Baker"], readable=0) == (
+        "Kein Transkript der Aufnahme dieser Besprechung: Der Ton von Bob Baker konnte nicht "
+        "gelesen werden."
+    )
+    # Some tracks read, none with speech, one unreadable: both said.
+    both = transcript_message([], True, unreadable=["Bob Baker"], readable=1)
+    assert both.startswith("Transcript of this meeting's recording: no speech was recognised.\n")
+    assert "The audio of Bob Baker could not be read" in both and "**Incomplete:**" in both

@@ -307,6 +307,14 @@ MESSAGES: Final[dict[str, str]] = {
     ),
     "transcript.posted": "Transkript der Aufnahme dieser Besprechung ({speakers}).",
     "transcript.more_speakers": "{names} und {count} weitere",
+    "transcript.unreadable": (
+        "Der Ton von {speakers} konnte nicht gelesen werden; was sie gesagt haben, fehlt in "
+        "diesem Transkript."
+    ),
+    "transcript.none_readable": (
+        "Kein Transkript der Aufnahme dieser Besprechung: Der Ton von {speakers} konnte nicht "
+        "gelesen werden."
+    ),
     "transcript.incomplete": "Die Aufnahme endete vorzeitig; dies umfasst, was sie enthält.",
     "transcript.failed": (
         "Das Transkript dieser Aufnahme konnte nicht erstellt werden ({reason}). Fragen Sie "

@@ -271,6 +271,12 @@ MESSAGES: Final[dict[str, str]] = {
     "transcript.no_speech": "Transcript of this meeting's recording: no speech was recognised.",
     "transcript.posted": "Transcript of this meeting's recording ({speakers}).",
     "transcript.more_speakers": "{names} and {count} more",
+    "transcript.unreadable": (
+        "The audio of {speakers} could not be read: their words are missing from this transcript."
+    ),
+    "transcript.none_readable": (
+        "No transcript of this meeting's recording: the audio of {speakers} could not be read."
+    ),
     "transcript.incomplete": "the recording stopped early; this covers what it holds.",
     "transcript.failed": (
         "The transcript of this recording could not be made ({reason}). Ask an admin."

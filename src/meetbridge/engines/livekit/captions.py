@@ -57,6 +57,10 @@ ORPHAN_CHECK = 10.0  # seconds between looks at the rooms for captions nobody ma
 CAPTIONS_ON = "Live captions are on."
 CAPTIONS_OFF = "Live captions are off."
 CAPTIONS_FAILED = "Live captions stopped: the captioner keeps failing. Ask an admin."
+CAPTIONS_RESTARTED = (
+    "Live captions were interrupted (the captioner stopped) and are starting again; what is "
+    "said until they are back has no captions."
+)
 
 
 class CaptionsRefusedError(EngineRefusedError):
@@ -262,6 +266,7 @@ class LiveKitCaptions:
         self._running[pid] = RunningCaptioner(
             running.channel_id, identity, pid, running.restarts + 1
         )
+        await self._tell_room(running.channel_id, "captions-interrupted", CAPTIONS_RESTARTED)
 
     def pids(self, channel_id: ChannelId | None = None) -> list[int]:
         """The captioners this process started or watches and still run, of one meeting or all

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import os
 import signal
 import sys
@@ -95,43 +96,68 @@ class SpeakerFile:
 
     def __init__(self, track: SpeakerTrack, encoder: asyncio.subprocess.Process) -> None:
         self.track = track
+        self.frames = 0
         self._encoder = encoder
 
     def write(self, frame: bytes) -> None:
         assert self._encoder.stdin is not None
         self._encoder.stdin.write(frame.ljust(FRAME_SAMPLES * 2, b"\0"))
+        self.frames += 1
 
     async def drain(self) -> None:
         assert self._encoder.stdin is not None
         with contextlib.suppress(ConnectionError):
             await self._encoder.stdin.drain()
 
-    async def close(self) -> None:
+    def close(self) -> None:
+        """End its input: the encoder finishes the file by itself (``Speakers.finish`` waits)."""
         assert self._encoder.stdin is not None
         self._encoder.stdin.close()
-        await self._encoder.wait()
 
 
 class Speakers:
-    """The per-speaker files of one recording and their manifest."""
+    """The per-speaker files of one recording and their manifest.
+
+    Tracks subscribed at the same moment (everyone already in the room when the recorder joins)
+    are opened concurrently: each takes its file number before anything is awaited, so no two
+    encoders ever write one file (they did: two Ogg streams interleaved in one file, which no
+    reader can open). A track that got no frame at all (opened as the recording ended) is left
+    out of the manifest: an encoder given no audio writes a file no reader opens either."""
 
     def __init__(self, directory: Path, frames_written: Callable[[], int]) -> None:
         self._directory = directory
         self._frames_written = frames_written  # the mix's clock: a track starts where it joins
         self._open: dict[str, SpeakerFile] = {}
         self._tracks: list[SpeakerTrack] = []
+        self._numbers = itertools.count(1)
+        self._encoders: list[asyncio.subprocess.Process] = []
+        self._empty: list[Path] = []  # files of tracks that got no frame, removed at the end
+        self._opening: set[str] = set()
+        self._none_opening = asyncio.Event()  # no encoder is starting
+        self._none_opening.set()
+        self._left: set[str] = set()  # unsubscribed while their encoder was starting
+        self._finished = False
         directory.mkdir(parents=True, exist_ok=True)
         self._save()
 
     async def open(self, key: str, participant: Any) -> None:
-        number = len(self._tracks) + 1
-        file = f"{number}.ogg"
-        encoder = await asyncio.create_subprocess_exec(
-            *ffmpeg_command(self._directory / file),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-            env=child_environment(),
-        )
+        if self._finished or key in self._open or key in self._opening:
+            return
+        file = f"{next(self._numbers)}.ogg"  # taken before the await below
+        self._opening.add(key)
+        self._none_opening.clear()
+        try:
+            encoder = await asyncio.create_subprocess_exec(
+                *ffmpeg_command(self._directory / file),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                env=child_environment(),
+            )
+        finally:
+            self._opening.discard(key)
+            if not self._opening:
+                self._none_opening.set()
+        self._encoders.append(encoder)
         # Read once the encoder is there: the next mix frame is this file's first.
         track = SpeakerTrack(
             file=file,
@@ -142,7 +168,16 @@ class Speakers:
         )
         self._open[key] = SpeakerFile(track, encoder)
         self._tracks.append(track)
-        self._save()
+        if self._ended_meanwhile(key):
+            self.close(key)
+        else:
+            self._save()
+
+    def _ended_meanwhile(self, key: str) -> bool:
+        """Whether the track, or the recording, ended while the track's encoder started."""
+        left = key in self._left
+        self._left.discard(key)
+        return left or self._finished
 
     def write(self, frames: dict[str, bytes]) -> None:
         for key, speaker in self._open.items():
@@ -152,20 +187,32 @@ class Speakers:
         for speaker in list(self._open.values()):
             await speaker.drain()
 
-    async def close(self, key: str) -> None:
+    def close(self, key: str) -> None:
         speaker = self._open.pop(key, None)
         if speaker is None:
+            if key in self._opening:
+                self._left.add(key)
             return
-        end = self._frames_written() * FRAME_MS / 1000
         index = self._tracks.index(speaker.track)
-        self._tracks[index] = dataclasses.replace(speaker.track, end=end)
+        if speaker.frames:
+            end = self._frames_written() * FRAME_MS / 1000
+            self._tracks[index] = dataclasses.replace(speaker.track, end=end)
+        else:
+            del self._tracks[index]
+            self._empty.append(self._directory / speaker.track.file)
         self._save()
-        await speaker.close()
+        speaker.close()
 
-    async def close_all(self) -> None:
-        # All at once: each encoder finishes its file on its own, and the recorder's exit
-        # should not wait for them one after the other.
-        await asyncio.gather(*(self.close(key) for key in list(self._open)))
+    async def finish(self) -> None:
+        """Close every track and wait for every encoder, also those of tracks closed earlier
+        (a speaker who left): the recorder must not exit while one is still writing."""
+        self._finished = True
+        await self._none_opening.wait()  # one starting now closes itself once it is there
+        for key in list(self._open):
+            self.close(key)
+        await asyncio.gather(*(encoder.wait() for encoder in self._encoders))
+        for path in self._empty:
+            path.unlink(missing_ok=True)
 
     def _save(self) -> None:
         manifest = self._directory / MANIFEST
@@ -266,7 +313,9 @@ class Recorder:
             return
         buffer = self._buffers.setdefault(publication.sid, JitterBuffer())
         self._background(self._read(track, buffer))
-        if self._speakers is not None:
+        # A shared screen's sound is in the mix, but nobody's speech: no file of its own.
+        screen_sound = publication.source == self._rtc.TrackSource.SOURCE_SCREENSHARE_AUDIO
+        if self._speakers is not None and not screen_sound:
             self._background(self._speakers.open(publication.sid, participant))
 
     def _video_subscribed(self, track: Any, publication: Any) -> None:
@@ -288,7 +337,7 @@ class Recorder:
             self._screen.remove(publication.sid)
         self._buffers.pop(publication.sid, None)
         if self._speakers is not None:
-            self._background(self._speakers.close(publication.sid))
+            self._speakers.close(publication.sid)
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -350,7 +399,7 @@ class Recorder:
         if video is not None:
             await video  # the share's frames up to the audio's end, then its file closed
         if self._speakers is not None:
-            await asyncio.gather(encoder.wait(), self._speakers.close_all())
+            await asyncio.gather(encoder.wait(), self._speakers.finish())
         else:
             await encoder.wait()
         for task in list(self._readers):
