@@ -54,6 +54,9 @@ class Users:
     async def user_now(self, user_id: UserId) -> None:
         return None
 
+    async def is_member(self, channel_id: ChannelId, user_id: UserId) -> bool:
+        return True  # everyone here still belongs to the channel
+
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
