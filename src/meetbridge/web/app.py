@@ -92,6 +92,7 @@ from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
 from meetbridge.web.plugin import PluginEndpoints
+from meetbridge.web.request_ids import RequestIds
 from meetbridge.web.responses import error_response
 from meetbridge.web.status import MattermostStatus, StatusEndpoints
 from meetbridge.web.zoom import ZoomEndpoints
@@ -682,7 +683,7 @@ class MeetbridgeApp(RequestSizeLimits):
     the request-size limits."""
 
     def __init__(self, app: Starlette, pexip: PexipEndpoints) -> None:
-        super().__init__(PrefixDispatcher(PEXIP_PREFIX, pexip, app))
+        super().__init__(RequestIds(PrefixDispatcher(PEXIP_PREFIX, pexip, app)))
         self.starlette = app
 
     @property
