@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from meetbridge.commands.doctor import doctor
+from meetbridge.commands.livekit import livekit
 from meetbridge.config import ServiceConfig, load_config
 from meetbridge.core import Core, StartupError, open_core, prepare_schema
 from meetbridge.domain.ids import parse_channel_id
@@ -58,6 +60,10 @@ def main(ctx: click.Context) -> None:
     except ValueError as exc:
         raise click.ClickException(f"invalid configuration: {exc}") from exc
     configure_logging(ctx.obj.log_level, ctx.obj.log_format)
+
+
+main.add_command(livekit)
+main.add_command(doctor)
 
 
 @main.command()
