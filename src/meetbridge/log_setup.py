@@ -60,10 +60,13 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(line_formatter(fmt))
     root = logging.getLogger()
-    root.handlers = [handler]
+    root.handlers = [h for h in root.handlers if not getattr(h, "meetbridge", False)]
+    if not root.handlers:  # else someone configured logging already (a test runner): keep it
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(line_formatter(fmt))
+        handler.meetbridge = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
     root.setLevel(numeric)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

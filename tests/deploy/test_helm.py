@@ -75,7 +75,7 @@ def test_the_chart_lints_strictly_and_renders_for_each_documented_example(
     assert not [n for n in env if n.endswith(secrets)], "a secret as a variable, not a file"
     job = documents["Job"]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
-    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"][0] == "migrate"
     assert ("Secret" in documents) == (not values["secrets"].get("existingSecret"))
     host = values["publicUrl"].removeprefix("https://")
     assert documents["Ingress"]["spec"]["rules"][0]["host"] == host

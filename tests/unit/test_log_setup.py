@@ -25,6 +25,12 @@ def restore_logging() -> Iterator[None]:
         logging.getLogger(name).setLevel(value)
 
 
+def _configure(level: str, fmt: str) -> None:
+    """As in a process of its own: pytest's capture handlers (added for the test's run) aside."""
+    logging.getLogger().handlers = []
+    configure_logging(level, fmt)
+
+
 def _lines(text: str) -> list[dict[str, object]]:
     return [orjson.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -33,7 +39,7 @@ def _lines(text: str) -> list[dict[str, object]]:
 def test_json_lines_for_meetbridge_and_library_records_alike(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging("info", "json")
+    _configure("info", "json")
     with structlog.contextvars.bound_contextvars(request_id="r-1"):
         structlog.get_logger("meetbridge.test").info("meeting.started", channel="c1")
     logging.getLogger("some.library").warning("disk %s nearly full", "/var")
@@ -48,7 +54,7 @@ def test_json_lines_for_meetbridge_and_library_records_alike(
 def test_the_http_client_says_nothing_per_request_at_info_but_still_warns(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging("info", "json")
+    _configure("info", "json")
     client = logging.getLogger("httpx2")
     client.info('HTTP Request: POST http://livekit/twirp/livekit.RoomService/ListRooms "200 OK"')
     client.warning("connection pool full")
@@ -59,7 +65,7 @@ def test_the_http_client_says_nothing_per_request_at_info_but_still_warns(
 def test_debug_level_still_shows_nothing_of_the_client_below_warning(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    configure_logging("debug", "console")
+    _configure("debug", "console")
     logging.getLogger("httpx2").info("HTTP Request: GET /")
     structlog.get_logger("meetbridge.test").debug("poll", rooms=0)
     err = capsys.readouterr().err
