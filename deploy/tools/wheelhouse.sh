@@ -12,7 +12,8 @@ OUT="${1:?usage: wheelhouse.sh DIR [EXTRAS]}"
 EXTRAS="${2:-}"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CACHE_BASE="${MEETBRIDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meetbridge}"
-UV=(python3 -m uv)
+# uv as `uv run` names it, else on PATH, else as the Makefile installs it (python3 -m uv).
+if [ -n "${UV:-}" ]; then UV=("$UV"); elif command -v uv >/dev/null; then UV=(uv); else UV=(python3 -m uv); fi
 ARCH="$(uname -m)"
 
 log() { printf 'wheelhouse.sh: %s\n' "$*" >&2; }
@@ -35,7 +36,8 @@ if [ ! -d "$cached" ]; then
     for minor in $(seq 36 -1 17); do platforms+=(--platform "manylinux_2_${minor}_$ARCH"); done
     platforms+=(--platform "manylinux2014_$ARCH" --platform "manylinux1_$ARCH")
     rm -rf "$cached.partial"
-    python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+    # pip (run by uv, whatever interpreter is first on PATH) can fetch for another platform.
+    "${UV[@]}" tool run --quiet --from pip pip download --quiet --disable-pip-version-check --no-deps \
         --requirement "$requirements" --dest "$cached.partial" --only-binary=:all: \
         --implementation cp --python-version 3.11 --abi cp311 "${platforms[@]}"
     mv "$cached.partial" "$cached"

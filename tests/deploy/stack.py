@@ -14,9 +14,10 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx2
 
@@ -28,7 +29,8 @@ DOMAIN = "mb.test"
 MEET, LIVEKIT, TURN, CHAT = (f"{n}.{DOMAIN}" for n in ("meet", "livekit", "turn", "chat"))
 NAMES = [MEET, LIVEKIT, TURN, CHAT]
 SERVICES_IMAGE = "localhost/meetbridge-test-services:latest"
-WITH_TEST_NAMES = ("meetbridge", "migrate", "livekit-config")
+# What calls the stack by its names: meetbridge (its own URL, LiveKit's) and LiveKit (webhooks).
+WITH_TEST_NAMES = ("meetbridge", "migrate", "livekit-config", "livekit")
 
 
 def free_udp_port() -> int:
@@ -136,27 +138,38 @@ class ComposeStack:
         return f"https://{MEET}"
 
     def compose(self, *args: str, timeout: float = 600.0, check: bool = True) -> str:
-        command = [
-            str(Path(sys.executable).parent / "podman-compose"),
-            "--project-name", self.project,
-            "-f", "compose.yaml", "-f", "compose.test.yaml",
-            *args,
-        ]  # fmt: skip
-        result = subprocess.run(
-            command,
-            cwd=self.directory,
-            env=podman.environment(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        result = self.compose_with(args, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(
-                f"podman-compose {' '.join(args)} failed:\n{result.stdout[-3000:]}\n"
-                f"{result.stderr[-5000:]}"
+                f"podman-compose {' '.join(args)} failed:\n{result.stdout[-3000:]!r}\n"
+                f"{result.stderr[-5000:]!r}"
             )
-        return result.stdout
+        return str(result.stdout)
+
+    def compose_with(
+        self,
+        args: Sequence[str],
+        *,
+        stdin: IO[bytes] | None = None,
+        stdout: IO[bytes] | None = None,
+        timeout: float = 600.0,
+    ) -> subprocess.CompletedProcess[Any]:
+        """``podman-compose ARGS`` in the stack's directory (binary stdin/stdout when given)."""
+        command = [
+            str(Path(sys.executable).parent / "podman-compose"),
+            "--project-name",
+            self.project,
+            "-f",
+            "compose.yaml",
+            "-f",
+            "compose.test.yaml",
+            *args,
+        ]
+        return subprocess.run(
+            command, cwd=self.directory, env=podman.environment(), stdin=stdin,
+            stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE,
+            text=stdin is None and stdout is None, timeout=timeout, check=False,
+        )  # fmt: skip
 
     def container(self, service: str) -> str:
         return f"{self.project}_{service}_1"

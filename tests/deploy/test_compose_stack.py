@@ -30,7 +30,6 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.browser.meeting_support import RECORD_PEER_CONNECTIONS, media_flows
-from tests.deploy import podman
 from tests.deploy.certificates import TestCA, browser_home, make_test_ca
 from tests.deploy.netns import Firewalled, only_tcp_443, reaches
 from tests.deploy.stack import CHAT, DOMAIN, MEET, NAMES, ComposeStack, services_image
@@ -386,24 +385,22 @@ def _back_up_and_restore(deployment: Deployment) -> tuple[dict[str, Any], ...]:
     before = _meetings_once_ended(stack)
     dump = deployment.work / "meetbridge.dump"
     with dump.open("wb") as handle:
-        subprocess.run(
-            ["podman", "exec", stack.container("postgres"),
-             "pg_dump", "-U", "meetbridge", "-h", "127.0.0.1", "-p", stack.env["POSTGRES_PORT"],
-             "--format=custom", "meetbridge"],
-            env=podman.environment(), stdout=handle, check=True,
+        dumped = stack.compose_with(
+            ["exec", "-T", "postgres", "pg_dump", "-U", "meetbridge", "--format=custom",
+             "meetbridge"],
+            stdout=handle,
         )  # fmt: skip
+    assert dumped.returncode == 0, dumped.stderr
     key = (stack.directory / "secrets" / "secret.key").read_bytes()
     stack.down()
     fresh = _fresh_stack(deployment, key)
     fresh.compose("up", "-d", "postgres")
     _wait_postgres(fresh)
     with dump.open("rb") as handle:
-        restored = subprocess.run(
-            ["podman", "exec", "-i", fresh.container("postgres"),
-             "pg_restore", "-U", "meetbridge", "-h", "127.0.0.1",
-             "-p", fresh.env["POSTGRES_PORT"], "--clean", "--if-exists", "--no-owner",
-             "-d", "meetbridge"],
-            env=podman.environment(), stdin=handle, capture_output=True, check=False,
+        restored = fresh.compose_with(
+            ["exec", "-T", "postgres", "pg_restore", "-U", "meetbridge", "--clean",
+             "--if-exists", "--no-owner", "-d", "meetbridge"],
+            stdin=handle,
         )  # fmt: skip
     assert restored.returncode == 0, restored.stderr
     fresh.up()
@@ -436,9 +433,7 @@ def _fresh_stack(deployment: Deployment, key: bytes) -> ComposeStack:
 def _wait_postgres(stack: ComposeStack, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ready = stack.exec(
-            "postgres", "pg_isready", "-h", "127.0.0.1", "-p", stack.env["POSTGRES_PORT"]
-        )
+        ready = stack.exec("postgres", "pg_isready", "-U", "meetbridge", "-d", "meetbridge")
         if ready.returncode == 0:
             return
         time.sleep(0.5)

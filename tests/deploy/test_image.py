@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -216,7 +217,7 @@ def test_the_wheel_installs_with_uv_tool_install_from_files(tmp_path: Path) -> N
         "UV_PYTHON_DOWNLOADS": "never",
     }
     install = subprocess.run(
-        ["python3", "-m", "uv", "tool", "install", "--offline", "--no-index",
+        [os.environ.get("UV") or shutil.which("uv") or "uv", "tool", "install", "--offline", "--no-index",
          "--find-links", str(wheels), str(wheel)],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
