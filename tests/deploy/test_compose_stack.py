@@ -73,7 +73,7 @@ class Deployment:
         lines: dict[str, str] = {}
         for line in run.stdout.splitlines():
             status, _, rest = line.partition("  ")
-            name, _, _ = rest.partition(": ")
+            name, _, _ = rest.lstrip().partition(": ")
             if status.strip() in ("OK", "WARN", "FAIL", "SKIP"):
                 lines[name] = line
         return run.returncode, lines
@@ -152,16 +152,16 @@ def deployment(
         mattermost_url=stack_mattermost.url,
         bot_token=world.bot.token,
     )
+    deployment = Deployment(
+        stack, world, stack_mattermost, ca, browser_home(work / "home", ca), work
+    )
     try:
         stack.up()
-        deployment = Deployment(
-            stack, world, stack_mattermost, ca, browser_home(work / "home", ca), work
-        )
         _wait_for_meet_command(deployment)
         yield deployment
     finally:
-        _keep_logs(stack)
-        stack.down()
+        _keep_logs(deployment.stack)  # the backup test replaces the stack with a fresh one
+        deployment.stack.down()
 
 
 def _wait_for_meet_command(deployment: Deployment, timeout: float = 90.0) -> None:
