@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
-class TestCA:
+class StackCA:
     ca_pem: Path  # the authority's certificate (what clients trust)
     server_pem: Path  # certificate chain and key of the proxy, for all the stack's names
 
@@ -28,7 +28,7 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def make_test_ca(directory: Path, names: list[str]) -> TestCA:
+def make_test_ca(directory: Path, names: list[str]) -> StackCA:
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -71,10 +71,10 @@ def make_test_ca(directory: Path, names: list[str]) -> TestCA:
         + key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     server_pem.chmod(0o600)
-    return TestCA(ca_pem, server_pem)
+    return StackCA(ca_pem, server_pem)
 
 
-def browser_home(directory: Path, ca: TestCA) -> Path:
+def browser_home(directory: Path, ca: StackCA) -> Path:
     """A HOME whose NSS database trusts the test CA for web sites (Chromium reads it)."""
     nssdb = directory / ".pki" / "nssdb"
     nssdb.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from typing import IO, Any
 import httpx2
 
 from tests.deploy import podman
-from tests.deploy.certificates import TestCA
+from tests.deploy.certificates import StackCA
 from tests.support.ports import free_port
 
 DOMAIN = "mb.test"
@@ -60,7 +60,7 @@ def services_image(base: str, livekit_binary: Path, context: Path) -> str:
 class ComposeStack:
     directory: Path
     project: str
-    ca: TestCA
+    ca: StackCA
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -68,7 +68,7 @@ class ComposeStack:
         cls,
         directory: Path,
         project: str,
-        ca: TestCA,
+        ca: StackCA,
         *,
         meetbridge_image: str,
         services: str,

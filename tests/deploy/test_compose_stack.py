@@ -30,7 +30,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.browser.meeting_support import RECORD_PEER_CONNECTIONS, media_flows
-from tests.deploy.certificates import TestCA, browser_home, make_test_ca
+from tests.deploy.certificates import StackCA, browser_home, make_test_ca
 from tests.deploy.netns import Firewalled, only_tcp_443, reaches
 from tests.deploy.stack import CHAT, DOMAIN, MEET, NAMES, ComposeStack, services_image
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld, bootstrap
@@ -53,7 +53,7 @@ class Deployment:
     stack: ComposeStack
     world: MattermostWorld
     mattermost: MattermostServer
-    ca: TestCA
+    ca: StackCA
     home: Path  # a browser HOME that trusts the test CA
     work: Path
     pages: dict[str, Page] = field(default_factory=dict)
@@ -89,13 +89,13 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ca(work: Path) -> TestCA:
+def ca(work: Path) -> StackCA:
     return make_test_ca(work / "ca", NAMES)
 
 
 @pytest.fixture(scope="module")
 def stack_mattermost(
-    postgres_server: PostgresServer, work: Path, ca: TestCA
+    postgres_server: PostgresServer, work: Path, ca: StackCA
 ) -> Iterator[MattermostServer]:
     """A Mattermost of its own (the stack revokes its bot token and changes its plugin), that
     finds the stack's names in a private /etc/hosts and trusts the test CA, as a Mattermost
@@ -132,7 +132,7 @@ def deployment(
     meetbridge_image: str,
     stack_mattermost: MattermostServer,
     work: Path,
-    ca: TestCA,
+    ca: StackCA,
 ) -> Iterator[Deployment]:
     chromium = chromium_path()
     require(chromium is not None, "Chromium (Debian package chromium)")
