@@ -112,10 +112,12 @@ def kube_pod(tmp_path: Path, meetbridge_image: str, helm: str) -> Iterator[tuple
     by_kind = {doc["kind"]: doc for doc in documents}
     secret = by_kind["Secret"]
     name = secret["metadata"]["name"]
-    # podman kube play reads a Secret volume from a podman secret holding the Secret's YAML.
-    data = {k: base64.b64encode(v.encode()).decode() for k, v in secret["stringData"].items()}
+    # podman kube play reads a Secret volume from a podman secret holding the Secret's YAML;
+    # podman 4.3 writes its `data` values to the files as they are (not base64-decoded).
     secret_file = tmp_path / "secret.json"
-    secret_file.write_bytes(orjson.dumps({**secret, "data": data, "stringData": {}}))
+    secret_file.write_bytes(
+        orjson.dumps({**secret, "data": secret["stringData"], "stringData": {}})
+    )
     podman.podman("secret", "rm", name, check=False)
     podman.podman("secret", "create", name, str(secret_file))
     deployment_file = tmp_path / "deployment.yaml"

@@ -80,4 +80,5 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   secret:
     secretName: {{ include "meetbridge.secretName" . }}
     defaultMode: 0400
+    optional: false  # no pod without its secrets
 {{- end -}}
