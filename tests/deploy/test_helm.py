@@ -120,9 +120,9 @@ def kube_pod(tmp_path: Path, meetbridge_image: str, helm: str) -> Iterator[tuple
     podman.podman("secret", "create", name, str(secret_file))
     deployment_file = tmp_path / "deployment.yaml"
     deployment_file.write_text(yaml.safe_dump(by_kind["Deployment"]))
-    played = podman.podman("kube", "play", "--replace", str(deployment_file), check=False)
-    assert played.returncode == 0, played.stderr
     try:
+        played = podman.podman("kube", "play", "--replace", str(deployment_file), check=False)
+        assert played.returncode == 0, played.stderr
         yield played.stdout, port
     finally:
         podman.podman("kube", "down", str(deployment_file), check=False)
