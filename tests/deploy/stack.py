@@ -214,10 +214,11 @@ class ComposeStack:
     def get(self, name: str, path: str, **kwargs: Any) -> httpx2.Response:
         """GET https://<name><path> through the proxy on 127.0.0.1:443 (no DNS here): the
         name travels as SNI and Host, and the certificate is checked for it."""
+        headers = {**kwargs.pop("headers", {}), "Host": name}
         with httpx2.Client(verify=self.tls_context(), timeout=10.0) as http:
             return http.get(
                 f"https://127.0.0.1{path}",
-                headers={"Host": name},
+                headers=headers,
                 extensions={"sni_hostname": name},
                 **kwargs,
             )

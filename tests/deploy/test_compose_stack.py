@@ -57,6 +57,7 @@ class Deployment:
     home: Path  # a browser HOME that trusts the test CA
     work: Path
     pages: dict[str, Page] = field(default_factory=dict)
+    console: dict[str, str] = field(default_factory=dict)  # each page's console, for failures
 
     def user(self, name: str) -> Account:
         return self.world.users[name]
@@ -186,7 +187,7 @@ def _keep_logs(stack: ComposeStack) -> None:
     out = ARTIFACTS.parent / "compose-logs"
     out.mkdir(parents=True, exist_ok=True)
     for service in ("meetbridge", "livekit", "proxy", "postgres"):
-        (out / f"{service}.log").write_text(stack.logs(service))
+        (out / f"{stack.project}-{service}.log").write_text(stack.logs(service))
 
 
 # --- browsers ------------------------------------------------------------------------------
@@ -222,6 +223,8 @@ async def _open(deployment: Deployment, browser: Browser, name: str, link: str) 
         [{"name": "MMAUTHTOKEN", "value": deployment.user(name).token, "url": f"https://{CHAT}"}]
     )
     page = await context.new_page()
+    console = deployment.console
+    page.on("console", lambda m: console.__setitem__(name, console.get(name, "") + m.text + "\n"))
     await page.add_init_script(RECORD_PEER_CONNECTIONS)
     await page.goto(link)
     deployment.pages[name] = page
@@ -311,9 +314,12 @@ async def test_a_browser_whose_only_way_out_is_tcp_443_gets_media_over_turn_tls(
             try:
                 joined = await deployment.meet(deployment.user("carol"), "join")
                 carol = await _open(deployment, browser, "carol", joined["goto_location"])
-                await expect(carol.locator("#mb-status")).to_have_text(
-                    "In meeting with 2 other people", timeout=TIMEOUT
-                )
+                try:
+                    await expect(carol.locator("#mb-status")).to_have_text(
+                        "In meeting with 2 other people", timeout=TIMEOUT
+                    )
+                except AssertionError as failure:
+                    raise AssertionError(await _why_not_joined(deployment, carol)) from failure
                 await _unmute(carol)
                 await media_flows(carol, ("audio", "video"), timeout=60)
                 pairs: list[dict[str, str]] = await carol.evaluate(SELECTED_PAIRS)
@@ -322,6 +328,29 @@ async def test_a_browser_whose_only_way_out_is_tcp_443_gets_media_over_turn_tls(
                 await browser.close()
     assert pairs, "no connected peer connection"
     assert all(p["type"] == "relay" and p["relayProtocol"] == "tls" for p in pairs), pairs
+
+
+async def _why_not_joined(deployment: Deployment, page: Page) -> str:
+    candidates = await page.evaluate(CANDIDATE_PAIRS)
+    return (
+        f"the page's console:\n{deployment.console.get('carol', '')}\n"
+        f"ICE candidate pairs: {candidates}\n"
+        f"LiveKit:\n{deployment.stack.logs('livekit')[-6000:]}"
+    )
+
+
+CANDIDATE_PAIRS = """async () => {
+    const found = [];
+    for (const pc of window.__peerConnections || []) {
+        const stats = await pc.getStats();
+        stats.forEach(r => {
+            if (r.type === 'local-candidate' || r.type === 'remote-candidate' || r.type === 'candidate-pair')
+                found.push(JSON.stringify(r));
+        });
+        found.push('pc ' + pc.connectionState + ' ' + pc.iceConnectionState + ' ' + pc.iceGatheringState);
+    }
+    return found.join('\\n');
+}"""
 
 
 def _check_the_firewall(deployment: Deployment, firewalled: Firewalled) -> None:
@@ -392,6 +421,7 @@ def _back_up_and_restore(deployment: Deployment) -> tuple[dict[str, Any], ...]:
         )  # fmt: skip
     assert dumped.returncode == 0, dumped.stderr
     key = (stack.directory / "secrets" / "secret.key").read_bytes()
+    _keep_logs(stack)
     stack.down()
     fresh = _fresh_stack(deployment, key)
     fresh.compose("up", "-d", "postgres")
@@ -424,8 +454,16 @@ def _fresh_stack(deployment: Deployment, key: bytes) -> ComposeStack:
     old = deployment.stack
     fresh = ComposeStack(deployment.work / "fresh", f"{old.project}b", old.ca, dict(old.env))
     shutil.copytree(old.directory, fresh.directory, ignore=shutil.ignore_patterns("secrets"))
-    shutil.copytree(old.directory / "secrets", fresh.directory / "secrets")
-    (fresh.directory / "secrets" / "secret.key").write_bytes(key)
+    # As the README says: the saved key and the bot's token in secrets/, then init.sh (which
+    # makes the rest anew and gives the files to meetbridge's user).
+    secrets = fresh.directory / "secrets"
+    secrets.mkdir(mode=0o700)
+    (secrets / "secret.key").write_bytes(key)
+    shutil.copy2(old.directory / "secrets" / "mattermost_token", secrets / "mattermost_token")
+    init = subprocess.run(
+        ["bash", str(fresh.directory / "init.sh")], capture_output=True, text=True, check=False
+    )
+    assert init.returncode == 0, init.stderr
     deployment.stack = fresh
     return fresh
 
