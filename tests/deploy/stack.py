@@ -74,6 +74,7 @@ class ComposeStack:
         services: str,
         mattermost_url: str,
         bot_token: str,
+        node_ip: str,
     ) -> ComposeStack:
         shutil.copytree(podman.ROOT / "deploy" / "compose", directory)
         env = {
@@ -82,7 +83,7 @@ class ComposeStack:
             "TURN_DOMAIN": TURN,
             "MATTERMOST_URL": mattermost_url,
             "MATTERMOST_PUBLIC_URL": f"https://{CHAT}",
-            "LIVEKIT_NODE_IP": "127.0.0.1",
+            "LIVEKIT_NODE_IP": node_ip,
             "LIVEKIT_RTC_PORTS": "50100-50199",
             "LIVEKIT_RTC_TCP_PORT": str(free_port()),
             "TURN_UDP_PORT": str(free_udp_port()),

@@ -128,12 +128,24 @@ def stack_mattermost(
 
 
 @pytest.fixture(scope="module")
+def firewalled(work: Path) -> Iterator[Firewalled]:
+    """The namespace limited to TCP 443, made before the stack: LiveKit's node address is this
+    machine's end of it (as on a LAN, where the node's address is a private one)."""
+    chromium = chromium_path()
+    require(chromium is not None, "Chromium (Debian package chromium)")
+    assert chromium is not None
+    with only_tcp_443(work, chromium) as namespace:
+        yield namespace
+
+
+@pytest.fixture(scope="module")
 def deployment(
     base_image: str,
     meetbridge_image: str,
     stack_mattermost: MattermostServer,
     work: Path,
     ca: StackCA,
+    firewalled: Firewalled,
 ) -> Iterator[Deployment]:
     chromium = chromium_path()
     require(chromium is not None, "Chromium (Debian package chromium)")
@@ -152,6 +164,7 @@ def deployment(
         services=services,
         mattermost_url=stack_mattermost.url,
         bot_token=world.bot.token,
+        node_ip=firewalled.host_address,
     )
     deployment = Deployment(
         stack, world, stack_mattermost, ca, browser_home(work / "home", ca), work
@@ -301,31 +314,28 @@ async def test_meet_gives_a_card_and_two_browsers_meet_through_the_proxy(
 
 
 async def test_a_browser_whose_only_way_out_is_tcp_443_gets_media_over_turn_tls(
-    deployment: Deployment,
+    deployment: Deployment, firewalled: Firewalled
 ) -> None:
-    chromium = chromium_path()
-    assert chromium is not None
-    with only_tcp_443(deployment.work, chromium) as firewalled:
-        _check_the_firewall(deployment, firewalled)
-        async with async_playwright() as playwright:
-            browser = await _launch(
-                playwright, deployment.home, firewalled.host_address, str(firewalled.chromium)
-            )
+    _check_the_firewall(deployment, firewalled)
+    async with async_playwright() as playwright:
+        browser = await _launch(
+            playwright, deployment.home, firewalled.host_address, str(firewalled.chromium)
+        )
+        try:
+            joined = await deployment.meet(deployment.user("carol"), "join")
+            carol = await _open(deployment, browser, "carol", joined["goto_location"])
             try:
-                joined = await deployment.meet(deployment.user("carol"), "join")
-                carol = await _open(deployment, browser, "carol", joined["goto_location"])
-                try:
-                    await expect(carol.locator("#mb-status")).to_have_text(
-                        "In meeting with 2 other people", timeout=TIMEOUT
-                    )
-                except AssertionError as failure:
-                    raise AssertionError(await _why_not_joined(deployment, carol)) from failure
-                await _unmute(carol)
-                await media_flows(carol, ("audio", "video"), timeout=60)
-                pairs: list[dict[str, str]] = await carol.evaluate(SELECTED_PAIRS)
-                await carol.screenshot(path=str(_artifact("compose-firewalled-carol.png")))
-            finally:
-                await browser.close()
+                await expect(carol.locator("#mb-status")).to_have_text(
+                    "In meeting with 2 other people", timeout=TIMEOUT
+                )
+            except AssertionError as failure:
+                raise AssertionError(await _why_not_joined(deployment, carol)) from failure
+            await _unmute(carol)
+            await media_flows(carol, ("audio", "video"), timeout=60)
+            pairs: list[dict[str, str]] = await carol.evaluate(SELECTED_PAIRS)
+            await carol.screenshot(path=str(_artifact("compose-firewalled-carol.png")))
+        finally:
+            await browser.close()
     assert pairs, "no connected peer connection"
     assert all(p["type"] == "relay" and p["relayProtocol"] == "tls" for p in pairs), pairs
 
@@ -490,7 +500,8 @@ async def test_doctor_names_an_unreachable_turn_port(deployment: Deployment) -> 
     status, lines = await asyncio.to_thread(_doctor_with_turn_udp_dropped, deployment)
     udp = deployment.stack.env["TURN_UDP_PORT"]
     assert status == 1 and _failing(lines) == {"TURN/UDP"}, lines
-    assert f"127.0.0.1:{udp}/udp does not answer STUN" in lines["TURN/UDP"]
+    node = deployment.stack.env["LIVEKIT_NODE_IP"]
+    assert f"{node}:{udp}/udp does not answer STUN" in lines["TURN/UDP"]
 
 
 def _doctor_with_turn_udp_dropped(deployment: Deployment) -> tuple[int, dict[str, str]]:

@@ -99,6 +99,9 @@ async def check_public_url(ctx: DoctorContext) -> list[CheckResult]:
             else "check the name's DNS and that the TLS proxy listens and forwards to meetbridge"
         )
         return [fail(name, f"{url}: {reason(exc)}", fix)]
+    if answer.status_code == 503 and _says_database_unreachable(answer):
+        detail = f"{url} answers over HTTPS; meetbridge there cannot reach its database"
+        return [warn(name, detail, "see the database check")]
     if answer.status_code != 200:
         return [
             fail(
@@ -111,6 +114,13 @@ async def check_public_url(ctx: DoctorContext) -> list[CheckResult]:
     if days < CERTIFICATE_WARNING_DAYS:
         return [warn(name, f"{url}: certificate expires in {days} days", "renew it")]
     return [ok(name, f"{url} answers over HTTPS with a trusted certificate ({days} days left)")]
+
+
+def _says_database_unreachable(answer: httpx2.Response) -> bool:
+    try:
+        return bool(answer.json().get("database") == "unreachable")
+    except ValueError:
+        return False
 
 
 async def _certificate_expiry(url: str) -> datetime:
