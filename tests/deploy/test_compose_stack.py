@@ -30,6 +30,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.browser.meeting_support import RECORD_PEER_CONNECTIONS, media_flows
+from tests.browser.meeting_support import eventually as page_eventually
 from tests.deploy.certificates import StackCA, browser_home, make_test_ca
 from tests.deploy.netns import Firewalled, only_tcp_443, reaches
 from tests.deploy.stack import CHAT, DOMAIN, MEET, NAMES, ComposeStack, services_image
@@ -299,7 +300,7 @@ async def test_meet_gives_a_card_and_two_browsers_meet_through_the_proxy(
     started = await deployment.meet(deployment.user("alice"), "start Compose stack")
     link = started["goto_location"]
     assert link.startswith(f"https://{MEET}/join/"), started
-    assert await _card(deployment) is not None, "no meeting card in the channel"
+    await page_eventually(lambda: _card_posted(deployment), 30, "a meeting card in the channel")
     alice = await _open(deployment, chromiums[0], "alice", link)
     joined = await deployment.meet(deployment.user("bob"), "join")
     bob = await _open(deployment, chromiums[1], "bob", joined["goto_location"])
@@ -372,6 +373,10 @@ def _check_the_firewall(deployment: Deployment, firewalled: Firewalled) -> None:
 def _artifact(name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS / name
+
+
+async def _card_posted(deployment: Deployment) -> bool:
+    return await _card(deployment) is not None
 
 
 async def _card(deployment: Deployment) -> dict[str, Any] | None:
