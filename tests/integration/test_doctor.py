@@ -180,3 +180,23 @@ def test_a_clock_is_read_from_an_http_date() -> None:
     assert clock_skew("Mon, 07 Dec 2026 15:08:04 GMT", 1796656081.0) == pytest.approx(3.0)
     assert clock_skew("not a date", 0.0) is None
     assert clock_skew(None, 0.0) is None
+
+
+async def test_a_mark_still_being_stored_at_shutdown_is_finished_first(
+    config: ServiceConfig,
+) -> None:
+    """The mark is a task of its own: shutdown waits for it before the database closes (a
+    task outliving the app would leave a connection behind)."""
+    from meetbridge.clock import SystemClock
+    from meetbridge.engines.pexip.policy_seen import PolicySeen, last_policy_request
+    from meetbridge.store import migrate
+    from meetbridge.store.database import open_database
+
+    database = open_database(config.effective_database_url)
+    await migrate.upgrade(database)
+    seen = PolicySeen(database, SystemClock())
+    seen.mark()
+    seen.mark()  # within the minute: no second write
+    await seen.close()
+    assert await last_policy_request(database) is not None
+    await database.close()

@@ -527,12 +527,9 @@ def create_app(
     components = build_components(
         config, clock, mattermost_transport, zoom_transport, pexip_transport=pexip_transport
     )
+    policy_seen = PolicySeen(components.core.database, components.core.clock)
     pexip = PexipEndpoints(
-        components.state,
-        components.policy,
-        components.inbox,
-        components.metrics,
-        PolicySeen(components.core.database, components.core.clock).mark,
+        components.state, components.policy, components.inbox, components.metrics, policy_seen.mark
     )
     # Links that lead to a PIN, a meeting, the console or a Zoom grant need Mattermost's word.
     identity = IdentityGate(
@@ -622,6 +619,7 @@ def create_app(
         try:
             yield
         finally:
+            await policy_seen.close()
             await _stop(components)
             log.info("meetbridge.stopped")
 

@@ -37,6 +37,16 @@ class PolicySeen:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    async def close(self, wait: float = 2.0) -> None:
+        """At shutdown, before the database closes: let a pending mark finish (or drop it)."""
+        pending = list(self._pending)
+        if not pending:
+            return
+        _, unfinished = await asyncio.wait(pending, timeout=wait)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+
     async def _store(self, at: float) -> None:
         try:
             async with self._database.transaction() as conn:
