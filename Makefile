@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/vite.config.ts web/tsconfig.json
 MEETING_PAGE := src/meetbridge/web/static/meeting/meeting.js
 
-.PHONY: run test env lint web system-deps mattermost-build livekit-build mattermost bench help coverage plugin
+.PHONY: run test env lint web system-deps mattermost-build livekit-build mattermost bench help coverage plugin deploy-deps image
 
 help:
 	@echo "make run    install, migrate and serve on SQLite at 127.0.0.1:8787"
@@ -15,6 +15,7 @@ help:
 	@echo "make plugin the companion Mattermost plugin bundle (plugin/dist/*.tar.gz)"
 	@echo "make mattermost  start the tests' Mattermost server by hand (prints URL and tokens)"
 	@echo "make bench  policy, event-sink and LiveKit benchmarks (installs wrk)"
+	@echo "make image  the meetbridge container image (deploy/Containerfile) with podman"
 	@echo "make coverage  the suite under coverage.py: line and branch figures for src/"
 	@echo "               (COVERAGE_TESTS=\"tests/unit tests/hostile\" for a quick subset)"
 
@@ -60,7 +61,19 @@ livekit-build:
 plugin:
 	bash plugin/build.sh
 
-test: env system-deps lint web mattermost-build livekit-build plugin
+# What the deployment tests (tests/deploy) need: podman (as root, with this machine's
+# containers.conf), a Debian base image made by mmdebstrap (no registry is reachable) and Helm
+# built once from its Go module; both cached in ~/.cache/meetbridge.
+DEPLOY_PACKAGES := podman runc netavark aardvark-dns catatonit mmdebstrap libnss3-tools iptables
+deploy-deps:
+	scripts/install-system-deps.sh $(DEPLOY_PACKAGES)
+	CONTAINERS_CONF=$(CURDIR)/tests/deploy/containers.conf bash tests/deploy/base-image.sh >/dev/null
+	bash tests/deploy/helm.sh >/dev/null
+
+image: env web
+	bash deploy/tools/build-image.sh
+
+test: env system-deps lint web mattermost-build livekit-build plugin deploy-deps
 	cd web && npm test
 	cd plugin/webapp && npm test
 	$(UV) run pytest

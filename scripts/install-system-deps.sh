@@ -11,7 +11,9 @@ have_postgresql() {
 have() {
   case "$1" in
     postgresql) have_postgresql ;;
-    *) command -v "$1" >/dev/null 2>&1 ;;
+    # A command of the package's name, or else the package itself (libraries, plugins).
+    *) command -v "$1" >/dev/null 2>&1 \
+         || dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" ;;
   esac
 }
 
@@ -31,5 +33,5 @@ else
 fi
 echo "installing ${missing[*]} from Debian's packages" >&2
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=900 update -q
+"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}"

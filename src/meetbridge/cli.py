@@ -7,15 +7,18 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 import orjson
 
+from meetbridge.commands.doctor import doctor
+from meetbridge.commands.livekit import livekit
+from meetbridge.commands.meeting_json import attendance, meeting_json
+from meetbridge.commands.waiting import wait_for_database
 from meetbridge.config import ServiceConfig, load_config
 from meetbridge.core import Core, StartupError, open_core, prepare_schema
 from meetbridge.domain.ids import parse_channel_id
-from meetbridge.domain.meetings import Meeting
 from meetbridge.domain.settings import SECRET_SETTINGS, SettingError, describe_settings
 from meetbridge.log_setup import configure_logging
 from meetbridge.services.admin import AdminService
@@ -60,6 +63,10 @@ def main(ctx: click.Context) -> None:
     configure_logging(ctx.obj.log_level, ctx.obj.log_format)
 
 
+main.add_command(livekit)
+main.add_command(doctor)
+
+
 @main.command()
 @click.option("--host", help="Address to listen on (MEETBRIDGE_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (MEETBRIDGE_PORT, default 8787).")
@@ -82,13 +89,22 @@ def serve(config: ServiceConfig, host: str | None, port: int | None, server: str
 
 
 @main.command()
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(0, 3600),
+    default=0,
+    help="Seconds to wait for the database to answer first (it may be starting too).",
+)
 @click.pass_obj
-def migrate(config: ServiceConfig) -> None:
+def migrate(config: ServiceConfig, wait_seconds: float) -> None:
     """Create or upgrade the database schema."""
 
     async def nothing_more(core: Core) -> None:
         return None
 
+    if wait_seconds:
+        wait_for_database(config.effective_database_url, wait_seconds)
     _run(config, nothing_more, migrate=True)
     click.echo("database schema is current")
 
@@ -272,8 +288,8 @@ def meetings(config: ServiceConfig, as_json: bool, recent_limit: int) -> None:
     overview = _run(config, lambda core: MeetingQueries(core.database).overview(recent_limit))
     if as_json:
         document = {
-            "in_progress": [_meeting_json(m) for m in overview.in_progress],
-            "recent": [_meeting_json(m) for m in overview.recent],
+            "in_progress": [meeting_json(m) for m in overview.in_progress],
+            "recent": [meeting_json(m) for m in overview.recent],
         }
         click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
         return
@@ -288,7 +304,7 @@ def meetings(config: ServiceConfig, as_json: bool, recent_limit: int) -> None:
             click.echo(f"    - {person.display_name} ({person.role}, {person.protocol})")
     click.echo(f"Recent ({len(overview.recent)}):")
     for meeting in overview.recent:
-        names = ", ".join(a.display_name for a in _attendance(meeting)) or "nobody"
+        names = ", ".join(a.display_name for a in attendance(meeting)) or "nobody"
         click.echo(
             f"  {meeting.channel_id}  {_when(meeting.started_at)} - {_when(meeting.ended_at)}  "
             f"{_duration(meeting.duration)}  attended by {names}"
@@ -413,55 +429,6 @@ def outbox_retry(config: ServiceConfig, item_ids: tuple[int, ...], everything: b
 
     count = _run(config, work)
     click.echo(f"Queued {count} update(s) again.")
-
-
-def _attendance(meeting: Meeting) -> list[Any]:
-    return sorted(meeting.attendees.values(), key=lambda a: a.first_joined_at)
-
-
-def _meeting_json(meeting: Meeting) -> dict[str, Any]:
-    return {
-        "channel_id": meeting.channel_id,
-        "conference": meeting.conference,
-        "started_at": meeting.started_at,
-        "ended_at": meeting.ended_at,
-        "duration_seconds": meeting.duration,
-        "peak_participants": meeting.peak_participants,
-        "nodes": sorted(meeting.nodes),
-        "participants": [
-            {
-                "display_name": p.display_name,
-                "role": p.role,
-                "call_tag": p.call_tag,
-                "user_id": p.user_id,
-                "protocol": p.protocol,
-                "has_media": True,
-                "is_muted": p.is_muted,
-                "joined_at": p.joined_at,
-            }
-            for p in meeting.participants()
-        ],
-        "legs": [
-            {
-                "uuid": leg.uuid,
-                "display_name": leg.display_name,
-                "role": leg.role,
-                "call_tag": leg.call_tag,
-                "has_media": leg.has_media,
-                "node": leg.node,
-            }
-            for leg in meeting.legs.values()
-        ],
-        "attendance": [
-            {
-                "display_name": a.display_name,
-                "user_id": a.user_id,
-                "first_joined_at": a.first_joined_at,
-                "last_left_at": a.last_left_at,
-            }
-            for a in _attendance(meeting)
-        ],
-    }
 
 
 def _when(timestamp: float | None) -> str:

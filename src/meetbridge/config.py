@@ -19,8 +19,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
 
 from meetbridge.domain.settings import livekit_url
+from meetbridge.secret_files import SecretFilesSource
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -38,6 +40,9 @@ class ServiceConfig(BaseSettings):
     )
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite file in data_dir")
+    database_password: SecretStr | None = Field(
+        None, description="password put into database_url (e.g. from the database's secret file)"
+    )
     secret_key: SecretStr | None = Field(
         None, description="base64 of 32 random bytes; default: generated into data_dir/secret.key"
     )
@@ -106,7 +111,11 @@ class ServiceConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            SecretFilesSource(settings_cls),
+        ]
         config_file = os.environ.get("MEETBRIDGE_CONFIG_FILE")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
@@ -118,6 +127,10 @@ class ServiceConfig(BaseSettings):
 
     @property
     def effective_database_url(self) -> str:
+        if self.database_url and self.database_password is not None:
+            password = self.database_password.get_secret_value()
+            url = make_url(self.database_url).set(password=password)
+            return url.render_as_string(hide_password=False)
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'meetbridge.db').as_posix()}"

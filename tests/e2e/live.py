@@ -14,9 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2
-import orjson
 import uvicorn
-import websockets
 
 from meetbridge.config import ServiceConfig
 from meetbridge.crypto import generate_master_key
@@ -26,25 +24,12 @@ from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.services.join import JOIN_PURPOSE
 from meetbridge.web.app import Components, MeetbridgeApp, create_app
 from tests.e2e.mattermost.bootstrap import Account, MattermostWorld
+from tests.e2e.mattermost.users import DialogWatch, MattermostUsers
 from tests.support.infinity import InfinityNode, SinkPublisher, basic_auth
 from tests.support.livekit import LiveKitServer
 from tests.support.ports import free_port
 
 SIGN_IN_CALLBACK = "/oauth/mattermost/callback"
-
-
-@dataclass
-class DialogWatch:
-    """The ``open_dialog`` events Mattermost pushes to one user's WebSocket (their clients)."""
-
-    opened: list[dict[str, Any]] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
-        """The open-dialog request (trigger_id, url, dialog) of the next dialog shown."""
-        await asyncio.wait_for(self.arrived.wait(), timeout)
-        self.arrived.clear()
-        return self.opened[-1]
 
 
 @dataclass
@@ -86,44 +71,10 @@ class LiveMeetbridge:
     # --- acting as a Mattermost user ----------------------------------------------------
 
     async def meet(self, user: Account, channel: str, text: str = "") -> dict[str, Any]:
-        """Run /meet as a user through Mattermost's commands API; returns Mattermost's answer."""
-        async with self.world.client(user) as api:
-            response = await api.post(
-                "/commands/execute",
-                json={
-                    "channel_id": self.world.channels.get(channel, channel),
-                    "team_id": self.world.team_id,
-                    "command": f"/meet {text}".strip(),
-                },
-            )
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
+        return await MattermostUsers(self.world).meet(user, channel, text)
 
-    @contextlib.asynccontextmanager
-    async def dialogs_of(self, user: Account) -> AsyncIterator[DialogWatch]:
-        """Listen on ``user``'s own Mattermost WebSocket for the dialogs opened for them."""
-        watch = DialogWatch()
-        url = self.world.url.replace("http://", "ws://") + "/api/v4/websocket"
-        headers = {"Authorization": f"Bearer {user.token}"}
-        async with websockets.connect(url, additional_headers=headers) as ws:
-            hello = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
-            assert hello["event"] == "hello"
-
-            async def listen() -> None:
-                async for message in ws:
-                    event = orjson.loads(message)
-                    if event.get("event") == "open_dialog":
-                        watch.opened.append(orjson.loads(event["data"]["dialog"]))
-                        watch.arrived.set()
-
-            listener = asyncio.create_task(listen())
-            try:
-                yield watch
-            finally:
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+    def dialogs_of(self, user: Account) -> contextlib.AbstractAsyncContextManager[DialogWatch]:
+        return MattermostUsers(self.world).dialogs_of(user)
 
     async def submit_dialog(
         self,
@@ -132,20 +83,7 @@ class LiveMeetbridge:
         channel: str,
         submission: dict[str, Any] | None = None,
     ) -> httpx2.Response:
-        """Submit a dialog as ``user``'s client does: through Mattermost, which names the user."""
-        async with self.world.client(user) as api:
-            return await api.post(
-                "/actions/dialogs/submit",
-                json={
-                    "url": opened["url"],
-                    "callback_id": opened["dialog"].get("callback_id", ""),
-                    "state": opened["dialog"].get("state", ""),
-                    "channel_id": self.world.channels.get(channel, channel),
-                    "team_id": self.world.team_id,
-                    "submission": submission or {},
-                    "cancelled": False,
-                },
-            )
+        return await MattermostUsers(self.world).submit_dialog(user, opened, channel, submission)
 
     async def meet_confirmed(
         self,
@@ -154,14 +92,7 @@ class LiveMeetbridge:
         text: str,
         submission: dict[str, Any] | None = None,
     ) -> httpx2.Response:
-        """Run a /meet that changes something, and confirm it in the dialog it opens."""
-        async with self.dialogs_of(user) as dialogs:
-            answer = await self.meet(user, channel, text)
-            try:
-                opened = await dialogs.next()
-            except TimeoutError:
-                raise AssertionError(f"no dialog opened; the command answered {answer}") from None
-        return await self.submit_dialog(user, opened, channel, submission)
+        return await MattermostUsers(self.world).meet_confirmed(user, channel, text, submission)
 
     async def link_for(self, channel: str, user: Account) -> str:
         """The join link a click on Join would lead to (issued directly)."""

@@ -46,6 +46,11 @@ def build_bundle() -> Path:
 @pytest.fixture(scope="session")
 def installed_plugin(mattermost: MattermostWorld) -> str:
     """The bundle, uploaded and enabled as an admin would (once per session)."""
+    return install_bundle(mattermost)
+
+
+def install_bundle(mattermost: MattermostWorld) -> str:
+    """Upload and enable the plugin bundle on this Mattermost; returns the plugin's id."""
     bundle = build_bundle()
     with httpx2.Client(
         base_url=f"{mattermost.url}/api/v4",

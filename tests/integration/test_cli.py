@@ -117,3 +117,21 @@ def test_outbox_dead_lists_and_retry_requeues_undelivered_updates(
     retried = run(cli, "outbox", "retry", str(dead["id"]))
     assert retried.exit_code == 0 and "Queued 1 update(s) again." in retried.output
     assert "No undelivered updates." in run(cli, "outbox", "dead").output
+
+
+def test_migrate_waits_for_the_database_then_says_it_did_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Containers start PostgreSQL and `meetbridge migrate --wait` together."""
+    import socket
+    import time
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("MEETBRIDGE_DATABASE_URL", f"postgresql://mb@127.0.0.1:{port}/mb")
+    monkeypatch.setenv("MEETBRIDGE_DATA_DIR", str(tmp_path))
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["migrate", "--wait", "1.5"])
+    assert result.exit_code == 1 and time.monotonic() - started >= 1.5
+    assert "no answer from the database" in result.output

@@ -150,3 +150,41 @@ async def test_a_worker_that_lost_its_claim_mid_delivery_does_not_complete_the_i
     (other,) = taken_over
     row = await _row(database, other.id)
     assert (row.status, row.attempts) == ("running", 2), "the stale claimant finished the item"
+
+
+async def test_a_worker_stopped_mid_batch_hands_its_claim_back_at_once(
+    service: RunningApp,
+) -> None:
+    """SIGTERM cancels the worker: what it delivered is done, and the item it was sending and
+    the ones behind it are due again now, not when the lease runs out."""
+    database, worker = service.components.core.database, service.components.chat.outbox
+    sending, delivered = asyncio.Event(), list[str]()
+
+    async def deliver(platform: ChatPlatform, payload: dict[str, Any]) -> None:
+        if payload["key"] == "hangs":
+            sending.set()
+            await asyncio.Event().wait()  # Mattermost never answers
+        delivered.append(payload["key"])
+
+    worker.register(SLOW, deliver)
+    for key in ("first", "hangs", "behind"):
+        await _enqueue(database, key, time.time())
+    batch = asyncio.create_task(worker.process_due())
+    await sending.wait()
+    batch.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await batch
+    async with database.read() as conn:
+        rows = {
+            r.payload["key"]: r
+            for r in await conn.execute(
+                select(outbox.c.payload, outbox.c.status, outbox.c.next_attempt_at)
+            )
+        }
+    assert delivered == ["first"]
+    assert rows["first"].status == "done"
+    for key in ("hangs", "behind"):
+        assert rows[key].status == "pending"
+        assert rows[key].next_attempt_at <= time.time()
+    taken = await _claim_as_other_replica(database)
+    assert sorted(item.payload["key"] for item in taken) == ["behind", "hangs"]

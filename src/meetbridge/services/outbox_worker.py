@@ -160,14 +160,26 @@ class OutboxWorker:
         edits in a busy hour but took the CPU that intake needs: Infinity waited twice as long
         for its acknowledgements (benchmarks/card_latency.py)."""
         delivered: list[OutboxItem] = []
-        for item in items:
-            if item.id not in held:  # lost while waiting its turn: another worker has it
-                continue
-            if await self._handle(item):
-                delivered.append(item)  # still held (renewed) until marked done below
-            else:
-                held.pop(item.id, None)
+        try:
+            for item in items:
+                if item.id not in held:  # lost while waiting its turn: another worker has it
+                    continue
+                if await self._handle(item):
+                    delivered.append(item)  # still held (renewed) until marked done below
+                else:
+                    held.pop(item.id, None)
+        except asyncio.CancelledError:
+            await self._hand_back(delivered, held)
+            raise
         await self._complete(delivered)
+
+    async def _hand_back(self, delivered: list[OutboxItem], held: dict[int, OutboxItem]) -> None:
+        """Stopping (SIGTERM) mid-batch: see outbox_repo.hand_back."""
+        try:
+            async with self._database.transaction() as conn:
+                await outbox_repo.hand_back(conn, delivered, held.values(), self._clock.now())
+        except Exception:
+            log.warning("outbox.release_failed", exc_info=True)
 
     async def _complete(self, delivered: list[OutboxItem]) -> None:
         """One commit for the whole batch: on an embedded database each commit waits for the

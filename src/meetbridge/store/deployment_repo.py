@@ -10,6 +10,7 @@ from meetbridge.store.tables import deployment
 
 KEY_FINGERPRINT = "secret_key_fingerprint"
 CREDENTIALS_REVEALED = "pexip_credentials_revealed"
+LAST_POLICY_REQUEST = "pexip_last_policy_request"  # engines/pexip/policy_seen.py
 
 
 async def get(conn: AsyncConnection, key: str) -> str | None:

@@ -409,3 +409,18 @@ async def prune(conn: AsyncConnection, applied_before: float) -> int:
         delete(inbox).where(inbox.c.applied_at.is_not(None), inbox.c.applied_at < applied_before)
     )
     return result.rowcount
+
+
+async def received_mentioning(
+    conn: AsyncConnection, source: str, since: float, text: str
+) -> float | None:
+    """When an event of ``source`` whose body contains ``text`` was first stored after
+    ``since`` (``meetbridge doctor``'s webhook round trip), None if none was."""
+    value: float | None = await conn.scalar(
+        select(func.min(inbox.c.received_at)).where(
+            inbox.c.source == source,
+            inbox.c.received_at >= since,
+            inbox.c.body.contains(text, autoescape=True),
+        )
+    )
+    return value

@@ -18,7 +18,7 @@ listed and retried by ``meetbridge outbox dead|retry``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,9 @@ async def enqueue(
             index_elements=["dedupe_key"], index_where=text("status = 'pending'")
         )
     )
+
+
+STOPPED = "meetbridge stopped while delivering this; released for another replica"
 
 
 async def claim(conn: AsyncConnection, now: float, limit: int, lease: float) -> list[OutboxItem]:
@@ -186,6 +189,23 @@ async def retry_later(
         )
     )
     return bool(result.rowcount)
+
+
+async def hand_back(
+    conn: AsyncConnection,
+    delivered: Sequence[OutboxItem],
+    claimed: Iterable[OutboxItem],
+    now: float,
+) -> None:
+    """A worker stopping mid-batch: what it delivered is done, the rest of its claim is due
+    again at once, so another replica (or this one, restarted) takes it over now rather than
+    when the lease runs out. The item being sent had an unknown outcome; handlers are
+    idempotent, so sending it again is safe."""
+    await complete(conn, delivered, now)
+    done = {item.id for item in delivered}
+    for item in claimed:
+        if item.id not in done:
+            await retry_later(conn, item, now, 0.0, STOPPED)
 
 
 async def give_up(conn: AsyncConnection, item: OutboxItem, now: float, error: str) -> bool:

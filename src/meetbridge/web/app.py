@@ -40,13 +40,14 @@ from meetbridge.domain.ids import ChannelId
 from meetbridge.domain.recording import RecordingLimits
 from meetbridge.engines.livekit.admission import LiveKitAdmission
 from meetbridge.engines.livekit.captions import CaptionSettings, LiveKitCaptions
+from meetbridge.engines.livekit.configured import livekit_settings
 from meetbridge.engines.livekit.controls import (
     RECENT_CHAT,
     ROOM_STATE_KEPT,
     STATS_KEPT,
     MeetingControls,
 )
-from meetbridge.engines.livekit.engine import LiveKitEngine, LiveKitSettings
+from meetbridge.engines.livekit.engine import LiveKitEngine
 from meetbridge.engines.livekit.reconcile import LiveKitReconciler
 from meetbridge.engines.livekit.recording import LiveKitRecordings, RecordingSettings
 from meetbridge.engines.livekit.translator import LiveKitTranslator
@@ -55,6 +56,7 @@ from meetbridge.engines.pexip.client_api import InfinityClientApi
 from meetbridge.engines.pexip.controls import PexipControls
 from meetbridge.engines.pexip.engine import PexipEngine
 from meetbridge.engines.pexip.guest_links import GuestLinks
+from meetbridge.engines.pexip.policy_seen import PolicySeen
 from meetbridge.engines.pexip.policy_service import PolicyService
 from meetbridge.engines.pexip.translator import PexipTranslator
 from meetbridge.engines.registry import EngineRegistry
@@ -94,6 +96,7 @@ from meetbridge.web.mattermost import MattermostEndpoints
 from meetbridge.web.pexip import PREFIX as PEXIP_PREFIX
 from meetbridge.web.pexip import PexipEndpoints
 from meetbridge.web.plugin import PluginEndpoints
+from meetbridge.web.request_ids import RequestIds
 from meetbridge.web.responses import error_response
 from meetbridge.web.status import MattermostStatus, StatusEndpoints
 from meetbridge.web.zoom import ZoomEndpoints
@@ -419,18 +422,6 @@ async def livekit_reachability(components: Components) -> str:
     return "Not reachable: check the URL, API key and secret."
 
 
-def livekit_settings(config: ServiceConfig, state: SharedState) -> LiveKitSettings:
-    """The LiveKit to use: what the deployment's environment says, else the admin settings."""
-    settings = state.settings
-    env_secret = config.livekit_api_secret.get_secret_value() if config.livekit_api_secret else ""
-    return LiveKitSettings(
-        url=config.livekit_url or settings.livekit_url,
-        api_key=config.livekit_api_key or settings.livekit_api_key,
-        api_secret=env_secret or state.secrets.get("livekit_api_secret", ""),
-        max_participants=settings.livekit_max_participants,
-    )
-
-
 def _to_meetings(controls: MeetingControls, pexip: PexipChatMirror) -> MeetingSink:
     """A thread reply goes to the channel's meeting on whichever engine holds it (each
     ignores a channel whose meeting is not its own)."""
@@ -550,8 +541,9 @@ def create_app(
     components = build_components(
         config, clock, mattermost_transport, zoom_transport, pexip_transport=pexip_transport
     )
+    policy_seen = PolicySeen(components.core.database, components.core.clock)
     pexip = PexipEndpoints(
-        components.state, components.policy, components.inbox, components.metrics
+        components.state, components.policy, components.inbox, components.metrics, policy_seen.mark
     )
     # Links that lead to a PIN, a meeting, the console or a Zoom grant need Mattermost's word.
     identity = IdentityGate(
@@ -642,7 +634,9 @@ def create_app(
         try:
             yield
         finally:
+            await policy_seen.close()
             await _stop(components)
+            log.info("meetbridge.stopped")
 
     app = Starlette(
         routes=routes,
@@ -698,7 +692,7 @@ class MeetbridgeApp(RequestSizeLimits):
     the request-size limits."""
 
     def __init__(self, app: Starlette, pexip: PexipEndpoints) -> None:
-        super().__init__(PrefixDispatcher(PEXIP_PREFIX, pexip, app))
+        super().__init__(RequestIds(PrefixDispatcher(PEXIP_PREFIX, pexip, app)))
         self.starlette = app
 
     @property

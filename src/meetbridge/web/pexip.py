@@ -12,7 +12,7 @@ decoded. That cuts the cost of an answer to a fraction (see benchmarks/policy.py
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -88,7 +88,9 @@ class PexipEndpoints:
         policy: PolicyService,
         inbox: InboxWriter,
         metrics: Metrics,
+        on_policy_request: Callable[[], None] = lambda: None,
     ) -> None:
+        self._on_policy_request = on_policy_request
         self._state = state
         self._policy = policy
         self._inbox = inbox
@@ -140,6 +142,7 @@ class PexipEndpoints:
             await send_json(send, 404, body)
             return
         self._count_answer(kind, answer.outcome.value)
+        self._on_policy_request()
         await send_json(send, answer.status_code, orjson.dumps(answer.body))
         self._latency[kind].observe(time.perf_counter() - started)
 

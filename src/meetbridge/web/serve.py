@@ -18,6 +18,7 @@ import sys
 
 from meetbridge.config import ServiceConfig, load_config
 from meetbridge.core import load_master_key, load_metrics_token
+from meetbridge.log_setup import configure_logging, granian_log_config
 from meetbridge.web.app import MeetbridgeApp, create_app
 
 _PR_SET_PDEATHSIG = 1
@@ -66,6 +67,7 @@ def _granian(config: ServiceConfig) -> None:
         workers=1,
         loop=Loops.uvloop,
         log_access=False,
+        log_dictconfig=granian_log_config(config.log_format),
         backlog=2048,
     ).serve()
 
@@ -73,7 +75,9 @@ def _granian(config: ServiceConfig) -> None:
 def worker_application() -> MeetbridgeApp:
     """Factory Granian calls in its worker process."""
     _die_with_supervisor()
-    return create_app(load_config())
+    config = load_config()
+    configure_logging(config.log_level, config.log_format)
+    return create_app(config)
 
 
 def _die_with_supervisor() -> None:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx2
@@ -83,9 +84,22 @@ def go_available() -> bool:
 
 
 class MattermostServer:
-    def __init__(self, runtime_dir: Path, database_url: str) -> None:
+    def __init__(
+        self,
+        runtime_dir: Path,
+        database_url: str,
+        *,
+        site_url: str = "",
+        wrapper: Sequence[str] = (),
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``site_url`` when browsers reach it elsewhere (a proxy); ``wrapper`` runs the server
+        inside another command (a private /etc/hosts); ``extra_env`` adds to its environment."""
         self.runtime_dir = runtime_dir
         self.database_url = database_url
+        self.site_url = site_url
+        self.wrapper = list(wrapper)
+        self.extra_env = dict(extra_env or {})
         self.port = free_port()
         self.run_dir = Path(tempfile.mkdtemp(prefix="meetbridge-mm-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -107,17 +121,18 @@ class MattermostServer:
             "MM_CONFIG": str(self.run_dir / "config" / "config.json"),
             "MM_SQLSETTINGS_DRIVERNAME": "postgres",
             "MM_SQLSETTINGS_DATASOURCE": self.database_url,
-            "MM_SERVICESETTINGS_SITEURL": self.url,
+            "MM_SERVICESETTINGS_SITEURL": self.site_url or self.url,
             "MM_SERVICESETTINGS_LISTENADDRESS": f"127.0.0.1:{self.port}",
             "MM_FILESETTINGS_DIRECTORY": str(self.run_dir / "data") + "/",
             "MM_PLUGINSETTINGS_DIRECTORY": str(self.run_dir / "plugins"),
             "MM_PLUGINSETTINGS_CLIENTDIRECTORY": str(self.run_dir / "client" / "plugins"),
+            **self.extra_env,
         }
 
     def start(self, timeout: float = 120.0) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(self.runtime_dir / "bin" / "mattermost"), "server"],
+                [*self.wrapper, str(self.runtime_dir / "bin" / "mattermost"), "server"],
                 cwd=self.run_dir,
                 env=self.environment(),
                 stdout=log,

@@ -41,9 +41,24 @@ class PluginEvents:
     ) -> bool:
         """Have the plugin publish ``event`` to one channel or one user; False when the plugin
         is absent, not set up, or refused (meetbridge's own bot posts remain the fallback)."""
+        status = await self.send(event, data, channel_id=channel_id, user_id=user_id)
+        if status is not None and status != 204:
+            log.warning("plugin.event_refused", plugin_event=event, status=status)
+        return status == 204
+
+    async def send(
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        channel_id: str = "",
+        user_id: str = "",
+    ) -> int | None:
+        """The plugin's answer to a signed event (204: published, 401: the shared secrets
+        differ, 404: no plugin); None when meetbridge has no secret or nothing answered."""
         secret = self._secret()
         if not secret:
-            return False
+            return None
         body = orjson.dumps(
             {"event": event, "data": data, "channel_id": channel_id, "user_id": user_id}
         )
@@ -58,8 +73,5 @@ class PluginEvents:
             log.warning(
                 "plugin.event_undelivered", plugin_event=event, error=exc.__class__.__name__
             )
-            return False
-        if response.status_code != 204:
-            log.warning("plugin.event_refused", plugin_event=event, status=response.status_code)
-            return False
-        return True
+            return None
+        return response.status_code
