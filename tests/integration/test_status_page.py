@@ -4,11 +4,14 @@ anonymous request makes meetbridge call LiveKit (the probe is cached for admins 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
+import meetbridge.web.app as app_module
 from meetbridge.config import ServiceConfig
+from meetbridge.doctor.results import CheckResult, fail, ok
 from meetbridge.domain.ids import UserId
 from meetbridge.engines.livekit.rooms import RoomService
 from meetbridge.web.app import create_app
@@ -99,3 +102,39 @@ async def test_an_admin_sees_what_is_left_on_a_bare_install(
         page = await bare.http.get("/", headers={"Cookie": await admin_cookie(bare, mattermost)})
     assert page.status_code == 200
     assert "LiveKit: set livekit_url, livekit_api_key, livekit_api_secret" in page.text
+
+
+async def test_an_admin_sees_what_the_doctor_found_and_anonymous_visits_never_run_it(
+    config: ServiceConfig, mattermost: MattermostStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The doctor's checks (meetbridge doctor) run in the background when an admin looks; the
+    page shows their lines, escaped. Its checks themselves are proven in the deployment tests."""
+    runs: list[ServiceConfig] = []
+
+    async def diagnose(seen: ServiceConfig) -> list[CheckResult]:
+        runs.append(seen)
+        return [
+            ok("database", "sqlite, migrations current"),
+            fail("TURN", "no answer on <udp> 3478", "open UDP 3478 & retry"),
+        ]
+
+    monkeypatch.setattr(app_module, "diagnose", diagnose)
+    app = create_app(config, mattermost_transport=mattermost.transport(), auto_migrate=True)
+    async with running(app) as service:
+        for _ in range(3):
+            assert "Checks" not in (await service.http.get("/")).text
+        assert runs == []
+        cookie = {"Cookie": await admin_cookie(service, mattermost)}
+        first = await service.http.get("/", headers=cookie)
+        assert "meetbridge doctor" in first.text
+        page = first
+        for _ in range(100):
+            if "sqlite, migrations current" in page.text:
+                break
+            await asyncio.sleep(0.05)
+            page = await service.http.get("/", headers=cookie)
+        assert "sqlite, migrations current" in page.text
+        assert "no answer on &lt;udp&gt; 3478" in page.text and "<udp>" not in page.text
+        assert "open UDP 3478 &amp; retry" in page.text
+        await service.http.get("/", headers=cookie)
+    assert len(runs) == 1  # fresh results are reused for five minutes

@@ -36,6 +36,8 @@ from meetbridge.core import (
     load_metrics_token,
     prepare_schema,
 )
+from meetbridge.doctor.cached import CachedDoctor
+from meetbridge.doctor.run import diagnose
 from meetbridge.domain.ids import ChannelId
 from meetbridge.domain.recording import RecordingLimits
 from meetbridge.engines.livekit.admission import LiveKitAdmission
@@ -542,6 +544,7 @@ def create_app(
         config, clock, mattermost_transport, zoom_transport, pexip_transport=pexip_transport
     )
     policy_seen = PolicySeen(components.core.database, components.core.clock)
+    doctor = CachedDoctor(lambda: diagnose(config))  # for admins on the status page
     pexip = PexipEndpoints(
         components.state, components.policy, components.inbox, components.metrics, policy_seen.mark
     )
@@ -586,6 +589,7 @@ def create_app(
             components.state,
             lambda: _mattermost_status(components),
             components.console.is_signed_in,
+            doctor.findings,
         ).routes(),
         *ControlEndpoints(components.controls, components.pexip_controls).routes(),
         *GuestEndpoints(components.guest_links).routes(),
@@ -635,6 +639,7 @@ def create_app(
             yield
         finally:
             await policy_seen.close()
+            await doctor.close()
             await _stop(components)
             log.info("meetbridge.stopped")
 

@@ -3,8 +3,9 @@
 For its admins: which engines are set up, whether they answer and what is left to configure is
 shown only with a signed-in admin console session (the console's cookie); anyone else learns that
 meetbridge runs, nothing more, and costs no call to an engine. Whether an engine answers is asked
-at most once every ``PROBE_TTL`` seconds. Never a secret (no keys, tokens, PINs), only yes/no and
-setting names."""
+at most once every ``PROBE_TTL`` seconds. Admins also see what ``meetbridge doctor`` found, run in
+the background at most every five minutes (doctor/cached.py). Never a secret (no keys, tokens,
+PINs), only yes/no, setting names and the doctor's lines (which name no secret either)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from meetbridge.doctor.cached import Findings
 from meetbridge.engines.registry import EngineRegistry
 from meetbridge.ports import Reachability
 from meetbridge.services.shared_state import SharedState
@@ -49,11 +51,13 @@ class StatusEndpoints:
         state: SharedState,
         mattermost: Callable[[], MattermostStatus],
         is_admin_session: Callable[[str | None], Awaitable[bool]],
+        doctor: Callable[[], Findings] | None = None,
     ) -> None:
         self._engines = engines
         self._state = state
         self._mattermost = mattermost
         self._is_admin_session = is_admin_session
+        self._doctor = doctor
         self._probed: dict[str, tuple[float, bool]] = {}  # engine -> (when, answered)
 
     def routes(self) -> list[Route]:
@@ -73,7 +77,10 @@ class StatusEndpoints:
             todo.append("Mattermost: set MEETBRIDGE_MATTERMOST_URL and MEETBRIDGE_MATTERMOST_TOKEN")
         elif not mattermost.command:
             todo.append("Mattermost: the /meet command is not registered yet (see the log)")
-        return render("status.html", engines=engines, mattermost=mattermost, todo=todo)
+        findings = None if self._doctor is None else self._doctor()
+        return render(
+            "status.html", engines=engines, mattermost=mattermost, todo=todo, findings=findings
+        )
 
     async def _engine_status(self, name: str) -> EngineStatus:
         engine = self._engines.engine(name)
