@@ -27,9 +27,11 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.mark.parametrize("call_tag", HOSTILE)
-async def test_non_ascii_call_tag_in_a_policy_request_leaves_the_participant_unknown(
+async def test_non_ascii_call_tag_in_a_policy_request_is_refused_as_an_invalid_tag(
     service: RunningApp, call_tag: str
 ) -> None:
+    """A meetbridge meeting admits only legs with a valid meetbridge tag (issue 20): a hostile
+    tag is an invalid one, answered with the usual refusal, never an error."""
     query = {
         "call_tag": call_tag,
         "service_tag": service_tag_for_channel(ChannelId(CHANNEL)),
@@ -38,7 +40,9 @@ async def test_non_ascii_call_tag_in_a_policy_request_leaves_the_participant_unk
     }
     response = await service.http.get(PARTICIPANT_PROPERTIES, params=query, headers=service.auth)
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "success", "action": "continue", "result": {}}
+    answer = response.json()
+    assert answer["status"] == "success" and answer["action"] == "reject", answer
+    assert "only people who join through meetbridge" in answer["result"]["reject_reason"]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
