@@ -81,6 +81,14 @@ class RunningApp:
     def components(self):  # type: ignore[no-untyped-def]
         return self.app.components
 
+    async def admin_cookie(self, mattermost: MattermostStandIn) -> dict[str, str]:
+        """A Cookie header of an admin signed in to the console (the status page's details and
+        the console are for them only)."""
+        admin = mattermost.add_user("root", roles="system_user system_admin")
+        console = self.components.console
+        signed_in = await console.sign_in(console.login_link_token(admin), admin)
+        return {"Cookie": f"meetbridge_admin={signed_in.cookie}"}
+
 
 @asynccontextmanager
 async def running(

@@ -12,7 +12,6 @@ import pytest
 import meetbridge.web.app as app_module
 from meetbridge.config import ServiceConfig
 from meetbridge.doctor.results import CheckResult, fail, ok
-from meetbridge.domain.ids import UserId
 from meetbridge.engines.livekit.rooms import RoomService
 from meetbridge.web.app import create_app
 from tests.conftest import RunningApp, running, running_on_livekit
@@ -46,10 +45,7 @@ def probes(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 async def admin_cookie(service: RunningApp, mattermost: MattermostStandIn) -> str:
-    admin = UserId(mattermost.add_user("root", roles="system_user system_admin"))
-    console = service.components.console
-    signed_in = await console.sign_in(console.login_link_token(admin), admin)
-    return f"meetbridge_admin={signed_in.cookie}"
+    return (await service.admin_cookie(mattermost))["Cookie"]
 
 
 async def test_an_anonymous_visitor_learns_only_that_it_runs_and_costs_no_livekit_call(

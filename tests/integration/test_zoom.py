@@ -734,11 +734,15 @@ async def test_meet_start_in_a_zoom_channel_asks_then_the_buttons_start_through_
     assert len(zoom_sim.created) == 1 and zoom_sim.created[0]["topic"] == "Retro"
 
 
-async def test_the_status_page_lists_zoom_with_what_it_still_needs(service: RunningApp) -> None:
-    page = await service.http.get("/")
+async def test_the_status_page_lists_zoom_with_what_it_still_needs(
+    service: RunningApp, mattermost: MattermostStandIn
+) -> None:
+    page = await service.http.get("/", headers=await service.admin_cookie(mattermost))
     assert "Zoom: set zoom_client_id, zoom_client_secret" in page.text
 
 
-async def test_the_status_page_lists_a_configured_zoom_as_ready(zoomed: RunningApp) -> None:
-    page = await zoomed.http.get("/")
+async def test_the_status_page_lists_a_configured_zoom_as_ready(
+    zoomed: RunningApp, mattermost: MattermostStandIn
+) -> None:
+    page = await zoomed.http.get("/", headers=await zoomed.admin_cookie(mattermost))
     assert '<th scope="row">Zoom' in page.text and "Zoom: set" not in page.text

@@ -45,6 +45,11 @@ class Snapshot:
         """The same snapshot leaving out these tables."""
         return Snapshot({k: v for k, v in self.tables.items() if k not in names})
 
+    def without_rows(self, name: str, containing: str) -> Snapshot:
+        """The same snapshot leaving out the rows of table ``name`` whose text contains this."""
+        rows = tuple(row for row in self.tables.get(name, ()) if containing not in row)
+        return Snapshot({**self.tables, name: rows} if name in self.tables else self.tables)
+
     def difference(self, other: Snapshot) -> str:
         """What changed from ``self`` to ``other``, table by table (for assertion messages)."""
         lines = []
