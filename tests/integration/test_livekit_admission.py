@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,25 +145,32 @@ def notices_of(room: Any) -> list[dict[str, Any]]:
     return seen
 
 
-async def test_a_removed_participant_reconnecting_with_his_token_is_out_at_once_and_unheard(
-    service: RunningApp,
-    mattermost: MattermostStandIn,
-    livekit_server: LiveKitServer,
-    room_service: RoomService,
-    webhooks_to_meetbridge: list[tuple[str, int]],
-) -> None:
+@dataclass
+class Removal:
+    listener: Listener  # Alice's side
+    alices: dict[str, Any]  # her page configuration
+    bobs: dict[str, Any]  # his
+    room: str
+    token: str  # the LiveKit token Bob's page held
+
+
+@asynccontextmanager
+async def bob_heard_then_removed(
+    service: RunningApp, mattermost: MattermostStandIn, livekit_server: LiveKitServer
+) -> AsyncIterator[Removal]:
+    """Alice hosts, Bob speaks until she hears him, then she removes him and sees him go."""
     alice, bob = mattermost.add_user("alice"), mattermost.add_user("bob")
     channel = mattermost.add_channel("Planning", kind="P")
     alices, bobs = (
         await page_config(service, channel, alice),
         await page_config(service, channel, bob),
     )
-    room, bob_token = f"mb-{channel}", str(bobs["livekit"]["token"])
-    listener = Listener()
+    removal = Removal(Listener(), alices, bobs, f"mb-{channel}", str(bobs["livekit"]["token"]))
+    listener = removal.listener
     listener.listen()
     await listener.room.connect(livekit_server.ws_url, alices["livekit"]["token"])
     try:
-        async with ToneSpeaker(livekit_server.ws_url, bob_token):
+        async with ToneSpeaker(livekit_server.ws_url, removal.token):
             await until(lambda: listener.received.get(bobs["identity"], 0) > 2000)
             removed = await service.http.post(
                 "/api/meetings/controls/remove",
@@ -171,6 +179,21 @@ async def test_a_removed_participant_reconnecting_with_his_token_is_out_at_once_
             )
             assert removed.status_code == 200, removed.text
             await until(lambda: bobs["identity"] in listener.left_at)
+        yield removal
+    finally:
+        await listener.close()
+
+
+async def test_a_removed_participant_reconnecting_with_his_token_is_out_at_once_and_unheard(
+    service: RunningApp,
+    mattermost: MattermostStandIn,
+    livekit_server: LiveKitServer,
+    room_service: RoomService,
+    webhooks_to_meetbridge: list[tuple[str, int]],
+) -> None:
+    async with bob_heard_then_removed(service, mattermost, livekit_server) as removal:
+        listener, bobs = removal.listener, removal.bobs
+        room, bob_token = removal.room, removal.token
         listener.left_at.clear()
         heard_before = listener.received.get(bobs["identity"], 0)
 
@@ -197,8 +220,6 @@ async def test_a_removed_participant_reconnecting_with_his_token_is_out_at_once_
         assert last_packet - out < 0.5
         assert heard == soon_after
         assert ("participant_joined", 200) in webhooks_to_meetbridge
-    finally:
-        await listener.close()
 
 
 async def test_a_join_past_the_limit_is_removed_newest_first_and_told_why(
@@ -244,26 +265,8 @@ async def test_a_removed_participant_whose_join_webhook_was_lost_is_removed_by_r
     room_service: RoomService,
     webhooks_to_meetbridge: list[tuple[str, int]],
 ) -> None:
-    alice, bob = mattermost.add_user("alice"), mattermost.add_user("bob")
-    channel = mattermost.add_channel("Planning", kind="P")
-    alices, bobs = (
-        await page_config(service, channel, alice),
-        await page_config(service, channel, bob),
-    )
-    room, bob_token = f"mb-{channel}", str(bobs["livekit"]["token"])
-    listener = Listener()
-    listener.listen()
-    await listener.room.connect(livekit_server.ws_url, alices["livekit"]["token"])
-    try:
-        async with ToneSpeaker(livekit_server.ws_url, bob_token):
-            await until(lambda: listener.received.get(bobs["identity"], 0) > 2000)
-            removed = await service.http.post(
-                "/api/meetings/controls/remove",
-                json={"identity": bobs["identity"]},
-                headers={"Authorization": f"Bearer {alices['controls']['token']}"},
-            )
-            assert removed.status_code == 200, removed.text
-            await until(lambda: bobs["identity"] in listener.left_at)
+    async with bob_heard_then_removed(service, mattermost, livekit_server) as removal:
+        alices, bobs, room, bob_token = removal.alices, removal.bobs, removal.room, removal.token
         livekit_webhooks.status_for = lambda webhook: 200  # meetbridge hears nothing more
         async with ToneSpeaker(livekit_server.ws_url, bob_token):
             await asyncio.sleep(1.0)
@@ -273,5 +276,3 @@ async def test_a_removed_participant_whose_join_webhook_was_lost_is_removed_by_r
             await service.components.livekit_reconciler.reconcile()
             present = {p.identity for p in await room_service.list_participants(room)}
         assert present == {alices["identity"]}
-    finally:
-        await listener.close()
