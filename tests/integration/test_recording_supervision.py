@@ -6,8 +6,11 @@ outbox (Mattermost here is the stand-in: delivery is tested with the real one in
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from meetbridge.domain.ids import ChannelId, UserId
 from meetbridge.domain.recording import RecordingLimits
 from meetbridge.engines.livekit.recording import (
     DISK_FULL,
+    STOP_GRACE,
     LiveKitRecordings,
     RecordingRefusedError,
     RecordingSettings,
@@ -215,3 +219,53 @@ async def test_a_failed_recording_leaves_neither_its_partial_mix_nor_its_speaker
     assert row is not None and row.state == recordings_repo.FAILED
     assert not files.audio.exists() and not files.speakers.exists()
     assert await upload_messages(service) == []
+
+
+class LaterClock:
+    """The wall clock, moved on by ``ahead`` seconds when the test says so."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.ahead
+
+
+async def test_a_recording_stopped_after_a_long_run_gets_its_grace_to_finish(
+    service: RunningApp, mattermost: MattermostStandIn, livekit_server: LiveKitServer,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The host's stop gives the recorder STOP_GRACE from the stop, not from the recording's
+    start: a recorder still finishing its files (a busy machine, a meeting that ended at once)
+    was killed a second after the stop of any recording older than the grace, and the post
+    said it was cut short."""
+    clock = LaterClock()
+    settings = RecordingSettings(tmp_path / "recordings", RecordingLimits(min_free_bytes=0))
+    components = service.components
+    recordings = LiveKitRecordings(
+        components.livekit, components.core.database, clock, lambda: settings, free_space=Disk()
+    )
+    channel, alice, config = await speaker_in_meeting(service, mattermost)
+    async with ToneSpeaker(livekit_server.ws_url, config["livekit"]["token"]):
+        await recordings.start(channel, alice)
+        await wait_until_recording(service, channel)
+        await asyncio.sleep(2)
+        clock.ahead = STOP_GRACE + 10  # the recording has run for longer than the grace
+        async with components.core.database.read() as conn:
+            row = await recordings_repo.active_for_channel(conn, channel)
+        assert row is not None and row.pid is not None
+        os.kill(row.pid, signal.SIGSTOP)  # still busy finishing when the supervisor looks
+        try:
+            await recordings.stop(channel)
+            await recordings.supervise()
+            await recordings.supervise()
+        finally:
+            os.kill(row.pid, signal.SIGCONT)
+
+        async def stopped() -> bool:
+            return not await recordings.is_recording(channel)
+
+        await supervise_until(recordings, stopped)
+    [message] = await upload_messages(service)
+    assert message.startswith("Recording of this meeting (0:0"), message
+    assert "Incomplete" not in message, message

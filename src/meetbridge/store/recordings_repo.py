@@ -98,13 +98,13 @@ async def change(conn: AsyncConnection, recording_id: int, **values: Any) -> Non
     await conn.execute(update(recordings).where(recordings.c.id == recording_id).values(**values))
 
 
-async def stop_requested(conn: AsyncConnection, recording_id: int, reason: str) -> bool:
-    """Mark a running recording as stopping (the first reason wins); False if it was not
-    running."""
+async def stop_requested(conn: AsyncConnection, recording_id: int, reason: str, at: float) -> bool:
+    """Mark a running recording as stopping (the first reason wins), asked at ``at``: its
+    recorder's grace to finish counts from then; False if it was not running."""
     result = await conn.execute(
         update(recordings)
         .where(recordings.c.id == recording_id, recordings.c.state == RECORDING)
-        .values(state=STOPPING, stop_reason=reason)
+        .values(state=STOPPING, stop_reason=reason, ended_at=at)
     )
     return bool(result.rowcount)
 

@@ -198,7 +198,8 @@ class LiveKitRecordings:
         """Ask the channel's recorder to finish; the file follows in the thread."""
         async with self._database.transaction() as conn:
             row = await recordings_repo.active_for_channel(conn, channel_id)
-            if row is None or not await recordings_repo.stop_requested(conn, row.id, reason):
+            now = self._clock.now()
+            if row is None or not await recordings_repo.stop_requested(conn, row.id, reason, now):
                 raise RecordingRefusedError(reader()("recording.not_recording"))
         self._signal(row, signal.SIGTERM)
         log.info("recording.stopping", recording=row.id, reason=reason or "asked")
@@ -246,13 +247,13 @@ class LiveKitRecordings:
 
     async def _stop_row(self, row: RecordingRow, reason: str) -> None:
         async with self._database.transaction() as conn:
-            stopping = await recordings_repo.stop_requested(conn, row.id, reason)
+            now = self._clock.now()
+            stopping = await recordings_repo.stop_requested(conn, row.id, reason, now)
         if stopping:
-            async with self._database.transaction() as conn:
-                await recordings_repo.change(conn, row.id, ended_at=self._clock.now())
             self._signal(row, signal.SIGTERM)
 
     def _stopping_too_long(self, row: RecordingRow) -> bool:
+        # ended_at is when the stop was asked (a row stopped before it was kept: its start).
         asked = row.ended_at if row.ended_at is not None else row.started_at
         return self._clock.now() - asked > STOP_GRACE
 
